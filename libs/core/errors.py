@@ -1,0 +1,63 @@
+"""One error tree: every expected failure has a stable ``code`` and the HTTP status it maps to."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PlanwrightError(Exception):
+    """Base of every expected error. The API turns it into ``{"error": {"code", "message", ...}}``."""
+
+    code: ClassVar[str] = "internal_error"
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(PlanwrightError):
+    code = "not_found"
+    status_code = 404
+
+
+class InvalidTransition(PlanwrightError):
+    code = "invalid_transition"
+    status_code = 409
+
+
+class ConfigError(PlanwrightError):
+    """An unusable configuration; processes refuse to start with it."""
+
+    code = "config_error"
+    status_code = 500
+
+
+class UnknownTool(PlanwrightError):
+    code = "unknown_tool"
+    status_code = 422
+
+
+class InvalidArtifactName(PlanwrightError):
+    code = "invalid_artifact_name"
+    status_code = 422
+
+
+class PlanInvalid(PlanwrightError):
+    """A plan that must not run: carries every reason found, not just the first."""
+
+    code = "plan_invalid"
+    status_code = 422
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons), reasons=reasons)
+        self.reasons = reasons
+
+
+class ToolError(Exception):
+    """A tool call failed for good: the task fails with this message, no retry."""
+
+
+class RetryableToolError(ToolError):
+    """A transient tool failure (timeout, network, 5xx): the task is retried with backoff."""

@@ -1,0 +1,3 @@
+"""Planwright: an agentic planner-executor platform."""
+
+__version__ = "0.1.0"
