@@ -1,0 +1,38 @@
+"""The bus protocol every service is written against."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from planwright.core.messages import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message handed to a consumer. Ack ``id`` on ``stream`` once its effects are durable."""
+
+    stream: str
+    id: str
+    message: Message
+    deliveries: int  # 1 on first delivery; grows each time an unacked message is handed out again
+
+
+class Bus(Protocol):
+    async def publish(self, stream: str, messages: Sequence[Message]) -> None:
+        """Append messages to a stream, in order."""
+
+    async def read(
+        self, streams: Sequence[str], group: str, consumer: str, *, count: int, block_s: float
+    ) -> list[Delivery]:
+        """Up to ``count`` messages for ``group``, taking earlier streams first (priority lanes).
+
+        Messages that a consumer of the group took but did not ack within the visibility timeout are
+        handed out again first. Waits up to ``block_s`` when there is nothing to read.
+        """
+
+    async def ack(self, group: str, deliveries: Sequence[Delivery]) -> None:
+        """Mark deliveries done for ``group``: they are never handed out again."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,122 @@
+"""An in-process bus with the same semantics as the Redis Streams one: groups, acks, redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from planwright.core.bus.base import Delivery
+from planwright.core.messages import Message
+
+
+@dataclass(slots=True)
+class _Pending:
+    consumer: str
+    delivered_at: float
+    deliveries: int
+
+
+@dataclass(slots=True)
+class _Group:
+    cursor: int = 0  # absolute id of the next entry this group has not seen
+    pending: dict[int, _Pending] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Stream:
+    entries: list[Message] = field(default_factory=list)
+    base: int = 0  # absolute id of entries[0]; entries below it were trimmed
+    groups: dict[str, _Group] = field(default_factory=dict)
+
+    def get(self, abs_id: int) -> Message:
+        return self.entries[abs_id - self.base]
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.entries)
+
+    def trim(self) -> None:
+        """Drop entries that every group has seen and acked, so memory stays bounded."""
+        if not self.groups:
+            return
+        floor = min(min(g.pending, default=g.cursor) for g in self.groups.values())
+        floor = min(floor, *(g.cursor for g in self.groups.values()))
+        if floor > self.base:
+            del self.entries[: floor - self.base]
+            self.base = floor
+
+
+class MemoryBus:
+    """The embedded-mode bus. A group created late still sees every entry not yet trimmed."""
+
+    def __init__(self, *, visibility_timeout_s: float = 120.0) -> None:
+        self._streams: dict[str, _Stream] = {}
+        self._visibility = visibility_timeout_s
+        self._changed = asyncio.Condition()
+
+    def _stream(self, name: str) -> _Stream:
+        return self._streams.setdefault(name, _Stream())
+
+    async def publish(self, stream: str, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        self._stream(stream).entries.extend(messages)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def read(
+        self, streams: Sequence[str], group: str, consumer: str, *, count: int, block_s: float
+    ) -> list[Delivery]:
+        deadline = time.monotonic() + block_s
+        while True:
+            out = self._take(streams, group, consumer, count)
+            remaining = deadline - time.monotonic()
+            if out or remaining <= 0:
+                return out
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=remaining)
+                except TimeoutError:
+                    pass
+
+    def _take(self, streams: Sequence[str], group: str, consumer: str, count: int) -> list[Delivery]:
+        now = time.monotonic()
+        out: list[Delivery] = []
+        for name in streams:
+            s = self._stream(name)
+            g = s.groups.setdefault(group, _Group(cursor=s.base))
+            for abs_id, p in g.pending.items():
+                if len(out) >= count:
+                    return out
+                if now - p.delivered_at >= self._visibility:
+                    p.consumer, p.delivered_at, p.deliveries = consumer, now, p.deliveries + 1
+                    out.append(Delivery(name, str(abs_id), s.get(abs_id), p.deliveries))
+        for name in streams:
+            s = self._streams[name]
+            g = s.groups[group]
+            while g.cursor < s.end and len(out) < count:
+                abs_id = g.cursor
+                g.cursor += 1
+                g.pending[abs_id] = _Pending(consumer, now, 1)
+                out.append(Delivery(name, str(abs_id), s.get(abs_id), 1))
+        return out
+
+    async def ack(self, group: str, deliveries: Sequence[Delivery]) -> None:
+        touched: set[str] = set()
+        for d in deliveries:
+            s = self._streams.get(d.stream)
+            if s is not None and group in s.groups:
+                s.groups[group].pending.pop(int(d.id), None)
+                touched.add(d.stream)
+        for name in touched:
+            self._streams[name].trim()
+
+    def backlog(self, stream: str) -> int:
+        """Entries still held for ``stream`` (for tests and metrics)."""
+        s = self._streams.get(stream)
+        return len(s.entries) if s else 0
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,112 @@
+"""Tables. The Orchestrator is the only writer of job and task state."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+TS = sa.DateTime(timezone=True)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("goal", sa.Text, nullable=False),
+    sa.Column("context_json", JSON, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("plan_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Index("ix_jobs_status_created", "status", "created_at"),
+    sa.Index("ix_jobs_created", "created_at"),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("planner", sa.String(32), nullable=False),
+    sa.Column("spec", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("plan_version", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("tool", sa.String(64), nullable=False),
+    sa.Column("args", JSON, nullable=False),
+    sa.Column("depends_on", JSON, nullable=False),
+    sa.Column("critic_required", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("reworks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("output", JSON),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("started_at", TS),
+    sa.Column("finished_at", TS),
+    sa.UniqueConstraint("job_id", "key", name="uq_tasks_job_key"),
+    sa.Index("ix_tasks_job_position", "job_id", "position"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task_id", sa.Uuid, sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(127), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_artifacts_job", "job_id"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BIGID, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("task_id", sa.Uuid),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_events_job_id", "job_id", "id"),
+)
+
+# Transactional outbox: a message is written here in the transaction that justifies it and put on the
+# bus by the relay after commit (docs/adr/0003-transactional-outbox.md).
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BIGID, primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.String(128), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)

@@ -1,0 +1,147 @@
+"""Messages on the bus: pydantic models in one union tagged by ``type``.
+
+Every message that concerns a task carries ``(job_id, task_id, attempt)`` so that a consumer can
+tell a duplicate or a stale attempt from news.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from planwright.core.plan import PlanSpec
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    job_id: UUID
+
+
+class _TaskMsg(_Msg):
+    task_id: UUID
+    attempt: int = Field(ge=1)
+
+
+class JobCreated(_Msg):
+    type: Literal["job.created"] = "job.created"
+    goal: str
+    context: dict[str, Any] = {}
+    priority: int = 0
+
+
+class PlanStarted(_Msg):
+    """The planner took the job (job: pending -> planning)."""
+
+    type: Literal["plan.started"] = "plan.started"
+    planner: str
+
+
+class PlanCreated(_Msg):
+    type: Literal["plan.created"] = "plan.created"
+    plan: PlanSpec
+    planner: str
+
+
+class PlanFailed(_Msg):
+    type: Literal["plan.failed"] = "plan.failed"
+    reason: str
+
+
+class TaskReady(_TaskMsg):
+    """Asks the policy gate for a decision on a task that may run."""
+
+    type: Literal["task.ready"] = "task.ready"
+    tool: str
+    args: dict[str, Any]
+
+
+class TaskAllowed(_TaskMsg):
+    type: Literal["task.allowed"] = "task.allowed"
+
+
+class TaskBlocked(_TaskMsg):
+    type: Literal["task.blocked"] = "task.blocked"
+    reason: str
+
+
+class TaskDispatch(_TaskMsg):
+    """Everything a worker needs to run one attempt, so workers never read the database."""
+
+    type: Literal["task.dispatch"] = "task.dispatch"
+    key: str
+    tool: str
+    args: dict[str, Any]
+    goal: str
+    priority: int = 0
+    inputs: dict[str, dict[str, Any]] = {}
+    feedback: str | None = None
+    not_before: float | None = None  # unix time; set on retries (backoff)
+
+
+class TaskStarted(_TaskMsg):
+    type: Literal["task.started"] = "task.started"
+    worker: str
+
+
+class TaskProgress(_TaskMsg):
+    type: Literal["task.progress"] = "task.progress"
+    message: str
+
+
+class TaskCompleted(_TaskMsg):
+    type: Literal["task.completed"] = "task.completed"
+    output: dict[str, Any]
+
+
+class TaskFailed(_TaskMsg):
+    type: Literal["task.failed"] = "task.failed"
+    error: str
+    retryable: bool = False
+
+
+class TaskReview(_TaskMsg):
+    """Asks the critic for a verdict on a completed task."""
+
+    type: Literal["task.review"] = "task.review"
+    key: str
+    tool: str
+    title: str
+    goal: str
+    output: dict[str, Any]
+
+
+class CriticVerdict(_TaskMsg):
+    type: Literal["critic.verdict"] = "critic.verdict"
+    verdict: Literal["approve", "rework"]
+    reasons: list[str] = []
+
+
+Message = Annotated[
+    JobCreated
+    | PlanStarted
+    | PlanCreated
+    | PlanFailed
+    | TaskReady
+    | TaskAllowed
+    | TaskBlocked
+    | TaskDispatch
+    | TaskStarted
+    | TaskProgress
+    | TaskCompleted
+    | TaskFailed
+    | TaskReview
+    | CriticVerdict,
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+
+
+def encode(message: Message) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def decode(data: bytes | str) -> Message:
+    return _ADAPTER.validate_json(data)

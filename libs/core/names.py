@@ -1,0 +1,37 @@
+"""Every stream, consumer group and event type name, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "pw"
+
+# Streams: one per kind of work, consumed by one group each.
+JOBS: Final = f"{PREFIX}:jobs"  # job.created -> planner
+ORCHESTRATOR: Final = f"{PREFIX}:orchestrator"  # every result and decision -> orchestrator
+READY: Final = f"{PREFIX}:ready"  # task.ready -> policy gate
+REVIEW: Final = f"{PREFIX}:review"  # task.review -> critic
+# task.dispatch -> workers, one lane per priority band; workers drain higher lanes first.
+DISPATCH_LANES: Final = (f"{PREFIX}:dispatch:high", f"{PREFIX}:dispatch:normal", f"{PREFIX}:dispatch:low")
+DEAD_LETTER: Final = f"{PREFIX}:dead"
+
+# Consumer groups.
+G_PLANNER: Final = "planner"
+G_ORCHESTRATOR: Final = "orchestrator"
+G_POLICY: Final = "policy"
+G_CRITIC: Final = "critic"
+G_WORKER: Final = "worker"
+
+
+def dispatch_lane(priority: int) -> str:
+    """The dispatch stream for a job priority (0..9, higher first)."""
+    if priority >= 7:
+        return DISPATCH_LANES[0]
+    if priority >= 3:
+        return DISPATCH_LANES[1]
+    return DISPATCH_LANES[2]
+
+
+def job_events_stream(job_id: object) -> str:
+    """The per-job live event stream (distributed mode)."""
+    return f"{PREFIX}:events:{job_id}"
