@@ -1,1 +1,170 @@
-def main() -> None: print("hi")
+"""The ``planwright`` command: run the platform or one of its services, migrate, submit jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planwright.core.errors import ConfigError
+from planwright.core.settings import Settings, load_settings
+
+app = typer.Typer(help="Planwright: plan, run, check and govern multi-step work.", no_args_is_help=True)
+
+HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    if data_dir is not None:
+        os.environ["PLANWRIGHT_DATA_DIR"] = str(data_dir)
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        typer.echo(f"planwright: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _logging() -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _migrate(settings: Settings) -> None:
+    from planwright.core.db.migrate import upgrade_head, wait_for_db
+
+    asyncio.run(wait_for_db(settings.db_url))
+    upgrade_head(settings.db_url)
+
+
+def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int) -> None:
+    import uvicorn
+
+    from planwright.services.api.app import create_app
+    from planwright.services.runtime import Runtime
+
+    try:
+        runtime = Runtime(settings, roles)
+    except ConfigError as exc:
+        typer.echo(f"planwright: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", lifespan="on")
+
+
+@app.command()
+def up(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="SQLite file and artifacts (env PLANWRIGHT_DATA_DIR; default ./var).")
+    ] = None,
+) -> None:
+    """Migrate and run the whole platform in one process (embedded mode)."""
+    _logging()
+    settings = _settings(data_dir)
+    if not settings.embedded:
+        typer.echo("planwright up runs embedded mode; unset DATABASE_URL and REDIS_URL", err=True)
+        raise typer.Exit(2)
+    _migrate(settings)
+    typer.echo(f"Planwright (embedded) on http://{host}:{port}  data: {settings.planwright_data_dir}")
+    from planwright.services.runtime import ROLES
+
+    _serve(settings, ROLES, host, port)
+
+
+@app.command()
+def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Run the API and the Orchestrator."""
+    _logging()
+    _serve(_settings(), ("orchestrator",), host, port)
+
+
+def _service(role: str) -> None:
+    from planwright.services.runtime import Runtime
+
+    _logging()
+    settings = _settings()
+    try:
+        runtime = Runtime(settings, (role,))
+    except ConfigError as exc:
+        typer.echo(f"planwright: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def main() -> None:
+        await runtime.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runtime.stop()
+
+    asyncio.run(main())
+
+
+@app.command()
+def planner() -> None:
+    """Run a Planner service process."""
+    _service("planner")
+
+
+@app.command()
+def worker(concurrency: Annotated[int | None, typer.Option(help="Tasks run at once.")] = None) -> None:
+    """Run an Executor worker process."""
+    if concurrency is not None:
+        os.environ["WORKER_CONCURRENCY"] = str(concurrency)
+    _service("worker")
+
+
+@app.command()
+def critic() -> None:
+    """Run a Critic service process."""
+    _service("critic")
+
+
+@app.command()
+def policy() -> None:
+    """Run a Policy Gate service process."""
+    _service("policy")
+
+
+@app.command()
+def migrate() -> None:
+    """Wait for the database, then migrate it to the newest schema (alembic upgrade head)."""
+    _logging()
+    settings = _settings()
+    _migrate(settings)
+    typer.echo("database is at the newest schema")
+
+
+@app.command()
+def submit(
+    goal: Annotated[str, typer.Argument(help="What the job should achieve.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Print task status live until the job ends.")] = False,
+    priority: Annotated[int, typer.Option(help="0..9, higher runs first.")] = 1,
+    context: Annotated[str, typer.Option(help="context_json as a JSON object.")] = "{}",
+    api_url: Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")] = (
+        "http://localhost:8000"
+    ),
+) -> None:
+    """Submit a job; with --follow, exit 0 only if it succeeds."""
+    from planwright.follow import follow_job, submit_job
+
+    try:
+        context_json = json.loads(context)
+    except json.JSONDecodeError as exc:
+        typer.echo(f"planwright: --context is not valid JSON: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    job = submit_job(api_url, goal, context_json, priority)
+    typer.echo(f"job {job['id']} {job['status']}")
+    if follow:
+        status = follow_job(api_url, job["id"], out=sys.stdout)
+        raise typer.Exit(0 if status == "succeeded" else 1)
+
+
+def main() -> None:
+    app()

@@ -139,7 +139,7 @@ def _cycle_through(start: str, knot: set[str], graph: Mapping[str, Sequence[str]
                 path = [node]
                 while path[-1] != start:
                     path.append(came_from[path[-1]])
-                return [start, *reversed(path[:-1]), node][:-1] + [node, start] if False else _close(path)
+                return [*reversed(path), start]
             if child not in came_from:
                 came_from[child] = node
                 queue.append(child)

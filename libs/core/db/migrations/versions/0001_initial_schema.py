@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('critic_required', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('reworks', sa.Integer(), server_default='0', nullable=False),
     sa.Column('output', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,47 @@
+"""Appending to and reading the job event log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from planwright.core.db.schema import events
+from planwright.core.events import Event, EventDraft, as_utc, utcnow
+
+
+async def append_events(conn: AsyncConnection, drafts: Sequence[EventDraft]) -> list[Event]:
+    """Insert events in order inside the caller's transaction; returns them with their ids."""
+    if not drafts:
+        return []
+    now = utcnow()
+    rows = [
+        {"job_id": d.job_id, "type": d.type, "task_id": d.task_id, "data": d.data, "created_at": now}
+        for d in drafts
+    ]
+    stmt = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
+    ids = (await conn.execute(stmt, rows)).scalars().all()
+    return [Event(id=i, created_at=now, **d.model_dump()) for i, d in zip(ids, drafts, strict=True)]
+
+
+async def events_after(conn: AsyncConnection, job_id: UUID, after: int, limit: int = 1000) -> list[Event]:
+    """A job's events with id > ``after``, oldest first."""
+    result = await conn.execute(
+        sa.select(events)
+        .where(events.c.job_id == job_id, events.c.id > after)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return [
+        Event(
+            id=r.id,
+            job_id=r.job_id,
+            type=r.type,
+            task_id=r.task_id,
+            data=r.data,
+            created_at=as_utc(r.created_at),
+        )
+        for r in result
+    ]

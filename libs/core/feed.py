@@ -1,0 +1,67 @@
+"""Live fan-out of committed events to SSE clients: one subscription per job per process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from planwright.core.events import Event
+
+
+class Subscription:
+    """A client's view of one job's live events. ``lagged`` means events were dropped: re-read the DB."""
+
+    def __init__(self, job_id: UUID, maxsize: int = 1024) -> None:
+        self.job_id = job_id
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self.lagged = False
+
+    def drain(self) -> None:
+        """Forget queued events and the lag flag (the caller re-reads the database)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.lagged = False
+
+    def offer(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.lagged = True
+
+
+class EventFeed(Protocol):
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Hand committed events to every live subscriber (all processes in distributed mode)."""
+
+    def subscribe(self, job_id: UUID) -> Subscription: ...
+
+    def unsubscribe(self, sub: Subscription) -> None: ...
+
+
+class MemoryFeed:
+    """The embedded feed: publishers and subscribers live in one process."""
+
+    def __init__(self) -> None:
+        self._subs: dict[UUID, set[Subscription]] = {}
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            for sub in self._subs.get(event.job_id, ()):
+                sub.offer(event)
+
+    def subscribe(self, job_id: UUID) -> Subscription:
+        sub = Subscription(job_id)
+        self._subs.setdefault(job_id, set()).add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.job_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.job_id]
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subs.values())

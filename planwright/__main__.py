@@ -1,0 +1,3 @@
+from planwright.cli import main
+
+main()

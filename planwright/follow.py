@@ -1,0 +1,91 @@
+"""``planwright submit``: post a job and print its progress from the SSE stream."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import httpx
+import typer
+
+_TERMINAL = {"job.succeeded", "job.failed", "job.cancelled"}
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"planwright: {message}", err=True)
+    return typer.Exit(2)
+
+
+def submit_job(api: str, goal: str, context: dict[str, Any], priority: int) -> dict[str, Any]:
+    try:
+        resp = httpx.post(f"{api}/jobs", json={"goal": goal, "context_json": context, "priority": priority})
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach the API at {api}: {exc}") from exc
+    if resp.status_code != 201:
+        raise _fail(resp.json().get("error", {}).get("message", resp.text))
+    job: dict[str, Any] = resp.json()
+    return job
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
+    """Parse an SSE line stream into ``(id, event, data)``; comments and keep-alives are skipped."""
+    event_id: int | None = None
+    event = "message"
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield event_id, event, json.loads("\n".join(data))
+            event, data = "message", []
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "id":
+                event_id = int(value)
+            elif name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+
+
+def _describe(event: str, data: dict[str, Any]) -> str | None:
+    payload = data.get("data", {})
+    if event.startswith("task."):
+        state = event.removeprefix("task.")
+        extra = payload.get("message") or payload.get("error") or payload.get("reason") or ""
+        return f"{payload.get('key', '?'):<24} {state:<10} attempt {payload.get('attempt', 1)}  {extra}".rstrip()
+    if event == "plan.created":
+        steps = ", ".join(f"{t['key']} ({t['tool']})" for t in payload.get("tasks", []))
+        return f"plan v{payload.get('version')}: {steps}"
+    if event.startswith("job."):
+        err = payload.get("error")
+        return f"job {event.removeprefix('job.')}" + (f": {err}" if err else "")
+    return None
+
+
+def follow_job(api: str, job_id: str, *, out: TextIO) -> str:
+    """Print events until the job ends; reconnects with Last-Event-ID. Returns the final job status."""
+    last: int | None = None
+    while True:
+        headers = {"Last-Event-ID": str(last)} if last is not None else {}
+        try:
+            with httpx.stream("GET", f"{api}/jobs/{job_id}/events", headers=headers, timeout=None) as resp:
+                if resp.status_code != 200:
+                    raise _fail(f"cannot follow job {job_id}: HTTP {resp.status_code}")
+                for event_id, event, data in sse_events(resp.iter_lines()):
+                    last = event_id if event_id is not None else last
+                    line = _describe(event, data)
+                    if line:
+                        stamp = time.strftime("%H:%M:%S")
+                        out.write(f"[{stamp}] {line}\n")
+                        out.flush()
+                    if event in _TERMINAL:
+                        return event.removeprefix("job.")
+        except httpx.TransportError:
+            time.sleep(1.0)  # the API went away; resume where we were
+            continue
+        # The stream ended without a terminal event (server restart): resume.

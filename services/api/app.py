@@ -1,0 +1,37 @@
+"""The FastAPI application. It also hosts the Orchestrator (and, in embedded mode, every service)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import planwright
+from planwright.services.api.errors import install_error_handlers
+from planwright.services.api.routes import artifacts, events, jobs, meta
+from planwright.services.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The app over ``runtime``; the runtime's background services start and stop with the app."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Planwright",
+        version=planwright.__version__,
+        description="Submit a goal; a planner makes a plan; workers run it; watch it live.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for module in (jobs, events, artifacts, meta):
+        app.include_router(module.router)
+    return app

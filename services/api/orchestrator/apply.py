@@ -1,0 +1,302 @@
+"""How each message changes a job: transitions through the state machine, plus what follows from them.
+
+Pure with respect to I/O: it mutates the loaded JobState and records events and outgoing messages
+in ``Changes``; the service persists both in one transaction. A message that does not match the
+task's current state and attempt is a duplicate or stale and changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from planwright.core import names, scheduler
+from planwright.core.events import EventDraft
+from planwright.core.messages import (
+    CriticVerdict,
+    Message,
+    PlanCreated,
+    PlanFailed,
+    PlanStarted,
+    TaskAllowed,
+    TaskBlocked,
+    TaskCompleted,
+    TaskDispatch,
+    TaskFailed,
+    TaskProgress,
+    TaskReady,
+    TaskReview,
+    TaskStarted,
+)
+from planwright.core.settings import Settings
+from planwright.core.states import TASK_TERMINAL, JobStatus, TaskStatus, can_job, can_task, check_task
+from planwright.services.api.orchestrator.state import JobState, TaskState
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class Changes:
+    """What one batch produced: events to append, messages for the outbox, artifact rows."""
+
+    now: datetime
+    events: list[EventDraft] = field(default_factory=list)
+    outbox: list[tuple[str, Message]] = field(default_factory=list)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Applier:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def apply(self, job: JobState, msg: Message, ch: Changes) -> None:
+        match msg:
+            case PlanStarted():
+                if can_job(job.status, JobStatus.planning):
+                    self._job(job, JobStatus.planning, ch, planner=msg.planner)
+            case PlanCreated():
+                if job.status is JobStatus.planning:
+                    self._plan_created(job, msg, ch)
+            case PlanFailed():
+                if job.status is JobStatus.planning:
+                    self._job(job, JobStatus.failed, ch, error=f"planning failed: {msg.reason}")
+            case TaskAllowed() | TaskBlocked() | TaskStarted() | TaskProgress():
+                self._task_msg(job, msg, ch)
+            case TaskCompleted() | TaskFailed() | CriticVerdict():
+                self._task_msg(job, msg, ch)
+            case _:
+                return
+        if job.status is JobStatus.running:
+            self.advance(job, ch)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _job(self, job: JobState, status: JobStatus, ch: Changes, error: str | None = None, **data: Any) -> None:
+        job.status = status
+        job.dirty = True
+        if error is not None:
+            job.error = error
+            data["error"] = error
+        if status in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled):
+            job.finished_at = ch.now
+        ch.events.append(EventDraft(job_id=job.id, type=f"job.{status.value}", data=data))  # type: ignore[arg-type]
+
+    def _plan_created(self, job: JobState, msg: PlanCreated, ch: Changes) -> None:
+        job.plan_version += 1
+        ch.plans.append(
+            {
+                "job_id": job.id,
+                "version": job.plan_version,
+                "planner": msg.planner,
+                "spec": msg.plan.model_dump(mode="json"),
+                "created_at": ch.now,
+            }
+        )
+        for position, spec in enumerate(msg.plan.tasks):
+            task = TaskState(
+                id=uuid.uuid4(),
+                key=spec.key,
+                title=spec.title,
+                description=spec.description,
+                tool=spec.tool,
+                args=spec.args,
+                depends_on=list(spec.depends_on),
+                critic_required=spec.critic_required,
+                status=TaskStatus.pending,
+            )
+            job.tasks[spec.key] = task
+            job.new_tasks.append((position, task))
+        ch.events.append(
+            EventDraft(
+                job_id=job.id,
+                type="plan.created",
+                data={
+                    "version": job.plan_version,
+                    "planner": msg.planner,
+                    "tasks": [
+                        {"id": str(t.id), "key": t.key, "title": t.title, "tool": t.tool, "depends_on": t.depends_on}
+                        for t in job.tasks.values()
+                    ],
+                },
+            )
+        )
+        job.dirty = True
+        self._job(job, JobStatus.running, ch)
+
+    def advance(self, job: JobState, ch: Changes) -> None:
+        """Skip what can no longer run, release what is ready, and finish the job when all is done."""
+        graph = {k: t.depends_on for k, t in job.tasks.items()}
+        status = {k: t.status for k, t in job.tasks.items()}
+        for key in scheduler.tasks_to_skip(graph, status):
+            task = job.tasks[key]
+            dead = [d for d in task.depends_on if job.tasks[d].status is not TaskStatus.succeeded]
+            self._task(job, task, TaskStatus.skipped, ch, reason=f"dependency {', '.join(dead)} did not succeed")
+        status = {k: t.status for k, t in job.tasks.items()}
+        for key in scheduler.ready_tasks(graph, status):
+            self._release(job, job.tasks[key], ch)
+        outcome = scheduler.job_outcome({k: t.status for k, t in job.tasks.items()})
+        if outcome is not None and can_job(job.status, outcome):
+            reason = scheduler.failure_reason({k: (t.status, t.error) for k, t in job.tasks.items()})
+            self._job(job, outcome, ch, error=reason if outcome is JobStatus.failed else None)
+
+    def _release(self, job: JobState, task: TaskState, ch: Changes) -> None:
+        self._task(job, task, TaskStatus.ready, ch)
+        if self.settings.policy_gate_enabled:
+            msg = TaskReady(job_id=job.id, task_id=task.id, attempt=task.attempt, tool=task.tool, args=task.args)
+            ch.outbox.append((names.READY, msg))
+        else:
+            self._dispatch(job, task, ch)
+
+    def _dispatch(self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None) -> None:
+        delay = 0.0
+        if task.status in (TaskStatus.running, TaskStatus.reviewing) and feedback is None:
+            retry = task.attempt - task.reworks - 1
+            delay = min(self.settings.retry_backoff_s * 2**retry, MAX_BACKOFF_S)
+        if task.status in (TaskStatus.running, TaskStatus.reviewing):
+            task.attempt += 1
+        self._task(job, task, TaskStatus.queued, ch, **({"delay_s": delay} if delay else {}))
+        inputs = {d: job.tasks[d].output or {} for d in task.depends_on}
+        msg = TaskDispatch(
+            job_id=job.id,
+            task_id=task.id,
+            attempt=task.attempt,
+            key=task.key,
+            tool=task.tool,
+            args=task.args,
+            goal=job.goal,
+            priority=job.priority,
+            inputs=inputs,
+            feedback=feedback,
+            not_before=time.time() + delay if delay else None,
+        )
+        ch.outbox.append((names.dispatch_lane(job.priority), msg))
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def _task(self, job: JobState, task: TaskState, status: TaskStatus, ch: Changes, **data: Any) -> None:
+        check_task(task.status, status)
+        task.status = status
+        task.dirty = True
+        if status is TaskStatus.running:
+            task.started_at = ch.now
+        if status in TASK_TERMINAL:
+            task.finished_at = ch.now
+        if "error" in data:
+            task.error = data["error"]
+        payload = {"key": task.key, "attempt": task.attempt, **data}
+        ch.events.append(
+            EventDraft(job_id=job.id, task_id=task.id, type=f"task.{status.value}", data=payload)  # type: ignore[arg-type]
+        )
+
+    def _task_msg(
+        self,
+        job: JobState,
+        msg: TaskAllowed | TaskBlocked | TaskStarted | TaskProgress | TaskCompleted | TaskFailed | CriticVerdict,
+        ch: Changes,
+    ) -> None:
+        task = job.task_by_id(msg.task_id)
+        if task is None or msg.attempt != task.attempt or job.status is not JobStatus.running:
+            return  # unknown, stale attempt, or the job is already over
+        match msg:
+            case TaskAllowed() if task.status is TaskStatus.ready:
+                self._dispatch(job, task, ch)
+            case TaskBlocked() if can_task(task.status, TaskStatus.blocked):
+                self._task(job, task, TaskStatus.blocked, ch, error=msg.reason)
+            case TaskStarted() if task.status is TaskStatus.queued:
+                self._task(job, task, TaskStatus.running, ch, worker=msg.worker)
+            case TaskProgress() if task.status is TaskStatus.running:
+                ch.events.append(
+                    EventDraft(
+                        job_id=job.id,
+                        task_id=task.id,
+                        type="task.progress",
+                        data={"key": task.key, "attempt": task.attempt, "message": msg.message},
+                    )
+                )
+            case TaskCompleted() if task.status in (TaskStatus.queued, TaskStatus.running):
+                self._completed(job, task, msg, ch)
+            case TaskFailed() if task.status in (TaskStatus.queued, TaskStatus.running):
+                self._failed(job, task, msg, ch)
+            case CriticVerdict() if task.status is TaskStatus.reviewing:
+                self._verdict(job, task, msg, ch)
+
+    def _completed(self, job: JobState, task: TaskState, msg: TaskCompleted, ch: Changes) -> None:
+        if task.status is TaskStatus.queued:  # the started message was folded into this batch's past
+            self._task(job, task, TaskStatus.running, ch)
+        task.output = msg.output
+        if task.tool == "file_write_artifact" and "sha256" in msg.output:
+            ch.artifacts.append(
+                {
+                    # Keyed by (task, attempt, name): a redelivered completion cannot add a second row.
+                    "id": uuid.uuid5(task.id, f"{task.attempt}:{msg.output['name']}"),
+                    "job_id": job.id,
+                    "task_id": task.id,
+                    "attempt": task.attempt,
+                    "name": msg.output["name"],
+                    "sha256": msg.output["sha256"],
+                    "size": msg.output["size"],
+                    "media_type": msg.output["media_type"],
+                    "created_at": ch.now,
+                }
+            )
+        if task.critic_required and self.settings.critic_enabled:
+            self._task(job, task, TaskStatus.reviewing, ch)
+            review = TaskReview(
+                job_id=job.id,
+                task_id=task.id,
+                attempt=task.attempt,
+                key=task.key,
+                tool=task.tool,
+                title=task.title,
+                goal=job.goal,
+                output=msg.output,
+            )
+            ch.outbox.append((names.REVIEW, review))
+        else:
+            self._task(job, task, TaskStatus.succeeded, ch)
+
+    def _failed(self, job: JobState, task: TaskState, msg: TaskFailed, ch: Changes) -> None:
+        if task.status is TaskStatus.queued:
+            self._task(job, task, TaskStatus.running, ch)
+        retries_used = task.attempt - task.reworks - 1
+        if msg.retryable and retries_used < self.settings.task_max_retries:
+            ch.events.append(
+                EventDraft(
+                    job_id=job.id,
+                    task_id=task.id,
+                    type="task.retrying",
+                    data={"key": task.key, "attempt": task.attempt, "error": msg.error},
+                )
+            )
+            self._dispatch(job, task, ch)
+            return
+        suffix = f" (after {retries_used + 1} attempts)" if msg.retryable else ""
+        self._task(job, task, TaskStatus.failed, ch, error=msg.error + suffix)
+
+    def _verdict(self, job: JobState, task: TaskState, msg: CriticVerdict, ch: Changes) -> None:
+        ch.events.append(
+            EventDraft(
+                job_id=job.id,
+                task_id=task.id,
+                type="critic.verdict",
+                data={"key": task.key, "attempt": task.attempt, "verdict": msg.verdict, "reasons": msg.reasons},
+            )
+        )
+        if msg.verdict == "approve":
+            self._task(job, task, TaskStatus.succeeded, ch)
+        elif task.reworks < self.settings.critic_max_reworks:
+            task.reworks += 1
+            self._dispatch(job, task, ch, feedback="; ".join(msg.reasons))
+        else:
+            reasons = "; ".join(msg.reasons)
+            self._task(job, task, TaskStatus.failed, ch, error=f"rejected by critic after {task.reworks} reworks: {reasons}")
+
+    def cancel(self, job: JobState, ch: Changes, reason: str) -> None:
+        for task in job.tasks.values():
+            if can_task(task.status, TaskStatus.cancelled):
+                self._task(job, task, TaskStatus.cancelled, ch)
+        self._job(job, JobStatus.cancelled, ch, error=reason)

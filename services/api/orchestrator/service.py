@@ -1,0 +1,120 @@
+"""The Orchestrator's I/O: applies a batch of bus messages in one transaction, then publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from planwright.core import names
+from planwright.core.bus.base import Bus, Delivery
+from planwright.core.consumer import consume
+from planwright.core.db.eventlog import append_events
+from planwright.core.db.schema import artifacts, jobs, plans
+from planwright.core.errors import InvalidTransition, NotFound
+from planwright.core.events import Event, EventDraft, utcnow
+from planwright.core.feed import EventFeed
+from planwright.core.messages import JobCreated
+from planwright.core.outbox import OutboxRelay, enqueue
+from planwright.core.settings import Settings
+from planwright.core.states import JOB_TERMINAL, JobStatus
+from planwright.services.api.orchestrator.apply import Applier, Changes
+from planwright.services.api.orchestrator.state import JobState, load_jobs, save_jobs
+
+log = logging.getLogger(__name__)
+
+
+class Orchestrator:
+    def __init__(
+        self, engine: AsyncEngine, bus: Bus, relay: OutboxRelay, feed: EventFeed, settings: Settings
+    ) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.relay = relay
+        self.feed = feed
+        self.applier = Applier(settings)
+        self._write = asyncio.Lock()
+
+    async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
+        """Store a new job and its ``job.created`` message in one transaction (never lost once 201)."""
+        job_id = uuid.uuid4()
+
+        async def work(conn: AsyncConnection) -> list[Event]:
+            now = utcnow()
+            await conn.execute(
+                sa.insert(jobs).values(
+                    id=job_id,
+                    goal=goal,
+                    context_json=context,
+                    priority=priority,
+                    status=JobStatus.pending.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            msg = JobCreated(job_id=job_id, goal=goal, context=context, priority=priority)
+            await enqueue(conn, [(names.JOBS, msg)])
+            created = EventDraft(job_id=job_id, type="job.created", data={"goal": goal, "priority": priority})
+            return await append_events(conn, [created])
+
+        await self._transact(work)
+        return job_id
+
+    async def cancel_job(self, job_id: UUID) -> None:
+        async def work(conn: AsyncConnection) -> list[Event]:
+            states = await load_jobs(conn, [job_id])
+            job = states.get(job_id)
+            if job is None:
+                raise NotFound(f"job {job_id} not found")
+            if job.status in JOB_TERMINAL:
+                raise InvalidTransition(
+                    f"job {job_id} is already {job.status.value}; only unfinished jobs can be cancelled"
+                )
+            ch = Changes(now=utcnow())
+            self.applier.cancel(job, ch, reason="cancelled by user")
+            return await self._persist(conn, states.values(), ch)
+
+        await self._transact(work)
+
+    async def handle(self, deliveries: Sequence[Delivery]) -> None:
+        """Apply a batch of messages (any mix of jobs) in one transaction."""
+
+        async def work(conn: AsyncConnection) -> list[Event]:
+            ch = Changes(now=utcnow())
+            states = await load_jobs(conn, (d.message.job_id for d in deliveries))
+            for d in deliveries:
+                job = states.get(d.message.job_id)
+                if job is None:
+                    log.warning("orchestrator: %s for unknown job %s ignored", d.message.type, d.message.job_id)
+                    continue
+                self.applier.apply(job, d.message, ch)
+            return await self._persist(conn, states.values(), ch)
+
+        await self._transact(work)
+
+    async def _transact(self, work: Callable[[AsyncConnection], Awaitable[list[Event]]]) -> None:
+        # Commit and publish under one lock per process, so the live feed sees a job's events in id
+        # order (an SSE client drops any id at or below the last one it sent).
+        async with self._write:
+            async with self.engine.begin() as conn:
+                committed = await work(conn)
+            self.relay.kick()
+            await self.feed.publish(committed)
+
+    async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
+        if ch.plans:
+            await conn.execute(sa.insert(plans), ch.plans)
+        await save_jobs(conn, states, ch.now)
+        if ch.artifacts:
+            await conn.execute(sa.insert(artifacts), ch.artifacts)
+        await enqueue(conn, ch.outbox)
+        return await append_events(conn, ch.events)
+
+    async def run(self, stop: asyncio.Event, consumer: str = "orchestrator-1") -> None:
+        await consume(self.bus, [names.ORCHESTRATOR], names.G_ORCHESTRATOR, consumer, self.handle, stop, count=256)

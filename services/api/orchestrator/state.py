@@ -1,0 +1,157 @@
+"""In-memory view of the jobs one batch touches: loaded in two queries, written back as a diff."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from planwright.core.db.schema import jobs, tasks
+from planwright.core.states import JobStatus, TaskStatus
+
+_TASK_FIELDS = ("status", "attempt", "reworks", "output", "error", "updated_at", "started_at", "finished_at")
+
+
+@dataclass
+class TaskState:
+    id: UUID
+    key: str
+    title: str
+    tool: str
+    args: dict[str, Any]
+    depends_on: list[str]
+    critic_required: bool
+    status: TaskStatus
+    description: str = ""
+    attempt: int = 1
+    reworks: int = 0
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    dirty: bool = False
+
+    def values(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in _TASK_FIELDS}
+
+
+@dataclass
+class JobState:
+    id: UUID
+    goal: str
+    priority: int
+    status: JobStatus
+    error: str | None
+    plan_version: int
+    tasks: dict[str, TaskState] = field(default_factory=dict)  # in plan order
+    finished_at: datetime | None = None
+    dirty: bool = False
+    new_tasks: list[tuple[int, TaskState]] = field(default_factory=list)  # (position, task)
+
+    def task_by_id(self, task_id: UUID) -> TaskState | None:
+        for t in self.tasks.values():
+            if t.id == task_id:
+                return t
+        return None
+
+
+async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
+    """Lock and load the jobs (rows locked until commit on Postgres, so replicas serialise per job)."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return {}
+    job_rows = await conn.execute(
+        sa.select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.id).with_for_update()
+    )
+    states = {
+        r.id: JobState(
+            id=r.id,
+            goal=r.goal,
+            priority=r.priority,
+            status=JobStatus(r.status),
+            error=r.error,
+            plan_version=r.plan_version,
+            finished_at=r.finished_at,
+        )
+        for r in job_rows
+    }
+    task_rows = await conn.execute(
+        sa.select(tasks).where(tasks.c.job_id.in_(ids)).order_by(tasks.c.job_id, tasks.c.position)
+    )
+    for r in task_rows:
+        states[r.job_id].tasks[r.key] = TaskState(
+            id=r.id,
+            key=r.key,
+            title=r.title,
+            tool=r.tool,
+            args=r.args,
+            depends_on=list(r.depends_on),
+            critic_required=r.critic_required,
+            status=TaskStatus(r.status),
+            attempt=r.attempt,
+            reworks=r.reworks,
+            output=r.output,
+            error=r.error,
+            updated_at=r.updated_at,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+        )
+    return states
+
+
+async def save_jobs(conn: AsyncConnection, states: Iterable[JobState], now: datetime) -> None:
+    """Write back what changed: new tasks in one insert, updates in one executemany per table."""
+    job_updates: list[dict[str, Any]] = []
+    task_inserts: list[dict[str, Any]] = []
+    task_updates: list[dict[str, Any]] = []
+    for job in states:
+        if job.dirty:
+            job_updates.append(
+                {
+                    "b_id": job.id,
+                    "status": job.status.value,
+                    "error": job.error,
+                    "plan_version": job.plan_version,
+                    "updated_at": now,
+                    "finished_at": job.finished_at,
+                }
+            )
+        new_ids = {t.id for _, t in job.new_tasks}
+        for position, t in job.new_tasks:
+            task_inserts.append(
+                {
+                    "id": t.id,
+                    "job_id": job.id,
+                    "plan_version": job.plan_version,
+                    "position": position,
+                    "key": t.key,
+                    "title": t.title,
+                    "description": t.description,
+                    "tool": t.tool,
+                    "args": t.args,
+                    "depends_on": t.depends_on,
+                    "critic_required": t.critic_required,
+                    "created_at": now,
+                    **t.values(),
+                    "updated_at": now,
+                }
+            )
+        task_updates.extend(
+            {"b_id": t.id, **t.values(), "updated_at": now}
+            for t in job.tasks.values()
+            if t.dirty and t.id not in new_ids
+        )
+    if task_inserts:
+        await conn.execute(sa.insert(tasks), task_inserts)
+    if job_updates:
+        stmt = sa.update(jobs).where(jobs.c.id == sa.bindparam("b_id"))
+        await conn.execute(stmt.execution_options(synchronize_session=False), job_updates)
+    if task_updates:
+        stmt = sa.update(tasks).where(tasks.c.id == sa.bindparam("b_id"))
+        await conn.execute(stmt.execution_options(synchronize_session=False), task_updates)

@@ -1,0 +1,138 @@
+"""Read side of the API: plain queries, no state changes (those go through the Orchestrator)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from planwright.core.db.schema import artifacts, jobs, plans, tasks
+from planwright.core.errors import NotFound
+from planwright.core.events import as_utc
+from planwright.core.states import JobStatus, TaskStatus
+from planwright.services.api import schemas
+
+_RUNNING = (TaskStatus.queued.value, TaskStatus.running.value, TaskStatus.reviewing.value)
+_FAILED = (TaskStatus.failed.value, TaskStatus.blocked.value)
+
+
+def _ts(row: Row[Any], *cols: str) -> dict[str, Any]:
+    return {c: as_utc(getattr(row, c)) if getattr(row, c) is not None else None for c in cols}
+
+
+async def _counts(conn: AsyncConnection, job_ids: list[UUID]) -> dict[UUID, schemas.TaskCounts]:
+    s = tasks.c.status
+    query = sa.select(
+        tasks.c.job_id,
+        sa.func.count(),
+        sa.func.sum(sa.case((s == TaskStatus.succeeded.value, 1), else_=0)),
+        sa.func.sum(sa.case((s.in_(_FAILED), 1), else_=0)),
+        sa.func.sum(sa.case((s.in_(_RUNNING), 1), else_=0)),
+    ).where(tasks.c.job_id.in_(job_ids)).group_by(tasks.c.job_id)
+    out = {j: schemas.TaskCounts(total=0, succeeded=0, failed=0, running=0) for j in job_ids}
+    for job_id, total, ok, failed, running in await conn.execute(query):
+        out[job_id] = schemas.TaskCounts(total=total, succeeded=ok or 0, failed=failed or 0, running=running or 0)
+    return out
+
+
+def _job(row: Row[Any], counts: schemas.TaskCounts) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "goal": row.goal,
+        "context_json": row.context_json,
+        "priority": row.priority,
+        "status": row.status,
+        "error": row.error,
+        "tasks": counts,
+        **_ts(row, "created_at", "updated_at", "finished_at"),
+    }
+
+
+async def list_jobs(
+    conn: AsyncConnection, *, status: JobStatus | None, limit: int, offset: int
+) -> schemas.JobPage:
+    query = sa.select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit + 1).offset(offset)
+    if status is not None:
+        query = query.where(jobs.c.status == status.value)
+    rows = (await conn.execute(query)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    counts = await _counts(conn, [r.id for r in rows])
+    return schemas.JobPage(
+        items=[schemas.JobOut(**_job(r, counts[r.id])) for r in rows],
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if more else None,
+    )
+
+
+async def get_job(conn: AsyncConnection, job_id: UUID) -> schemas.JobDetail:
+    row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
+    if row is None:
+        raise NotFound(f"job {job_id} not found")
+    counts = await _counts(conn, [job_id])
+    plan_row = (
+        await conn.execute(
+            sa.select(plans).where(plans.c.job_id == job_id).order_by(plans.c.version.desc()).limit(1)
+        )
+    ).first()
+    plan = None
+    if plan_row is not None:
+        plan = schemas.PlanOut(
+            version=plan_row.version,
+            planner=plan_row.planner,
+            created_at=as_utc(plan_row.created_at),
+            tasks=[schemas.PlanTask.model_validate(t, strict=False) for t in plan_row.spec["tasks"]],
+        )
+    return schemas.JobDetail(**_job(row, counts[job_id]), plan=plan)
+
+
+async def job_status(conn: AsyncConnection, job_id: UUID) -> JobStatus:
+    status = (await conn.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
+    if status is None:
+        raise NotFound(f"job {job_id} not found")
+    return JobStatus(status)
+
+
+async def list_tasks(conn: AsyncConnection, job_id: UUID) -> list[schemas.TaskOut]:
+    await job_status(conn, job_id)
+    rows = await conn.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.position))
+    out = []
+    for r in rows:
+        data = {c: getattr(r, c) for c in schemas.TaskOut.model_fields if hasattr(r, c)}
+        data.update(_ts(r, "created_at", "updated_at", "started_at", "finished_at"))
+        out.append(schemas.TaskOut(**data))
+    return out
+
+
+def _artifact(r: Row[Any]) -> schemas.ArtifactOut:
+    return schemas.ArtifactOut(
+        id=r.id,
+        job_id=r.job_id,
+        task_id=r.task_id,
+        attempt=r.attempt,
+        name=r.name,
+        sha256=r.sha256,
+        size=r.size,
+        media_type=r.media_type,
+        created_at=as_utc(r.created_at),
+        content_url=f"/artifacts/{r.id}/content",
+    )
+
+
+async def list_artifacts(conn: AsyncConnection, job_id: UUID) -> list[schemas.ArtifactOut]:
+    await job_status(conn, job_id)
+    rows = await conn.execute(
+        sa.select(artifacts).where(artifacts.c.job_id == job_id).order_by(artifacts.c.created_at, artifacts.c.name)
+    )
+    return [_artifact(r) for r in rows]
+
+
+async def get_artifact(conn: AsyncConnection, artifact_id: UUID) -> schemas.ArtifactOut:
+    row = (await conn.execute(sa.select(artifacts).where(artifacts.c.id == artifact_id))).first()
+    if row is None:
+        raise NotFound(f"artifact {artifact_id} not found")
+    return _artifact(row)

@@ -1,0 +1,41 @@
+"""Artifacts that tools wrote."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from planwright.core.errors import NotFound
+from planwright.services.api import queries, schemas
+from planwright.services.api.deps import ConnDep, RuntimeDep
+
+router = APIRouter(tags=["artifacts"])
+_ERRORS: dict[int | str, dict[str, object]] = {404: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}}
+
+
+@router.get("/jobs/{job_id}/artifacts", response_model=list[schemas.ArtifactOut], responses=_ERRORS)
+async def list_job_artifacts(job_id: UUID, conn: ConnDep) -> list[schemas.ArtifactOut]:
+    return await queries.list_artifacts(conn, job_id)
+
+
+@router.get("/artifacts/{artifact_id}", response_model=schemas.ArtifactOut, responses=_ERRORS)
+async def get_artifact(artifact_id: UUID, conn: ConnDep) -> schemas.ArtifactOut:
+    return await queries.get_artifact(conn, artifact_id)
+
+
+@router.get("/artifacts/{artifact_id}/content", response_class=FileResponse, responses=_ERRORS)
+async def get_artifact_content(artifact_id: UUID, conn: ConnDep, runtime: RuntimeDep) -> FileResponse:
+    """The artifact's bytes. Sandboxed so that HTML written by a tool can never run in the API's origin."""
+    meta = await queries.get_artifact(conn, artifact_id)
+    path = runtime.artifacts.path_for(meta.sha256)
+    if not path.is_file():
+        raise NotFound(f"the content of artifact {artifact_id} is missing from the artifact store")
+    return FileResponse(
+        path,
+        media_type=meta.media_type,
+        filename=meta.name,
+        content_disposition_type="inline",
+        headers={"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,57 @@
+"""Jobs and their tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from planwright.core.states import JobStatus
+from planwright.services.api import queries, schemas
+from planwright.services.api.deps import ConnDep, RuntimeDep
+
+router = APIRouter(tags=["jobs"])
+_ERRORS: dict[int | str, dict[str, object]] = {404: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}}
+
+
+@router.post("/jobs", status_code=201, response_model=schemas.JobDetail, responses=_ERRORS)
+async def create_job(body: schemas.JobCreate, runtime: RuntimeDep) -> schemas.JobDetail:
+    """Submit a goal. The job is stored before the answer; planning starts right after."""
+    job_id = await runtime.orchestrator.create_job(body.goal, body.context_json, body.priority)
+    async with runtime.engine.connect() as conn:
+        return await queries.get_job(conn, job_id)
+
+
+@router.get("/jobs", response_model=schemas.JobPage, responses=_ERRORS)
+async def list_jobs(
+    conn: ConnDep,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> schemas.JobPage:
+    """Newest first; ``next_offset`` is null on the last page."""
+    return await queries.list_jobs(conn, status=status, limit=limit, offset=offset)
+
+
+@router.get("/jobs/{job_id}", response_model=schemas.JobDetail, responses=_ERRORS)
+async def get_job(job_id: UUID, conn: ConnDep) -> schemas.JobDetail:
+    return await queries.get_job(conn, job_id)
+
+
+@router.get("/jobs/{job_id}/tasks", response_model=list[schemas.TaskOut], responses=_ERRORS)
+async def list_tasks(job_id: UUID, conn: ConnDep) -> list[schemas.TaskOut]:
+    """The job's tasks in plan order, with status, attempt, output and error."""
+    return await queries.list_tasks(conn, job_id)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=schemas.JobDetail,
+    responses={**_ERRORS, 409: {"model": schemas.ErrorOut}},
+)
+async def cancel_job(job_id: UUID, runtime: RuntimeDep) -> schemas.JobDetail:
+    """Cancel an unfinished job and its unfinished tasks; 409 if it has already finished."""
+    await runtime.orchestrator.cancel_job(job_id)
+    async with runtime.engine.connect() as conn:
+        return await queries.get_job(conn, job_id)

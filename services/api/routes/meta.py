@@ -1,0 +1,35 @@
+"""Tools, health, and the root redirect."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from planwright.services.api import schemas
+from planwright.services.api.deps import RuntimeDep
+
+router = APIRouter()
+
+
+@router.get("/tools", response_model=list[schemas.ToolOut], tags=["tools"])
+async def list_tools(runtime: RuntimeDep) -> list[schemas.ToolOut]:
+    """Every registered tool with its argument and output JSON schemas."""
+    return [schemas.ToolOut(**spec.describe()) for spec in runtime.registry.specs()]
+
+
+@router.get("/healthz", tags=["meta"])
+async def healthz(runtime: RuntimeDep) -> JSONResponse:
+    """200 when the database answers; 503 otherwise."""
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+    mode = "embedded" if runtime.settings.embedded else "distributed"
+    return JSONResponse({"status": "ok", "mode": mode, "database": "ok"})
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    return RedirectResponse("/docs")

@@ -1,0 +1,132 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from planwright.core.settings import GOAL_MAX_CHARS, PRIORITY_MAX, PRIORITY_MIN
+from planwright.core.states import JobStatus, TaskStatus
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    goal: str = Field(description=f"What the job should achieve, 1..{GOAL_MAX_CHARS} characters.")
+    context_json: dict[str, Any] = Field(default_factory=dict, description="Extra context for the planner (a JSON object).")
+    priority: int = Field(
+        1, ge=PRIORITY_MIN, le=PRIORITY_MAX, description=f"{PRIORITY_MIN}..{PRIORITY_MAX}; higher runs first."
+    )
+
+    @field_validator("goal")
+    @classmethod
+    def _goal(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("goal must not be empty")
+        if len(v) > GOAL_MAX_CHARS:
+            raise ValueError(f"goal is {len(v)} characters; the limit is {GOAL_MAX_CHARS}")
+        return v
+
+
+class TaskCounts(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    running: int
+
+
+class JobOut(BaseModel):
+    id: UUID
+    goal: str
+    context_json: dict[str, Any]
+    priority: int
+    status: JobStatus
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    tasks: TaskCounts
+
+
+class PlanTask(BaseModel):
+    key: str
+    title: str
+    tool: str
+    depends_on: list[str]
+    critic_required: bool
+
+
+class PlanOut(BaseModel):
+    version: int
+    planner: str
+    created_at: datetime
+    tasks: list[PlanTask]
+
+
+class JobDetail(JobOut):
+    plan: PlanOut | None
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class TaskOut(BaseModel):
+    id: UUID
+    job_id: UUID
+    position: int
+    key: str
+    title: str
+    description: str
+    tool: str
+    args: dict[str, Any]
+    depends_on: list[str]
+    critic_required: bool
+    status: TaskStatus
+    attempt: int
+    reworks: int
+    output: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ArtifactOut(BaseModel):
+    id: UUID
+    job_id: UUID
+    task_id: UUID
+    attempt: int
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+    created_at: datetime
+    content_url: str
+
+
+class ToolOut(BaseModel):
+    name: str
+    description: str
+    args_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    side_effects: bool
+    timeout_s: float
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

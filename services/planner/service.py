@@ -1,0 +1,45 @@
+"""The Planner service: job.created -> plan.started, then plan.created or plan.failed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from planwright.core import names
+from planwright.core.bus.base import Bus, Delivery
+from planwright.core.consumer import consume
+from planwright.core.errors import PlanInvalid
+from planwright.core.messages import JobCreated, Message, PlanCreated, PlanFailed, PlanStarted
+from planwright.core.plan import PlanSpec
+
+
+class Planner(Protocol):
+    def plan(self, goal: str, context: dict[str, Any] | None = None) -> PlanSpec: ...
+
+
+class PlannerService:
+    def __init__(self, bus: Bus, planner: Planner, *, name: str = "rules") -> None:
+        self.bus = bus
+        self.planner = planner
+        self.name = name
+
+    async def handle(self, deliveries: Sequence[Delivery]) -> None:
+        out: list[Message] = []
+        for d in deliveries:
+            msg = d.message
+            if not isinstance(msg, JobCreated):
+                continue
+            out.append(PlanStarted(job_id=msg.job_id, planner=self.name))
+            try:
+                plan = self.planner.plan(msg.goal, msg.context)
+            except PlanInvalid as exc:
+                out.append(PlanFailed(job_id=msg.job_id, reason=exc.message))
+            else:
+                out.append(PlanCreated(job_id=msg.job_id, plan=plan, planner=self.name))
+        # Acked only after this publish: a crash before it means the job is planned again, and the
+        # orchestrator ignores a second plan for a job that is already running.
+        await self.bus.publish(names.ORCHESTRATOR, out)
+
+    async def run(self, stop: asyncio.Event, consumer: str = "planner-1") -> None:
+        await consume(self.bus, [names.JOBS], names.G_PLANNER, consumer, self.handle, stop, count=64)

@@ -1,0 +1,33 @@
+"""The Policy Gate service: task.ready -> task.allowed | task.blocked (with the reason)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from planwright.core import names
+from planwright.core.bus.base import Bus, Delivery
+from planwright.core.consumer import consume
+from planwright.core.messages import Message, TaskAllowed, TaskBlocked, TaskReady
+from planwright.core.policy import PolicyEngine
+
+
+class PolicyService:
+    def __init__(self, bus: Bus, engine: PolicyEngine, mode: str) -> None:
+        self.bus = bus
+        self.engine = engine
+        self.mode = mode
+
+    async def handle(self, deliveries: Sequence[Delivery]) -> None:
+        out: list[Message] = []
+        for d in deliveries:
+            msg = d.message
+            if not isinstance(msg, TaskReady):
+                continue
+            ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
+            decision = self.engine.decide(self.mode, msg.tool)
+            out.append(TaskAllowed(**ident) if decision.allowed else TaskBlocked(**ident, reason=decision.reason))
+        await self.bus.publish(names.ORCHESTRATOR, out)
+
+    async def run(self, stop: asyncio.Event, consumer: str = "policy-1") -> None:
+        await consume(self.bus, [names.READY], names.G_POLICY, consumer, self.handle, stop)
