@@ -109,11 +109,12 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stop.set()
+        self.relay.kick()
+        await self.bus.close()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=10)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._tasks.clear()
-        await self.bus.close()
         await self.engine.dispose()

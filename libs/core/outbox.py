@@ -1,8 +1,9 @@
-"""Transactional outbox: messages written with the state change that justifies them, published after commit."""
+"""Transactional outbox: messages written with the state change that justifies them, sent after commit."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -72,11 +73,10 @@ class OutboxRelay:
             return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Publish on every kick and every ``sweep_s``; a final flush happens on stop."""
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._sweep_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.flush()

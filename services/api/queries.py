@@ -25,16 +25,22 @@ def _ts(row: Row[Any], *cols: str) -> dict[str, Any]:
 
 async def _counts(conn: AsyncConnection, job_ids: list[UUID]) -> dict[UUID, schemas.TaskCounts]:
     s = tasks.c.status
-    query = sa.select(
-        tasks.c.job_id,
-        sa.func.count(),
-        sa.func.sum(sa.case((s == TaskStatus.succeeded.value, 1), else_=0)),
-        sa.func.sum(sa.case((s.in_(_FAILED), 1), else_=0)),
-        sa.func.sum(sa.case((s.in_(_RUNNING), 1), else_=0)),
-    ).where(tasks.c.job_id.in_(job_ids)).group_by(tasks.c.job_id)
+    query = (
+        sa.select(
+            tasks.c.job_id,
+            sa.func.count(),
+            sa.func.sum(sa.case((s == TaskStatus.succeeded.value, 1), else_=0)),
+            sa.func.sum(sa.case((s.in_(_FAILED), 1), else_=0)),
+            sa.func.sum(sa.case((s.in_(_RUNNING), 1), else_=0)),
+        )
+        .where(tasks.c.job_id.in_(job_ids))
+        .group_by(tasks.c.job_id)
+    )
     out = {j: schemas.TaskCounts(total=0, succeeded=0, failed=0, running=0) for j in job_ids}
     for job_id, total, ok, failed, running in await conn.execute(query):
-        out[job_id] = schemas.TaskCounts(total=total, succeeded=ok or 0, failed=failed or 0, running=running or 0)
+        out[job_id] = schemas.TaskCounts(
+            total=total, succeeded=ok or 0, failed=failed or 0, running=running or 0
+        )
     return out
 
 
@@ -126,7 +132,9 @@ def _artifact(r: Row[Any]) -> schemas.ArtifactOut:
 async def list_artifacts(conn: AsyncConnection, job_id: UUID) -> list[schemas.ArtifactOut]:
     await job_status(conn, job_id)
     rows = await conn.execute(
-        sa.select(artifacts).where(artifacts.c.job_id == job_id).order_by(artifacts.c.created_at, artifacts.c.name)
+        sa.select(artifacts)
+        .where(artifacts.c.job_id == job_id)
+        .order_by(artifacts.c.created_at, artifacts.c.name)
     )
     return [_artifact(r) for r in rows]
 

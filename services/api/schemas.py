@@ -16,10 +16,19 @@ class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     goal: str = Field(description=f"What the job should achieve, 1..{GOAL_MAX_CHARS} characters.")
-    context_json: dict[str, Any] = Field(default_factory=dict, description="Extra context for the planner (a JSON object).")
+    context_json: dict[str, Any] = Field(
+        default_factory=dict, description="Extra context for the planner (a JSON object)."
+    )
     priority: int = Field(
         1, ge=PRIORITY_MIN, le=PRIORITY_MAX, description=f"{PRIORITY_MIN}..{PRIORITY_MAX}; higher runs first."
     )
+
+    @field_validator("context_json", mode="before")
+    @classmethod
+    def _context(cls, v: object) -> object:
+        if not isinstance(v, dict):
+            raise ValueError(f"context_json must be a JSON object, got {type(v).__name__}")  # noqa: TRY004
+        return v
 
     @field_validator("goal")
     @classmethod

@@ -11,7 +11,14 @@ from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMProvider
-from planwright.core.messages import Message, TaskCompleted, TaskDispatch, TaskFailed, TaskProgress, TaskStarted
+from planwright.core.messages import (
+    Message,
+    TaskCompleted,
+    TaskDispatch,
+    TaskFailed,
+    TaskProgress,
+    TaskStarted,
+)
 from planwright.core.tool_registry import ToolCall, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,9 @@ class Worker:
                 if free <= 0:
                     await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                batch = await self.bus.read(names.DISPATCH_LANES, names.G_WORKER, self.name, count=free, block_s=0.5)
+                batch = await self.bus.read(
+                    names.DISPATCH_LANES, names.G_WORKER, self.name, count=free, block_s=0.5
+                )
                 for delivery in batch:
                     task = asyncio.create_task(self._execute(delivery))
                     self._running.add(task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class MemoryBus:
         self._streams: dict[str, _Stream] = {}
         self._visibility = visibility_timeout_s
         self._changed = asyncio.Condition()
+        self._closed = False
 
     def _stream(self, name: str) -> _Stream:
         return self._streams.setdefault(name, _Stream())
@@ -73,13 +75,11 @@ class MemoryBus:
         while True:
             out = self._take(streams, group, consumer, count)
             remaining = deadline - time.monotonic()
-            if out or remaining <= 0:
+            if out or remaining <= 0 or self._closed:
                 return out
             async with self._changed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=remaining)
-                except TimeoutError:
-                    pass
 
     def _take(self, streams: Sequence[str], group: str, consumer: str, count: int) -> list[Delivery]:
         now = time.monotonic()
@@ -119,4 +119,7 @@ class MemoryBus:
         return len(s.entries) if s else 0
 
     async def close(self) -> None:
-        return None
+        """Wake every blocked reader; reads return at once from now on."""
+        self._closed = True
+        async with self._changed:
+            self._changed.notify_all()

@@ -75,7 +75,9 @@ class Applier:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    def _job(self, job: JobState, status: JobStatus, ch: Changes, error: str | None = None, **data: Any) -> None:
+    def _job(
+        self, job: JobState, status: JobStatus, ch: Changes, error: str | None = None, **data: Any
+    ) -> None:
         job.status = status
         job.dirty = True
         if error is not None:
@@ -83,7 +85,7 @@ class Applier:
             data["error"] = error
         if status in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled):
             job.finished_at = ch.now
-        ch.events.append(EventDraft(job_id=job.id, type=f"job.{status.value}", data=data))  # type: ignore[arg-type]
+        ch.events.append(EventDraft(job_id=job.id, type=f"job.{status.value}", data=data))
 
     def _plan_created(self, job: JobState, msg: PlanCreated, ch: Changes) -> None:
         job.plan_version += 1
@@ -118,7 +120,13 @@ class Applier:
                     "version": job.plan_version,
                     "planner": msg.planner,
                     "tasks": [
-                        {"id": str(t.id), "key": t.key, "title": t.title, "tool": t.tool, "depends_on": t.depends_on}
+                        {
+                            "id": str(t.id),
+                            "key": t.key,
+                            "title": t.title,
+                            "tool": t.tool,
+                            "depends_on": t.depends_on,
+                        }
                         for t in job.tasks.values()
                     ],
                 },
@@ -134,7 +142,9 @@ class Applier:
         for key in scheduler.tasks_to_skip(graph, status):
             task = job.tasks[key]
             dead = [d for d in task.depends_on if job.tasks[d].status is not TaskStatus.succeeded]
-            self._task(job, task, TaskStatus.skipped, ch, reason=f"dependency {', '.join(dead)} did not succeed")
+            self._task(
+                job, task, TaskStatus.skipped, ch, reason=f"dependency {', '.join(dead)} did not succeed"
+            )
         status = {k: t.status for k, t in job.tasks.items()}
         for key in scheduler.ready_tasks(graph, status):
             self._release(job, job.tasks[key], ch)
@@ -146,7 +156,9 @@ class Applier:
     def _release(self, job: JobState, task: TaskState, ch: Changes) -> None:
         self._task(job, task, TaskStatus.ready, ch)
         if self.settings.policy_gate_enabled:
-            msg = TaskReady(job_id=job.id, task_id=task.id, attempt=task.attempt, tool=task.tool, args=task.args)
+            msg = TaskReady(
+                job_id=job.id, task_id=task.id, attempt=task.attempt, tool=task.tool, args=task.args
+            )
             ch.outbox.append((names.READY, msg))
         else:
             self._dispatch(job, task, ch)
@@ -189,13 +201,19 @@ class Applier:
             task.error = data["error"]
         payload = {"key": task.key, "attempt": task.attempt, **data}
         ch.events.append(
-            EventDraft(job_id=job.id, task_id=task.id, type=f"task.{status.value}", data=payload)  # type: ignore[arg-type]
+            EventDraft(job_id=job.id, task_id=task.id, type=f"task.{status.value}", data=payload)
         )
 
     def _task_msg(
         self,
         job: JobState,
-        msg: TaskAllowed | TaskBlocked | TaskStarted | TaskProgress | TaskCompleted | TaskFailed | CriticVerdict,
+        msg: TaskAllowed
+        | TaskBlocked
+        | TaskStarted
+        | TaskProgress
+        | TaskCompleted
+        | TaskFailed
+        | CriticVerdict,
         ch: Changes,
     ) -> None:
         task = job.task_by_id(msg.task_id)
@@ -283,7 +301,12 @@ class Applier:
                 job_id=job.id,
                 task_id=task.id,
                 type="critic.verdict",
-                data={"key": task.key, "attempt": task.attempt, "verdict": msg.verdict, "reasons": msg.reasons},
+                data={
+                    "key": task.key,
+                    "attempt": task.attempt,
+                    "verdict": msg.verdict,
+                    "reasons": msg.reasons,
+                },
             )
         )
         if msg.verdict == "approve":
@@ -293,7 +316,13 @@ class Applier:
             self._dispatch(job, task, ch, feedback="; ".join(msg.reasons))
         else:
             reasons = "; ".join(msg.reasons)
-            self._task(job, task, TaskStatus.failed, ch, error=f"rejected by critic after {task.reworks} reworks: {reasons}")
+            self._task(
+                job,
+                task,
+                TaskStatus.failed,
+                ch,
+                error=f"rejected by critic after {task.reworks} reworks: {reasons}",
+            )
 
     def cancel(self, job: JobState, ch: Changes, reason: str) -> None:
         for task in job.tasks.values():

@@ -91,7 +91,9 @@ class Orchestrator:
             for d in deliveries:
                 job = states.get(d.message.job_id)
                 if job is None:
-                    log.warning("orchestrator: %s for unknown job %s ignored", d.message.type, d.message.job_id)
+                    log.warning(
+                        "orchestrator: %s for unknown job %s ignored", d.message.type, d.message.job_id
+                    )
                     continue
                 self.applier.apply(job, d.message, ch)
             return await self._persist(conn, states.values(), ch)
@@ -117,4 +119,6 @@ class Orchestrator:
         return await append_events(conn, ch.events)
 
     async def run(self, stop: asyncio.Event, consumer: str = "orchestrator-1") -> None:
-        await consume(self.bus, [names.ORCHESTRATOR], names.G_ORCHESTRATOR, consumer, self.handle, stop, count=256)
+        await consume(
+            self.bus, [names.ORCHESTRATOR], names.G_ORCHESTRATOR, consumer, self.handle, stop, count=256
+        )

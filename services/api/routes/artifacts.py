@@ -12,7 +12,10 @@ from planwright.services.api import queries, schemas
 from planwright.services.api.deps import ConnDep, RuntimeDep
 
 router = APIRouter(tags=["artifacts"])
-_ERRORS: dict[int | str, dict[str, object]] = {404: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}}
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": schemas.ErrorOut},
+    422: {"model": schemas.ErrorOut},
+}
 
 
 @router.get("/jobs/{job_id}/artifacts", response_model=list[schemas.ArtifactOut], responses=_ERRORS)

@@ -41,14 +41,18 @@ async def job_events(
     job_id: UUID,
     runtime: RuntimeDep,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id (as Last-Event-ID).")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Resume after this event id (as Last-Event-ID).")
+    ] = None,
 ) -> StreamingResponse:
     """Every event of the job after ``Last-Event-ID`` (or ``after``), then live ones; ends after the
     job's terminal event. Each event's ``id`` is the one to resume from."""
     last = after or 0
     if last_event_id:
         if not last_event_id.strip().isdigit():
-            raise InvalidLastEventId(f"Last-Event-ID must be an event id (a whole number), got {last_event_id!r}")
+            raise InvalidLastEventId(
+                f"Last-Event-ID must be an event id (a whole number), got {last_event_id!r}"
+            )
         last = int(last_event_id)
     async with runtime.engine.connect() as conn:
         await queries.job_status(conn, job_id)  # 404 before the stream starts

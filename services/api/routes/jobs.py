@@ -12,7 +12,10 @@ from planwright.services.api import queries, schemas
 from planwright.services.api.deps import ConnDep, RuntimeDep
 
 router = APIRouter(tags=["jobs"])
-_ERRORS: dict[int | str, dict[str, object]] = {404: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}}
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": schemas.ErrorOut},
+    422: {"model": schemas.ErrorOut},
+}
 
 
 @router.post("/jobs", status_code=201, response_model=schemas.JobDetail, responses=_ERRORS)

@@ -1,0 +1,85 @@
+"""Shared fixtures: an isolated embedded runtime per test, with its own data directory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from planwright.core.db.migrate import upgrade_head
+from planwright.core.settings import Settings
+from planwright.services.api.app import create_app
+from planwright.services.runtime import ROLES, Runtime
+
+REPO = Path(__file__).parent
+DEMO_GOAL = (
+    "Generate an implementation checklist for adding a new tool, then write a tools.md draft file as an "
+    "artifact, then summarize it."
+)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "planwright_data_dir": tmp_path / "data",
+        "policy_config_path": REPO / "config" / "policy.yaml",
+        "retry_backoff_s": 0.01,
+    }
+    return Settings(_env_file=None, **(base | overrides))  # type: ignore[call-arg]
+
+
+RuntimeFactory = Callable[..., Awaitable[Runtime]]
+
+
+@pytest.fixture
+async def runtime_factory(tmp_path: Path) -> AsyncIterator[RuntimeFactory]:
+    """Build and start runtimes on a fresh, migrated SQLite database; all are stopped afterwards."""
+    started: list[Runtime] = []
+
+    async def make(roles: tuple[str, ...] = ROLES, **overrides: Any) -> Runtime:
+        settings = make_settings(tmp_path, **overrides)
+        await asyncio.to_thread(upgrade_head, settings.db_url)
+        runtime = Runtime(settings, roles)
+        await runtime.start()
+        started.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in started:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def runtime(runtime_factory: RuntimeFactory) -> Runtime:
+    return await runtime_factory()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime)  # the runtime is started by its fixture (ASGITransport has no lifespan)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
+async def wait_for_job(client: httpx.AsyncClient, job_id: str, *, timeout_s: float = 10.0) -> dict[str, Any]:
+    """Poll until the job is terminal (a test helper; the product itself never polls)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            job: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return job
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def demo_goal() -> str:
+    return DEMO_GOAL
+
+
+@pytest.fixture
+def finished(client: httpx.AsyncClient) -> Callable[[str], Awaitable[dict[str, Any]]]:
+    """``await finished(job_id)`` waits for the job to end and returns it."""
+    return lambda job_id: wait_for_job(client, job_id)
