@@ -144,7 +144,9 @@ def migrate() -> None:
 @app.command()
 def submit(
     goal: Annotated[str, typer.Argument(help="What the job should achieve.")],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Print task status live until the job ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print task status live until the job ends.")
+    ] = False,
     priority: Annotated[int, typer.Option(help="0..9, higher runs first.")] = 1,
     context: Annotated[str, typer.Option(help="context_json as a JSON object.")] = "{}",
     api_url: Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")] = (

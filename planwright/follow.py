@@ -57,7 +57,9 @@ def _describe(event: str, data: dict[str, Any]) -> str | None:
     if event.startswith("task."):
         state = event.removeprefix("task.")
         extra = payload.get("message") or payload.get("error") or payload.get("reason") or ""
-        return f"{payload.get('key', '?'):<24} {state:<10} attempt {payload.get('attempt', 1)}  {extra}".rstrip()
+        return (
+            f"{payload.get('key', '?'):<24} {state:<10} attempt {payload.get('attempt', 1)}  {extra}".rstrip()
+        )
     if event == "plan.created":
         steps = ", ".join(f"{t['key']} ({t['tool']})" for t in payload.get("tasks", []))
         return f"plan v{payload.get('version')}: {steps}"

@@ -1,6 +1,7 @@
 """Tools: what a task can do. Each is a ``ToolSpec`` (schemas, side effects, timeout, handler).
 
-To add one, see "How to add a new tool" in docs/tools.md."""
+To add one, see "How to add a new tool" in docs/tools.md.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,94 @@
+"""SSE: replay after Last-Event-ID, live tail, end after the terminal event."""
+
+from __future__ import annotations
+
+import asyncio
+
+from planwright.core.db.eventlog import events_after
+from planwright.follow import sse_events
+
+
+def parse(text: str) -> list[tuple[int, str, dict]]:
+    return [(i, e, d) for i, e, d in sse_events(iter(text.split("\n"))) if i is not None]
+
+
+async def test_replay_is_complete_ordered_and_ends_with_the_terminal_event(client, demo_goal, finished):
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    resp = await client.get(f"/jobs/{job_id}/events")
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    events = parse(resp.text)
+    ids = [i for i, _, _ in events]
+    assert ids == sorted(set(ids))
+    types = [e for _, e, _ in events]
+    assert types[:4] == ["job.created", "job.planning", "plan.created", "job.running"]
+    assert types[-1] == "job.succeeded"
+    for key in ("create_checklist", "write_artifact", "summarize_artifact"):
+        states = [e for _, e, d in events if d["data"].get("key") == key and e != "task.progress"]
+        assert states == ["task.ready", "task.queued", "task.running", "task.succeeded"], (key, states)
+    assert all(d["id"] == i and d["job_id"] == job_id for i, _, d in events)
+
+
+async def test_resume_with_last_event_id_returns_exactly_the_rest(client, demo_goal, finished):
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    full = parse((await client.get(f"/jobs/{job_id}/events")).text)
+    for cut in (1, 5, len(full) - 1):
+        last_id = full[cut - 1][0]
+        rest = parse((await client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": str(last_id)})).text)
+        assert [i for i, _, _ in full[:cut]] + [i for i, _, _ in rest] == [i for i, _, _ in full]
+        via_query = parse((await client.get(f"/jobs/{job_id}/events", params={"after": last_id})).text)
+        assert via_query == rest
+
+
+async def test_resume_after_the_terminal_event_ends_at_once(client, demo_goal, finished):
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    last = parse((await client.get(f"/jobs/{job_id}/events")).text)[-1][0]
+    resp = await client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": str(last)})
+    assert resp.status_code == 200
+    assert parse(resp.text) == []
+
+
+async def test_bad_last_event_id_is_a_422(client, demo_goal):
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    resp = await client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": "abc"})
+    assert resp.status_code == 422
+    assert resp.json()["error"]["code"] == "invalid_last_event_id"
+
+
+async def test_live_subscriber_receives_events_as_they_commit(runtime, demo_goal):
+    """Drive the stream generator directly: subscribe first, then the job runs, and every event arrives."""
+    from planwright.services.api.routes.events import _stream
+
+    job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
+    received = []
+    async with asyncio.timeout(10):
+        async for chunk in _stream(runtime, job_id, 0):
+            received.extend(parse(chunk.decode()))
+    types = [e for _, e, _ in received]
+    assert types[0] == "job.created"
+    assert types[-1] == "job.succeeded"
+    ids = [i for i, _, _ in received]
+    assert ids == sorted(set(ids))
+    assert runtime.feed.subscriber_count() == 0  # unsubscribed when the stream ended
+
+
+async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goal):
+    from planwright.services.api.routes.events import _stream
+
+    job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
+    gen = _stream(runtime, job_id, 0)
+    first = parse((await anext(gen)).decode())
+    assert first[0][1] == "job.created"
+    # A slow client: its queue holds one event, so the feed drops the rest and flags the lag.
+    (sub,) = runtime.feed._subs[job_id]
+    sub.queue = asyncio.Queue(maxsize=1)
+    rest = []
+    async with asyncio.timeout(10):
+        async for chunk in gen:
+            rest.extend(parse(chunk.decode()))
+    assert rest[-1][1] == "job.succeeded"
+    async with runtime.engine.connect() as conn:
+        stored = [e.id for e in await events_after(conn, job_id, 0)]
+    assert [first[0][0]] + [i for i, _, _ in rest] == stored  # nothing lost, nothing twice
