@@ -13,6 +13,7 @@ import pytest
 from planwright.core.db.migrate import upgrade_head
 from planwright.core.settings import Settings
 from planwright.services.api.app import create_app
+from planwright.services.api.tests.support import wait_for_job
 from planwright.services.runtime import ROLES, Runtime
 
 REPO = Path(__file__).parent
@@ -62,16 +63,6 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(runtime)  # the runtime is started by its fixture (ASGITransport has no lifespan)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         yield c
-
-
-async def wait_for_job(client: httpx.AsyncClient, job_id: str, *, timeout_s: float = 10.0) -> dict[str, Any]:
-    """Poll until the job is terminal (a test helper; the product itself never polls)."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            job: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                return job
-            await asyncio.sleep(0.02)
 
 
 @pytest.fixture

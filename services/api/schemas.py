@@ -27,7 +27,7 @@ class JobCreate(BaseModel):
     @classmethod
     def _context(cls, v: object) -> object:
         if not isinstance(v, dict):
-            raise ValueError(f"context_json must be a JSON object, got {type(v).__name__}")  # noqa: TRY004
+            raise ValueError(f"context_json must be a JSON object, got {type(v).__name__}")
         return v
 
     @field_validator("goal")

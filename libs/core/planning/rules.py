@@ -7,6 +7,7 @@ asks for more than one thing ("fetch <url> and summarize it" is a fetch, then a 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ _URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\""
 _QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|`([^`\n]*)`')
 
-_LIST_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s+")
+_LIST_MARKER = re.compile(r"^\s*(?:(\d{1,3})[.)]|[-*•])\s+")
 _INLINE_NUMBER = re.compile(r"(?<!\S)(\d{1,2})[.)]\s+")
 _SEPARATOR = re.compile(r"\s*;\s*|(?:\s*,\s*|\s+)(?:and\s+)?then\b,?\s*", re.IGNORECASE)
 _LEADING_FILLER = re.compile(r"^(?:(?:and|then|finally|lastly|also)(?:[\s,]+|$))+", re.IGNORECASE)
@@ -68,9 +69,9 @@ def split_steps(goal: str) -> list[str]:
     saved: list[str] = []
     text = _PROTECTED.sub(lambda m: _protect(m.group(), saved), goal)
     steps: list[str] = []
-    for item, introduces_list in _list_items(text):
-        parts = _split_item(item)
-        if introduces_list and parts and parts[-1].endswith(":"):
+    for item in _list_items(text):
+        parts = _split_item(item.text, item.number)
+        if item.introduces_list and parts and parts[-1].endswith(":"):
             parts.pop()
         steps.extend(_restore(part, saved) for part in parts)
     return steps
@@ -94,9 +95,16 @@ def _trim_url(url: str) -> str:
     return url
 
 
-def _list_items(text: str) -> list[tuple[str, bool]]:
+@dataclass
+class _Item:
+    text: str
+    number: int | None = None  # the item's list number, when it had one
+    introduces_list: bool = False
+
+
+def _list_items(text: str) -> list[_Item]:
     """Lines as items, list markers removed; indented lines under an item continue it."""
-    items: list[tuple[str, bool]] = []
+    items: list[_Item] = []
     in_list = False
     for line in text.splitlines():
         if not line.strip():
@@ -105,33 +113,38 @@ def _list_items(text: str) -> list[tuple[str, bool]]:
         marker = _LIST_MARKER.match(line)
         if marker:
             if items and not in_list:
-                items[-1] = (items[-1][0], True)
-            items.append((line[marker.end() :], False))
+                items[-1].introduces_list = True
+            number = marker.group(1)
+            items.append(_Item(line[marker.end() :], int(number) if number else None))
             in_list = True
         elif in_list and line[:1].isspace():
-            items[-1] = (f"{items[-1][0]} {line.strip()}", False)
+            items[-1].text += " " + line.strip()
         else:
-            items.append((line, False))
+            items.append(_Item(line))
             in_list = False
     return items
 
 
-def _split_item(item: str) -> list[str]:
-    """One line's steps: an inline numbered list ("1. a 2. b"), then ";" and "then" within each."""
+def _split_item(item: str, number: int | None) -> list[str]:
+    """One item's steps: an inline numbered list ("1. a 2. b"), then ";" and "then" within each.
+
+    An item that is itself number ``k`` of a list may continue inline with ``k+1.``, ``k+2.`` ...
+    """
+    first = 1 if number is None else number + 1
     marks: list[re.Match[str]] = []
     for match in _INLINE_NUMBER.finditer(item):
-        if int(match.group(1)) == len(marks) + 1:
+        if int(match.group(1)) == first + len(marks):
             marks.append(match)
-    if len(marks) < 2:
+    if len(marks) < (2 if number is None else 1):
         return _split_sentence(item)
-    preface = _split_sentence(item[: marks[0].start()])
-    if preface and preface[-1].endswith(":"):
-        preface.pop()
+    head = _split_sentence(item[: marks[0].start()])
+    if number is None and head and head[-1].endswith(":"):
+        head.pop()
     ends = [m.start() for m in marks[1:]] + [len(item)]
     numbered = [
         part for m, end in zip(marks, ends, strict=True) for part in _split_sentence(item[m.end() : end])
     ]
-    return preface + numbered
+    return head + numbered
 
 
 def _split_sentence(text: str) -> list[str]:
@@ -220,26 +233,21 @@ class _PlanBuilder:
         self, step: str, plain: str, name: str, source: list[str] | None, earlier: list[str]
     ) -> list[str]:
         content = _quoted(step)
+        args: dict[str, Any] = {"name": name}
         if content is not None and source is None:
-            return [
-                self._add(
-                    "Write artifact",
-                    "file_write_artifact",
-                    step,
-                    earlier,
-                    critic=True,
-                    args={"name": name, "content": content},
-                )
-            ]
-        deps = source if source is not None else (earlier or self._previous)
-        if not deps:  # nothing earlier to write down: generate the content first
-            deps = [self._generate(step, plain, [])]
-        return [
-            self._add("Write artifact", "file_write_artifact", step, deps, critic=True, args={"name": name})
-        ]
+            args["content"] = content
+            deps = earlier
+        else:
+            deps = source if source is not None else (earlier or self._previous)
+            if not deps:  # nothing earlier to write down: generate the content first
+                deps = [self._generate(step, plain, [])]
+        return [self._add("Write artifact", "file_write_artifact", step, deps, critic=True, args=args)]
 
     def _fetch(self, step: str, url: str) -> str:
-        host = urlsplit(url).hostname or url
+        try:
+            host = urlsplit(url).hostname or url
+        except ValueError:  # e.g. a malformed IPv6 host; the fetch tool will report it
+            host = url
         return self._add(f"Fetch {host}", "http_fetch", step, [], critic=False, args={"url": url})
 
     def _summarize(self, step: str, deps: list[str], text: str | None) -> str:
@@ -313,4 +321,4 @@ def _max_sentences(step: str) -> int:
         return DEFAULT_MAX_SENTENCES
     word = match.group(1).lower()
     count = int(word) if word.isdigit() else _NUMBER_WORDS.index(word) + 1
-    return min(max(count, 1), 10)
+    return min(max(count, 1), 20)

@@ -89,9 +89,16 @@ def test_a_url_containing_then_and_semicolons_is_not_split():
 
 
 def test_a_numbered_list_with_an_introduction():
-    goal = "Please do the following:\n1. Draft an email to the team\n2) Write a report on sales\n3. Combine them into a proposal"
+    goal = (
+        "Please do the following:\n1. Draft an email to the team\n2) Write a report on sales\n"
+        "3. Combine them into a proposal"
+    )
     email, report, proposal = plan(goal)
-    assert [t.title for t in (email, report, proposal)] == ["Create email", "Create report", "Create proposal"]
+    assert [t.title for t in (email, report, proposal)] == [
+        "Create email",
+        "Create report",
+        "Create proposal",
+    ]
     assert email.depends_on == report.depends_on == []
     assert proposal.depends_on == ["create_email", "create_report"]
 
@@ -103,7 +110,11 @@ def test_a_bulleted_list_of_parallel_steps_and_a_comparison():
         ("generate_text_2", "text_generate", []),
         ("generate_text_3", "text_generate", ["generate_text", "generate_text_2"]),
     ]
-    assert [t.description for t in tasks] == ["Write a haiku about cats", "Write a haiku about dogs", "Compare both"]
+    assert [t.description for t in tasks] == [
+        "Write a haiku about cats",
+        "Write a haiku about dogs",
+        "Compare both",
+    ]
 
 
 def test_semicolons_with_independent_steps_run_in_parallel():
@@ -207,14 +218,16 @@ def test_split_steps(goal, steps):
     assert split_steps(goal) == steps
 
 
-@given(st.text(alphabet=st.sampled_from(list("ab1.-;:,\n tThenNd\"") + ["then", "https://x.io/"]), max_size=60))
+TOKENS = [*'ab12.-*;:,\n "', "then", "and ", "write ", "summarize ", "file", "it", "both ", "https://x.io/"]
+
+
+@given(st.lists(st.sampled_from(TOKENS), max_size=30).map("".join))
 def test_any_goal_yields_a_valid_plan_or_a_plan_invalid(goal):
     try:
         tasks = plan(goal, max_tasks=50)
-    except PlanInvalid as error:
-        assert error.reasons
+    except PlanInvalid:
         return
-    seen = set()
+    seen: set[str] = set()
     for task in tasks:
         assert set(task.depends_on) <= seen
         seen.add(task.key)

@@ -56,9 +56,9 @@ def test_job_outcome():
 
 
 def test_failure_reason_names_the_first_failed_or_blocked_task():
-    assert failure_reason({"a": (S, None), "b": (B, "http_fetch is not allowed in prod"), "c": (F, "boom")}) == (
-        "task 'b' was blocked: http_fetch is not allowed in prod"
-    )
+    assert failure_reason(
+        {"a": (S, None), "b": (B, "http_fetch is not allowed in prod"), "c": (F, "boom")}
+    ) == ("task 'b' was blocked: http_fetch is not allowed in prod")
     assert failure_reason({"a": (K, None), "c": (F, "timed out after 30s")}) == (
         "task 'c' failed: timed out after 30s"
     )

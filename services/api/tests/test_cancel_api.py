@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
 from planwright.services.api.app import create_app
+from planwright.services.api.tests.support import wait_for_job
 
 
 async def test_cancel_an_unfinished_job_cancels_its_open_tasks(runtime_factory, demo_goal):
@@ -15,9 +14,7 @@ async def test_cancel_an_unfinished_job_cancels_its_open_tasks(runtime_factory, 
     app = create_app(runtime)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
-        async with asyncio.timeout(5):
-            while (await client.get(f"/jobs/{job_id}")).json()["status"] != "running":
-                await asyncio.sleep(0.01)
+        await wait_for_job(client, job_id, statuses=("running",))
 
         resp = await client.post(f"/jobs/{job_id}/cancel")
         assert resp.status_code == 200

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from planwright.core.db.eventlog import events_after
 from planwright.follow import sse_events
 
 
-def parse(text: str) -> list[tuple[int, str, dict]]:
+def parse(text: str) -> list[tuple[int, str, dict[str, Any]]]:
     return [(i, e, d) for i, e, d in sse_events(iter(text.split("\n"))) if i is not None]
 
 
@@ -35,7 +36,9 @@ async def test_resume_with_last_event_id_returns_exactly_the_rest(client, demo_g
     full = parse((await client.get(f"/jobs/{job_id}/events")).text)
     for cut in (1, 5, len(full) - 1):
         last_id = full[cut - 1][0]
-        rest = parse((await client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": str(last_id)})).text)
+        rest = parse(
+            (await client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": str(last_id)})).text
+        )
         assert [i for i, _, _ in full[:cut]] + [i for i, _, _ in rest] == [i for i, _, _ in full]
         via_query = parse((await client.get(f"/jobs/{job_id}/events", params={"after": last_id})).text)
         assert via_query == rest

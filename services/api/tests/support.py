@@ -1,0 +1,23 @@
+"""Helpers shared by tests that drive the API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+async def wait_for_job(
+    client: httpx.AsyncClient, job_id: str, *, statuses: tuple[str, ...] = TERMINAL, timeout_s: float = 10.0
+) -> dict[str, Any]:
+    """Poll until the job reaches one of ``statuses`` (a test helper; the product itself never polls)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            job: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
+            if job["status"] in statuses:
+                return job
+            await asyncio.sleep(0.02)

@@ -1,0 +1,178 @@
+"""The Orchestrator's guarantees, broken on purpose: duplicates, stale attempts, late results.
+
+Only the orchestrator runs here; the test plays planner, worker and critic by hand on the bus.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from planwright.core import names
+from planwright.core.bus.base import Delivery
+from planwright.core.db.eventlog import events_after
+from planwright.core.db.schema import artifacts, plans, tasks
+from planwright.core.messages import (
+    CriticVerdict,
+    PlanCreated,
+    PlanStarted,
+    TaskCompleted,
+    TaskDispatch,
+    TaskFailed,
+    TaskReview,
+    TaskStarted,
+)
+from planwright.core.planning.rules import RuleBasedPlanner
+
+ROLE = ("orchestrator",)
+
+
+async def deliver(runtime, *messages):
+    await runtime.orchestrator.handle(
+        [Delivery(names.ORCHESTRATOR, str(i), m, 1) for i, m in enumerate(messages)]
+    )
+    await runtime.relay.flush()
+
+
+async def take(runtime, streams, group, n=100):
+    got = await runtime.bus.read(streams, group, "test", count=n, block_s=0)
+    await runtime.bus.ack(group, got)
+    return [d.message for d in got]
+
+
+async def planned_job(runtime, goal):
+    job_id = await runtime.orchestrator.create_job(goal, {}, 1)
+    plan = RuleBasedPlanner(runtime.registry).plan(goal)
+    created = PlanCreated(job_id=job_id, plan=plan, planner="rules")
+    await deliver(runtime, PlanStarted(job_id=job_id, planner="rules"), created)
+    return job_id, created
+
+
+async def event_types(runtime, job_id):
+    async with runtime.engine.connect() as conn:
+        return [e.type for e in await events_after(conn, job_id, 0)]
+
+
+async def task_rows(runtime, job_id):
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.position))
+        return {r.key: r for r in rows}
+
+
+def ident(d: TaskDispatch, attempt=None):
+    return {"job_id": d.job_id, "task_id": d.task_id, "attempt": attempt or d.attempt}
+
+
+async def test_a_duplicate_plan_is_ignored(runtime_factory, demo_goal):
+    runtime = await runtime_factory(ROLE)
+    job_id, created = await planned_job(runtime, demo_goal)
+    await deliver(runtime, created, PlanStarted(job_id=job_id, planner="rules"))
+    async with runtime.engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(plans))).scalar() == 1
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(tasks))).scalar() == 3
+    assert (await event_types(runtime, job_id)).count("plan.created") == 1
+    # Only the first task is dispatched: the others wait for their dependencies.
+    dispatched = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    assert [m.key for m in dispatched] == ["create_checklist"]
+
+
+async def test_duplicate_and_stale_results_change_nothing(runtime_factory, demo_goal):
+    runtime = await runtime_factory(ROLE)
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (first,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    done = TaskCompleted(**ident(first), output={"text": "- [ ] a real checklist item"})
+    await deliver(runtime, TaskStarted(**ident(first), worker="w1"), done, done)
+    await deliver(runtime, done)  # redelivered after an ack was lost
+    types = await event_types(runtime, job_id)
+    assert types.count("task.succeeded") == 1
+
+    (second,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    assert second.key == "write_artifact"
+    assert second.inputs == {"create_checklist": {"text": "- [ ] a real checklist item"}}
+    # The write times out (retryable): attempt 2 is dispatched; attempt 1 then reports late.
+    await deliver(
+        runtime,
+        TaskStarted(**ident(second), worker="w1"),
+        TaskFailed(**ident(second), error="timeout", retryable=True),
+    )
+    (retry,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    assert (retry.attempt, retry.not_before is not None) == (2, True)
+    output = {"name": "tools.md", "sha256": "a" * 64, "size": 3, "media_type": "text/markdown"}
+    await deliver(runtime, TaskCompleted(**ident(second, attempt=1), output=output))
+    rows = await task_rows(runtime, job_id)
+    assert (rows["write_artifact"].status, rows["write_artifact"].attempt) == ("queued", 2)
+
+    await deliver(
+        runtime, TaskCompleted(**ident(retry), output=output), TaskCompleted(**ident(retry), output=output)
+    )
+    async with runtime.engine.connect() as conn:
+        arts = (await conn.execute(sa.select(artifacts))).all()
+    assert [(a.name, a.attempt) for a in arts] == [("tools.md", 2)]
+    rows = await task_rows(runtime, job_id)
+    assert rows["write_artifact"].status == "succeeded"
+
+
+async def test_results_for_a_cancelled_job_are_ignored(runtime_factory, demo_goal):
+    runtime = await runtime_factory(ROLE)
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (first,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    await runtime.orchestrator.cancel_job(job_id)
+    await deliver(
+        runtime,
+        TaskStarted(**ident(first), worker="w1"),
+        TaskCompleted(**ident(first), output={"text": "x" * 40}),
+    )
+    rows = await task_rows(runtime, job_id)
+    assert {r.status for r in rows.values()} == {"cancelled"}
+    assert (await event_types(runtime, job_id))[-1] == "job.cancelled"
+
+
+async def test_critic_rework_then_reject_after_the_cap(runtime_factory, demo_goal):
+    runtime = await runtime_factory(ROLE, critic_enabled=True, critic_max_reworks=2)
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    for attempt in (1, 2, 3):
+        assert d.attempt == attempt
+        await deliver(
+            runtime, TaskStarted(**ident(d), worker="w"), TaskCompleted(**ident(d), output={"text": "short"})
+        )
+        (review,) = await take(runtime, [names.REVIEW], names.G_CRITIC)
+        assert isinstance(review, TaskReview)
+        assert review.attempt == attempt
+        await deliver(
+            runtime, CriticVerdict(**ident(d), verdict="rework", reasons=["checklist has no items"])
+        )
+        if attempt < 3:
+            (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+            assert d.feedback == "checklist has no items"
+    rows = await task_rows(runtime, job_id)
+    assert rows["create_checklist"].status == "failed"
+    assert rows["create_checklist"].error == "rejected by critic after 2 reworks: checklist has no items"
+    assert [r.status for r in rows.values()] == ["failed", "skipped", "skipped"]
+    assert (await event_types(runtime, job_id)).count("critic.verdict") == 3
+
+
+async def test_critic_approval_succeeds_the_task(runtime_factory, demo_goal):
+    runtime = await runtime_factory(ROLE, critic_enabled=True)
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    await deliver(runtime, TaskCompleted(**ident(d), output={"text": "- [ ] item one is long enough"}))
+    await take(runtime, [names.REVIEW], names.G_CRITIC)
+    await deliver(runtime, CriticVerdict(**ident(d), verdict="approve"))
+    rows = await task_rows(runtime, job_id)
+    assert rows["create_checklist"].status == "succeeded"
+    assert rows["write_artifact"].status == "queued"
+
+
+async def test_higher_priority_jobs_use_a_higher_lane(runtime_factory):
+    runtime = await runtime_factory(ROLE)
+    low = await runtime.orchestrator.create_job("Write a note", {}, 0)
+    high = await runtime.orchestrator.create_job("Write a note", {}, 9)
+    for job_id in (low, high):
+        plan = RuleBasedPlanner(runtime.registry).plan("Write a note")
+        await deliver(
+            runtime,
+            PlanStarted(job_id=job_id, planner="r"),
+            PlanCreated(job_id=job_id, plan=plan, planner="r"),
+        )
+    got = await take(runtime, names.DISPATCH_LANES, names.G_WORKER, n=1)
+    assert got[0].job_id == high
