@@ -8,9 +8,12 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from planwright.core.settings import async_db_url
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine for ``url``. SQLite gets WAL and a busy timeout so readers never block the writer."""
+    """An engine for ``url`` (plain ``postgresql://`` accepted). SQLite gets WAL and a busy timeout."""
+    url = async_db_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

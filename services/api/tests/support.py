@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 
-
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 

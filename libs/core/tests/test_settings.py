@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from planwright.core.errors import ConfigError
+from planwright.core.settings import async_db_url, load_settings
+
+
+def test_embedded_by_default(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for var in ("DATABASE_URL", "REDIS_URL", "PLANWRIGHT_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    s = load_settings()
+    assert s.embedded
+    assert s.db_url == "sqlite+aiosqlite:///var/planwright.db"
+    assert (s.critic_enabled, s.critic_max_reworks, s.policy_gate_enabled) == (False, 2, False)
+
+
+def test_seed_variable_names_are_read(monkeypatch):
+    monkeypatch.setenv("CRITIC_ENABLED", "true")
+    monkeypatch.setenv("CRITIC_MAX_REWORKS", "4")
+    monkeypatch.setenv("POLICY_GATE_ENABLED", "true")
+    monkeypatch.setenv("POLICY_MODE", "prod")
+    monkeypatch.setenv("POLICY_CONFIG_PATH", "elsewhere/policy.yaml")
+    s = load_settings()
+    assert (s.critic_enabled, s.critic_max_reworks, s.policy_gate_enabled, s.policy_mode) == (
+        True,
+        4,
+        True,
+        "prod",
+    )
+    assert str(s.policy_config_path) == "elsewhere/policy.yaml"
+
+
+def test_llm_planner_with_openai_needs_a_key(monkeypatch):
+    monkeypatch.setenv("PLANNER_MODE", "llm")
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        load_settings()
+
+
+def test_half_distributed_configuration_is_refused(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load_settings()
+
+
+def test_bad_values_name_the_variable(monkeypatch):
+    monkeypatch.setenv("POLICY_MODE", "production")
+    with pytest.raises(ConfigError, match="POLICY_MODE"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h:5432/db", "postgresql+asyncpg://u@h:5432/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_database_urls_get_an_async_driver(given, expected):
+    assert async_db_url(given) == expected

@@ -1,0 +1,175 @@
+"""End to end: a real ``planwright up`` process, the seed's curl body, SSE followed to the end."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from planwright.follow import sse_events
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+SEED_BODY = (
+    '{"goal":"Generate an implementation checklist for adding a new tool, then write a tools.md draft '
+    'file as an artifact, then summarize it.","context_json":{},"priority":1}'
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("e2e-data")
+    port = _free_port()
+    log = (data / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planwright",
+            "up",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).parents[2],
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (data / "server.log").read_text()
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "planwright up did not become healthy in 60s"
+            time.sleep(0.2)
+        assert (data / "planwright.db").exists()
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def _events(
+    base: str, job_id: str, last: int | None = None, stop_after: int | None = None
+) -> list[tuple[int, str, dict]]:
+    headers = {"Last-Event-ID": str(last)} if last is not None else {}
+    out: list[tuple[int, str, dict]] = []
+    with httpx.stream("GET", f"{base}/jobs/{job_id}/events", headers=headers, timeout=30) as resp:
+        assert resp.status_code == 200
+        for event_id, event, data in sse_events(resp.iter_lines()):
+            assert event_id is not None
+            out.append((event_id, event, data))
+            if stop_after is not None and len(out) == stop_after:
+                break  # drop the connection mid-stream
+    return out
+
+
+def test_seed_demo_over_http_with_a_dropped_sse_connection(server: str) -> None:
+    resp = httpx.post(f"{server}/jobs", content=SEED_BODY, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 201
+    job_id = resp.json()["id"]
+
+    first = _events(server, job_id, stop_after=3)
+    rest = _events(server, job_id, last=first[-1][0])
+    stream = first + rest
+    ids = [i for i, _, _ in stream]
+    assert ids == sorted(set(ids)), "gap-free, duplicate-free and ordered"
+    assert stream[-1][1] == "job.succeeded"
+    assert [i for i, _, _ in _events(server, job_id)] == ids  # the same as one uninterrupted read
+
+    tasks = httpx.get(f"{server}/jobs/{job_id}/tasks").json()
+    assert [(t["title"], t["tool"], t["critic_required"], t["status"]) for t in tasks] == [
+        ("Create checklist", "text_generate", True, "succeeded"),
+        ("Write artifact", "file_write_artifact", True, "succeeded"),
+        ("Summarize artifact", "text_summarize", False, "succeeded"),
+    ]
+    checklist = tasks[0]["output"]["text"]
+    assert "- [ ]" in checklist
+
+    (artifact,) = httpx.get(f"{server}/jobs/{job_id}/artifacts").json()
+    assert (artifact["name"], artifact["media_type"]) == ("tools.md", "text/markdown")
+    content = httpx.get(f"{server}{artifact['content_url']}")
+    assert content.status_code == 200
+    assert content.text == checklist
+    assert artifact["size"] == len(content.content)
+
+    summary = tasks[2]["output"]["text"]
+    assert 0 < len(summary) < len(checklist)
+    # Extractive: every sentence of the summary is taken from the artifact.
+    sentences = [s.strip(". ") for s in summary.split(". ")]
+    assert len(sentences) == 3
+    assert all(s in checklist for s in sentences), sentences
+
+
+def test_cli_submit_follow_exit_codes(server: str) -> None:
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "planwright",
+            "submit",
+            "Write a short note about queues",
+            "--follow",
+            "--api",
+            server,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "succeeded" in ok.stdout.splitlines()[-1]
+
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "planwright",
+            "submit",
+            "Fetch http://127.0.0.1:1/ then summarize it.",
+            "-f",
+            "--api",
+            server,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert "job failed" in bad.stdout
+    assert "skipped" in bad.stdout
+
+
+def test_openapi_and_root(server: str) -> None:
+    spec = httpx.get(f"{server}/openapi.json").json()
+    assert {"/jobs", "/jobs/{job_id}/tasks", "/jobs/{job_id}/events", "/tools", "/healthz"} <= set(
+        spec["paths"]
+    )
+    root = httpx.get(f"{server}/", follow_redirects=False)
+    assert (root.status_code, root.headers["location"]) == (307, "/docs")
+    tools = {t["name"] for t in httpx.get(f"{server}/tools").json()}
+    assert tools == {"text_generate", "file_write_artifact", "text_summarize", "http_fetch"}
+    assert json.loads(httpx.get(f"{server}/healthz").text)["mode"] == "embedded"
