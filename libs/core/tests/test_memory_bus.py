@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from planwright.core.bus import MemoryBus
+from planwright.core.bus import Delivery, MemoryBus
 from planwright.core.messages import PlanFailed
 
 
@@ -13,12 +13,17 @@ def msg(n: int) -> PlanFailed:
     return PlanFailed(job_id=uuid.UUID(int=n), reason=str(n))
 
 
+def reason(delivery: Delivery) -> str:
+    assert isinstance(delivery.message, PlanFailed)
+    return delivery.message.reason
+
+
 async def test_each_group_gets_every_message_once_in_order():
     bus = MemoryBus()
     await bus.publish("s", [msg(1), msg(2), msg(3)])  # published before either group exists
     reads = {group: await bus.read(["s"], group, "c1", count=10, block_s=0) for group in ("a", "b")}
     for group, got in reads.items():
-        assert [d.message.reason for d in got] == ["1", "2", "3"]
+        assert [reason(d) for d in got] == ["1", "2", "3"]
         assert all(d.deliveries == 1 for d in got)
         await bus.ack(group, got)
         assert await bus.read(["s"], group, "c1", count=10, block_s=0) == []
@@ -30,7 +35,7 @@ async def test_consumers_of_one_group_share_the_work():
     await bus.publish("s", [msg(i) for i in range(4)])
     first = await bus.read(["s"], "g", "c1", count=2, block_s=0)
     second = await bus.read(["s"], "g", "c2", count=10, block_s=0)
-    assert {d.message.reason for d in first} | {d.message.reason for d in second} == {"0", "1", "2", "3"}
+    assert {reason(d) for d in first} | {reason(d) for d in second} == {"0", "1", "2", "3"}
     assert not {d.id for d in first} & {d.id for d in second}
 
 
@@ -52,7 +57,7 @@ async def test_earlier_streams_are_read_first():
     await bus.publish("low", [msg(1)])
     await bus.publish("high", [msg(2)])
     got = await bus.read(["high", "low"], "g", "c", count=1, block_s=0)
-    assert got[0].message.reason == "2"
+    assert reason(got[0]) == "2"
 
 
 async def test_a_blocked_reader_wakes_on_publish():
@@ -61,7 +66,7 @@ async def test_a_blocked_reader_wakes_on_publish():
     await asyncio.sleep(0.01)
     await bus.publish("s", [msg(7)])
     got = await asyncio.wait_for(reader, 1)
-    assert got[0].message.reason == "7"
+    assert reason(got[0]) == "7"
 
 
 async def test_close_releases_blocked_readers():
