@@ -1,10 +1,14 @@
 .PHONY: install up test lint fmt migrate clean
 
-UV ?= uv
+# uv is the one tool needed; it is installed with pip when missing.
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-install:
+$(UV):
+	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+install: $(UV)
 	$(UV) sync --frozen
 
 up: install

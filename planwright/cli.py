@@ -43,6 +43,16 @@ def _migrate(settings: Settings) -> None:
     upgrade_head(settings.db_url)
 
 
+def _require_distributed(settings: Settings, command: str) -> None:
+    if settings.embedded:
+        typer.echo(
+            f"planwright {command}: this runs one service as its own process, which needs distributed mode "
+            "(set DATABASE_URL and REDIS_URL). For everything in one process, run `planwright up`.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int) -> None:
     import uvicorn
 
@@ -54,7 +64,8 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int) -> 
     except ConfigError as exc:
         typer.echo(f"planwright: {exc.message}", err=True)
         raise typer.Exit(2) from exc
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", lifespan="on")
+    level = os.environ.get("LOG_LEVEL", "INFO").lower()
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level=level, lifespan="on")
 
 
 @app.command()
@@ -80,9 +91,11 @@ def up(
 
 @app.command()
 def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
-    """Run the API and the Orchestrator."""
+    """Run the API and the Orchestrator (distributed mode)."""
     _logging()
-    _serve(_settings(), ("orchestrator",), host, port)
+    settings = _settings()
+    _require_distributed(settings, "api")
+    _serve(settings, ("orchestrator",), host, port)
 
 
 def _service(role: str) -> None:
@@ -90,6 +103,7 @@ def _service(role: str) -> None:
 
     _logging()
     settings = _settings()
+    _require_distributed(settings, role)
     try:
         runtime = Runtime(settings, (role,))
     except ConfigError as exc:

@@ -43,6 +43,10 @@ class Runtime:
         bus: Bus | None = None,
         feed: EventFeed | None = None,
     ) -> None:
+        if bool(settings.database_url) != bool(settings.redis_url):
+            raise ConfigError(
+                "set both DATABASE_URL and REDIS_URL for distributed mode, or neither for embedded mode"
+            )
         if not settings.embedded and bus is None:
             raise ConfigError(
                 "distributed mode (DATABASE_URL and REDIS_URL set) needs the Redis bus, which this build "
@@ -95,6 +99,11 @@ class Runtime:
         self._stop.clear()
         if "orchestrator" in self.roles:
             await self.relay.flush()  # whatever a previous run committed but never published
+            if self.settings.embedded:
+                # The in-process bus died with the previous process: re-issue unfinished work.
+                resumed = await self.orchestrator.reconcile()
+                if resumed:
+                    log.info("resumed %d unfinished job(s) from the database", resumed)
         for name, loop in self._loops().items():
             self._tasks.append(asyncio.create_task(self._supervise(name, loop), name=name))
 

@@ -24,10 +24,10 @@ G_WORKER: Final = "worker"
 
 
 def dispatch_lane(priority: int) -> str:
-    """The dispatch stream for a job priority (0..9, higher first)."""
+    """The dispatch stream for a job priority (0..9, higher first): 7-9 high, 1-6 normal, 0 low."""
     if priority >= 7:
         return DISPATCH_LANES[0]
-    if priority >= 3:
+    if priority >= 1:
         return DISPATCH_LANES[1]
     return DISPATCH_LANES[2]
 

@@ -52,10 +52,6 @@ class Settings(BaseSettings):
     def _usable(self) -> Settings:
         if self.planner_mode == "llm" and self.llm_provider == "openai" and not self.openai_api_key:
             raise ValueError("PLANNER_MODE=llm with LLM_PROVIDER=openai needs OPENAI_API_KEY to be set")
-        if bool(self.database_url) != bool(self.redis_url):
-            raise ValueError(
-                "set both DATABASE_URL and REDIS_URL for distributed mode, or neither for embedded mode"
-            )
         return self
 
     @property

@@ -40,11 +40,19 @@ def test_llm_planner_with_openai_needs_a_key(monkeypatch):
         load_settings()
 
 
-def test_half_distributed_configuration_is_refused(monkeypatch):
+def test_database_url_alone_is_enough_to_migrate(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
     monkeypatch.delenv("REDIS_URL", raising=False)
-    with pytest.raises(ConfigError, match="REDIS_URL"):
-        load_settings()
+    assert load_settings().db_url == "postgresql+asyncpg://u@h/db"  # `alembic upgrade head` needs no Redis
+
+
+def test_services_refuse_a_half_distributed_configuration(monkeypatch, tmp_path):
+    from planwright.services.runtime import Runtime
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(ConfigError, match="both DATABASE_URL and REDIS_URL"):
+        Runtime(load_settings())
 
 
 def test_bad_values_name_the_variable(monkeypatch):

@@ -17,6 +17,7 @@ from planwright.core import names, scheduler
 from planwright.core.events import EventDraft
 from planwright.core.messages import (
     CriticVerdict,
+    JobCreated,
     Message,
     PlanCreated,
     PlanFailed,
@@ -171,7 +172,11 @@ class Applier:
         if task.status in (TaskStatus.running, TaskStatus.reviewing):
             task.attempt += 1
         self._task(job, task, TaskStatus.queued, ch, **({"delay_s": delay} if delay else {}))
-        inputs = {d: job.tasks[d].output or {} for d in task.depends_on}
+        self._send_dispatch(job, task, ch, feedback=feedback, delay=delay)
+
+    def _send_dispatch(
+        self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None, delay: float = 0.0
+    ) -> None:
         msg = TaskDispatch(
             job_id=job.id,
             task_id=task.id,
@@ -181,11 +186,42 @@ class Applier:
             args=task.args,
             goal=job.goal,
             priority=job.priority,
-            inputs=inputs,
+            inputs={d: job.tasks[d].output or {} for d in task.depends_on},
             feedback=feedback,
             not_before=time.time() + delay if delay else None,
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
+
+    def resume(self, job: JobState, ch: Changes) -> None:
+        """Re-send what each unfinished piece of work waits for, after the bus lost it (a restart).
+
+        A task that was running gets a fresh attempt, so a late result from the old one is ignored.
+        """
+        if job.status in (JobStatus.pending, JobStatus.planning):
+            created = JobCreated(job_id=job.id, goal=job.goal, context=job.context, priority=job.priority)
+            ch.outbox.append((names.JOBS, created))
+            return
+        for task in job.tasks.values():
+            ident = {"job_id": job.id, "task_id": task.id, "attempt": task.attempt}
+            if task.status is TaskStatus.ready and self.settings.policy_gate_enabled:
+                ch.outbox.append((names.READY, TaskReady(**ident, tool=task.tool, args=task.args)))
+            elif task.status is TaskStatus.ready:
+                self._dispatch(job, task, ch)
+            elif task.status is TaskStatus.queued:
+                self._send_dispatch(job, task, ch)
+            elif task.status is TaskStatus.running:
+                self._dispatch(job, task, ch)
+            elif task.status is TaskStatus.reviewing:
+                review = TaskReview(
+                    **ident,
+                    key=task.key,
+                    tool=task.tool,
+                    title=task.title,
+                    goal=job.goal,
+                    output=task.output or {},
+                )
+                ch.outbox.append((names.REVIEW, review))
+        self.advance(job, ch)
 
     # -- tasks --------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class JobState:
     status: JobStatus
     error: str | None
     plan_version: int
+    context: dict[str, Any] = field(default_factory=dict)
     tasks: dict[str, TaskState] = field(default_factory=dict)  # in plan order
     finished_at: datetime | None = None
     dirty: bool = False
@@ -77,6 +78,7 @@ async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID
             status=JobStatus(r.status),
             error=r.error,
             plan_version=r.plan_version,
+            context=r.context_json,
             finished_at=r.finished_at,
         )
         for r in job_rows
