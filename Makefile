@@ -1,14 +1,15 @@
 .PHONY: install up test lint fmt migrate clean
 
 # uv is the one tool needed; it is installed with pip when missing.
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-$(UV):
-	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
-
-install: $(UV)
+install:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
 up: install

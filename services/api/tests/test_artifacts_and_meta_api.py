@@ -1,0 +1,97 @@
+"""Artifacts, tools, health and the root redirect through the ASGI app."""
+
+from __future__ import annotations
+
+import hashlib
+
+from planwright.core.db.engine import make_engine
+
+ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+async def test_artifact_metadata_and_content(client, demo_goal, finished):
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    (art,) = (await client.get(f"/jobs/{job_id}/artifacts")).json()
+    assert (art["name"], art["media_type"], art["job_id"], art["attempt"]) == (
+        "tools.md",
+        "text/markdown",
+        job_id,
+        1,
+    )
+
+    meta = await client.get(f"/artifacts/{art['id']}")
+    assert meta.status_code == 200
+    assert meta.json() == art
+
+    content = await client.get(art["content_url"])
+    assert content.status_code == 200
+    assert content.headers["content-type"].startswith("text/markdown")
+    assert content.headers["content-security-policy"] == "sandbox"
+    assert content.headers["x-content-type-options"] == "nosniff"
+    assert 'filename="tools.md"' in content.headers["content-disposition"]
+    assert hashlib.sha256(content.content).hexdigest() == art["sha256"]
+    assert len(content.content) == art["size"]
+    tasks = (await client.get(f"/jobs/{job_id}/tasks")).json()
+    assert content.text == tasks[0]["output"]["text"]  # the artifact is the checklist
+
+
+async def test_job_without_artifacts_lists_none(client, finished):
+    job_id = (await client.post("/jobs", json={"goal": "Write a limerick about retries"})).json()["id"]
+    await finished(job_id)
+    assert (await client.get(f"/jobs/{job_id}/artifacts")).json() == []
+
+
+async def test_unknown_artifact_is_a_404(client):
+    for path in (f"/artifacts/{ZERO}", f"/artifacts/{ZERO}/content"):
+        resp = await client.get(path)
+        assert resp.status_code == 404
+        assert resp.json()["error"]["code"] == "not_found"
+    assert (await client.get("/artifacts/../../etc/passwd")).status_code == 404
+
+
+async def test_missing_artifact_bytes_are_a_clear_404(client, runtime, demo_goal, finished):
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    (art,) = (await client.get(f"/jobs/{job_id}/artifacts")).json()
+    runtime.artifacts.path_for(art["sha256"]).unlink()
+    resp = await client.get(art["content_url"])
+    assert resp.status_code == 404
+    assert "missing from the artifact store" in resp.json()["error"]["message"]
+
+
+async def test_tools_lists_every_tool_with_schemas(client):
+    tools = {t["name"]: t for t in (await client.get("/tools")).json()}
+    assert set(tools) == {"text_generate", "file_write_artifact", "text_summarize", "http_fetch"}
+    fetch = tools["http_fetch"]
+    assert "url" in fetch["args_schema"]["properties"]
+    assert "url" in fetch["args_schema"]["required"]
+    assert fetch["side_effects"] is False
+    assert tools["file_write_artifact"]["side_effects"] is True
+    assert all(t["timeout_s"] > 0 and t["description"] and t["output_schema"] for t in tools.values())
+
+
+async def test_healthz_and_root(client):
+    health = await client.get("/healthz")
+    assert health.json() == {"status": "ok", "mode": "embedded", "database": "ok"}
+    root = await client.get("/", follow_redirects=False)
+    assert (root.status_code, root.headers["location"]) == (307, "/docs")
+
+
+async def test_healthz_reports_an_unreachable_database(client, runtime):
+    original = runtime.engine
+    runtime.engine = make_engine("postgresql://nobody@127.0.0.1:1/none")  # nothing listens on port 1
+    try:
+        resp = await client.get("/healthz")
+    finally:
+        await runtime.engine.dispose()
+        runtime.engine = original
+    assert resp.status_code == 503
+    assert resp.json()["status"] == "unavailable"
+
+
+async def test_unknown_route_is_a_json_404(client):
+    resp = await client.get("/nope")
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "not_found"
+    assert (await client.delete("/jobs")).json()["error"]["code"] == "method_not_allowed"
