@@ -14,7 +14,7 @@ from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import MemoryBus
 from planwright.core.errors import RetryableToolError
 from planwright.core.llm import MockProvider
-from planwright.core.messages import TaskCompleted, TaskDispatch, TaskFailed, TaskProgress, TaskStarted
+from planwright.core.messages import TaskCompleted, TaskDispatch, TaskFailed
 from planwright.core.tool_registry import ToolCall, ToolSpec, default_registry
 from planwright.services.worker.service import Worker
 
@@ -70,7 +70,7 @@ async def run_one(registry, tmp_path, tool: str, args: dict[str, Any], **extra: 
 
 async def test_success_reports_started_progress_completed(registry, tmp_path):
     out = await run_one(registry, tmp_path, "flaky", {"mode": "fine"})
-    assert [type(m) for m in out] == [TaskStarted, TaskProgress, TaskCompleted]
+    assert [m.type for m in out] == ["task.started", "task.progress", "task.completed"]
     assert out[0].worker == "w-test"
     assert out[1].message == "trying fine"
     assert out[2].output == {"ok": True}
