@@ -154,8 +154,10 @@ class Applier:
             reason = scheduler.failure_reason({k: (t.status, t.error) for k, t in job.tasks.items()})
             self._job(job, outcome, ch, error=reason if outcome is JobStatus.failed else None)
 
-    def _release(self, job: JobState, task: TaskState, ch: Changes) -> None:
-        self._task(job, task, TaskStatus.ready, ch)
+    def _release(self, job: JobState, task: TaskState, ch: Changes, *, again: bool = False) -> None:
+        """A task whose dependencies succeeded goes to the policy gate, or straight to a worker."""
+        if not again:
+            self._task(job, task, TaskStatus.ready, ch)
         if self.settings.policy_gate_enabled:
             msg = TaskReady(
                 job_id=job.id, task_id=task.id, attempt=task.attempt, tool=task.tool, args=task.args
@@ -192,6 +194,19 @@ class Applier:
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
 
+    def _send_review(self, job: JobState, task: TaskState, ch: Changes) -> None:
+        review = TaskReview(
+            job_id=job.id,
+            task_id=task.id,
+            attempt=task.attempt,
+            key=task.key,
+            tool=task.tool,
+            title=task.title,
+            goal=job.goal,
+            output=task.output or {},
+        )
+        ch.outbox.append((names.REVIEW, review))
+
     def resume(self, job: JobState, ch: Changes) -> None:
         """Re-send what each unfinished piece of work waits for, after the bus lost it (a restart).
 
@@ -202,25 +217,14 @@ class Applier:
             ch.outbox.append((names.JOBS, created))
             return
         for task in job.tasks.values():
-            ident = {"job_id": job.id, "task_id": task.id, "attempt": task.attempt}
-            if task.status is TaskStatus.ready and self.settings.policy_gate_enabled:
-                ch.outbox.append((names.READY, TaskReady(**ident, tool=task.tool, args=task.args)))
-            elif task.status is TaskStatus.ready:
-                self._dispatch(job, task, ch)
+            if task.status is TaskStatus.ready:
+                self._release(job, task, ch, again=True)
             elif task.status is TaskStatus.queued:
                 self._send_dispatch(job, task, ch)
             elif task.status is TaskStatus.running:
                 self._dispatch(job, task, ch)
             elif task.status is TaskStatus.reviewing:
-                review = TaskReview(
-                    **ident,
-                    key=task.key,
-                    tool=task.tool,
-                    title=task.title,
-                    goal=job.goal,
-                    output=task.output or {},
-                )
-                ch.outbox.append((names.REVIEW, review))
+                self._send_review(job, task, ch)
         self.advance(job, ch)
 
     # -- tasks --------------------------------------------------------------------------------
@@ -299,17 +303,7 @@ class Applier:
             )
         if task.critic_required and self.settings.critic_enabled:
             self._task(job, task, TaskStatus.reviewing, ch)
-            review = TaskReview(
-                job_id=job.id,
-                task_id=task.id,
-                attempt=task.attempt,
-                key=task.key,
-                tool=task.tool,
-                title=task.title,
-                goal=job.goal,
-                output=msg.output,
-            )
-            ch.outbox.append((names.REVIEW, review))
+            self._send_review(job, task, ch)
         else:
             self._task(job, task, TaskStatus.succeeded, ch)
 
