@@ -34,6 +34,9 @@ def _settings(data_dir: Path | None = None) -> Settings:
 def _logging() -> None:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces every plugin at INFO; only the migrations it runs are worth a line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").setLevel(level)
 
 
 def _migrate(settings: Settings) -> None:
