@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from planwright.core.bus.redis import RedisBus
 from planwright.core.db.migrate import upgrade_head
 from planwright.core.settings import Settings
 from planwright.services.api.app import create_app
@@ -74,3 +79,47 @@ def demo_goal() -> str:
 def finished(client: httpx.AsyncClient) -> Callable[[str], Awaitable[dict[str, Any]]]:
     """``await finished(job_id)`` waits for the job to end and returns it."""
     return lambda job_id: wait_for_job(client, job_id)
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unreachable(what: str, exc: BaseException) -> None:
+    """Skip a test whose server is down; under CI=true that is a failure instead."""
+    if os.environ.get("CI"):
+        raise exc
+    pytest.skip(f"{what} is not reachable: {exc}")
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Redis]:
+    """The shared Redis, with every key this test made under its own prefix removed afterwards."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as exc:
+        await client.aclose()
+        unreachable(f"Redis at {REDIS_URL}", exc)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    return f"pwtest:{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture
+async def redis_bus(redis_client: Redis, key_prefix: str) -> AsyncIterator[RedisBus]:
+    bus = RedisBus(
+        Redis.from_url(REDIS_URL),
+        prefix=key_prefix,
+        visibility_timeout_s=0.2,
+        trim_every_s=0,
+        reclaim_every_s=0,
+    )
+    yield bus
+    await bus.close()
+    keys = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*")]
+    if keys:
+        await redis_client.delete(*keys)

@@ -14,6 +14,8 @@ REVIEW: Final = f"{PREFIX}:review"  # task.review -> critic
 # task.dispatch -> workers, one lane per priority band; workers drain higher lanes first.
 DISPATCH_LANES: Final = (f"{PREFIX}:dispatch:high", f"{PREFIX}:dispatch:normal", f"{PREFIX}:dispatch:low")
 DEAD_LETTER: Final = f"{PREFIX}:dead"
+# Set once in a fresh Redis; its absence means Redis lost its data (see Bus.fresh_epoch).
+EPOCH: Final = f"{PREFIX}:epoch"
 
 # Consumer groups.
 G_PLANNER: Final = "planner"

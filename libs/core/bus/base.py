@@ -35,4 +35,20 @@ class Bus(Protocol):
     async def ack(self, group: str, deliveries: Sequence[Delivery]) -> None:
         """Mark deliveries done for ``group``: they are never handed out again."""
 
+    async def touch(self, group: str, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        """Heartbeat: the consumer still works on these, so they must not be reclaimed yet."""
+
+    async def release(self, group: str, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        """Give deliveries back unfinished: any consumer of the group may take them at once."""
+
+    async def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
+        """Move a message that cannot be processed to the dead-letter stream and ack it."""
+
+    async def fresh_epoch(self) -> bool:
+        """True exactly once per bus lifetime: the first call after the bus started empty.
+
+        Redis restarted without persistence or flushed, or a new in-process bus: whatever was in
+        flight is gone, and the Orchestrator re-publishes unfinished work from the database.
+        """
+
     async def close(self) -> None: ...

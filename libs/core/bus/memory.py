@@ -57,6 +57,8 @@ class MemoryBus:
         self._visibility = visibility_timeout_s
         self._changed = asyncio.Condition()
         self._closed = False
+        self._epoch_seen = False
+        self.dead: list[tuple[Delivery, str]] = []  # the dead-letter "stream"
 
     def _stream(self, name: str) -> _Stream:
         return self._streams.setdefault(name, _Stream())
@@ -113,7 +115,34 @@ class MemoryBus:
         for name in touched:
             self._streams[name].trim()
 
-    def backlog(self, stream: str) -> int:
+    def _pending(self, group: str, deliveries: Sequence[Delivery]) -> list[_Pending]:
+        found = []
+        for d in deliveries:
+            s = self._streams.get(d.stream)
+            g = s.groups.get(group) if s else None
+            if g is not None and int(d.id) in g.pending:
+                found.append(g.pending[int(d.id)])
+        return found
+
+    async def touch(self, group: str, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        for p in self._pending(group, deliveries):
+            p.consumer, p.delivered_at = consumer, time.monotonic()
+
+    async def release(self, group: str, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        for p in self._pending(group, deliveries):
+            p.delivered_at = time.monotonic() - self._visibility
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
+        self.dead.append((delivery, reason))
+        await self.ack(group, [delivery])
+
+    async def fresh_epoch(self) -> bool:
+        fresh, self._epoch_seen = not self._epoch_seen, True
+        return fresh
+
+    async def backlog(self, stream: str) -> int:
         """Entries still held for ``stream`` (for tests and metrics)."""
         s = self._streams.get(stream)
         return len(s.entries) if s else 0

@@ -64,7 +64,7 @@ async def run_one(registry, tmp_path, tool: str, args: dict[str, Any], **extra: 
     await task
     assert all(m.attempt == 1 and m.task_id == dispatch.task_id for m in out)
     # The dispatch was acked: nobody will get it again.
-    assert bus.backlog(names.dispatch_lane(1)) == 0
+    assert await bus.backlog(names.dispatch_lane(1)) == 0
     return out
 
 

@@ -1,0 +1,285 @@
+"""The distributed bus: Redis Streams with consumer groups.
+
+One stream per kind of work, one group per consuming service. Entries are XACKed only after the
+handler's effects are durable; entries idle past the visibility timeout are taken over with
+XAUTOCLAIM; workers heartbeat long tasks with XCLAIM JUSTID so a live task is never stolen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from planwright.core import names
+from planwright.core.bus.base import Delivery
+from planwright.core.messages import Message, decode, encode
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FIELD = b"m"
+RETRYABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class RedisBus:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "",
+        visibility_timeout_s: float = 120.0,
+        trim_every_s: float = 5.0,
+        reclaim_every_s: float = 1.0,
+        retry_for_s: float = 10.0,
+    ) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self._visibility_ms = int(visibility_timeout_s * 1000)
+        self._trim_every_s = trim_every_s
+        self._reclaim_every_s = reclaim_every_s
+        self._retry_for_s = retry_for_s
+        self._groups: set[tuple[str, str]] = set()
+        self._last_reclaim: dict[tuple[str, str], float] = {}
+        self._last_trim: dict[str, float] = {}
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisBus:
+        return cls(aioredis.Redis.from_url(url, health_check_interval=30), **kwargs)
+
+    def key(self, stream: str) -> str:
+        return f"{self.prefix}{stream}"
+
+    async def _retry(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Run ``op``, riding out a Redis restart for up to ``retry_for_s`` with backoff."""
+        deadline = time.monotonic() + self._retry_for_s
+        delay = 0.05
+        while True:
+            try:
+                return await op()
+            except RETRYABLE:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("redis unavailable; retrying in %.2fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self._groups.clear()  # the stream or group vanished (FLUSHALL): create them again
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    async def publish(self, stream: str, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        key = self.key(stream)
+        payloads = [encode(m) for m in messages]
+
+        async def op() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            for data in payloads:
+                pipe.xadd(key, {FIELD: data})
+            await pipe.execute()
+
+        await self._retry(op)
+
+    # -- consuming ------------------------------------------------------------------------------
+
+    async def _ensure_group(self, key: str, group: str) -> None:
+        if (key, group) in self._groups:
+            return
+        try:
+            await self.redis.xgroup_create(key, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add((key, group))
+
+    async def read(
+        self, streams: Sequence[str], group: str, consumer: str, *, count: int, block_s: float
+    ) -> list[Delivery]:
+        keys = [self.key(s) for s in streams]
+
+        async def op() -> list[Delivery]:
+            for key in keys:
+                await self._ensure_group(key, group)
+            out = await self._reclaim(streams, keys, group, consumer, count)
+            # Higher lanes first: a non-blocking look at each stream in order...
+            if len(keys) > 1:
+                for key in keys:
+                    if len(out) >= count:
+                        return out
+                    out += await self._read_new(
+                        {key: ">"}, streams, keys, group, consumer, count - len(out), None
+                    )
+            if out:
+                return out
+            # ...then wait on all of them at once.
+            block = max(1, int(block_s * 1000))
+            return await self._read_new(
+                dict.fromkeys(keys, ">"), streams, keys, group, consumer, count, block
+            )
+
+        return await self._retry(op)
+
+    async def _read_new(
+        self,
+        query: dict[str, str],
+        streams: Sequence[str],
+        keys: Sequence[str],
+        group: str,
+        consumer: str,
+        count: int,
+        block: int | None,
+    ) -> list[Delivery]:
+        reply: Any = await self.redis.xreadgroup(group, consumer, query, count=count, block=block)  # type: ignore[arg-type]
+        by_key: dict[str, Any] = {
+            k.decode() if isinstance(k, bytes) else k: entries for k, entries in reply or []
+        }
+        out: list[Delivery] = []
+        for stream, key in zip(streams, keys, strict=True):
+            for entry_id, fields in by_key.get(key, []):
+                delivery = await self._decode(stream, key, group, entry_id, fields, 1)
+                if delivery is not None:
+                    out.append(delivery)
+        return out
+
+    async def _reclaim(
+        self, streams: Sequence[str], keys: Sequence[str], group: str, consumer: str, count: int
+    ) -> list[Delivery]:
+        """Take over entries idle past the visibility timeout (their consumer died or hung)."""
+        now = time.monotonic()
+        out: list[Delivery] = []
+        for stream, key in zip(streams, keys, strict=True):
+            # Scanning the pending list costs a round trip; about once a second per stream is plenty.
+            if now - self._last_reclaim.get((key, group), 0.0) < self._reclaim_every_s or len(out) >= count:
+                continue
+            self._last_reclaim[(key, group)] = now
+            reply: Any = await self.redis.xautoclaim(
+                key, group, consumer, self._visibility_ms, "0-0", count=count - len(out)
+            )
+            claimed = [(i, f) for i, f in reply[1] if f]
+            if not claimed:
+                continue
+            counts = await self._delivery_counts(key, group, consumer, [i for i, _ in claimed])
+            for entry_id, fields in claimed:
+                delivery = await self._decode(stream, key, group, entry_id, fields, counts.get(entry_id, 2))
+                if delivery is not None:
+                    out.append(delivery)
+        return out
+
+    async def _delivery_counts(
+        self, key: str, group: str, consumer: str, ids: list[bytes]
+    ) -> dict[bytes, int]:
+        lo, hi = min(ids, key=_id_order), max(ids, key=_id_order)
+        rows: Any = await self.redis.xpending_range(
+            key, group, min=lo, max=hi, count=len(ids) * 4, consumername=consumer
+        )
+        return {r["message_id"]: int(r["times_delivered"]) for r in rows}
+
+    async def _decode(
+        self, stream: str, key: str, group: str, entry_id: bytes, fields: dict[bytes, bytes], deliveries: int
+    ) -> Delivery | None:
+        raw = fields.get(FIELD, b"")
+        try:
+            message = decode(raw)
+        except ValidationError as exc:
+            # A poison entry: no consumer can ever handle it, so it goes straight to the dead letters.
+            await self._dead(key, group, entry_id, raw, f"undecodable message: {exc.errors()[0]['msg']}")
+            return None
+        return Delivery(stream, entry_id.decode(), message, deliveries)
+
+    async def ack(self, group: str, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        by_key: dict[str, list[str]] = {}
+        for d in deliveries:
+            by_key.setdefault(self.key(d.stream), []).append(d.id)
+
+        async def op() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            for key, ids in by_key.items():
+                pipe.xack(key, group, *ids)
+            await pipe.execute()
+
+        await self._retry(op)
+        for key in by_key:
+            await self._maybe_trim(key)
+
+    async def touch(self, group: str, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        for d in deliveries:
+            await self._retry(
+                lambda d=d: self.redis.xclaim(self.key(d.stream), group, consumer, 0, [d.id], justid=True)  # type: ignore[misc]
+            )
+
+    async def release(self, group: str, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        # Claim them with an idle time past the timeout: the next reader of the group reclaims them.
+        for d in deliveries:
+            await self._retry(
+                lambda d=d: self.redis.xclaim(  # type: ignore[misc]
+                    self.key(d.stream), group, consumer, 0, [d.id], idle=self._visibility_ms + 1, justid=True
+                )
+            )
+
+    async def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
+        key = self.key(delivery.stream)
+        await self._dead(key, group, delivery.id.encode(), encode(delivery.message), reason)
+
+    async def _dead(self, key: str, group: str, entry_id: bytes, payload: bytes, reason: str) -> None:
+        fields: dict[Any, Any] = {
+            "stream": key,
+            "id": entry_id,
+            "group": group,
+            "reason": reason,
+            FIELD: payload,
+        }
+        log.error("dead-lettered %s %s for %s: %s", key, entry_id.decode(), group, reason)
+        await self.redis.xadd(self.key(names.DEAD_LETTER), fields, maxlen=10_000, approximate=True)
+        await self.redis.xack(key, group, entry_id)
+
+    async def _maybe_trim(self, key: str) -> None:
+        """Drop entries every group has acked, so memory stays bounded without losing work."""
+        now = time.monotonic()
+        if now - self._last_trim.get(key, 0.0) < self._trim_every_s:
+            return
+        self._last_trim[key] = now
+        try:
+            floor: bytes | None = None
+            for info in await self.redis.xinfo_groups(key):
+                candidates = [info["last-delivered-id"]]
+                if info["pending"]:
+                    summary = await self.redis.xpending(key, info["name"])
+                    candidates.append(summary["min"])
+                low = min(candidates, key=_id_order)
+                floor = low if floor is None else min(floor, low, key=_id_order)
+            if floor is not None:
+                await self.redis.xtrim(key, minid=floor, approximate=False)
+        except RETRYABLE:
+            return  # trimming is housekeeping; the next ack tries again
+
+    async def backlog(self, stream: str) -> int:
+        """Entries still held for ``stream`` (for tests and metrics)."""
+        return int(await self.redis.xlen(self.key(stream)))
+
+    async def fresh_epoch(self) -> bool:
+        key = self.key(names.EPOCH)
+        return bool(await self._retry(lambda: self.redis.set(key, uuid.uuid4().hex, nx=True)))
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _id_order(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)

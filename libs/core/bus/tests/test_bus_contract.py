@@ -1,0 +1,134 @@
+"""Both buses keep one contract: groups, acks, redelivery, lanes, dead letters, bounded memory.
+
+Every test runs against the in-process bus and against a real Redis (its own key prefix).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from planwright.core.bus import Delivery, MemoryBus
+from planwright.core.messages import PlanFailed
+
+VISIBILITY_S = 0.2
+
+
+@pytest.fixture(params=["memory", "redis"])
+def bus(request):
+    if request.param == "memory":
+        return MemoryBus(visibility_timeout_s=VISIBILITY_S)
+    return request.getfixturevalue("redis_bus")
+
+
+def msg(n: int) -> PlanFailed:
+    return PlanFailed(job_id=uuid.UUID(int=n), reason=str(n))
+
+
+def reason(delivery: Delivery) -> str:
+    assert isinstance(delivery.message, PlanFailed)
+    return delivery.message.reason
+
+
+async def test_each_group_gets_every_message_once_in_order(bus):
+    await bus.publish("s", [msg(1), msg(2), msg(3)])  # published before either group exists
+    reads = {group: await bus.read(["s"], group, "c1", count=10, block_s=0.01) for group in ("a", "b")}
+    for group, got in reads.items():
+        assert [reason(d) for d in got] == ["1", "2", "3"]
+        assert all(d.deliveries == 1 for d in got)
+        await bus.ack(group, got)
+        assert await bus.read(["s"], group, "c1", count=10, block_s=0.01) == []
+
+
+async def test_consumers_of_one_group_share_the_work(bus):
+    await bus.publish("s", [msg(i) for i in range(4)])
+    first = await bus.read(["s"], "g", "c1", count=2, block_s=0.01)
+    second = await bus.read(["s"], "g", "c2", count=10, block_s=0.01)
+    assert {reason(d) for d in first} | {reason(d) for d in second} == {"0", "1", "2", "3"}
+    assert not {d.id for d in first} & {d.id for d in second}
+
+
+async def test_unacked_messages_are_redelivered_after_the_visibility_timeout(bus):
+    await bus.publish("s", [msg(1)])
+    (taken,) = await bus.read(["s"], "g", "crashed", count=1, block_s=0.01)
+    assert await bus.read(["s"], "g", "c2", count=1, block_s=0.01) == []  # still invisible
+    await asyncio.sleep(VISIBILITY_S + 0.05)
+    (again,) = await bus.read(["s"], "g", "c2", count=1, block_s=0.01)
+    assert (again.id, again.deliveries) == (taken.id, 2)
+    await bus.ack("g", [again])
+    await asyncio.sleep(VISIBILITY_S + 0.05)
+    assert await bus.read(["s"], "g", "c2", count=1, block_s=0.01) == []
+
+
+async def test_a_heartbeat_keeps_a_live_task_from_being_stolen(bus):
+    await bus.publish("s", [msg(1)])
+    (taken,) = await bus.read(["s"], "g", "busy", count=1, block_s=0.01)
+    for _ in range(4):
+        await asyncio.sleep(VISIBILITY_S / 2)
+        await bus.touch("g", "busy", [taken])
+        assert await bus.read(["s"], "g", "thief", count=1, block_s=0.01) == []
+
+
+async def test_released_messages_can_be_taken_at_once(bus):
+    await bus.publish("s", [msg(1)])
+    (taken,) = await bus.read(["s"], "g", "stopping", count=1, block_s=0.01)
+    await bus.release("g", "stopping", [taken])
+    (again,) = await bus.read(["s"], "g", "other", count=1, block_s=0.01)
+    assert again.id == taken.id
+
+
+async def test_earlier_streams_are_read_first(bus):
+    await bus.publish("low", [msg(1)])
+    await bus.publish("high", [msg(2)])
+    got = await bus.read(["high", "low"], "g", "c", count=1, block_s=0.01)
+    assert [reason(d) for d in got] == ["2"]
+
+
+async def test_a_blocked_reader_wakes_on_publish(bus):
+    reader = asyncio.create_task(bus.read(["s"], "g", "c", count=1, block_s=5))
+    await asyncio.sleep(0.05)
+    await bus.publish("s", [msg(7)])
+    got = await asyncio.wait_for(reader, 2)
+    assert [reason(d) for d in got] == ["7"]
+
+
+async def test_dead_lettered_messages_are_acked(bus):
+    await bus.publish("s", [msg(1)])
+    (taken,) = await bus.read(["s"], "g", "c", count=1, block_s=0.01)
+    await bus.dead_letter("g", taken, "gave up")
+    await asyncio.sleep(VISIBILITY_S + 0.05)
+    assert await bus.read(["s"], "g", "c", count=1, block_s=0.01) == []
+
+
+async def test_acked_entries_are_trimmed_so_memory_stays_bounded(bus):
+    await bus.read(["s"], "g", "c", count=1, block_s=0.01)  # create the group
+    for round_ in range(5):
+        await bus.publish("s", [msg(i) for i in range(50)])
+        got = await bus.read(["s"], "g", "c", count=1000, block_s=0.01)
+        assert len(got) == 50, round_
+        await bus.ack("g", got)
+    await bus.publish("s", [msg(99)])
+    await bus.ack("g", await bus.read(["s"], "g", "c", count=10, block_s=0.01))
+    assert await bus.backlog("s") <= 1
+
+
+async def test_unacked_entries_are_kept(bus):
+    await bus.publish("s", [msg(1), msg(2)])
+    got = await bus.read(["s"], "g", "c", count=2, block_s=0.01)
+    await bus.ack("g", got[1:])
+    assert await bus.backlog("s") == 2  # entry 1 is still pending, so nothing from it on can go
+
+
+async def test_fresh_epoch_is_true_once(bus):
+    assert await bus.fresh_epoch() is True
+    assert await bus.fresh_epoch() is False
+
+
+async def test_close_releases_blocked_readers():
+    bus = MemoryBus()
+    reader = asyncio.create_task(bus.read(["s"], "g", "c", count=1, block_s=30))
+    await asyncio.sleep(0.01)
+    await bus.close()
+    assert await asyncio.wait_for(reader, 1) == []
