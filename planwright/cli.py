@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -114,9 +115,12 @@ def _service(role: str) -> None:
         raise typer.Exit(2) from exc
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.request_stop)
         await runtime.start()
         try:
-            await asyncio.Event().wait()
+            await runtime.stopped()
         finally:
             await runtime.stop()
 

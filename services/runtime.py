@@ -1,21 +1,26 @@
 """Wiring: builds the shared parts once and runs the chosen services as tasks of this process.
 
 Embedded mode runs every role here over the in-process bus; in distributed mode each
-``planwright <role>`` process runs one role over Redis. The service code is the same.
+``planwright <role>`` process runs one role over Redis Streams. The service code is the same:
+only the bus, the live feed and the database URL differ.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import Bus, MemoryBus
+from planwright.core.bus.redis import RedisBus
 from planwright.core.db.engine import make_engine
 from planwright.core.errors import ConfigError
 from planwright.core.feed import EventFeed, MemoryFeed
+from planwright.core.feed_redis import RedisFeed
 from planwright.core.llm import get_provider
 from planwright.core.outbox import OutboxRelay
 from planwright.core.planning.rules import RuleBasedPlanner
@@ -35,28 +40,27 @@ RESTART_DELAY_S = 1.0
 
 
 class Runtime:
-    def __init__(
-        self,
-        settings: Settings,
-        roles: Iterable[str] = ROLES,
-        *,
-        bus: Bus | None = None,
-        feed: EventFeed | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, roles: Iterable[str] = ROLES) -> None:
         if bool(settings.database_url) != bool(settings.redis_url):
             raise ConfigError(
                 "set both DATABASE_URL and REDIS_URL for distributed mode, or neither for embedded mode"
             )
-        if not settings.embedded and bus is None:
-            raise ConfigError(
-                "distributed mode (DATABASE_URL and REDIS_URL set) needs the Redis bus, which this build "
-                "does not include yet; unset both to run embedded with `planwright up`"
-            )
         self.settings = settings
         self.roles = tuple(roles)
         self.engine = make_engine(settings.db_url)
-        self.bus: Bus = bus or MemoryBus(visibility_timeout_s=settings.visibility_timeout_s)
-        self.feed: EventFeed = feed or MemoryFeed()
+        self.bus: Bus
+        self.feed: EventFeed
+        if settings.redis_url is None:
+            self.bus = MemoryBus(visibility_timeout_s=settings.visibility_timeout_s)
+            self.feed = MemoryFeed()
+        else:
+            bus = RedisBus.from_url(
+                settings.redis_url,
+                prefix=settings.redis_key_prefix,
+                visibility_timeout_s=settings.visibility_timeout_s,
+            )
+            self.bus = bus
+            self.feed = RedisFeed(bus.redis, self.engine, prefix=settings.redis_key_prefix)
         self.relay = OutboxRelay(self.engine, self.bus)
         self.orchestrator = Orchestrator(self.engine, self.bus, self.relay, self.feed, settings)
         self.registry = default_registry(http_fetch_max_bytes=settings.http_fetch_max_bytes)
@@ -66,17 +70,19 @@ class Runtime:
         self.policy = PolicyEngine.load(settings.policy_config_path) if settings.policy_gate_enabled else None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._suffix = f"{os.getpid()}"
+        self._suffix = f"{socket.gethostname()}-{os.getpid()}"
 
     def _loops(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        s, stop = self.settings, self._stop
+        s, stop, n = self.settings, self._stop, self._suffix
+        dead = {"max_deliveries": s.max_deliveries}
         loops: dict[str, Callable[[], Awaitable[None]]] = {}
         if "orchestrator" in self.roles:
-            loops["orchestrator"] = lambda: self.orchestrator.run(stop, f"orchestrator-{self._suffix}")
+            loops["orchestrator"] = lambda: self.orchestrator.run(stop, f"orchestrator-{n}", **dead)
             loops["outbox"] = lambda: self.relay.run(stop)
+            loops["reconciler"] = self._watch_epoch
         if "planner" in self.roles:
             planner = PlannerService(self.bus, RuleBasedPlanner(self.registry, max_tasks=s.plan_max_tasks))
-            loops["planner"] = lambda: planner.run(stop, f"planner-{self._suffix}")
+            loops["planner"] = lambda: planner.run(stop, f"planner-{n}", **dead)
         if "worker" in self.roles:
             worker = Worker(
                 self.bus,
@@ -84,28 +90,41 @@ class Runtime:
                 self.artifacts,
                 self.llm,
                 concurrency=s.worker_concurrency,
-                name=f"worker-{self._suffix}",
+                name=f"worker-{n}",
+                max_deliveries=s.max_deliveries,
+                heartbeat_s=s.visibility_timeout_s / 4,
+                grace_s=s.shutdown_grace_s,
             )
             loops["worker"] = lambda: worker.run(stop)
         if "critic" in self.roles:
             critic = CriticService(self.bus)
-            loops["critic"] = lambda: critic.run(stop, f"critic-{self._suffix}")
+            loops["critic"] = lambda: critic.run(stop, f"critic-{n}", **dead)
         if "policy" in self.roles and self.policy is not None:
             gate = PolicyService(self.bus, self.policy, s.policy_mode)
-            loops["policy"] = lambda: gate.run(stop, f"policy-{self._suffix}")
+            loops["policy"] = lambda: gate.run(stop, f"policy-{n}", **dead)
         return loops
 
     async def start(self) -> None:
         self._stop.clear()
         if "orchestrator" in self.roles:
             await self.relay.flush()  # whatever a previous run committed but never published
-            if self.settings.embedded:
-                # The in-process bus died with the previous process: re-issue unfinished work.
-                resumed = await self.orchestrator.reconcile()
-                if resumed:
-                    log.info("resumed %d unfinished job(s) from the database", resumed)
+            await self._reconcile_if_fresh()
         for name, loop in self._loops().items():
             self._tasks.append(asyncio.create_task(self._supervise(name, loop), name=name))
+
+    async def _reconcile_if_fresh(self) -> None:
+        """If the bus started empty (a new process, or Redis lost its data), re-issue unfinished work."""
+        if await self.bus.fresh_epoch():
+            resumed = await self.orchestrator.reconcile()
+            if resumed:
+                log.info("resumed %d unfinished job(s) from the database", resumed)
+
+    async def _watch_epoch(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.settings.reconcile_check_s)
+            if not self._stop.is_set():
+                await self._reconcile_if_fresh()
 
     async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a service loop; if it crashes, log it and start it again."""
@@ -116,14 +135,25 @@ class Runtime:
                 log.exception("%s crashed; restarting in %.0fs", name, RESTART_DELAY_S)
                 await asyncio.sleep(RESTART_DELAY_S)
 
+    def request_stop(self) -> None:
+        """Ask every loop to finish (a signal handler calls this); ``stop()`` waits for them."""
+        self._stop.set()
+
+    async def stopped(self) -> None:
+        await self._stop.wait()
+
     async def stop(self) -> None:
+        """Stop every loop; workers get ``SHUTDOWN_GRACE_S`` to finish what they run."""
         self._stop.set()
         self.relay.kick()
-        await self.bus.close()
+        if isinstance(self.bus, MemoryBus):
+            await self.bus.close()  # wakes blocked readers at once
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=10)
+            _, pending = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_s + 5)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._tasks.clear()
+        await self.feed.close()
+        await self.bus.close()
         await self.engine.dispose()

@@ -6,11 +6,58 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
+from planwright.core.messages import JobCreated, Message, PlanFailed, TaskFailed
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
+MAX_BACKOFF_S = 5.0
+
+
+def failure_for(message: Message, reason: str) -> Message | None:
+    """What to tell the Orchestrator when a message is given up on, so its job does not hang."""
+    task_id = getattr(message, "task_id", None)
+    attempt = getattr(message, "attempt", None)
+    if task_id is not None and attempt is not None:
+        return TaskFailed(job_id=message.job_id, task_id=task_id, attempt=attempt, error=reason)
+    if isinstance(message, JobCreated):
+        return PlanFailed(job_id=message.job_id, reason=reason)
+    return None
+
+
+async def give_up(bus: Bus, group: str, delivery: Delivery) -> None:
+    """Dead-letter a message that was delivered too often, and fail the work it stood for."""
+    reason = (
+        f"gave up after {delivery.deliveries - 1} deliveries to {group}: "
+        "each time the consumer crashed, timed out or could not handle it"
+    )
+    failure = failure_for(delivery.message, reason)
+    if failure is not None:
+        await bus.publish(names.ORCHESTRATOR, [failure])
+    await bus.dead_letter(group, delivery, reason)
+
+
+async def read_batch(
+    bus: Bus,
+    streams: Sequence[str],
+    group: str,
+    consumer: str,
+    *,
+    count: int,
+    block_s: float,
+    max_deliveries: int,
+) -> list[Delivery]:
+    """One read; messages past ``max_deliveries`` are given up on instead of returned."""
+    batch = await bus.read(streams, group, consumer, count=count, block_s=block_s)
+    keep = []
+    for d in batch:
+        if d.deliveries > max_deliveries:
+            await give_up(bus, group, d)
+        else:
+            keep.append(d)
+    return keep
 
 
 async def consume(
@@ -23,15 +70,38 @@ async def consume(
     *,
     count: int = 100,
     block_s: float = 0.5,
+    max_deliveries: int = 5,
 ) -> None:
-    """Run until ``stop`` is set. A batch whose handler raises is not acked, so it is delivered again."""
+    """Run until ``stop`` is set.
+
+    A batch whose handler raises is retried one message at a time, so one bad message cannot hold
+    back the others; a message that keeps failing is not acked, comes back after the visibility
+    timeout, and is dead-lettered after ``max_deliveries``.
+    """
+    backoff = 0.1
     while not stop.is_set():
-        batch = await bus.read(streams, group, consumer, count=count, block_s=block_s)
-        if not batch:
-            continue
         try:
-            await handle(batch)
-        except Exception:
-            log.exception("%s: handling %d message(s) failed; they will be redelivered", group, len(batch))
+            batch = await read_batch(
+                bus, streams, group, consumer, count=count, block_s=block_s, max_deliveries=max_deliveries
+            )
+        except Exception as exc:
+            log.warning("%s: bus unavailable (%s); retrying in %.1fs", group, exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
             continue
-        await bus.ack(group, batch)
+        backoff = 0.1
+        if batch:
+            await _handle(bus, group, handle, batch)
+
+
+async def _handle(bus: Bus, group: str, handle: Handler, batch: Sequence[Delivery]) -> None:
+    try:
+        await handle(batch)
+    except Exception:
+        if len(batch) == 1:
+            log.exception("%s: handling %s failed; it will be redelivered", group, batch[0].message.type)
+            return
+        for delivery in batch:
+            await _handle(bus, group, handle, [delivery])
+        return
+    await bus.ack(group, batch)

@@ -35,9 +35,12 @@ class EventFeed(Protocol):
     async def publish(self, events: Sequence[Event]) -> None:
         """Hand committed events to every live subscriber (all processes in distributed mode)."""
 
-    def subscribe(self, job_id: UUID) -> Subscription: ...
+    async def subscribe(self, job_id: UUID) -> Subscription:
+        """Start receiving the job's events; every event committed after this returns is offered."""
 
     def unsubscribe(self, sub: Subscription) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class MemoryFeed:
@@ -51,7 +54,7 @@ class MemoryFeed:
             for sub in self._subs.get(event.job_id, ()):
                 sub.offer(event)
 
-    def subscribe(self, job_id: UUID) -> Subscription:
+    async def subscribe(self, job_id: UUID) -> Subscription:
         sub = Subscription(job_id)
         self._subs.setdefault(job_id, set()).add(sub)
         return sub
@@ -65,3 +68,6 @@ class MemoryFeed:
 
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subs.values())
+
+    async def close(self) -> None:
+        self._subs.clear()

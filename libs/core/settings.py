@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # Where state lives. Unset DATABASE_URL / REDIS_URL means embedded mode.
     database_url: str | None = None
     redis_url: str | None = None
+    # Prepended to every Redis key, so several deployments (or test runs) can share one Redis.
+    redis_key_prefix: str = ""
     planwright_data_dir: Path = Path("var")
 
     # Planning.
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     # An unacked message idle this long is delivered again (a crashed consumer's work is reclaimed).
     visibility_timeout_s: float = Field(120.0, gt=0)
     max_deliveries: int = Field(5, ge=1)
+    # On SIGTERM a worker lets in-flight tasks finish for this long, then releases them.
+    shutdown_grace_s: float = Field(20.0, ge=0)
+    # How often the Orchestrator checks whether Redis lost its data (then it reconciles).
+    reconcile_check_s: float = Field(2.0, gt=0)
 
     # Critic and policy gate (seed names).
     critic_enabled: bool = False

@@ -33,5 +33,13 @@ class CriticService:
                 )
         await self.bus.publish(names.ORCHESTRATOR, out)
 
-    async def run(self, stop: asyncio.Event, consumer: str = "critic-1") -> None:
-        await consume(self.bus, [names.REVIEW], names.G_CRITIC, consumer, self.handle, stop)
+    async def run(self, stop: asyncio.Event, consumer: str = "critic-1", *, max_deliveries: int = 5) -> None:
+        await consume(
+            self.bus,
+            [names.REVIEW],
+            names.G_CRITIC,
+            consumer,
+            self.handle,
+            stop,
+            max_deliveries=max_deliveries,
+        )

@@ -41,5 +41,14 @@ class PlannerService:
         # orchestrator ignores a second plan for a job that is already running.
         await self.bus.publish(names.ORCHESTRATOR, out)
 
-    async def run(self, stop: asyncio.Event, consumer: str = "planner-1") -> None:
-        await consume(self.bus, [names.JOBS], names.G_PLANNER, consumer, self.handle, stop, count=64)
+    async def run(self, stop: asyncio.Event, consumer: str = "planner-1", *, max_deliveries: int = 5) -> None:
+        await consume(
+            self.bus,
+            [names.JOBS],
+            names.G_PLANNER,
+            consumer,
+            self.handle,
+            stop,
+            count=64,
+            max_deliveries=max_deliveries,
+        )

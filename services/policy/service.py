@@ -31,5 +31,13 @@ class PolicyService:
             )
         await self.bus.publish(names.ORCHESTRATOR, out)
 
-    async def run(self, stop: asyncio.Event, consumer: str = "policy-1") -> None:
-        await consume(self.bus, [names.READY], names.G_POLICY, consumer, self.handle, stop)
+    async def run(self, stop: asyncio.Event, consumer: str = "policy-1", *, max_deliveries: int = 5) -> None:
+        await consume(
+            self.bus,
+            [names.READY],
+            names.G_POLICY,
+            consumer,
+            self.handle,
+            stop,
+            max_deliveries=max_deliveries,
+        )

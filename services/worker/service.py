@@ -9,6 +9,7 @@ import time
 from planwright.core import names
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
+from planwright.core.consumer import read_batch
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMProvider
 from planwright.core.messages import (
@@ -34,6 +35,9 @@ class Worker:
         *,
         concurrency: int = 8,
         name: str = "worker-1",
+        max_deliveries: int = 5,
+        heartbeat_s: float = 30.0,
+        grace_s: float = 20.0,
     ) -> None:
         self.bus = bus
         self.registry = registry
@@ -41,26 +45,65 @@ class Worker:
         self.llm = llm
         self.concurrency = concurrency
         self.name = name
-        self._running: set[asyncio.Task[None]] = set()
+        self.max_deliveries = max_deliveries
+        self.heartbeat_s = heartbeat_s
+        self.grace_s = grace_s
+        self._running: dict[asyncio.Task[None], Delivery] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep up to ``concurrency`` tasks in flight; higher-priority lanes are read first."""
+        """Keep up to ``concurrency`` tasks in flight; higher-priority lanes are read first.
+
+        On stop, in-flight tasks get ``grace_s`` to finish; the rest are cancelled and released so
+        another worker takes them at once. Nothing is left running forever.
+        """
+        heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
                 if free <= 0:
                     await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                batch = await self.bus.read(
-                    names.DISPATCH_LANES, names.G_WORKER, self.name, count=free, block_s=0.5
+                batch = await read_batch(
+                    self.bus,
+                    names.DISPATCH_LANES,
+                    names.G_WORKER,
+                    self.name,
+                    count=free,
+                    block_s=0.5,
+                    max_deliveries=self.max_deliveries,
                 )
                 for delivery in batch:
                     task = asyncio.create_task(self._execute(delivery))
-                    self._running.add(task)
-                    task.add_done_callback(self._running.discard)
+                    self._running[task] = delivery
+                    task.add_done_callback(self._forget)
         finally:
+            await self._drain()
+            heartbeat.cancel()
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        _, unfinished = await asyncio.wait(self._running, timeout=self.grace_s)
+        held = [self._running[t] for t in unfinished if t in self._running]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        if held:
+            log.warning("worker %s: released %d unfinished task(s) for redelivery", self.name, len(held))
+            await self.bus.release(names.G_WORKER, self.name, held)
+
+    async def _heartbeat(self) -> None:
+        """Tell the bus that long tasks are still alive, so no other worker reclaims them."""
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
             if self._running:
-                await asyncio.wait(self._running)
+                try:
+                    await self.bus.touch(names.G_WORKER, self.name, list(self._running.values()))
+                except Exception as exc:
+                    log.warning("worker %s: heartbeat failed: %s", self.name, exc)
 
     async def _execute(self, delivery: Delivery) -> None:
         msg = delivery.message

@@ -73,7 +73,7 @@ class RedisBus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if "NOGROUP" not in str(exc) or time.monotonic() > deadline:
                     raise
                 self._groups.clear()  # the stream or group vanished (FLUSHALL): create them again
 
@@ -210,7 +210,10 @@ class RedisBus:
             pipe = self.redis.pipeline(transaction=False)
             for key, ids in by_key.items():
                 pipe.xack(key, group, *ids)
-            await pipe.execute()
+            # A group that vanished (FLUSHALL) holds nothing to ack: not an error.
+            for result in await pipe.execute(raise_on_error=False):
+                if isinstance(result, Exception) and "NOGROUP" not in str(result):
+                    raise result
 
         await self._retry(op)
         for key in by_key:

@@ -142,7 +142,16 @@ class Orchestrator:
         await enqueue(conn, ch.outbox)
         return await append_events(conn, ch.events)
 
-    async def run(self, stop: asyncio.Event, consumer: str = "orchestrator-1") -> None:
+    async def run(
+        self, stop: asyncio.Event, consumer: str = "orchestrator-1", *, max_deliveries: int = 5
+    ) -> None:
         await consume(
-            self.bus, [names.ORCHESTRATOR], names.G_ORCHESTRATOR, consumer, self.handle, stop, count=256
+            self.bus,
+            [names.ORCHESTRATOR],
+            names.G_ORCHESTRATOR,
+            consumer,
+            self.handle,
+            stop,
+            count=256,
+            max_deliveries=max_deliveries,
         )

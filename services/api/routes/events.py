@@ -65,7 +65,7 @@ async def job_events(
 
 async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[bytes]:
     # Subscribe before replaying, so nothing committed in between is missed; ids <= last are dropped.
-    sub = runtime.feed.subscribe(job_id)
+    sub = await runtime.feed.subscribe(job_id)
     try:
         while True:
             sub.drain()
