@@ -1,0 +1,218 @@
+"""A real distributed Planwright stack for tests: Postgres database, Redis, services as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from planwright.core.db.engine import make_engine
+
+REPO = Path(__file__).parents[2]
+PG_ADMIN = os.environ.get("PLANWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def admin_sql(sql: str) -> None:
+    async def run() -> None:
+        engine = make_engine(PG_ADMIN, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(sa.text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"pw_test_{uuid.uuid4().hex[:12]}"
+    admin_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class RedisServer:
+    """A private redis-server on a free port, for tests that stop, restart or flush Redis."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout
+            != b"PONG\n"
+        ):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True
+        ).stdout
+
+
+class Stack:
+    """Planwright services as subprocesses sharing one database, one Redis and one data directory."""
+
+    def __init__(self, tmp: Path, database_url: str, redis_url: str, **env: Any) -> None:
+        self.tmp = tmp
+        self.prefix = f"pwtest:{uuid.uuid4().hex[:10]}:"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": self.prefix,
+            "PLANWRIGHT_DATA_DIR": str(tmp / "data"),
+            "POLICY_CONFIG_PATH": str(REPO / "config" / "policy.yaml"),
+            "RETRY_BACKOFF_S": "0.05",
+            "RECONCILE_CHECK_S": "0.5",
+            "LOG_LEVEL": "INFO",
+            **{k.upper(): str(v) for k, v in env.items()},
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.api_port = free_port()
+        self.api = f"http://127.0.0.1:{self.api_port}"
+        subprocess.run(
+            [sys.executable, "-m", "planwright", "migrate"], env=self.env, check=True, capture_output=True
+        )
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        role = name.rstrip("0123456789")
+        with (self.tmp / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "planwright", role, *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.procs[name] = proc
+        return proc
+
+    def start_api(self) -> None:
+        self.start("api", "--host", "127.0.0.1", "--port", str(self.api_port))
+        deadline = time.monotonic() + 30
+        while True:
+            assert self.procs["api"].poll() is None, self.log("api")
+            try:
+                if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "api did not become healthy"
+            time.sleep(0.1)
+
+    def start_all(self, workers: int = 2, concurrency: int = 8) -> None:
+        for role in ("planner", "critic", "policy"):
+            self.start(role)
+        for i in range(1, workers + 1):
+            self.start(f"worker{i}", "--concurrency", str(concurrency))
+        self.start_api()
+
+    def signal(self, name: str, sig: int) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+    # -- the API, as a client sees it ---------------------------------------------------------
+
+    def submit(self, goal: str, **body: Any) -> str:
+        resp = httpx.post(f"{self.api}/jobs", json={"goal": goal, **body}, timeout=10)
+        assert resp.status_code == 201, resp.text
+        job_id: str = resp.json()["id"]
+        return job_id
+
+    def wait_all(self, job_ids: list[str], timeout_s: float = 60) -> dict[str, dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        done: dict[str, dict[str, Any]] = {}
+        while len(done) < len(job_ids):
+            for job_id in job_ids:
+                if job_id not in done:
+                    job = httpx.get(f"{self.api}/jobs/{job_id}", timeout=10).json()
+                    if job["status"] in TERMINAL:
+                        done[job_id] = job
+            if len(done) < len(job_ids):
+                assert time.monotonic() < deadline, f"{len(job_ids) - len(done)} job(s) did not finish"
+                time.sleep(0.1)
+        return done
+
+    def tasks(self, job_id: str) -> list[dict[str, Any]]:
+        tasks: list[dict[str, Any]] = httpx.get(f"{self.api}/jobs/{job_id}/tasks", timeout=10).json()
+        return tasks
+
+    def sql(self, query: str, **params: Any) -> list[Any]:
+        async def run() -> list[Any]:
+            engine = make_engine(self.env["DATABASE_URL"], pool_size=1)
+            try:
+                async with engine.connect() as conn:
+                    return list((await conn.execute(sa.text(query), params)).all())
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(run())

@@ -1,0 +1,226 @@
+"""Distributed mode, end to end: real Postgres, real Redis, every service its own process.
+
+Each scenario breaks something on purpose (a killed worker, a stopped or flushed Redis, a restarted
+API, a redelivered message, a tool that always fails) and checks that nothing is lost or done twice.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from planwright.core import names
+from planwright.core.messages import TaskCompleted, TaskDispatch, encode
+from planwright.follow import sse_events
+from tests.distributed.conftest import pending_total
+from tests.distributed.stack import Stack
+
+pytestmark = [pytest.mark.distributed, pytest.mark.timeout(240)]
+
+DEMO = (
+    "Generate an implementation checklist for adding a new tool, then write a tools.md draft file as an "
+    "artifact, then summarize it."
+)
+
+
+class _Slow(BaseHTTPRequestHandler):
+    delay_s = 1.5
+    hits: dict[str, int] = {}
+
+    def do_GET(self) -> None:
+        _Slow.hits[self.path] = _Slow.hits.get(self.path, 0) + 1
+        time.sleep(self.delay_s)
+        body = f"<html><body><p>Page {self.path} explains queues.</p><p>Workers take tasks.</p></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_site() -> Iterator[str]:
+    _Slow.hits = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def slow_goal(site: str, n: int) -> str:
+    return f"Fetch {site}/page{n} then write it to page{n}.md then summarize it."
+
+
+def assert_ran_once(stack: Stack, job_ids: list[str]) -> None:
+    """Every task succeeded, and the artifacts table has exactly one row per writing task."""
+    for job_id in job_ids:
+        assert {t["status"] for t in stack.tasks(job_id)} == {"succeeded"}
+    rows = stack.sql("SELECT task_id, count(*) FROM artifacts GROUP BY task_id")
+    assert rows, "no artifacts were recorded"
+    assert all(count == 1 for _, count in rows)
+
+
+def test_demo_and_200_concurrent_jobs_on_two_workers(make_stack):
+    stack = make_stack()
+    stack.start_all(workers=2, concurrency=16)
+    demo = stack.submit(DEMO, priority=1)
+    (job,) = stack.wait_all([demo]).values()
+    assert job["status"] == "succeeded", job["error"]
+    tasks = stack.tasks(demo)
+    assert [(t["key"], t["tool"]) for t in tasks] == [
+        ("create_checklist", "text_generate"),
+        ("write_artifact", "file_write_artifact"),
+        ("summarize_artifact", "text_summarize"),
+    ]
+    (art,) = httpx.get(f"{stack.api}/jobs/{demo}/artifacts").json()
+    assert httpx.get(f"{stack.api}{art['content_url']}").text == tasks[0]["output"]["text"]
+
+    ids = [
+        stack.submit(f"Write note {i}; then write it to note{i}.md; then summarize it.") for i in range(200)
+    ]
+    jobs = stack.wait_all(ids, timeout_s=120)
+    assert {j["status"] for j in jobs.values()} == {"succeeded"}
+    assert_ran_once(stack, ids)
+    # Each task started exactly once, on one of the two workers.
+    starts = stack.sql("SELECT task_id, count(*) FROM events WHERE type = 'task.running' GROUP BY task_id")
+    assert len(starts) == 3 * 201
+    assert all(count == 1 for _, count in starts)
+    workers = {
+        row[0] for row in stack.sql("SELECT DISTINCT data->>'worker' FROM events WHERE type='task.running'")
+    }
+    assert len(workers) == 2
+    time.sleep(0.5)
+    assert pending_total(stack) == 0
+
+
+def test_kill_9_a_worker_mid_task(make_stack, slow_site):
+    stack = make_stack(visibility_timeout_s=3)
+    stack.start_all(workers=2, concurrency=4)
+    ids = [stack.submit(slow_goal(slow_site, i)) for i in range(8)]
+    deadline = time.monotonic() + 20
+    while not stack.sql("SELECT 1 FROM events WHERE type='task.running' AND data->>'worker' LIKE :w", w="%"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    victim = stack.procs["worker1"].pid
+    stack.signal("worker1", signal.SIGKILL)
+    jobs = stack.wait_all(ids, timeout_s=90)
+    assert {j["status"] for j in jobs.values()} == {"succeeded"}, [j["error"] for j in jobs.values()]
+    assert_ran_once(stack, ids)
+    reclaimed = stack.sql(
+        "SELECT count(*) FROM events WHERE type='task.running' AND data->>'worker' LIKE :w", w=f"%-{victim}"
+    )[0][0]
+    assert reclaimed >= 1, "the killed worker was running something"
+    time.sleep(0.5)
+    assert pending_total(stack) == 0
+
+
+def test_redelivered_and_late_messages_change_nothing(make_stack):
+    stack = make_stack()
+    stack.start_all(workers=1)
+    job_id = stack.submit(DEMO)
+    stack.wait_all([job_id])
+    before_events = stack.sql("SELECT count(*) FROM events")[0][0]
+    before_tasks = stack.tasks(job_id)
+    first = before_tasks[0]
+    ident = {"job_id": job_id, "task_id": first["id"], "attempt": 1}
+    # The dispatch again (a redelivery after success) and a late result from an old attempt.
+    dispatch = TaskDispatch(**ident, key=first["key"], tool=first["tool"], args=first["args"], goal=DEMO)
+    late = TaskCompleted(**ident, output={"text": "a different, late result"})
+    with redis.Redis.from_url(stack.env["REDIS_URL"]) as client:
+        client.xadd(stack.prefix + names.dispatch_lane(1), {b"m": encode(dispatch)})
+        client.xadd(stack.prefix + names.ORCHESTRATOR, {b"m": encode(late)})
+    time.sleep(2)
+    assert stack.tasks(job_id) == before_tasks
+    assert stack.sql("SELECT count(*) FROM events")[0][0] == before_events
+    assert pending_total(stack) == 0
+
+
+def test_a_job_accepted_while_redis_is_down_runs_when_it_is_back(own_redis, make_stack):
+    stack = make_stack(redis_url=own_redis.url)
+    stack.start_all(workers=1)
+    own_redis.stop()
+    job_id = stack.submit(DEMO)  # 201: the job and its message are in Postgres
+    assert httpx.get(f"{stack.api}/jobs/{job_id}").json()["status"] == "pending"
+    time.sleep(1)
+    own_redis.start()
+    (job,) = stack.wait_all([job_id], timeout_s=60).values()
+    assert job["status"] == "succeeded", job["error"]
+    assert [t["status"] for t in stack.tasks(job_id)] == ["succeeded"] * 3
+
+
+def test_flushall_mid_run_is_recovered_by_the_reconciler(own_redis, make_stack, slow_site):
+    stack = make_stack(redis_url=own_redis.url)
+    stack.start_all(workers=2, concurrency=4)
+    ids = [stack.submit(slow_goal(slow_site, i)) for i in range(6)]
+    time.sleep(1.0)
+    assert own_redis.cli("FLUSHALL").strip() == "OK"
+    jobs = stack.wait_all(ids, timeout_s=90)
+    assert {j["status"] for j in jobs.values()} == {"succeeded"}, [j["error"] for j in jobs.values()]
+    assert_ran_once(stack, ids)
+
+
+def test_sse_across_an_api_restart_sees_every_event_once(make_stack, slow_site):
+    stack = make_stack()
+    stack.start_all(workers=1)
+    job_id = stack.submit(slow_goal(slow_site, 1))
+    seen: list[tuple[int, str]] = []
+    with httpx.stream("GET", f"{stack.api}/jobs/{job_id}/events", timeout=30) as resp:
+        for event_id, event, _ in sse_events(resp.iter_lines()):
+            seen.append((event_id or 0, event))
+            if event == "task.running":
+                break
+    stack.signal("api", signal.SIGKILL)
+    stack.start_api()
+    with httpx.stream(
+        "GET", f"{stack.api}/jobs/{job_id}/events", headers={"Last-Event-ID": str(seen[-1][0])}, timeout=60
+    ) as resp:
+        for event_id, event, _ in sse_events(resp.iter_lines()):
+            seen.append((event_id or 0, event))
+    ids = [i for i, _ in seen]
+    assert seen[-1][1] == "job.succeeded"
+    assert ids == sorted(set(ids)), "in order, no duplicate"
+    stored = [row[0] for row in stack.sql("SELECT id FROM events WHERE job_id = :j ORDER BY id", j=job_id)]
+    assert ids == stored, "no gap"
+
+
+def test_a_failing_tool_is_retried_then_fails_the_job_and_poison_is_dead_lettered(make_stack):
+    stack = make_stack(task_max_retries=2)
+    stack.start_all(workers=1)
+    job_id = stack.submit("Fetch http://127.0.0.1:1/ then summarize it.")
+    (job,) = stack.wait_all([job_id]).values()
+    assert job["status"] == "failed"
+    fetch, summary = stack.tasks(job_id)
+    assert (fetch["status"], fetch["attempt"], summary["status"]) == ("failed", 3, "skipped")
+    assert "after 3 attempts" in fetch["error"]
+    retries = stack.sql(
+        "SELECT data FROM events WHERE job_id = :j AND type = 'task.queued' ORDER BY id", j=job_id
+    )
+    delays = [
+        json.loads(r[0])["delay_s"] if isinstance(r[0], str) else r[0].get("delay_s") for r in retries[1:]
+    ]
+    assert delays == [0.05, 0.1], "exponential backoff"
+
+    with redis.Redis.from_url(stack.env["REDIS_URL"]) as client:
+        client.xadd(stack.prefix + names.JOBS, {b"m": b'{"type": "job.created", "nonsense": true}'})
+        deadline = time.monotonic() + 10
+        while not client.exists(stack.prefix + names.DEAD_LETTER):
+            assert time.monotonic() < deadline, "the poison message was not dead-lettered"
+            time.sleep(0.1)
+        (entry,) = client.xrange(stack.prefix + names.DEAD_LETTER)
+    assert entry[1][b"group"] == names.G_PLANNER.encode()
+    assert b"undecodable" in entry[1][b"reason"]
+    time.sleep(0.5)
+    assert pending_total(stack) == 0
