@@ -61,7 +61,9 @@ class Worker:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
                 if free <= 0:
-                    await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                    stopping = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait([*self._running, stopping], return_when=asyncio.FIRST_COMPLETED)
+                    stopping.cancel()
                     continue
                 batch = await read_batch(
                     self.bus,

@@ -131,7 +131,7 @@ class Stack:
         )
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        role = name.rstrip("0123456789")
+        role = name.rstrip("0123456789")  # worker2 -> worker, api2 -> api
         with (self.tmp / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
             proc = subprocess.Popen(
                 [sys.executable, "-m", "planwright", role, *args],
@@ -142,14 +142,17 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_api(self) -> None:
-        self.start("api", "--host", "127.0.0.1", "--port", str(self.api_port))
+    def start_api(self, name: str = "api", port: int | None = None) -> str:
+        """Start an API process (``api2``... for more replicas); returns its base URL once healthy."""
+        port = port or (self.api_port if name == "api" else free_port())
+        base = f"http://127.0.0.1:{port}"
+        self.start(name, "--host", "127.0.0.1", "--port", str(port))
         deadline = time.monotonic() + 30
         while True:
-            assert self.procs["api"].poll() is None, self.log("api")
+            assert self.procs[name].poll() is None, self.log(name)
             try:
-                if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
-                    return
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return base
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "api did not become healthy"

@@ -59,11 +59,13 @@ class Applier:
             case PlanStarted():
                 if can_job(job.status, JobStatus.planning):
                     self._job(job, JobStatus.planning, ch, planner=msg.planner)
-            case PlanCreated():
-                if job.status is JobStatus.planning:
+            case PlanCreated() | PlanFailed() if job.status in (JobStatus.pending, JobStatus.planning):
+                # With several orchestrators, plan.created can overtake plan.started: pass through.
+                if job.status is JobStatus.pending:
+                    self._job(job, JobStatus.planning, ch, planner=getattr(msg, "planner", "unknown"))
+                if isinstance(msg, PlanCreated):
                     self._plan_created(job, msg, ch)
-            case PlanFailed():
-                if job.status is JobStatus.planning:
+                else:
                     self._job(job, JobStatus.failed, ch, error=f"planning failed: {msg.reason}")
             case TaskAllowed() | TaskBlocked() | TaskStarted() | TaskProgress():
                 self._task_msg(job, msg, ch)

@@ -176,3 +176,16 @@ async def test_higher_priority_jobs_use_a_higher_lane(runtime_factory):
         )
     got = await take(runtime, names.DISPATCH_LANES, names.G_WORKER, n=1)
     assert got[0].job_id == high
+
+
+async def test_a_plan_that_overtakes_plan_started_still_applies(runtime_factory, demo_goal):
+    """Two orchestrators can receive plan.started and plan.created in either order."""
+    runtime = await runtime_factory(ROLE)
+    job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
+    plan = RuleBasedPlanner(runtime.registry).plan(demo_goal)
+    await deliver(runtime, PlanCreated(job_id=job_id, plan=plan, planner="rules"))
+    await deliver(runtime, PlanStarted(job_id=job_id, planner="rules"))
+    types = await event_types(runtime, job_id)
+    assert types[:4] == ["job.created", "job.planning", "plan.created", "job.running"]
+    assert types.count("job.planning") == 1
+    assert [m.key for m in await take(runtime, names.DISPATCH_LANES, names.G_WORKER)] == ["create_checklist"]

@@ -1,0 +1,293 @@
+"""The deployment files hold together: compose stack, image, Procfile and `make up-dist`.
+
+No container runs here (CI has no Docker engine); `.ci/run` adds `docker compose config` when the
+compose plugin is installed. These tests check what a user relies on when they run the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from planwright.cli import app
+from planwright.core.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+ROLES = ("api", "planner", "worker", "critic", "policy")
+PLANWRIGHT_SERVICES = {"migrate", *ROLES}
+ALL_SERVICES = PLANWRIGHT_SERVICES | {"postgres", "redis", "prometheus", "jaeger"}
+DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def with_defaults(value: str) -> str:
+    """Resolve `${VAR:-default}` the way compose and the shell do when VAR is unset."""
+    return DEFAULT.sub(lambda m: m.group(2), value)
+
+
+def env_of(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: with_defaults(str(value)) for key, value in env.items()}
+
+
+def cli_accepts(argv: list[str]) -> None:
+    """The planwright CLI knows this command and its options (`--help` stops before anything runs)."""
+    result = CliRunner().invoke(app, [*argv, "--help"])
+    assert result.exit_code == 0, f"planwright {shlex.join(argv)}: {result.output}"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def test_the_stack_has_every_service(services):
+    assert set(services) == ALL_SERVICES
+
+
+def test_planwright_services_run_the_one_image_built_from_the_repository(services):
+    built = {name for name, svc in services.items() if "build" in svc}
+    assert built == PLANWRIGHT_SERVICES
+    assert len({services[name]["image"] for name in built}) == 1
+    for name in built:
+        build = services[name]["build"]
+        assert (DEPLOY / build["context"]).resolve() == REPO
+        assert (REPO / build.get("dockerfile", "Dockerfile")).is_file()
+
+
+def test_each_planwright_service_runs_its_role_with_a_real_command(services):
+    assert services["migrate"]["command"] == ["migrate"]
+    for role in ROLES:
+        command = services[role]["command"]
+        assert command[0] == role
+        cli_accepts(command)
+    assert services["worker"]["command"] == ["worker", "--concurrency", "8"]
+
+
+def test_worker_runs_two_replicas(services):
+    assert services["worker"]["deploy"]["replicas"] == 2
+    # `--scale worker=N` needs a service without a fixed container name or host port.
+    assert "container_name" not in services["worker"]
+    assert "ports" not in services["worker"]
+
+
+def test_services_start_after_the_migration_and_a_healthy_redis(services):
+    for name in ROLES:
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", name
+        assert depends["redis"]["condition"] == "service_healthy", name
+    assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["migrate"]["restart"] == "no"  # a one-shot job: it must exit 0, not loop
+
+
+def test_postgres_redis_and_api_have_healthchecks(services):
+    for name in ("postgres", "redis", "api"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+    assert "redis-cli ping" in " ".join(services["redis"]["healthcheck"]["test"])
+    api_check = " ".join(services["api"]["healthcheck"]["test"])
+    assert "http://localhost:8000/healthz" in api_check
+    assert "curl" not in api_check  # python:3.11-slim has no curl
+
+
+def test_published_ports(services):
+    assert "8000:8000" in services["api"]["ports"]
+    assert "9090:9090" in services["prometheus"]["ports"]
+    assert {"16686:16686", "4317:4317", "4318:4318"} <= set(services["jaeger"]["ports"])
+    assert env_of(services["jaeger"])["COLLECTOR_OTLP_ENABLED"] == "true"
+
+
+def test_planwright_services_reach_postgres_and_redis_by_service_name(services):
+    for name in PLANWRIGHT_SERVICES:
+        env = env_of(services[name])
+        assert urlsplit(env["DATABASE_URL"]).hostname == "postgres", name
+        redis = urlsplit(env["REDIS_URL"])
+        assert (redis.scheme, redis.hostname) == ("redis", "redis"), name
+
+
+def test_the_default_environment_is_valid_distributed_settings(services, monkeypatch):
+    env = env_of(services["api"])
+    for key in ("CRITIC_ENABLED", "POLICY_GATE_ENABLED", "POLICY_MODE"):
+        assert key in env
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(_env_file=None)
+    assert not settings.embedded
+    assert settings.critic_enabled is False
+    assert settings.policy_gate_enabled is False
+    assert settings.policy_mode == "dev"
+
+
+def test_workers_and_api_share_the_artifact_volume(compose, services):
+    mounts = {}
+    for name in ("api", "worker"):
+        data_dir = env_of(services[name])["PLANWRIGHT_DATA_DIR"]
+        named = [v.split(":")[0] for v in services[name]["volumes"] if v.split(":")[1] == data_dir]
+        assert named, f"{name} has no volume at PLANWRIGHT_DATA_DIR={data_dir}"
+        mounts[name] = named[0]
+    assert mounts["api"] == mounts["worker"]
+    assert mounts["api"] in compose["volumes"]  # a named volume, not a bind mount
+
+
+def test_prometheus_scrapes_the_api(services):
+    mounted = [
+        v for v in services["prometheus"]["volumes"] if v.endswith("/etc/prometheus/prometheus.yml:ro")
+    ]
+    assert len(mounted) == 1
+    config = yaml.safe_load((DEPLOY / mounted[0].split(":")[0]).read_text())
+    jobs = [job for job in config["scrape_configs"] if "api:8000" in job["static_configs"][0]["targets"]]
+    assert len(jobs) == 1
+    assert jobs[0].get("metrics_path", "/metrics") == "/metrics"
+
+
+def _dockerfile() -> list[str]:
+    return [line.strip() for line in (REPO / "Dockerfile").read_text().splitlines()]
+
+
+def test_the_image_runs_planwright_as_a_non_root_user():
+    lines = _dockerfile()
+    (entrypoint,) = [line for line in lines if line.startswith("ENTRYPOINT ")]
+    assert json.loads(entrypoint.removeprefix("ENTRYPOINT ")) == ["planwright"]
+    (cmd,) = [line for line in lines if line.startswith("CMD ")]
+    cli_accepts(json.loads(cmd.removeprefix("CMD ")))
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in {"root", "0"}
+
+
+def test_the_image_installs_locked_dependencies_before_copying_the_source():
+    lines = _dockerfile()
+    lock_copy = lines.index("COPY pyproject.toml uv.lock ./")
+    source_copy = lines.index("COPY . .")
+    deps = [i for i, line in enumerate(lines) if "uv sync --frozen --no-dev --no-install-project" in line]
+    assert lock_copy < deps[0] < source_copy
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "var", ".env"} <= ignored
+
+
+def _procfile() -> dict[str, list[str]]:
+    processes = {}
+    for line in (REPO / "Procfile.dist").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            processes[name.strip()] = shlex.split(with_defaults(command))
+    return processes
+
+
+def test_procfile_runs_every_role_with_the_planwright_command():
+    processes = _procfile()
+    roles = {}
+    for name, argv in processes.items():
+        assert argv[0] == ".venv/bin/planwright", name
+        cli_accepts(argv[1:])
+        roles.setdefault(argv[1], []).append(name)
+    assert set(roles) == set(ROLES)
+    assert len(roles["worker"]) == 2
+    # honcho sets PORT for every process; the API port must not depend on it.
+    api_line = next(
+        line for line in (REPO / "Procfile.dist").read_text().splitlines() if line.startswith("api:")
+    )
+    assert "API_PORT" in api_line
+    assert "$PORT" not in api_line
+    assert "${PORT" not in api_line
+
+
+def _make(*args: str, env: dict[str, str] | None = None) -> str:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    result = subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env=env,
+    )
+    return result.stdout
+
+
+def test_make_up_dist_creates_the_database_migrates_then_starts_honcho():
+    lines = _make("-n", "up-dist").splitlines()
+
+    def step(fragment: str) -> int:
+        found = [i for i, line in enumerate(lines) if fragment in line]
+        assert found, f"`make -n up-dist` has no step with {fragment!r}:\n" + "\n".join(lines)
+        return found[0]
+
+    assert step("sync --frozen") < step("python -c") < step("planwright migrate")
+    assert step("planwright migrate") < step("honcho -f Procfile.dist start")
+    assert "API_PORT=8000" in lines[step("honcho -f Procfile.dist start")]
+
+
+def test_make_up_is_unchanged():
+    assert "planwright up --host 127.0.0.1 --port 8000" in _make("-n", "up")
+
+
+PG_ADMIN = os.environ.get("PLANWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _database_exists(name: str, drop: bool = False) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    try:
+        found = await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name)
+        if drop and found:
+            await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        return bool(found)
+    finally:
+        await conn.close()
+
+
+def test_up_dist_creates_the_database_once_and_is_quiet_when_it_exists():
+    try:
+        asyncio.run(_database_exists("postgres"))
+    except OSError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Postgres is not reachable at {PG_ADMIN}: {exc}")
+    # The snippet exactly as `make up-dist` hands it to Python.
+    code = _make(
+        "-s",
+        "--eval",
+        "print-create-db: export SNIPPET = $(CREATE_DB_PY)\nprint-create-db: ; @printf '%s' \"$$SNIPPET\"",
+        "print-create-db",
+    )
+    name = f"pw_test_updist_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
+    try:
+        first = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+        )
+        assert first.returncode == 0, first.stderr
+        assert f"created database {name}" in first.stdout
+        assert asyncio.run(_database_exists(name))
+        again = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+        )
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == again.stderr == ""
+    finally:
+        asyncio.run(_database_exists(name, drop=True))
