@@ -154,10 +154,23 @@ def policy() -> None:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    create_database: Annotated[
+        bool, typer.Option("--create-database", help="Create the Postgres database first if it is missing.")
+    ] = False,
+) -> None:
     """Wait for the database, then migrate it to the newest schema (alembic upgrade head)."""
+    from planwright.core.db.migrate import create_database_if_missing
+
     _logging()
     settings = _settings()
+    if create_database and settings.database_url:
+        try:
+            if asyncio.run(create_database_if_missing(settings.database_url)):
+                typer.echo(f"created database {settings.database_url.rsplit('/', 1)[-1]}")
+        except ConfigError as exc:
+            typer.echo(f"planwright: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
     _migrate(settings)
     typer.echo("database is at the newest schema")
 

@@ -236,7 +236,7 @@ def test_make_up_dist_creates_the_database_migrates_then_starts_honcho():
         assert found, f"`make -n up-dist` has no step with {fragment!r}:\n" + "\n".join(lines)
         return found[0]
 
-    assert step("sync --frozen") < step("python -c") < step("planwright migrate")
+    assert step("sync --frozen") < step("planwright migrate --create-database")
     assert step("planwright migrate") < step("honcho -f Procfile.dist start")
     assert "API_PORT=8000" in lines[step("honcho -f Procfile.dist start")]
 
@@ -261,33 +261,24 @@ async def _database_exists(name: str, drop: bool = False) -> bool:
         await conn.close()
 
 
-def test_up_dist_creates_the_database_once_and_is_quiet_when_it_exists():
+def test_migrate_creates_the_database_once_then_only_migrates():
     try:
         asyncio.run(_database_exists("postgres"))
     except OSError as exc:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"Postgres is not reachable at {PG_ADMIN}: {exc}")
-    # The snippet exactly as `make up-dist` hands it to Python.
-    code = _make(
-        "-s",
-        "--eval",
-        "print-create-db: export SNIPPET = $(CREATE_DB_PY)\nprint-create-db: ; @printf '%s' \"$$SNIPPET\"",
-        "print-create-db",
-    )
     name = f"pw_test_updist_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
     try:
-        first = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
-        )
+        command = [sys.executable, "-m", "planwright", "migrate", "--create-database"]
+        first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert first.returncode == 0, first.stderr
         assert f"created database {name}" in first.stdout
         assert asyncio.run(_database_exists(name))
-        again = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
-        )
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert again.returncode == 0, again.stderr
-        assert again.stdout == again.stderr == ""
+        assert "created database" not in again.stdout
+        assert "newest schema" in again.stdout
     finally:
         asyncio.run(_database_exists(name, drop=True))
