@@ -57,6 +57,7 @@ def slow_site() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 def slow_goal(site: str, n: int) -> str:
@@ -190,7 +191,11 @@ def test_sse_across_an_api_restart_sees_every_event_once(make_stack, slow_site):
         for event_id, event, _ in sse_events(resp.iter_lines()):
             seen.append((event_id or 0, event))
     ids = [i for i, _ in seen]
-    assert seen[-1][1] == "job.succeeded"
+    assert seen[-1][1] == "job.succeeded", (
+        seen,
+        stack.sql("SELECT id, type FROM events ORDER BY id"),
+        stack.log("api"),
+    )
     assert ids == sorted(set(ids)), "in order, no duplicate"
     stored = [row[0] for row in stack.sql("SELECT id FROM events WHERE job_id = :j ORDER BY id", j=job_id)]
     assert ids == stored, "no gap"
@@ -265,3 +270,20 @@ def test_sigterm_releases_unfinished_tasks_to_another_worker(make_stack, slow_si
     jobs = stack.wait_all(ids, timeout_s=60)
     assert {j["status"] for j in jobs.values()} == {"succeeded"}
     assert_ran_once(stack, ids)
+
+
+def test_a_live_long_task_is_never_stolen(make_stack, slow_site):
+    # Each fetch takes 3 s, three times the visibility timeout: only the heartbeat keeps it.
+    _Slow.delay_s = 3.0
+    try:
+        stack = make_stack(visibility_timeout_s=1)
+        stack.start_all(workers=2, concurrency=2)
+        ids = [stack.submit(slow_goal(slow_site, i)) for i in range(2)]
+        jobs = stack.wait_all(ids, timeout_s=60)
+    finally:
+        _Slow.delay_s = 1.5
+    assert {j["status"] for j in jobs.values()} == {"succeeded"}
+    starts = stack.sql("SELECT task_id, count(*) FROM events WHERE type = 'task.running' GROUP BY task_id")
+    assert len(starts) == 6
+    assert all(count == 1 for _, count in starts), "a task was started twice"
+    assert all(hits == 1 for hits in _Slow.hits.values()), _Slow.hits
