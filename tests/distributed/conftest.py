@@ -8,7 +8,8 @@ import pytest
 import redis
 
 from planwright.core import names
-from tests.distributed.stack import RedisServer, Stack, postgres_database
+from planwright.core.db.tests.support import postgres_database
+from tests.distributed.stack import RedisServer, Stack
 
 SHARED_REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

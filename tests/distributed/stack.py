@@ -10,8 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ import sqlalchemy as sa
 from planwright.core.db.engine import make_engine
 
 REPO = Path(__file__).parents[2]
-PG_ADMIN = os.environ.get("PLANWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -30,29 +27,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def admin_sql(sql: str) -> None:
-    async def run() -> None:
-        engine = make_engine(PG_ADMIN, pool_size=1)
-        try:
-            async with engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(sa.text(sql))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"pw_test_{uuid.uuid4().hex[:12]}"
-    admin_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class RedisServer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from alembic.migration import MigrationContext
 from planwright.core.db.engine import make_engine
 from planwright.core.db.migrate import upgrade_head
 from planwright.core.db.schema import metadata
+from planwright.core.db.tests.support import PG_ADMIN, postgres_database
 
-PG_ADMIN = os.environ.get("PLANWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = {"jobs", "plans", "tasks", "artifacts", "events", "outbox", "alembic_version"}
 
 
@@ -57,28 +57,14 @@ def test_sqlite_upgrade_head_matches_the_schema(tmp_path):
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A throwaway Postgres database for this test run."""
-    name = f"pw_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin_exec(sql: str) -> None:
-        engine = make_engine(PG_ADMIN, pool_size=1)
+    with ExitStack() as cleanup:
         try:
-            async with engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(sa.text(sql))
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(admin_exec(f'CREATE DATABASE "{name}"'))
-    except OSError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"Postgres is not reachable at {PG_ADMIN}: {exc}")
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            url = cleanup.enter_context(postgres_database())
+        except OSError as exc:  # only the setup: a failure inside the test must not become a skip
+            if os.environ.get("CI"):
+                raise
+            pytest.skip(f"Postgres is not reachable at {PG_ADMIN}: {exc}")
+        yield url
 
 
 def test_postgres_upgrade_head_matches_the_schema(pg_database):
