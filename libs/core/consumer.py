@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+import sqlalchemy.exc
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.messages import JobCreated, Message, PlanFailed, TaskFailed
+from planwright.core.messages import Message, PlanFailed, TaskFailed
 
 log = logging.getLogger(__name__)
+
+# Failures of a dependency, not of the message: the database or Redis cannot be reached.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
 
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
 MAX_BACKOFF_S = 5.0
 
 
-def failure_for(message: Message, reason: str) -> Message | None:
-    """What to tell the Orchestrator when a message is given up on, so its job does not hang."""
+def failure_for(message: Message, reason: str) -> Message:
+    """What to tell the Orchestrator when a message is given up on, so its job does not hang.
+
+    A task's message fails that task (whatever step it was at); any other fails the job's planning,
+    which the Orchestrator ignores once the job is past planning.
+    """
     task_id = getattr(message, "task_id", None)
     attempt = getattr(message, "attempt", None)
     if task_id is not None and attempt is not None:
         return TaskFailed(job_id=message.job_id, task_id=task_id, attempt=attempt, error=reason)
-    if isinstance(message, JobCreated):
-        return PlanFailed(job_id=message.job_id, reason=reason)
-    return None
+    return PlanFailed(job_id=message.job_id, reason=reason)
 
 
 async def give_up(bus: Bus, group: str, delivery: Delivery) -> None:
@@ -33,9 +50,7 @@ async def give_up(bus: Bus, group: str, delivery: Delivery) -> None:
         f"gave up after {delivery.deliveries - 1} deliveries to {group}: "
         "each time the consumer crashed, timed out or could not handle it"
     )
-    failure = failure_for(delivery.message, reason)
-    if failure is not None:
-        await bus.publish(names.ORCHESTRATOR, [failure])
+    await bus.publish(names.ORCHESTRATOR, [failure_for(delivery.message, reason)])
     await bus.dead_letter(group, delivery, reason)
 
 
@@ -74,9 +89,11 @@ async def consume(
 ) -> None:
     """Run until ``stop`` is set.
 
-    A batch whose handler raises is retried one message at a time, so one bad message cannot hold
-    back the others; a message that keeps failing is not acked, comes back after the visibility
-    timeout, and is dead-lettered after ``max_deliveries``.
+    When the database or Redis is unavailable, the batch is held (and heartbeated) and retried with
+    backoff: an outage is nobody's message's fault. A batch whose handler fails otherwise is retried
+    one message at a time, so one bad message cannot hold back the others; a message that keeps
+    failing is not acked, comes back after the visibility timeout, and is dead-lettered after
+    ``max_deliveries``.
     """
     backoff = 0.1
     while not stop.is_set():
@@ -84,24 +101,38 @@ async def consume(
             batch = await read_batch(
                 bus, streams, group, consumer, count=count, block_s=block_s, max_deliveries=max_deliveries
             )
-        except Exception as exc:
+        except TRANSIENT as exc:
             log.warning("%s: bus unavailable (%s); retrying in %.1fs", group, exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
             continue
         backoff = 0.1
-        if batch:
-            await _handle(bus, group, handle, batch)
+        if batch and await _handle_through_outages(bus, group, consumer, handle, batch, stop):
+            await bus.ack(group, batch)
 
 
-async def _handle(bus: Bus, group: str, handle: Handler, batch: Sequence[Delivery]) -> None:
-    try:
-        await handle(batch)
-    except Exception:
-        if len(batch) == 1:
-            log.exception("%s: handling %s failed; it will be redelivered", group, batch[0].message.type)
-            return
-        for delivery in batch:
-            await _handle(bus, group, handle, [delivery])
-        return
-    await bus.ack(group, batch)
+async def _handle_through_outages(
+    bus: Bus, group: str, consumer: str, handle: Handler, batch: Sequence[Delivery], stop: asyncio.Event
+) -> bool:
+    """Handle ``batch``; True when all of it may be acked (failures were isolated and left pending)."""
+    backoff = 0.2
+    while True:
+        try:
+            await handle(batch)
+            return True
+        except TRANSIENT as exc:
+            if stop.is_set():
+                return False  # left pending: another consumer reclaims it
+            log.warning("%s: holding %d message(s) while a dependency is down (%s)", group, len(batch), exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            with contextlib.suppress(*TRANSIENT):
+                await bus.touch(group, consumer, batch)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("%s: handling %s failed; it will be redelivered", group, batch[0].message.type)
+                return False
+            for delivery in batch:
+                if await _handle_through_outages(bus, group, consumer, handle, [delivery], stop):
+                    await bus.ack(group, [delivery])
+            return False

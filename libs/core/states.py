@@ -46,8 +46,9 @@ _JOB_EDGES: dict[JobStatus, frozenset[JobStatus]] = {
 _T = TaskStatus
 _TASK_EDGES: dict[TaskStatus, frozenset[TaskStatus]] = {
     _T.pending: frozenset({_T.ready, _T.skipped}),
-    _T.ready: frozenset({_T.awaiting_approval, _T.queued, _T.blocked}),
-    _T.awaiting_approval: frozenset({_T.queued, _T.blocked}),
+    # -> failed from ready/awaiting_approval: the gate's decision was given up on (dead-lettered).
+    _T.ready: frozenset({_T.awaiting_approval, _T.queued, _T.blocked, _T.failed}),
+    _T.awaiting_approval: frozenset({_T.queued, _T.blocked, _T.failed}),
     _T.queued: frozenset({_T.running, _T.failed}),
     # running -> succeeded/reviewing on completion; -> queued on retry; -> failed when out of retries.
     _T.running: frozenset({_T.succeeded, _T.reviewing, _T.queued, _T.failed}),

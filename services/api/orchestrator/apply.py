@@ -281,6 +281,9 @@ class Applier:
                 self._completed(job, task, msg, ch)
             case TaskFailed() if task.status in (TaskStatus.queued, TaskStatus.running):
                 self._failed(job, task, msg, ch)
+            case TaskFailed() if can_task(task.status, TaskStatus.failed):
+                # Only a give-up reaches a task that no worker holds (ready, reviewing): no retry.
+                self._task(job, task, TaskStatus.failed, ch, error=msg.error)
             case CriticVerdict() if task.status is TaskStatus.reviewing:
                 self._verdict(job, task, msg, ch)
 

@@ -189,3 +189,23 @@ async def test_a_plan_that_overtakes_plan_started_still_applies(runtime_factory,
     assert types[:4] == ["job.created", "job.planning", "plan.created", "job.running"]
     assert types.count("job.planning") == 1
     assert [m.key for m in await take(runtime, names.DISPATCH_LANES, names.G_WORKER)] == ["create_checklist"]
+
+
+async def test_giving_up_on_any_message_fails_its_work_instead_of_hanging(runtime_factory, demo_goal):
+    from planwright.core.consumer import failure_for
+
+    runtime = await runtime_factory(ROLE, critic_enabled=True)
+    # A plan.created that could never be handled: the job fails at planning.
+    stuck = await runtime.orchestrator.create_job(demo_goal, {}, 1)
+    await deliver(runtime, failure_for(PlanStarted(job_id=stuck, planner="rules"), "gave up"))
+    assert (await event_types(runtime, stuck))[-1] == "job.failed"
+
+    # A critic review that could never be handled: the task fails, dependents are skipped.
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    await deliver(runtime, TaskCompleted(**ident(d), output={"text": "- [ ] long enough checklist item"}))
+    (review,) = await take(runtime, [names.REVIEW], names.G_CRITIC)
+    await deliver(runtime, failure_for(review, "gave up after 5 deliveries to critic"))
+    statuses = [r.status for r in (await task_rows(runtime, job_id)).values()]
+    assert statuses == ["failed", "skipped", "skipped"]
+    assert (await event_types(runtime, job_id))[-1] == "job.failed"
