@@ -49,7 +49,7 @@ async def test_an_outage_holds_the_batch_instead_of_burning_deliveries():
 async def test_one_bad_message_does_not_hold_back_the_others():
     bus = MemoryBus(visibility_timeout_s=60)
     await bus.publish("s", [job(1), job(2), job(3)])
-    handled = []
+    handled: list[str] = []
     done = asyncio.Event()
 
     async def handle(batch):
