@@ -60,7 +60,7 @@ class Runtime:
                 visibility_timeout_s=settings.visibility_timeout_s,
             )
             self.bus = bus
-            self.feed = RedisFeed(bus.redis, self.engine, prefix=settings.redis_key_prefix)
+            self.feed = RedisFeed(settings.redis_url, self.engine, prefix=settings.redis_key_prefix)
         self.relay = OutboxRelay(self.engine, self.bus)
         self.orchestrator = Orchestrator(self.engine, self.bus, self.relay, self.feed, settings)
         self.registry = default_registry(http_fetch_max_bytes=settings.http_fetch_max_bytes)

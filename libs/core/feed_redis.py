@@ -1,9 +1,10 @@
 """Live events across API replicas: a per-job Redis stream announces commits; Postgres has the events.
 
-Each API process keeps one tail per watched job, however many SSE clients watch it. A tail wakes
-when the job's Redis stream grows (or every ``wake_timeout_s`` as a safety net) and reads the events
-after the last one it handed out from the database, in id order. Reading the database rather than
-trusting the Redis entries keeps the stream gap-free even when two replicas publish out of order.
+One reader per API process, however many jobs and clients it watches: a single blocking XREAD over
+every watched job's stream (plus a control stream that wakes it when a new job is watched). When a
+job's stream grows, the events after the last one handed out are read from the database, in id
+order. Reading the database rather than trusting the Redis entries keeps the stream gap-free even
+when two replicas publish out of order (docs/adr/0006-live-events-wake-up-then-read-postgres.md).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -27,68 +31,42 @@ from planwright.core.events import Event
 from planwright.core.feed import Subscription
 
 log = logging.getLogger(__name__)
+PAGE = 500
 
 
-class _Tail:
-    def __init__(self, feed: RedisFeed, job_id: UUID) -> None:
-        self.feed = feed
-        self.job_id = job_id
-        self.subs: set[Subscription] = set()
-        self.ready = asyncio.Event()
-        self.last = 0
-        self.task = asyncio.create_task(self.run(), name=f"feed-tail-{job_id}")
+@dataclass
+class _Watch:
+    """One watched job in this process: its subscribers and how far they have been served."""
 
-    async def run(self) -> None:
-        async with self.feed.engine.connect() as conn:
-            query = sa.select(sa.func.max(events.c.id)).where(events.c.job_id == self.job_id)
-            self.last = (await conn.execute(query)).scalar() or 0
-        self.ready.set()
-        key = self.feed.key(self.job_id)
-        position = "0-0"
-        while True:
-            try:
-                reply: Any = await self.feed.redis.xread({key: position}, count=100, block=self.feed.wake_ms)
-                if reply:
-                    position = reply[0][1][-1][0]
-            except RETRYABLE as exc:
-                log.warning("feed: redis unavailable (%s); reading the database instead", exc)
-                await asyncio.sleep(1.0)
-            try:
-                await self._fan_out()
-            except Exception:
-                log.exception("feed: reading events of job %s failed", self.job_id)
-                await asyncio.sleep(1.0)
-
-    async def _fan_out(self) -> None:
-        while True:
-            async with self.feed.engine.connect() as conn:
-                page = await events_after(conn, self.job_id, self.last, limit=500)
-            for event in page:
-                for sub in list(self.subs):
-                    sub.offer(event)
-                self.last = event.id
-            if len(page) < 500:
-                return
+    subs: set[Subscription] = field(default_factory=set)
+    last: int = 0  # the last event id handed to the subscribers
+    position: str = "0-0"  # the last Redis entry seen on the job's stream
 
 
 class RedisFeed:
     def __init__(
         self,
-        client: aioredis.Redis,
+        url: str,
         engine: AsyncEngine,
         *,
         prefix: str = "",
-        wake_timeout_s: float = 15.0,
+        sweep_s: float = 15.0,
         stream_maxlen: int = 1000,
         ttl_s: int = 86_400,
     ) -> None:
-        self.redis = client
+        # A client of its own: its blocking read outlasts the bus client's socket timeout, and it never
+        # takes a connection the bus needs.
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10)
         self.engine = engine
         self.prefix = prefix
-        self.wake_ms = int(wake_timeout_s * 1000)
+        self._sweep_s = sweep_s
         self._maxlen = stream_maxlen
         self._ttl_s = ttl_s
-        self._tails: dict[UUID, _Tail] = {}
+        self._watches: dict[UUID, _Watch] = {}
+        self._control = f"{prefix}{names.PREFIX}:feedctl:{uuid.uuid4().hex}"
+        self._control_position = "$"
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = False
 
     def key(self, job_id: UUID) -> str:
         return f"{self.prefix}{names.job_events_stream(job_id)}"
@@ -106,33 +84,85 @@ class RedisFeed:
         try:
             await pipe.execute()
         except RETRYABLE as exc:
-            # The events are committed; tails pick them up on their next safety-net wake.
+            # The events are committed; readers pick them up on their next sweep.
             log.warning("feed: could not announce events (%s)", exc)
 
     async def subscribe(self, job_id: UUID) -> Subscription:
-        tail = self._tails.get(job_id)
-        if tail is None:
-            tail = self._tails[job_id] = _Tail(self, job_id)
         sub = Subscription(job_id)
-        tail.subs.add(sub)
-        await tail.ready.wait()
+        watch = self._watches.get(job_id)
+        if watch is None:
+            async with self.engine.connect() as conn:
+                query = sa.select(sa.func.max(events.c.id)).where(events.c.job_id == job_id)
+                last = (await conn.execute(query)).scalar() or 0
+            watch = self._watches.setdefault(job_id, _Watch(last=last))
+            await self._wake_reader()
+        watch.subs.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        tail = self._tails.get(sub.job_id)
-        if tail is None:
+        watch = self._watches.get(sub.job_id)
+        if watch is not None:
+            watch.subs.discard(sub)
+            if not watch.subs:
+                del self._watches[sub.job_id]
+
+    async def _wake_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(), name="feed-reader")
             return
-        tail.subs.discard(sub)
-        if not tail.subs:
-            tail.task.cancel()
-            del self._tails[sub.job_id]
+        with contextlib.suppress(*RETRYABLE):  # without Redis the reader sweeps on its own
+            await self.redis.xadd(self._control, {"wake": "1"}, maxlen=10, approximate=True)
+            await self.redis.expire(self._control, self._ttl_s)
+
+    async def _read(self) -> None:
+        next_sweep = time.monotonic() + self._sweep_s
+        while self._watches:
+            keys = {self.key(job_id): job_id for job_id in self._watches}
+            streams: dict[Any, Any] = {key: self._watches[job_id].position for key, job_id in keys.items()}
+            streams[self._control] = self._control_position
+            woken: set[UUID] = set()
+            try:
+                reply: Any = await self.redis.xread(streams, count=100, block=int(self._sweep_s * 1000))
+            except RETRYABLE as exc:
+                if self._closed:
+                    return
+                log.warning("feed: redis unavailable (%s); reading the database instead", exc)
+                await asyncio.sleep(1.0)
+                reply, woken = None, set(self._watches)
+            for raw_key, entries in reply or []:
+                key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+                position = entries[-1][0].decode()
+                if key == self._control:
+                    self._control_position = position
+                elif (job_id := keys.get(key)) in self._watches:
+                    self._watches[job_id].position = position
+                    woken.add(job_id)
+            if time.monotonic() >= next_sweep:  # a safety net for an announcement that was lost
+                woken, next_sweep = set(self._watches), time.monotonic() + self._sweep_s
+            for job_id in woken:
+                await self._fan_out(job_id)
+
+    async def _fan_out(self, job_id: UUID) -> None:
+        """Hand the job's new events, from the database, to everyone watching it here."""
+        try:
+            while (watch := self._watches.get(job_id)) is not None:
+                async with self.engine.connect() as conn:
+                    page = await events_after(conn, job_id, watch.last, limit=PAGE)
+                for event in page:
+                    for sub in list(watch.subs):
+                        sub.offer(event)
+                    watch.last = event.id
+                if len(page) < PAGE:
+                    return
+        except Exception:
+            log.exception("feed: reading the events of job %s failed; the next sweep retries", job_id)
 
     def subscriber_count(self) -> int:
-        return sum(len(t.subs) for t in self._tails.values())
+        return sum(len(w.subs) for w in self._watches.values())
 
     async def close(self) -> None:
-        for tail in self._tails.values():
-            tail.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await tail.task
-        self._tails.clear()
+        self._closed = True
+        self._watches.clear()
+        await self.redis.aclose()  # ends the reader's blocking read at once
+        if self._reader is not None:
+            await asyncio.wait([self._reader], timeout=5.0)

@@ -83,9 +83,11 @@ async def test_a_message_delivered_too_often_is_dead_lettered_and_its_work_faile
         raise ValueError("always fails")
 
     async def watch():
-        while len(bus.dead) < 2:
+        while True:
+            if len(bus.dead) == 2:
+                done.set()
+                return
             await asyncio.sleep(0.01)
-        done.set()
 
     watcher = asyncio.create_task(watch())
     await run_until(bus, handle, done, max_deliveries=3)

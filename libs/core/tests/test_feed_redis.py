@@ -1,0 +1,68 @@
+"""The Redis live feed: one reader per process for any number of watched jobs, gap-free from the DB."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from planwright.core.db.eventlog import events_after
+from planwright.core.feed_redis import RedisFeed
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def _next(sub, timeout_s=5.0):
+    return await asyncio.wait_for(sub.queue.get(), timeout_s)
+
+
+async def _committed(runtime, job_id, after=0):
+    async with runtime.engine.connect() as conn:
+        return await events_after(conn, job_id, after)
+
+
+async def test_one_reader_serves_many_jobs(runtime_factory, redis_client, key_prefix):
+    runtime = await runtime_factory(roles=("orchestrator",))  # the database only; no planner runs
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    try:
+        jobs = [await runtime.orchestrator.create_job(f"Write note {i}", {}, 1) for i in range(150)]
+        subs = [await feed.subscribe(job_id) for job_id in jobs]
+        for job_id in jobs:
+            await runtime.orchestrator.cancel_job(job_id)
+            await feed.publish(await _committed(runtime, job_id, after=1))
+        for sub in subs:
+            event = await _next(sub)
+            assert (event.job_id, event.type) == (sub.job_id, "job.cancelled")
+        clients = [c for c in await redis_client.client_list() if c.get("cmd") in ("xread", "xadd", "expire")]
+        assert len(clients) <= 3, "one blocking reader per process, not one per job"
+    finally:
+        await feed.close()
+
+
+async def test_a_lost_announcement_is_caught_by_the_sweep(runtime_factory, key_prefix):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=0.5)
+    try:
+        job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
+        sub = await feed.subscribe(job_id)
+        await runtime.orchestrator.cancel_job(job_id)  # committed, never announced on Redis
+        event = await _next(sub)
+        assert event.type == "job.cancelled"
+    finally:
+        await feed.close()
+
+
+async def test_events_reach_subscribers_in_id_order_whatever_order_they_are_announced(
+    runtime_factory, key_prefix
+):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    try:
+        job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
+        sub = await feed.subscribe(job_id)
+        await runtime.orchestrator.cancel_job(job_id)
+        stored = await _committed(runtime, job_id, after=1)
+        await feed.publish(stored[::-1])  # the newest announced first
+        got = [await _next(sub) for _ in stored]
+        assert [e.id for e in got] == [e.id for e in stored]
+    finally:
+        await feed.close()
