@@ -69,7 +69,11 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int) -> 
         typer.echo(f"planwright: {exc.message}", err=True)
         raise typer.Exit(2) from exc
     level = os.environ.get("LOG_LEVEL", "INFO").lower()
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level=level, lifespan="on")
+    # Open SSE streams would hold a shutdown until their jobs end; after a few seconds they are closed
+    # and their clients resume on another replica with Last-Event-ID.
+    uvicorn.run(
+        create_app(runtime), host=host, port=port, log_level=level, lifespan="on", timeout_graceful_shutdown=5
+    )
 
 
 @app.command()

@@ -79,8 +79,8 @@ class Worker:
                     self._running[task] = delivery
                     task.add_done_callback(self._forget)
         finally:
-            await self._drain()
             heartbeat.cancel()
+            await self._drain()
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)

@@ -50,6 +50,7 @@ class RedisBus:
         self._retry_for_s = retry_for_s
         self._groups: set[tuple[str, str]] = set()
         self._last_reclaim: dict[tuple[str, str], float] = {}
+        self._reclaim_from: dict[tuple[str, str], Any] = {}
         self._last_trim: dict[str, float] = {}
 
     @classmethod
@@ -73,9 +74,11 @@ class RedisBus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc) or time.monotonic() > deadline:
+                if "NOGROUP" not in str(exc) or time.monotonic() + delay > deadline:
                     raise
                 self._groups.clear()  # the stream or group vanished (FLUSHALL): create them again
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     # -- publishing -----------------------------------------------------------------------------
 
@@ -165,9 +168,12 @@ class RedisBus:
             if now - self._last_reclaim.get((key, group), 0.0) < self._reclaim_every_s or len(out) >= count:
                 continue
             self._last_reclaim[(key, group)] = now
+            # Each scan continues where the last one stopped, so a long pending list is covered in turn.
+            start = self._reclaim_from.get((key, group), "0-0")
             reply: Any = await self.redis.xautoclaim(
-                key, group, consumer, self._visibility_ms, "0-0", count=count - len(out)
+                key, group, consumer, self._visibility_ms, start, count=count - len(out)
             )
+            self._reclaim_from[(key, group)] = reply[0]
             claimed = [(i, f) for i, f in reply[1] if f]
             if not claimed:
                 continue
