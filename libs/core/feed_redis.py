@@ -56,7 +56,7 @@ class RedisFeed:
     ) -> None:
         # A client of its own: its blocking read outlasts the bus client's socket timeout, and it never
         # takes a connection the bus needs.
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10)
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name="planwright-feed")
         self.engine = engine
         self.prefix = prefix
         self._sweep_s = sweep_s

@@ -55,7 +55,9 @@ class RedisBus:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBus:
-        return cls(aioredis.Redis.from_url(url, health_check_interval=30), **kwargs)
+        return cls(
+            aioredis.Redis.from_url(url, health_check_interval=30, client_name="planwright-bus"), **kwargs
+        )
 
     def key(self, stream: str) -> str:
         return f"{self.prefix}{stream}"

@@ -32,8 +32,9 @@ async def test_one_reader_serves_many_jobs(runtime_factory, redis_client, key_pr
         for sub in subs:
             event = await _next(sub)
             assert (event.job_id, event.type) == (sub.job_id, "job.cancelled")
-        clients = [c for c in await redis_client.client_list() if c.get("cmd") in ("xread", "xadd", "expire")]
-        assert len(clients) <= 3, "one blocking reader per process, not one per job"
+        clients = [c for c in await redis_client.client_list() if c.get("name") == "planwright-feed"]
+        # One blocking reader plus a connection or two to publish: a handful, not one per watched job.
+        assert 1 <= len(clients) < 5, len(clients)
     finally:
         await feed.close()
 
