@@ -33,6 +33,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "planwright_data_dir": tmp_path / "data",
         "policy_config_path": REPO / "config" / "policy.yaml",
         "retry_backoff_s": 0.01,
+        "critic_demo_fault_rate": 0.0,  # the demo's deliberate first-attempt faults: off unless asked
     }
     return Settings(_env_file=None, **(base | overrides))  # type: ignore[call-arg]
 

@@ -94,10 +94,11 @@ class Runtime:
                 max_deliveries=s.max_deliveries,
                 heartbeat_s=s.visibility_timeout_s / 4,
                 grace_s=s.shutdown_grace_s,
+                demo_fault_rate=s.critic_demo_fault_rate if s.critic_enabled else 0.0,
             )
             loops["worker"] = lambda: worker.run(stop)
         if "critic" in self.roles:
-            critic = CriticService(self.bus)
+            critic = CriticService(self.bus, self.registry, self.artifacts)
             loops["critic"] = lambda: critic.run(stop, f"critic-{n}", **dead)
         if "policy" in self.roles and self.policy is not None:
             gate = PolicyService(self.bus, self.policy, s.policy_mode)

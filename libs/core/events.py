@@ -29,6 +29,7 @@ EventType = Literal[
     "task.skipped",
     "task.cancelled",
     "critic.verdict",
+    "policy.decision",
 ]
 
 JOB_TERMINAL_EVENTS: frozenset[str] = frozenset({"job.succeeded", "job.failed", "job.cancelled"})

@@ -59,11 +59,14 @@ class TaskReady(_TaskMsg):
 
 class TaskAllowed(_TaskMsg):
     type: Literal["task.allowed"] = "task.allowed"
+    rule: str = ""
+    reason: str = ""
 
 
 class TaskBlocked(_TaskMsg):
     type: Literal["task.blocked"] = "task.blocked"
     reason: str
+    rule: str = ""
 
 
 class TaskDispatch(_TaskMsg):
@@ -110,6 +113,7 @@ class TaskReview(_TaskMsg):
     title: str
     goal: str
     output: dict[str, Any]
+    args: dict[str, Any] = {}
 
 
 class CriticVerdict(_TaskMsg):

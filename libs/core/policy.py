@@ -27,6 +27,7 @@ class PolicyFile(BaseModel):
 class Decision:
     allowed: bool
     reason: str
+    rule: str  # the part of the policy that decided, e.g. "environments.prod.denied_tools.http_fetch"
 
 
 class PolicyEngine:
@@ -50,10 +51,15 @@ class PolicyEngine:
 
     def decide(self, mode: str, tool: str) -> Decision:
         env = self.policy.environments.get(mode)
+        where = f"environments.{mode}"
         if env is None:
-            return Decision(False, f"POLICY_MODE={mode} has no section in the policy file")
+            return Decision(False, f"POLICY_MODE={mode} has no section in the policy file", where)
         if tool in env.denied_tools:
-            return Decision(False, f"tool '{tool}' is denied in {mode}: {env.denied_tools[tool]}")
+            reason = f"tool '{tool}' is denied in {mode}: {env.denied_tools[tool]}"
+            return Decision(False, reason, f"{where}.denied_tools.{tool}")
         if "*" in env.allowed_tools or tool in env.allowed_tools:
-            return Decision(True, f"tool '{tool}' is allowed in {mode}")
-        return Decision(False, f"tool '{tool}' is not in the allowed tools for {mode}")
+            rule = f"{where}.allowed_tools" + ("" if tool in env.allowed_tools else ".*")
+            return Decision(True, f"tool '{tool}' is allowed in {mode}", rule)
+        return Decision(
+            False, f"tool '{tool}' is not in the allowed tools for {mode}", f"{where}.allowed_tools"
+        )

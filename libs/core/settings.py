@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Critic and policy gate (seed names).
     critic_enabled: bool = False
     critic_max_reworks: int = Field(2, ge=0, le=20)
+    # The seed's critic demo: with the critic on, this share of jobs (chosen by job id) get an
+    # incomplete first attempt from the mock model, so the critic has something to send back.
+    critic_demo_fault_rate: float = Field(0.3, ge=0, le=1)
     policy_gate_enabled: bool = False
     policy_mode: Literal["dev", "staging", "prod"] = "dev"
     policy_config_path: Path = Path("config/policy.yaml")

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from planwright.core.artifacts import ArtifactStore, safe_artifact_name
 from planwright.core.errors import InvalidArtifactName, RetryableToolError, ToolError, UnknownTool
 from planwright.core.llm.base import LLMProvider
+from planwright.core.llm.demo_faults import faulty, leave_out_items
 from planwright.core.text import html_to_text
 
 ProgressFn = Callable[[str], Awaitable[None]]
@@ -41,6 +42,7 @@ class ToolCall:
     llm: LLMProvider
     progress: ProgressFn
     feedback: str | None = None
+    demo_fault_rate: float = 0.0  # CRITIC_DEMO_FAULT_RATE when the critic is on; see llm/demo_faults.py
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ def build_prompt(call: ToolCall, args: TextGenerateArgs) -> str:
 async def _text_generate(call: ToolCall, args: TextGenerateArgs) -> TextOutput:
     await call.progress(f"asking {call.llm.name} model")
     text = await call.llm.complete(build_prompt(call, args))
+    if call.llm.name == "mock" and faulty(call.job_id, call.attempt, call.demo_fault_rate):
+        text = leave_out_items(text)  # the seed's critic demo (docs/tools.md)
     await call.progress(f"generated {len(text)} characters")
     return TextOutput(text=text)
 

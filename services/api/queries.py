@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from planwright.core.db.schema import artifacts, jobs, plans, tasks
+from planwright.core.db.schema import artifacts, critic_verdicts, jobs, plans, policy_decisions, tasks
 from planwright.core.errors import NotFound
 from planwright.core.events import as_utc
 from planwright.core.states import JobStatus, TaskStatus
@@ -106,12 +106,26 @@ async def job_status(conn: AsyncConnection, job_id: UUID) -> JobStatus:
 async def list_tasks(conn: AsyncConnection, job_id: UUID) -> list[schemas.TaskOut]:
     await job_status(conn, job_id)
     rows = await conn.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.position))
+    verdicts = await _by_task(conn, critic_verdicts, job_id)
+    decisions = await _by_task(conn, policy_decisions, job_id)
     out = []
     for r in rows:
         data = {c: getattr(r, c) for c in schemas.TaskOut.model_fields if hasattr(r, c)}
         data.update(_ts(r, "created_at", "updated_at", "started_at", "finished_at"))
+        data["verdicts"] = verdicts.get(r.id, [])
+        data["policy_decisions"] = decisions.get(r.id, [])
         out.append(schemas.TaskOut(**data))
     return out
+
+
+async def _by_task(conn: AsyncConnection, table: sa.Table, job_id: UUID) -> dict[UUID, list[dict[str, Any]]]:
+    """A job's rows of ``table`` (verdicts or decisions), grouped by task, oldest first."""
+    grouped: dict[UUID, list[dict[str, Any]]] = {}
+    for r in await conn.execute(sa.select(table).where(table.c.job_id == job_id).order_by(table.c.id)):
+        row = dict(r._mapping)
+        row["created_at"] = as_utc(row["created_at"])
+        grouped.setdefault(row["task_id"], []).append(row)
+    return grouped
 
 
 def _artifact(r: Row[Any]) -> schemas.ArtifactOut:

@@ -87,6 +87,21 @@ class JobPage(BaseModel):
     next_offset: int | None
 
 
+class VerdictOut(BaseModel):
+    attempt: int
+    verdict: str
+    reasons: list[str]
+    created_at: datetime
+
+
+class DecisionOut(BaseModel):
+    attempt: int
+    decision: str
+    rule: str
+    reason: str
+    created_at: datetime
+
+
 class TaskOut(BaseModel):
     id: UUID
     job_id: UUID
@@ -107,6 +122,8 @@ class TaskOut(BaseModel):
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    verdicts: list[VerdictOut] = Field(default_factory=list, description="Critic verdicts, oldest first.")
+    policy_decisions: list[DecisionOut] = Field(default_factory=list, description="Policy Gate decisions.")
 
 
 class ArtifactOut(BaseModel):

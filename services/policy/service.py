@@ -26,9 +26,10 @@ class PolicyService:
                 continue
             ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
             decision = self.engine.decide(self.mode, msg.tool)
-            out.append(
-                TaskAllowed(**ident) if decision.allowed else TaskBlocked(**ident, reason=decision.reason)
-            )
+            if decision.allowed:
+                out.append(TaskAllowed(**ident, rule=decision.rule, reason=decision.reason))
+            else:
+                out.append(TaskBlocked(**ident, rule=decision.rule, reason=decision.reason))
         await self.bus.publish(names.ORCHESTRATOR, out)
 
     async def run(self, stop: asyncio.Event, consumer: str = "policy-1", *, max_deliveries: int = 5) -> None:

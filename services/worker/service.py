@@ -38,6 +38,7 @@ class Worker:
         max_deliveries: int = 5,
         heartbeat_s: float = 30.0,
         grace_s: float = 20.0,
+        demo_fault_rate: float = 0.0,
     ) -> None:
         self.bus = bus
         self.registry = registry
@@ -48,6 +49,7 @@ class Worker:
         self.max_deliveries = max_deliveries
         self.heartbeat_s = heartbeat_s
         self.grace_s = grace_s
+        self.demo_fault_rate = demo_fault_rate
         self._running: dict[asyncio.Task[None], Delivery] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -131,6 +133,7 @@ class Worker:
             llm=self.llm,
             progress=progress,
             feedback=msg.feedback,
+            demo_fault_rate=self.demo_fault_rate,
         )
         result: Message
         try:

@@ -110,3 +110,31 @@ outbox = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("created_at", TS, nullable=False),
 )
+
+# Every critic verdict and every policy decision, per task attempt, for the record and the API.
+critic_verdicts = sa.Table(
+    "critic_verdicts",
+    metadata,
+    sa.Column("id", BIGID, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task_id", sa.Uuid, sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reasons", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_critic_verdicts_job", "job_id"),
+)
+
+policy_decisions = sa.Table(
+    "policy_decisions",
+    metadata,
+    sa.Column("id", BIGID, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task_id", sa.Uuid, sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_policy_decisions_job", "job_id"),
+)

@@ -48,6 +48,8 @@ class Changes:
     outbox: list[tuple[str, Message]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     plans: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Applier:
@@ -206,6 +208,7 @@ class Applier:
             title=task.title,
             goal=job.goal,
             output=task.output or {},
+            args=task.args,
         )
         ch.outbox.append((names.REVIEW, review))
 
@@ -263,8 +266,10 @@ class Applier:
             return  # unknown, stale attempt, or the job is already over
         match msg:
             case TaskAllowed() if task.status is TaskStatus.ready:
+                self._decision(job, task, ch, "allow", msg.rule, msg.reason)
                 self._dispatch(job, task, ch)
             case TaskBlocked() if can_task(task.status, TaskStatus.blocked):
+                self._decision(job, task, ch, "block", msg.rule, msg.reason)
                 self._task(job, task, TaskStatus.blocked, ch, error=msg.reason)
             case TaskStarted() if task.status is TaskStatus.queued:
                 self._task(job, task, TaskStatus.running, ch, worker=msg.worker)
@@ -330,7 +335,28 @@ class Applier:
         suffix = f" (after {retries_used + 1} attempts)" if msg.retryable else ""
         self._task(job, task, TaskStatus.failed, ch, error=msg.error + suffix)
 
+    def _decision(
+        self, job: JobState, task: TaskState, ch: Changes, decision: str, rule: str, reason: str
+    ) -> None:
+        record = {"attempt": task.attempt, "decision": decision, "rule": rule, "reason": reason}
+        ch.decisions.append({"job_id": job.id, "task_id": task.id, "created_at": ch.now, **record})
+        ch.events.append(
+            EventDraft(
+                job_id=job.id, task_id=task.id, type="policy.decision", data={"key": task.key, **record}
+            )
+        )
+
     def _verdict(self, job: JobState, task: TaskState, msg: CriticVerdict, ch: Changes) -> None:
+        ch.verdicts.append(
+            {
+                "job_id": job.id,
+                "task_id": task.id,
+                "attempt": task.attempt,
+                "verdict": msg.verdict,
+                "reasons": msg.reasons,
+                "created_at": ch.now,
+            }
+        )
         ch.events.append(
             EventDraft(
                 job_id=job.id,

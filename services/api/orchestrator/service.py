@@ -16,7 +16,7 @@ from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.eventlog import append_events
-from planwright.core.db.schema import artifacts, jobs, plans
+from planwright.core.db.schema import artifacts, critic_verdicts, jobs, plans, policy_decisions
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
@@ -137,8 +137,13 @@ class Orchestrator:
         if ch.plans:
             await conn.execute(sa.insert(plans), ch.plans)
         await save_jobs(conn, states, ch.now)
-        if ch.artifacts:
-            await conn.execute(sa.insert(artifacts), ch.artifacts)
+        for table, rows in (
+            (artifacts, ch.artifacts),
+            (critic_verdicts, ch.verdicts),
+            (policy_decisions, ch.decisions),
+        ):
+            if rows:
+                await conn.execute(sa.insert(table), rows)
         await enqueue(conn, ch.outbox)
         return await append_events(conn, ch.events)
 

@@ -42,4 +42,7 @@ async def test_policy_gate_allows_the_demo_in_prod_and_the_critic_approves_it(ru
     assert job["status"] == "succeeded", job["error"]
     assert [t["status"] for t in tasks] == ["succeeded"] * 3
     assert events.count("event: critic.verdict") == 2  # the two critic_required tasks
+    assert events.count("event: policy.decision") == 3
+    rules = [[(d["decision"], d["rule"]) for d in t["policy_decisions"]] for t in tasks]
+    assert rules == [[("allow", "environments.prod.allowed_tools")]] * 3, rules
     assert events.count("event: task.reviewing") == 2

@@ -17,7 +17,17 @@ from planwright.core.db.migrate import upgrade_head
 from planwright.core.db.schema import metadata
 from planwright.core.db.tests.support import PG_ADMIN, postgres_database
 
-TABLES = {"jobs", "plans", "tasks", "artifacts", "events", "outbox", "alembic_version"}
+TABLES = {
+    "jobs",
+    "plans",
+    "tasks",
+    "artifacts",
+    "events",
+    "outbox",
+    "critic_verdicts",
+    "policy_decisions",
+    "alembic_version",
+}
 
 
 def _diff_against_code(url: str) -> list[object]:
