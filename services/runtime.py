@@ -24,7 +24,7 @@ from planwright.core.feed_redis import RedisFeed
 from planwright.core.llm import get_provider
 from planwright.core.outbox import OutboxRelay
 from planwright.core.planning.rules import RuleBasedPlanner
-from planwright.core.policy import PolicyEngine
+from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.tool_registry import default_registry
 from planwright.services.api.orchestrator import Orchestrator
@@ -61,13 +61,13 @@ class Runtime:
             )
             self.bus = bus
             self.feed = RedisFeed(settings.redis_url, self.engine, prefix=settings.redis_key_prefix)
+        # Load the policy now so that an invalid file stops the process at start, not mid-run.
+        self.policy = PolicyStore(settings.policy_config_path) if settings.policy_gate_enabled else None
         self.relay = OutboxRelay(self.engine, self.bus)
-        self.orchestrator = Orchestrator(self.engine, self.bus, self.relay, self.feed, settings)
+        self.orchestrator = Orchestrator(self.engine, self.bus, self.relay, self.feed, settings, self.policy)
         self.registry = default_registry(http_fetch_max_bytes=settings.http_fetch_max_bytes)
         self.artifacts = ArtifactStore(settings.artifact_dir)
         self.llm = get_provider(settings.llm_provider)
-        # Load the policy now so that an invalid file stops the process at start, not mid-run.
-        self.policy = PolicyEngine.load(settings.policy_config_path) if settings.policy_gate_enabled else None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._suffix = f"{socket.gethostname()}-{os.getpid()}"
@@ -95,6 +95,8 @@ class Runtime:
                 heartbeat_s=s.visibility_timeout_s / 4,
                 grace_s=s.shutdown_grace_s,
                 demo_fault_rate=s.critic_demo_fault_rate if s.critic_enabled else 0.0,
+                policy=self.policy,
+                policy_mode=s.policy_mode,
             )
             loops["worker"] = lambda: worker.run(stop)
         if "critic" in self.roles:

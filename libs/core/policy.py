@@ -1,25 +1,56 @@
-"""Policy evaluation: pure, from the parsed ``config/policy.yaml``."""
+"""Policy evaluation: pure, from the parsed ``config/policy.yaml`` (format: docs/policy.md).
+
+``PolicyStore`` re-reads the file when it changes, so edits take effect without a restart; an
+invalid edit is logged and the last valid policy stays in force.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planwright.core.errors import ConfigError
 
+log = logging.getLogger(__name__)
 
-class EnvironmentPolicy(BaseModel):
+
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ToolLimits(_Strict):
+    timeout_s: float | None = Field(None, gt=0, description="Caps the tool's own timeout.")
+    max_response_bytes: int | None = Field(None, gt=0, description="Caps what http_fetch reads.")
+    allowed_domains: list[str] | None = Field(
+        None, description="http_fetch hosts; '*.example.com' for subdomains."
+    )
+    max_calls_per_job: int | None = Field(None, ge=1, description="Tasks of one job that may use the tool.")
+
+
+class JobLimits(_Strict):
+    max_tasks: int | None = Field(None, ge=1)
+    max_reworks: int | None = Field(None, ge=0, description="Caps CRITIC_MAX_REWORKS.")
+    max_runtime_s: float | None = Field(None, gt=0, description="A running job older than this fails.")
+
+
+class EnvironmentPolicy(_Strict):
     allowed_tools: list[str] = []
     denied_tools: dict[str, str] = {}  # tool -> reason shown to the user
+    tools: dict[str, ToolLimits] = {}
+    job: JobLimits = JobLimits()
 
 
-class PolicyFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: int = 1
+class PolicyFile(_Strict):
+    version: Literal[1] = 1
     environments: dict[str, EnvironmentPolicy]
 
 
@@ -28,6 +59,26 @@ class Decision:
     allowed: bool
     reason: str
     rule: str  # the part of the policy that decided, e.g. "environments.prod.denied_tools.http_fetch"
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """A whole plan against the policy: a decision per task, and what is wrong with the plan itself."""
+
+    decisions: dict[str, Decision]
+    problems: list[Decision]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.problems and all(d.allowed for d in self.decisions.values())
+
+
+def _host_allowed(host: str, patterns: list[str]) -> bool:
+    host = host.lower().rstrip(".")
+    for pattern in (p.lower() for p in patterns):
+        if host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
+            return True
+    return False
 
 
 class PolicyEngine:
@@ -46,20 +97,82 @@ class PolicyEngine:
         try:
             return cls(PolicyFile.model_validate(raw))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigError(f"policy file {path} is invalid: {problems}") from exc
 
-    def decide(self, mode: str, tool: str) -> Decision:
-        env = self.policy.environments.get(mode)
+    def environment(self, mode: str) -> EnvironmentPolicy | None:
+        return self.policy.environments.get(mode)
+
+    def limits(self, mode: str, tool: str) -> ToolLimits:
+        env = self.environment(mode)
+        return env.tools.get(tool, ToolLimits()) if env else ToolLimits()
+
+    def decide(self, mode: str, tool: str, args: Mapping[str, Any] | None = None) -> Decision:
+        env = self.environment(mode)
         where = f"environments.{mode}"
         if env is None:
             return Decision(False, f"POLICY_MODE={mode} has no section in the policy file", where)
         if tool in env.denied_tools:
             reason = f"tool '{tool}' is denied in {mode}: {env.denied_tools[tool]}"
             return Decision(False, reason, f"{where}.denied_tools.{tool}")
-        if "*" in env.allowed_tools or tool in env.allowed_tools:
-            rule = f"{where}.allowed_tools" + ("" if tool in env.allowed_tools else ".*")
-            return Decision(True, f"tool '{tool}' is allowed in {mode}", rule)
-        return Decision(
-            False, f"tool '{tool}' is not in the allowed tools for {mode}", f"{where}.allowed_tools"
-        )
+        if "*" not in env.allowed_tools and tool not in env.allowed_tools:
+            return Decision(
+                False, f"tool '{tool}' is not in the allowed tools for {mode}", f"{where}.allowed_tools"
+            )
+        domains = self.limits(mode, tool).allowed_domains
+        url = (args or {}).get("url")
+        if domains is not None and isinstance(url, str):
+            host = urlsplit(url).hostname or ""
+            if not _host_allowed(host, domains):
+                rule = f"{where}.tools.{tool}.allowed_domains"
+                return Decision(False, f"{host or url!r} is not an allowed domain for {tool} in {mode}", rule)
+        rule = f"{where}.allowed_tools" + ("" if tool in env.allowed_tools else ".*")
+        return Decision(True, f"tool '{tool}' is allowed in {mode}", rule)
+
+    def check_plan(self, mode: str, tasks: Sequence[tuple[str, str, Mapping[str, Any]]]) -> PlanCheck:
+        """``tasks`` as (key, tool, args). Applies the tool rules and the job limits before anything runs."""
+        decisions = {key: self.decide(mode, tool, args) for key, tool, args in tasks}
+        problems: list[Decision] = []
+        env = self.environment(mode)
+        if env is not None:
+            where = f"environments.{mode}"
+            limit = env.job.max_tasks
+            if limit is not None and len(tasks) > limit:
+                reason = f"the plan has {len(tasks)} tasks; the policy allows at most {limit} in {mode}"
+                problems.append(Decision(False, reason, f"{where}.job.max_tasks"))
+            for tool, used in Counter(tool for _, tool, _ in tasks).items():
+                most = self.limits(mode, tool).max_calls_per_job
+                if most is not None and used > most:
+                    reason = f"the plan calls {tool} {used} times; the policy allows {most} per job in {mode}"
+                    problems.append(Decision(False, reason, f"{where}.tools.{tool}.max_calls_per_job"))
+        return PlanCheck(decisions, problems)
+
+
+class PolicyStore:
+    """The policy in force: re-read whenever the file changes, so edits need no restart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp = self._stat()
+        self._engine = PolicyEngine.load(path)  # an invalid file at start stops the process
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    @property
+    def engine(self) -> PolicyEngine:
+        stamp = self._stat()
+        if stamp is not None and stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._engine = PolicyEngine.load(self.path)
+                log.info("policy: reloaded %s", self.path)
+            except ConfigError as exc:
+                log.error("policy: keeping the previous policy; %s", exc.message)
+        return self._engine

@@ -45,7 +45,8 @@ _JOB_EDGES: dict[JobStatus, frozenset[JobStatus]] = {
 
 _T = TaskStatus
 _TASK_EDGES: dict[TaskStatus, frozenset[TaskStatus]] = {
-    _T.pending: frozenset({_T.ready, _T.skipped}),
+    # pending -> blocked: the plan was checked against the policy before anything ran.
+    _T.pending: frozenset({_T.ready, _T.skipped, _T.blocked}),
     # -> failed from ready/awaiting_approval: the gate's decision was given up on (dead-lettered).
     _T.ready: frozenset({_T.awaiting_approval, _T.queued, _T.blocked, _T.failed}),
     _T.awaiting_approval: frozenset({_T.queued, _T.blocked, _T.failed}),

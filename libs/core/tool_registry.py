@@ -43,6 +43,8 @@ class ToolCall:
     progress: ProgressFn
     feedback: str | None = None
     demo_fault_rate: float = 0.0  # CRITIC_DEMO_FAULT_RATE when the critic is on; see llm/demo_faults.py
+    timeout_s: float | None = None  # the policy's tighter limit, if any
+    max_response_bytes: int | None = None  # the policy's cap for http_fetch, if any
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,11 @@ class ToolRegistry:
         except ValidationError as exc:
             raise ToolError(f"invalid args for tool '{tool}': " + "; ".join(_messages(exc))) from exc
         try:
-            async with asyncio.timeout(spec.timeout_s):
+            timeout_s = min(spec.timeout_s, call.timeout_s or spec.timeout_s)
+            async with asyncio.timeout(timeout_s):
                 output = await spec.handler(call, args)
         except TimeoutError as exc:
-            raise RetryableToolError(f"tool '{tool}' timed out after {spec.timeout_s:g}s") from exc
+            raise RetryableToolError(f"tool '{tool}' timed out after {timeout_s:g}s") from exc
         if not isinstance(output, spec.output_model):
             raise ToolError(
                 f"tool '{tool}' returned {type(output).__name__}, not {spec.output_model.__name__}"
@@ -291,7 +294,7 @@ _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascr
 
 def _make_http_fetch(limit: int) -> Handler:
     async def _http_fetch(call: ToolCall, args: HttpFetchArgs) -> HttpFetchOutput:
-        cap = min(args.max_bytes or limit, limit)
+        cap = min(args.max_bytes or limit, limit, call.max_response_bytes or limit)
         await call.progress(f"fetching {args.url}")
         try:
             out = await _fetch(args.url, cap)

@@ -9,13 +9,13 @@ from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.messages import Message, TaskAllowed, TaskBlocked, TaskReady
-from planwright.core.policy import PolicyEngine
+from planwright.core.policy import PolicyStore
 
 
 class PolicyService:
-    def __init__(self, bus: Bus, engine: PolicyEngine, mode: str) -> None:
+    def __init__(self, bus: Bus, policy: PolicyStore, mode: str) -> None:
         self.bus = bus
-        self.engine = engine
+        self.policy = policy
         self.mode = mode
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
@@ -25,7 +25,7 @@ class PolicyService:
             if not isinstance(msg, TaskReady):
                 continue
             ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
-            decision = self.engine.decide(self.mode, msg.tool)
+            decision = self.policy.engine.decide(self.mode, msg.tool, msg.args)
             if decision.allowed:
                 out.append(TaskAllowed(**ident, rule=decision.rule, reason=decision.reason))
             else:

@@ -20,6 +20,7 @@ from planwright.core.messages import (
     TaskProgress,
     TaskStarted,
 )
+from planwright.core.policy import PolicyStore, ToolLimits
 from planwright.core.tool_registry import ToolCall, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class Worker:
         heartbeat_s: float = 30.0,
         grace_s: float = 20.0,
         demo_fault_rate: float = 0.0,
+        policy: PolicyStore | None = None,
+        policy_mode: str = "dev",
     ) -> None:
         self.bus = bus
         self.registry = registry
@@ -50,6 +53,8 @@ class Worker:
         self.heartbeat_s = heartbeat_s
         self.grace_s = grace_s
         self.demo_fault_rate = demo_fault_rate
+        self.policy = policy
+        self.policy_mode = policy_mode
         self._running: dict[asyncio.Task[None], Delivery] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -117,6 +122,17 @@ class Worker:
         if msg.not_before is not None and (wait := msg.not_before - time.time()) > 0:
             await asyncio.sleep(wait)  # retry backoff
         ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
+        limits = ToolLimits()
+        if self.policy is not None:
+            # Defence in depth: a task that reached the dispatch stream without the gate is refused too.
+            engine = self.policy.engine
+            decision = engine.decide(self.policy_mode, msg.tool, msg.args)
+            if not decision.allowed:
+                refused = TaskFailed(**ident, error=f"refused by policy at the worker: {decision.reason}")
+                await self.bus.publish(names.ORCHESTRATOR, [refused])
+                await self.bus.ack(names.G_WORKER, [delivery])
+                return
+            limits = engine.limits(self.policy_mode, msg.tool)
         await self.bus.publish(names.ORCHESTRATOR, [TaskStarted(**ident, worker=self.name)])
 
         async def progress(message: str) -> None:
@@ -134,6 +150,8 @@ class Worker:
             progress=progress,
             feedback=msg.feedback,
             demo_fault_rate=self.demo_fault_rate,
+            timeout_s=limits.timeout_s,
+            max_response_bytes=limits.max_response_bytes,
         )
         result: Message
         try:

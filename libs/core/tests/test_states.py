@@ -29,6 +29,7 @@ JOB_EDGES = {
 TASK_EDGES = {
     (T.pending, T.ready),
     (T.pending, T.skipped),
+    (T.pending, T.blocked),
     (T.ready, T.awaiting_approval),
     (T.ready, T.queued),
     (T.ready, T.blocked),

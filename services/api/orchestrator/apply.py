@@ -32,6 +32,7 @@ from planwright.core.messages import (
     TaskReview,
     TaskStarted,
 )
+from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import TASK_TERMINAL, JobStatus, TaskStatus, can_job, can_task, check_task
 from planwright.services.api.orchestrator.state import JobState, TaskState
@@ -53,8 +54,9 @@ class Changes:
 
 
 class Applier:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, policy: PolicyStore | None = None) -> None:
         self.settings = settings
+        self.policy = policy  # set when the gate is on: plans are checked before anything runs
 
     def apply(self, job: JobState, msg: Message, ch: Changes) -> None:
         match msg:
@@ -139,6 +141,27 @@ class Applier:
         )
         job.dirty = True
         self._job(job, JobStatus.running, ch)
+        if self.policy is not None:
+            self._check_plan(job, ch)
+
+    def _check_plan(self, job: JobState, ch: Changes) -> None:
+        """Block a plan that the policy forbids before any of it runs, saying why."""
+        tasks = [(t.key, t.tool, t.args) for t in job.tasks.values()]
+        assert self.policy is not None
+        check = self.policy.engine.check_plan(self.settings.policy_mode, tasks)
+        if check.allowed:
+            return
+        reasons = [p.reason for p in check.problems]
+        for key, decision in check.decisions.items():
+            if not decision.allowed:
+                task = job.tasks[key]
+                self._decision(job, task, ch, "block", decision.rule, decision.reason)
+                self._task(job, task, TaskStatus.blocked, ch, error=decision.reason)
+                reasons.append(f"task '{key}': {decision.reason}")
+        for task in job.tasks.values():
+            if task.status is TaskStatus.pending:
+                self._task(job, task, TaskStatus.skipped, ch, reason="the plan was blocked by policy")
+        self._job(job, JobStatus.failed, ch, error="plan blocked by policy: " + "; ".join(reasons))
 
     def advance(self, job: JobState, ch: Changes) -> None:
         """Skip what can no longer run, release what is ready, and finish the job when all is done."""
@@ -197,6 +220,12 @@ class Applier:
             not_before=time.time() + delay if delay else None,
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
+
+    def _max_reworks(self) -> int:
+        cap = self.settings.critic_max_reworks
+        if self.policy is not None and (env := self.policy.engine.environment(self.settings.policy_mode)):
+            cap = min(cap, env.job.max_reworks if env.job.max_reworks is not None else cap)
+        return cap
 
     def _send_review(self, job: JobState, task: TaskState, ch: Changes) -> None:
         review = TaskReview(
@@ -372,7 +401,7 @@ class Applier:
         )
         if msg.verdict == "approve":
             self._task(job, task, TaskStatus.succeeded, ch)
-        elif task.reworks < self.settings.critic_max_reworks:
+        elif task.reworks < self._max_reworks():
             task.reworks += 1
             self._dispatch(job, task, ch, feedback="; ".join(msg.reasons))
         else:

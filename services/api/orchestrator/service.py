@@ -22,6 +22,7 @@ from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated
 from planwright.core.outbox import OutboxRelay, enqueue
+from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api.orchestrator.apply import Applier, Changes
@@ -32,13 +33,19 @@ log = logging.getLogger(__name__)
 
 class Orchestrator:
     def __init__(
-        self, engine: AsyncEngine, bus: Bus, relay: OutboxRelay, feed: EventFeed, settings: Settings
+        self,
+        engine: AsyncEngine,
+        bus: Bus,
+        relay: OutboxRelay,
+        feed: EventFeed,
+        settings: Settings,
+        policy: PolicyStore | None = None,
     ) -> None:
         self.engine = engine
         self.bus = bus
         self.relay = relay
         self.feed = feed
-        self.applier = Applier(settings)
+        self.applier = Applier(settings, policy)
         self._write = asyncio.Lock()
 
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:

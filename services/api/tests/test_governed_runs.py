@@ -22,16 +22,22 @@ async def test_policy_gate_in_prod_blocks_http_fetch_with_the_reason(runtime_fac
     runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod")
     async with await _client(runtime) as client:
         job, tasks = await _run(client, "Fetch https://example.com/ then summarize it.")
+        events = (await client.get(f"/jobs/{job['id']}/events")).text
+    reason = "tool 'http_fetch' is denied in prod: outbound HTTP requests are not allowed in prod"
     assert [(t["tool"], t["status"]) for t in tasks] == [
         ("http_fetch", "blocked"),
         ("text_summarize", "skipped"),
     ]
-    assert (
-        tasks[0]["error"]
-        == "tool 'http_fetch' is denied in prod: outbound HTTP requests are not allowed in prod"
-    )
+    assert tasks[0]["error"] == reason
+    (decision,) = tasks[0]["policy_decisions"]
+    assert (decision["decision"], decision["rule"]) == ("block", "environments.prod.denied_tools.http_fetch")
     assert job["status"] == "failed"
-    assert "was blocked" in job["error"]
+    assert job["error"] == f"plan blocked by policy: task '{tasks[0]['key']}': {reason}"
+    # Flagged at plan time: nothing was released, let alone run.
+    assert "event: task.ready" not in events
+    assert "event: task.running" not in events
+    assert "event: policy.decision" in events
+    assert reason in events
 
 
 async def test_policy_gate_allows_the_demo_in_prod_and_the_critic_approves_it(runtime_factory, demo_goal):
