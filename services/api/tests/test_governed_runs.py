@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
+
 import httpx
 
 from planwright.services.api.app import create_app
 from planwright.services.api.tests.support import wait_for_job
+
+SHIPPED = Path(__file__).parents[3] / "config" / "policy.yaml"
 
 
 async def _client(runtime):
@@ -52,3 +58,58 @@ async def test_policy_gate_allows_the_demo_in_prod_and_the_critic_approves_it(ru
     rules = [[(d["decision"], d["rule"]) for d in t["policy_decisions"]] for t in tasks]
     assert rules == [[("allow", "environments.prod.allowed_tools")]] * 3, rules
     assert events.count("event: task.reviewing") == 2
+
+
+async def _page_server():
+    async def serve(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        body = b"<p>Queues hold work. Workers take tasks from them. Results flow back.</p>"
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+
+
+async def test_the_same_goal_runs_in_dev(runtime_factory):
+    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="dev")
+    server, url = await _page_server()
+    async with server, await _client(runtime) as client:
+        job, tasks = await _run(client, f"Fetch {url} then summarize it.")
+    assert job["status"] == "succeeded", job["error"]
+    assert tasks[0]["policy_decisions"][0]["rule"] == "environments.dev.allowed_tools.*"
+
+
+async def test_a_policy_edit_takes_effect_without_a_restart(runtime_factory, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHIPPED.read_text())
+    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod", policy_config_path=policy)
+    server, url = await _page_server()
+    async with server, await _client(runtime) as client:
+        before, _ = await _run(client, f"Fetch {url} then summarize it.")
+        assert before["status"] == "failed"
+        text = SHIPPED.read_text().replace(
+            "allowed_tools: [text_generate, file_write_artifact, text_summarize]\n    denied_tools:\n"
+            "      http_fetch: outbound HTTP requests are not allowed in prod\n",
+            "allowed_tools: [text_generate, file_write_artifact, text_summarize, http_fetch]\n",
+        )
+        assert text != SHIPPED.read_text()
+        policy.write_text(text)
+        os.utime(policy, ns=(1, 10**18))
+        after, tasks = await _run(client, f"Fetch {url} then summarize it.")
+    assert after["status"] == "succeeded", after["error"]
+    assert tasks[0]["policy_decisions"][0]["decision"] == "allow"
+
+
+async def test_a_plan_over_the_policys_job_limit_is_blocked_before_it_runs(runtime_factory):
+    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod")
+    async with await _client(runtime) as client:
+        job, tasks = await _run(client, "; ".join(f"write note {i}" for i in range(11)))
+    assert job["status"] == "failed"
+    assert (
+        job["error"] == "plan blocked by policy: the plan has 11 tasks; the policy allows at most 10 in prod"
+    )
+    assert {t["status"] for t in tasks} == {"skipped"}
