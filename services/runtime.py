@@ -123,11 +123,14 @@ class Runtime:
                 log.info("resumed %d unfinished job(s) from the database", resumed)
 
     async def _watch_epoch(self) -> None:
+        """The Orchestrator's clock: reconcile after Redis lost data; fail unanswered approvals."""
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.settings.reconcile_check_s)
             if not self._stop.is_set():
                 await self._reconcile_if_fresh()
+                if expired := await self.orchestrator.expire_approvals():
+                    log.info("failed %d task(s) whose approval timed out", expired)
 
     async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a service loop; if it crashes, log it and start it again."""

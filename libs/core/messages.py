@@ -63,6 +63,12 @@ class TaskAllowed(_TaskMsg):
     reason: str = ""
 
 
+class TaskNeedsApproval(_TaskMsg):
+    type: Literal["task.needs_approval"] = "task.needs_approval"
+    rule: str
+    reason: str
+
+
 class TaskBlocked(_TaskMsg):
     type: Literal["task.blocked"] = "task.blocked"
     reason: str
@@ -129,6 +135,7 @@ Message = Annotated[
     | PlanFailed
     | TaskReady
     | TaskAllowed
+    | TaskNeedsApproval
     | TaskBlocked
     | TaskDispatch
     | TaskStarted

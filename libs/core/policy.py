@@ -45,6 +45,8 @@ class JobLimits(_Strict):
 class EnvironmentPolicy(_Strict):
     allowed_tools: list[str] = []
     denied_tools: dict[str, str] = {}  # tool -> reason shown to the user
+    require_approval: list[str] = []  # tools whose tasks wait for a person to approve them
+    approval_timeout_s: float = Field(3600.0, gt=0, description="An unanswered approval fails the task.")
     tools: dict[str, ToolLimits] = {}
     job: JobLimits = JobLimits()
 
@@ -59,6 +61,7 @@ class Decision:
     allowed: bool
     reason: str
     rule: str  # the part of the policy that decided, e.g. "environments.prod.denied_tools.http_fetch"
+    needs_approval: bool = False  # allowed once a person approves it
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class PolicyEngine:
             if not _host_allowed(host, domains):
                 rule = f"{where}.tools.{tool}.allowed_domains"
                 return Decision(False, f"{host or url!r} is not an allowed domain for {tool} in {mode}", rule)
+        if tool in env.require_approval:
+            reason = f"tool '{tool}' needs a person's approval in {mode}"
+            return Decision(True, reason, f"{where}.require_approval", needs_approval=True)
         rule = f"{where}.allowed_tools" + ("" if tool in env.allowed_tools else ".*")
         return Decision(True, f"tool '{tool}' is allowed in {mode}", rule)
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 import planwright
 from planwright.services.api.errors import install_error_handlers
-from planwright.services.api.routes import artifacts, events, jobs, meta, policy
+from planwright.services.api.routes import approvals, artifacts, events, jobs, meta, policy
 from planwright.services.runtime import Runtime
 
 
@@ -32,6 +32,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (jobs, events, artifacts, policy, meta):
+    for module in (jobs, events, artifacts, approvals, policy, meta):
         app.include_router(module.router)
     return app

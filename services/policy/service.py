@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
-from planwright.core.messages import Message, TaskAllowed, TaskBlocked, TaskReady
+from planwright.core.messages import Message, TaskAllowed, TaskBlocked, TaskNeedsApproval, TaskReady
 from planwright.core.policy import PolicyStore
 
 
@@ -26,7 +26,9 @@ class PolicyService:
                 continue
             ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
             decision = self.policy.engine.decide(self.mode, msg.tool, msg.args)
-            if decision.allowed:
+            if decision.needs_approval:
+                out.append(TaskNeedsApproval(**ident, rule=decision.rule, reason=decision.reason))
+            elif decision.allowed:
                 out.append(TaskAllowed(**ident, rule=decision.rule, reason=decision.reason))
             else:
                 out.append(TaskBlocked(**ident, rule=decision.rule, reason=decision.reason))

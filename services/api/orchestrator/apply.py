@@ -27,6 +27,7 @@ from planwright.core.messages import (
     TaskCompleted,
     TaskDispatch,
     TaskFailed,
+    TaskNeedsApproval,
     TaskProgress,
     TaskReady,
     TaskReview,
@@ -38,6 +39,16 @@ from planwright.core.states import TASK_TERMINAL, JobStatus, TaskStatus, can_job
 from planwright.services.api.orchestrator.state import JobState, TaskState
 
 MAX_BACKOFF_S = 30.0
+TaskMessage = (
+    TaskAllowed
+    | TaskNeedsApproval
+    | TaskBlocked
+    | TaskStarted
+    | TaskProgress
+    | TaskCompleted
+    | TaskFailed
+    | CriticVerdict
+)
 
 
 @dataclass
@@ -71,7 +82,7 @@ class Applier:
                     self._plan_created(job, msg, ch)
                 else:
                     self._job(job, JobStatus.failed, ch, error=f"planning failed: {msg.reason}")
-            case TaskAllowed() | TaskBlocked() | TaskStarted() | TaskProgress():
+            case TaskAllowed() | TaskNeedsApproval() | TaskBlocked() | TaskStarted() | TaskProgress():
                 self._task_msg(job, msg, ch)
             case TaskCompleted() | TaskFailed() | CriticVerdict():
                 self._task_msg(job, msg, ch)
@@ -221,6 +232,11 @@ class Applier:
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
 
+    def approval_timeout_s(self) -> float | None:
+        if self.policy is None or (env := self.policy.engine.environment(self.settings.policy_mode)) is None:
+            return None
+        return env.approval_timeout_s
+
     def _max_reworks(self) -> int:
         cap = self.settings.critic_max_reworks
         if self.policy is not None and (env := self.policy.engine.environment(self.settings.policy_mode)):
@@ -281,13 +297,7 @@ class Applier:
     def _task_msg(
         self,
         job: JobState,
-        msg: TaskAllowed
-        | TaskBlocked
-        | TaskStarted
-        | TaskProgress
-        | TaskCompleted
-        | TaskFailed
-        | CriticVerdict,
+        msg: TaskMessage,
         ch: Changes,
     ) -> None:
         task = job.task_by_id(msg.task_id)
@@ -297,6 +307,9 @@ class Applier:
             case TaskAllowed() if task.status is TaskStatus.ready:
                 self._decision(job, task, ch, "allow", msg.rule, msg.reason)
                 self._dispatch(job, task, ch)
+            case TaskNeedsApproval() if task.status is TaskStatus.ready:
+                self._decision(job, task, ch, "needs_approval", msg.rule, msg.reason)
+                self._task(job, task, TaskStatus.awaiting_approval, ch, reason=msg.reason)
             case TaskBlocked() if can_task(task.status, TaskStatus.blocked):
                 self._decision(job, task, ch, "block", msg.rule, msg.reason)
                 self._task(job, task, TaskStatus.blocked, ch, error=msg.reason)
@@ -413,6 +426,21 @@ class Applier:
                 ch,
                 error=f"rejected by critic after {task.reworks} reworks: {reasons}",
             )
+
+    def answer(self, job: JobState, task: TaskState, ch: Changes, *, approve: bool, comment: str) -> None:
+        """A person's answer to a task awaiting approval (the caller checked its state)."""
+        reason = comment or ("approved" if approve else "rejected")
+        self._decision(job, task, ch, "approved" if approve else "rejected", "human", reason)
+        if approve:
+            self._dispatch(job, task, ch)
+        else:
+            self._task(job, task, TaskStatus.failed, ch, error=f"rejected by a reviewer: {reason}")
+        self.advance(job, ch)
+
+    def expire_approval(self, job: JobState, task: TaskState, ch: Changes, timeout_s: float) -> None:
+        self._decision(job, task, ch, "expired", "approval_timeout_s", f"no answer within {timeout_s:g}s")
+        self._task(job, task, TaskStatus.failed, ch, error=f"approval timed out after {timeout_s:g}s")
+        self.advance(job, ch)
 
     def cancel(self, job: JobState, ch: Changes, reason: str) -> None:
         for task in job.tasks.values():

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +17,7 @@ from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.eventlog import append_events
-from planwright.core.db.schema import artifacts, critic_verdicts, jobs, plans, policy_decisions
+from planwright.core.db.schema import artifacts, critic_verdicts, jobs, plans, policy_decisions, tasks
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
@@ -24,7 +25,7 @@ from planwright.core.messages import JobCreated
 from planwright.core.outbox import OutboxRelay, enqueue
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
-from planwright.core.states import JOB_TERMINAL, JobStatus
+from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api.orchestrator.apply import Applier, Changes
 from planwright.services.api.orchestrator.state import JobState, load_jobs, save_jobs
 
@@ -88,6 +89,57 @@ class Orchestrator:
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
+
+    async def answer_task(self, task_id: UUID, *, approve: bool, comment: str) -> UUID:
+        """A person approves or rejects a task awaiting approval; returns its job id."""
+        found: list[UUID] = []
+
+        async def work(conn: AsyncConnection) -> list[Event]:
+            job_id = (await conn.execute(sa.select(tasks.c.job_id).where(tasks.c.id == task_id))).scalar()
+            if job_id is None:
+                raise NotFound(f"task {task_id} not found")
+            found.append(job_id)
+            states = await load_jobs(conn, [job_id])
+            job = states[job_id]
+            task = job.task_by_id(task_id)
+            assert task is not None
+            if task.status is not TaskStatus.awaiting_approval or job.status is not JobStatus.running:
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status.value}; only a task awaiting approval can be "
+                    f"{'approved' if approve else 'rejected'}"
+                )
+            ch = Changes(now=utcnow())
+            self.applier.answer(job, task, ch, approve=approve, comment=comment)
+            return await self._persist(conn, states.values(), ch)
+
+        await self._transact(work)
+        return found[0]
+
+    async def expire_approvals(self) -> int:
+        """Fail tasks whose approval went unanswered past the policy's approval_timeout_s."""
+        timeout_s = self.applier.approval_timeout_s()
+        if timeout_s is None:
+            return 0
+        cutoff = utcnow() - timedelta(seconds=timeout_s)
+        expired = 0
+
+        async def work(conn: AsyncConnection) -> list[Event]:
+            nonlocal expired
+            query = sa.select(tasks.c.job_id, tasks.c.id).where(
+                tasks.c.status == TaskStatus.awaiting_approval.value, tasks.c.updated_at < cutoff
+            )
+            due = (await conn.execute(query)).all()
+            states = await load_jobs(conn, {job_id for job_id, _ in due})
+            ch = Changes(now=utcnow())
+            for job_id, task_id in due:
+                task = states[job_id].task_by_id(task_id)
+                if task is not None and task.status is TaskStatus.awaiting_approval:
+                    self.applier.expire_approval(states[job_id], task, ch, timeout_s)
+                    expired += 1
+            return await self._persist(conn, states.values(), ch)
+
+        await self._transact(work)
+        return expired
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
         """Apply a batch of messages (any mix of jobs) in one transaction."""

@@ -20,3 +20,16 @@ async def wait_for_job(
             if job["status"] in statuses:
                 return job
             await asyncio.sleep(0.02)
+
+
+async def wait_for_task(
+    client: httpx.AsyncClient, job_id: str, key: str, status: str, *, timeout_s: float = 10.0
+) -> dict[str, Any]:
+    """Poll until the job's task ``key`` reaches ``status`` (a test helper)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            for task in (await client.get(f"/jobs/{job_id}/tasks")).json():
+                if task["key"] == key and task["status"] == status:
+                    found: dict[str, Any] = task
+                    return found
+            await asyncio.sleep(0.02)

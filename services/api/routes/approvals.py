@@ -1,0 +1,48 @@
+"""A person's answer to a task that waits for approval (the policy's require_approval list)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from planwright.core.errors import NotFound
+from planwright.services.api import queries, schemas
+from planwright.services.api.deps import RuntimeDep
+
+router = APIRouter(tags=["approvals"])
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": schemas.ErrorOut},
+    409: {"model": schemas.ErrorOut},
+    422: {"model": schemas.ErrorOut},
+}
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field("", max_length=2000, description="Why; recorded with the decision.")
+
+
+async def _answer(
+    runtime: RuntimeDep, task_id: UUID, body: AnswerIn | None, approve: bool
+) -> schemas.TaskOut:
+    comment = body.comment.strip() if body else ""
+    job_id = await runtime.orchestrator.answer_task(task_id, approve=approve, comment=comment)
+    async with runtime.engine.connect() as conn:
+        for task in await queries.list_tasks(conn, job_id):
+            if task.id == task_id:
+                return task
+    raise NotFound(f"task {task_id} not found")
+
+
+@router.post("/tasks/{task_id}/approve", response_model=schemas.TaskOut, responses=_ERRORS)
+async def approve(task_id: UUID, runtime: RuntimeDep, body: AnswerIn | None = None) -> schemas.TaskOut:
+    """Let a task awaiting approval run; 409 if it is not awaiting approval."""
+    return await _answer(runtime, task_id, body, approve=True)
+
+
+@router.post("/tasks/{task_id}/reject", response_model=schemas.TaskOut, responses=_ERRORS)
+async def reject(task_id: UUID, runtime: RuntimeDep, body: AnswerIn | None = None) -> schemas.TaskOut:
+    """Fail a task awaiting approval with the comment; its dependents are skipped and the job fails."""
+    return await _answer(runtime, task_id, body, approve=False)
