@@ -287,3 +287,25 @@ def test_a_live_long_task_is_never_stolen(make_stack, slow_site):
     assert len(starts) == 6
     assert all(count == 1 for _, count in starts), "a task was started twice"
     assert all(hits == 1 for hits in _Slow.hits.values()), _Slow.hits
+
+
+def test_an_approval_given_after_an_api_restart_resumes_the_job(make_stack, tmp_path):
+    policy = tmp_path / "approval.yaml"
+    policy.write_text(
+        "environments:\n  prod:\n    allowed_tools: [text_generate, file_write_artifact, text_summarize]\n"
+        "    require_approval: [file_write_artifact]\n"
+    )
+    stack = make_stack(policy_gate_enabled="true", policy_mode="prod", policy_config_path=policy)
+    stack.start_all(workers=1)
+    job_id = stack.submit(DEMO)
+    deadline = time.monotonic() + 30
+    while (waiting := stack.tasks(job_id)[1])["status"] != "awaiting_approval":
+        assert time.monotonic() < deadline, waiting["status"]
+        time.sleep(0.1)
+    stack.signal("api", signal.SIGKILL)
+    stack.start_api()
+    assert httpx.post(f"{stack.api}/tasks/{waiting['id']}/approve", json={"comment": "ok"}).status_code == 200
+    (job,) = stack.wait_all([job_id]).values()
+    assert job["status"] == "succeeded", job["error"]
+    decisions = [d["decision"] for d in stack.tasks(job_id)[1]["policy_decisions"]]
+    assert decisions == ["needs_approval", "approved"]
