@@ -123,7 +123,7 @@ class Runtime:
                 log.info("resumed %d unfinished job(s) from the database", resumed)
 
     async def _watch_epoch(self) -> None:
-        """The Orchestrator's clock: reconcile after Redis lost data; fail unanswered approvals."""
+        """The Orchestrator's clock: reconcile after Redis lost data; enforce the policy's time limits."""
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.settings.reconcile_check_s)
@@ -131,6 +131,8 @@ class Runtime:
                 await self._reconcile_if_fresh()
                 if expired := await self.orchestrator.expire_approvals():
                     log.info("failed %d task(s) whose approval timed out", expired)
+                if overran := await self.orchestrator.expire_jobs():
+                    log.info("failed %d job(s) that ran past the policy's max runtime", overran)
 
     async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a service loop; if it crashes, log it and start it again."""

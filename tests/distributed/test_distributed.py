@@ -289,23 +289,31 @@ def test_a_live_long_task_is_never_stolen(make_stack, slow_site):
     assert all(hits == 1 for hits in _Slow.hits.values()), _Slow.hits
 
 
-def test_an_approval_given_after_an_api_restart_resumes_the_job(make_stack, tmp_path):
+def test_approvals_answered_after_an_api_restart_and_one_left_to_time_out(make_stack, tmp_path):
     policy = tmp_path / "approval.yaml"
     policy.write_text(
         "environments:\n  prod:\n    allowed_tools: [text_generate, file_write_artifact, text_summarize]\n"
-        "    require_approval: [file_write_artifact]\n"
+        "    require_approval: [file_write_artifact]\n    approval_timeout_s: 8\n"
     )
     stack = make_stack(policy_gate_enabled="true", policy_mode="prod", policy_config_path=policy)
     stack.start_all(workers=1)
-    job_id = stack.submit(DEMO)
+    approve, reject, ignore = (stack.submit(DEMO) for _ in range(3))
     deadline = time.monotonic() + 30
-    while (waiting := stack.tasks(job_id)[1])["status"] != "awaiting_approval":
-        assert time.monotonic() < deadline, waiting["status"]
+    waiting: dict[str, dict[str, Any]] = {}
+    while len(waiting) < 3:
+        assert time.monotonic() < deadline, waiting
+        for job_id in (approve, reject, ignore):
+            if (task := stack.tasks(job_id)[1])["status"] == "awaiting_approval":
+                waiting[job_id] = task
         time.sleep(0.1)
     stack.signal("api", signal.SIGKILL)
     stack.start_api()
-    assert httpx.post(f"{stack.api}/tasks/{waiting['id']}/approve", json={"comment": "ok"}).status_code == 200
-    (job,) = stack.wait_all([job_id]).values()
-    assert job["status"] == "succeeded", job["error"]
-    decisions = [d["decision"] for d in stack.tasks(job_id)[1]["policy_decisions"]]
+    ok = httpx.post(f"{stack.api}/tasks/{waiting[approve]['id']}/approve", json={"comment": "ok"})
+    no = httpx.post(f"{stack.api}/tasks/{waiting[reject]['id']}/reject", json={"comment": "no"})
+    assert (ok.status_code, no.status_code) == (200, 200)
+    jobs = stack.wait_all([approve, reject, ignore], timeout_s=60)
+    assert jobs[approve]["status"] == "succeeded", jobs[approve]["error"]
+    assert jobs[reject]["error"] == "task 'write_artifact' failed: rejected by a reviewer: no"
+    assert jobs[ignore]["error"] == "task 'write_artifact' failed: approval timed out after 8s"
+    decisions = [d["decision"] for d in stack.tasks(approve)[1]["policy_decisions"]]
     assert decisions == ["needs_approval", "approved"]

@@ -33,7 +33,7 @@ from planwright.core.messages import (
     TaskReview,
     TaskStarted,
 )
-from planwright.core.policy import PolicyStore
+from planwright.core.policy import EnvironmentPolicy, PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import TASK_TERMINAL, JobStatus, TaskStatus, can_job, can_task, check_task
 from planwright.services.api.orchestrator.state import JobState, TaskState
@@ -232,15 +232,29 @@ class Applier:
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
 
+    def _env(self) -> EnvironmentPolicy | None:
+        return self.policy.engine.environment(self.settings.policy_mode) if self.policy else None
+
     def approval_timeout_s(self) -> float | None:
-        if self.policy is None or (env := self.policy.engine.environment(self.settings.policy_mode)) is None:
-            return None
-        return env.approval_timeout_s
+        return env.approval_timeout_s if (env := self._env()) else None
+
+    def max_runtime_s(self) -> float | None:
+        return env.job.max_runtime_s if (env := self._env()) else None
+
+    def overrun(self, job: JobState, ch: Changes, limit_s: float) -> None:
+        """The job ran past the policy's max runtime: stop what is open and fail it."""
+        for task in job.tasks.values():
+            if can_task(task.status, TaskStatus.cancelled):
+                self._task(job, task, TaskStatus.cancelled, ch)
+        rule = f"environments.{self.settings.policy_mode}.job.max_runtime_s"
+        self._job(
+            job, JobStatus.failed, ch, error=f"the job ran longer than the policy's {limit_s:g}s ({rule})"
+        )
 
     def _max_reworks(self) -> int:
         cap = self.settings.critic_max_reworks
-        if self.policy is not None and (env := self.policy.engine.environment(self.settings.policy_mode)):
-            cap = min(cap, env.job.max_reworks if env.job.max_reworks is not None else cap)
+        if (env := self._env()) is not None and env.job.max_reworks is not None:
+            cap = min(cap, env.job.max_reworks)
         return cap
 
     def _send_review(self, job: JobState, task: TaskState, ch: Changes) -> None:

@@ -141,6 +141,30 @@ class Orchestrator:
         await self._transact(work)
         return expired
 
+    async def expire_jobs(self) -> int:
+        """Fail running jobs older than the policy's job.max_runtime_s."""
+        limit_s = self.applier.max_runtime_s()
+        if limit_s is None:
+            return 0
+        cutoff = utcnow() - timedelta(seconds=limit_s)
+        expired = 0
+
+        async def work(conn: AsyncConnection) -> list[Event]:
+            nonlocal expired
+            query = sa.select(jobs.c.id).where(
+                jobs.c.status == JobStatus.running.value, jobs.c.created_at < cutoff
+            )
+            states = await load_jobs(conn, (await conn.execute(query)).scalars())
+            ch = Changes(now=utcnow())
+            for job in states.values():
+                if job.status is JobStatus.running:
+                    self.applier.overrun(job, ch, limit_s)
+                    expired += 1
+            return await self._persist(conn, states.values(), ch)
+
+        await self._transact(work)
+        return expired
+
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
         """Apply a batch of messages (any mix of jobs) in one transaction."""
 

@@ -113,3 +113,48 @@ async def test_a_plan_over_the_policys_job_limit_is_blocked_before_it_runs(runti
         job["error"] == "plan blocked by policy: the plan has 11 tasks; the policy allows at most 10 in prod"
     )
     assert {t["status"] for t in tasks} == {"skipped"}
+
+
+LIMITS = """
+environments:
+  prod:
+    allowed_tools: ["*"]
+    job:
+      max_reworks: {reworks}
+      max_runtime_s: {runtime}
+"""
+
+
+async def test_a_job_past_the_policys_max_runtime_fails(runtime_factory, tmp_path, demo_goal):
+    policy = tmp_path / "limits.yaml"
+    policy.write_text(LIMITS.format(reworks=2, runtime=0.3))
+    # No worker: the job stays running until the limit stops it.
+    runtime = await runtime_factory(
+        roles=("orchestrator", "planner"),
+        policy_gate_enabled=True,
+        policy_mode="prod",
+        policy_config_path=policy,
+        reconcile_check_s=0.1,
+    )
+    async with await _client(runtime) as client:
+        job, tasks = await _run(client, demo_goal)
+    assert job["status"] == "failed"
+    assert job["error"] == "the job ran longer than the policy's 0.3s (environments.prod.job.max_runtime_s)"
+    assert {t["status"] for t in tasks} == {"cancelled"}
+
+
+async def test_the_policys_max_reworks_caps_the_critic(runtime_factory, tmp_path, demo_goal):
+    policy = tmp_path / "limits.yaml"
+    policy.write_text(LIMITS.format(reworks=0, runtime=600))
+    runtime = await runtime_factory(
+        policy_gate_enabled=True,
+        policy_mode="prod",
+        policy_config_path=policy,
+        critic_enabled=True,
+        critic_max_reworks=2,
+        critic_demo_fault_rate=1.0,
+    )
+    async with await _client(runtime) as client:
+        job, tasks = await _run(client, demo_goal)
+    assert job["status"] == "failed"
+    assert tasks[0]["error"].startswith("rejected by critic after 0 reworks: the checklist has 0 item(s)")

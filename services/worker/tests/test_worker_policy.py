@@ -27,8 +27,9 @@ environments:
 """
 
 
-async def run_one(tmp_path, tool, args):
-    (tmp_path / "policy.yaml").write_text(POLICY)
+async def run_one(tmp_path, tool, args, *, write_policy=True):
+    if write_policy:
+        (tmp_path / "policy.yaml").write_text(POLICY)
     bus = MemoryBus()
     worker = Worker(
         bus,
@@ -82,3 +83,25 @@ async def test_the_policy_caps_what_http_fetch_reads(tmp_path):
         out = await run_one(tmp_path, "http_fetch", {"url": f"http://127.0.0.1:{port}/"})
     assert isinstance(out[-1], TaskCompleted)
     assert (out[-1].output["bytes"], out[-1].output["truncated"]) == (10, True)
+
+
+async def test_the_policys_timeout_is_tighter_than_the_tools(tmp_path):
+    release = asyncio.Event()
+    writers = []
+
+    async def slow(reader, writer):
+        writers.append(writer)
+        await release.wait()  # answers nothing until the test is over
+        writer.close()
+
+    server = await asyncio.start_server(slow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    (tmp_path / "policy.yaml").write_text(POLICY.replace("max_response_bytes: 10", "timeout_s: 0.2"))
+    async with server:
+        out = await run_one(tmp_path, "http_fetch", {"url": f"http://127.0.0.1:{port}/"}, write_policy=False)
+        release.set()
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
+    assert isinstance(out[-1], TaskFailed)
+    assert (out[-1].error, out[-1].retryable) == ("tool 'http_fetch' timed out after 0.2s", True)
