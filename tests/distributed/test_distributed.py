@@ -295,7 +295,14 @@ def test_approvals_answered_after_an_api_restart_and_one_left_to_time_out(make_s
         "environments:\n  prod:\n    allowed_tools: [text_generate, file_write_artifact, text_summarize]\n"
         "    require_approval: [file_write_artifact]\n    approval_timeout_s: 8\n"
     )
-    stack = make_stack(policy_gate_enabled="true", policy_mode="prod", policy_config_path=policy)
+    # The critic runs too, as its own process, and sends every first checklist back once.
+    stack = make_stack(
+        policy_gate_enabled="true",
+        policy_mode="prod",
+        policy_config_path=policy,
+        critic_enabled="true",
+        critic_demo_fault_rate=1,
+    )
     stack.start_all(workers=1)
     approve, reject, ignore = (stack.submit(DEMO) for _ in range(3))
     deadline = time.monotonic() + 30
@@ -317,3 +324,5 @@ def test_approvals_answered_after_an_api_restart_and_one_left_to_time_out(make_s
     assert jobs[ignore]["error"] == "task 'write_artifact' failed: approval timed out after 8s"
     decisions = [d["decision"] for d in stack.tasks(approve)[1]["policy_decisions"]]
     assert decisions == ["needs_approval", "approved"]
+    checklist = stack.tasks(approve)[0]
+    assert [(v["attempt"], v["verdict"]) for v in checklist["verdicts"]] == [(1, "rework"), (2, "approve")]
