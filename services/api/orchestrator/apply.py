@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from planwright.core import names, scheduler
@@ -33,10 +31,11 @@ from planwright.core.messages import (
     TaskReview,
     TaskStarted,
 )
-from planwright.core.policy import EnvironmentPolicy, PolicyStore
+from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import TASK_TERMINAL, JobStatus, TaskStatus, can_job, can_task, check_task
-from planwright.services.api.orchestrator.state import JobState, TaskState
+from planwright.services.api.orchestrator.governance import Governance
+from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
 
 MAX_BACKOFF_S = 30.0
 TaskMessage = (
@@ -51,20 +50,7 @@ TaskMessage = (
 )
 
 
-@dataclass
-class Changes:
-    """What one batch produced: events to append, messages for the outbox, artifact rows."""
-
-    now: datetime
-    events: list[EventDraft] = field(default_factory=list)
-    outbox: list[tuple[str, Message]] = field(default_factory=list)
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
-    plans: list[dict[str, Any]] = field(default_factory=list)
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Applier:
+class Applier(Governance):
     def __init__(self, settings: Settings, policy: PolicyStore | None = None) -> None:
         self.settings = settings
         self.policy = policy  # set when the gate is on: plans are checked before anything runs
@@ -155,25 +141,6 @@ class Applier:
         if self.policy is not None:
             self._check_plan(job, ch)
 
-    def _check_plan(self, job: JobState, ch: Changes) -> None:
-        """Block a plan that the policy forbids before any of it runs, saying why."""
-        tasks = [(t.key, t.tool, t.args) for t in job.tasks.values()]
-        assert self.policy is not None
-        check = self.policy.engine.check_plan(self.settings.policy_mode, tasks)
-        if check.allowed:
-            return
-        reasons = [p.reason for p in check.problems]
-        for key, decision in check.decisions.items():
-            if not decision.allowed:
-                task = job.tasks[key]
-                self._decision(job, task, ch, "block", decision.rule, decision.reason)
-                self._task(job, task, TaskStatus.blocked, ch, error=decision.reason)
-                reasons.append(f"task '{key}': {decision.reason}")
-        for task in job.tasks.values():
-            if task.status is TaskStatus.pending:
-                self._task(job, task, TaskStatus.skipped, ch, reason="the plan was blocked by policy")
-        self._job(job, JobStatus.failed, ch, error="plan blocked by policy: " + "; ".join(reasons))
-
     def advance(self, job: JobState, ch: Changes) -> None:
         """Skip what can no longer run, release what is ready, and finish the job when all is done."""
         graph = {k: t.depends_on for k, t in job.tasks.items()}
@@ -231,31 +198,6 @@ class Applier:
             not_before=time.time() + delay if delay else None,
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
-
-    def _env(self) -> EnvironmentPolicy | None:
-        return self.policy.engine.environment(self.settings.policy_mode) if self.policy else None
-
-    def approval_timeout_s(self) -> float | None:
-        return env.approval_timeout_s if (env := self._env()) else None
-
-    def max_runtime_s(self) -> float | None:
-        return env.job.max_runtime_s if (env := self._env()) else None
-
-    def overrun(self, job: JobState, ch: Changes, limit_s: float) -> None:
-        """The job ran past the policy's max runtime: stop what is open and fail it."""
-        for task in job.tasks.values():
-            if can_task(task.status, TaskStatus.cancelled):
-                self._task(job, task, TaskStatus.cancelled, ch)
-        rule = f"environments.{self.settings.policy_mode}.job.max_runtime_s"
-        self._job(
-            job, JobStatus.failed, ch, error=f"the job ran longer than the policy's {limit_s:g}s ({rule})"
-        )
-
-    def _max_reworks(self) -> int:
-        cap = self.settings.critic_max_reworks
-        if (env := self._env()) is not None and env.job.max_reworks is not None:
-            cap = min(cap, env.job.max_reworks)
-        return cap
 
     def _send_review(self, job: JobState, task: TaskState, ch: Changes) -> None:
         review = TaskReview(
@@ -391,17 +333,6 @@ class Applier:
         suffix = f" (after {retries_used + 1} attempts)" if msg.retryable else ""
         self._task(job, task, TaskStatus.failed, ch, error=msg.error + suffix)
 
-    def _decision(
-        self, job: JobState, task: TaskState, ch: Changes, decision: str, rule: str, reason: str
-    ) -> None:
-        record = {"attempt": task.attempt, "decision": decision, "rule": rule, "reason": reason}
-        ch.decisions.append({"job_id": job.id, "task_id": task.id, "created_at": ch.now, **record})
-        ch.events.append(
-            EventDraft(
-                job_id=job.id, task_id=task.id, type="policy.decision", data={"key": task.key, **record}
-            )
-        )
-
     def _verdict(self, job: JobState, task: TaskState, msg: CriticVerdict, ch: Changes) -> None:
         ch.verdicts.append(
             {
@@ -441,23 +372,6 @@ class Applier:
                 error=f"rejected by critic after {task.reworks} reworks: {reasons}",
             )
 
-    def answer(self, job: JobState, task: TaskState, ch: Changes, *, approve: bool, comment: str) -> None:
-        """A person's answer to a task awaiting approval (the caller checked its state)."""
-        reason = comment or ("approved" if approve else "rejected")
-        self._decision(job, task, ch, "approved" if approve else "rejected", "human", reason)
-        if approve:
-            self._dispatch(job, task, ch)
-        else:
-            self._task(job, task, TaskStatus.failed, ch, error=f"rejected by a reviewer: {reason}")
-        self.advance(job, ch)
-
-    def expire_approval(self, job: JobState, task: TaskState, ch: Changes, timeout_s: float) -> None:
-        self._decision(job, task, ch, "expired", "approval_timeout_s", f"no answer within {timeout_s:g}s")
-        self._task(job, task, TaskStatus.failed, ch, error=f"approval timed out after {timeout_s:g}s")
-        self.advance(job, ch)
-
     def cancel(self, job: JobState, ch: Changes, reason: str) -> None:
-        for task in job.tasks.values():
-            if can_task(task.status, TaskStatus.cancelled):
-                self._task(job, task, TaskStatus.cancelled, ch)
+        self._cancel_open_tasks(job, ch)
         self._job(job, JobStatus.cancelled, ch, error=reason)

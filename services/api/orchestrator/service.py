@@ -26,8 +26,8 @@ from planwright.core.outbox import OutboxRelay, enqueue
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
-from planwright.services.api.orchestrator.apply import Applier, Changes
-from planwright.services.api.orchestrator.state import JobState, load_jobs, save_jobs
+from planwright.services.api.orchestrator.apply import Applier
+from planwright.services.api.orchestrator.state import Changes, JobState, load_jobs, save_jobs
 
 log = logging.getLogger(__name__)
 
@@ -117,53 +117,53 @@ class Orchestrator:
 
     async def expire_approvals(self) -> int:
         """Fail tasks whose approval went unanswered past the policy's approval_timeout_s."""
-        timeout_s = self.applier.approval_timeout_s()
-        if timeout_s is None:
+        if (timeout_s := self.applier.approval_timeout_s()) is None:
             return 0
-        cutoff = utcnow() - timedelta(seconds=timeout_s)
-        expired = 0
+        due = sa.select(tasks.c.job_id, tasks.c.id.label("task_id")).where(
+            tasks.c.status == TaskStatus.awaiting_approval.value,
+            tasks.c.updated_at < utcnow() - timedelta(seconds=timeout_s),
+        )
 
-        async def work(conn: AsyncConnection) -> list[Event]:
-            nonlocal expired
-            query = sa.select(tasks.c.job_id, tasks.c.id).where(
-                tasks.c.status == TaskStatus.awaiting_approval.value, tasks.c.updated_at < cutoff
-            )
-            due = (await conn.execute(query)).all()
-            states = await load_jobs(conn, {job_id for job_id, _ in due})
-            ch = Changes(now=utcnow())
-            for job_id, task_id in due:
-                task = states[job_id].task_by_id(task_id)
-                if task is not None and task.status is TaskStatus.awaiting_approval:
-                    self.applier.expire_approval(states[job_id], task, ch, timeout_s)
-                    expired += 1
-            return await self._persist(conn, states.values(), ch)
+        def act(job: JobState, row: Any, ch: Changes) -> bool:
+            task = job.task_by_id(row.task_id)
+            if task is None or task.status is not TaskStatus.awaiting_approval:
+                return False
+            self.applier.expire_approval(job, task, ch, timeout_s)
+            return True
 
-        await self._transact(work)
-        return expired
+        return await self._sweep(due, act)
 
     async def expire_jobs(self) -> int:
         """Fail running jobs older than the policy's job.max_runtime_s."""
-        limit_s = self.applier.max_runtime_s()
-        if limit_s is None:
+        if (limit_s := self.applier.max_runtime_s()) is None:
             return 0
-        cutoff = utcnow() - timedelta(seconds=limit_s)
-        expired = 0
+        due = sa.select(jobs.c.id.label("job_id")).where(
+            jobs.c.status == JobStatus.running.value,
+            jobs.c.created_at < utcnow() - timedelta(seconds=limit_s),
+        )
+
+        def act(job: JobState, row: Any, ch: Changes) -> bool:
+            if job.status is not JobStatus.running:
+                return False
+            self.applier.overrun(job, ch, limit_s)
+            return True
+
+        return await self._sweep(due, act)
+
+    async def _sweep(self, due: sa.Select[Any], act: Callable[[JobState, Any, Changes], bool]) -> int:
+        """Apply ``act`` to every row ``due`` selects (each with a ``job_id``), its job locked; count hits."""
+        hits = 0
 
         async def work(conn: AsyncConnection) -> list[Event]:
-            nonlocal expired
-            query = sa.select(jobs.c.id).where(
-                jobs.c.status == JobStatus.running.value, jobs.c.created_at < cutoff
-            )
-            states = await load_jobs(conn, (await conn.execute(query)).scalars())
+            nonlocal hits
+            rows = (await conn.execute(due)).all()
+            states = await load_jobs(conn, {row.job_id for row in rows})
             ch = Changes(now=utcnow())
-            for job in states.values():
-                if job.status is JobStatus.running:
-                    self.applier.overrun(job, ch, limit_s)
-                    expired += 1
+            hits = sum(1 for row in rows if row.job_id in states and act(states[row.job_id], row, ch))
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
-        return expired
+        return hits
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
         """Apply a batch of messages (any mix of jobs) in one transaction."""

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db.schema import jobs, tasks
+from planwright.core.events import EventDraft
+from planwright.core.messages import Message
 from planwright.core.states import JobStatus, TaskStatus
 
 _TASK_FIELDS = ("status", "attempt", "reworks", "output", "error", "updated_at", "started_at", "finished_at")
@@ -60,6 +62,19 @@ class JobState:
             if t.id == task_id:
                 return t
         return None
+
+
+@dataclass
+class Changes:
+    """What one batch produced: events to append, messages for the outbox, artifact rows."""
+
+    now: datetime
+    events: list[EventDraft] = field(default_factory=list)
+    outbox: list[tuple[str, Message]] = field(default_factory=list)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from planwright.core.errors import ConfigError, PlanwrightError
 from planwright.core.plan import PlanSpec
 from planwright.core.planning.rules import RuleBasedPlanner
-from planwright.core.policy import PolicyEngine
+from planwright.core.policy import Decision, PolicyEngine
 from planwright.services.api import schemas
 from planwright.services.api.deps import RuntimeDep
 from planwright.services.runtime import Runtime
@@ -67,6 +67,12 @@ class EvaluateOut(BaseModel):
     problems: list[ProblemOut]
 
 
+def _outcome(decision: Decision) -> str:
+    if not decision.allowed:
+        return "block"
+    return "needs_approval" if decision.needs_approval else "allow"
+
+
 def _engine(runtime: Runtime) -> PolicyEngine:
     if runtime.policy is not None:
         return runtime.policy.engine
@@ -115,7 +121,7 @@ async def evaluate(body: EvaluateIn, runtime: RuntimeDep) -> EvaluateOut:
             TaskDecisionOut(
                 key=t.key,
                 tool=t.tool,
-                decision="allow" if (d := check.decisions[t.key]).allowed else "block",
+                decision=_outcome(d := check.decisions[t.key]),
                 rule=d.rule,
                 reason=d.reason,
             )

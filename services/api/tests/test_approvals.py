@@ -84,7 +84,8 @@ async def test_an_unanswered_approval_times_out(gated, demo_goal):
         tasks = (await client.get(f"/jobs/{job_id}/tasks")).json()
     assert job["status"] == "failed"
     assert tasks[1]["error"] == "approval timed out after 0.3s"
-    assert tasks[1]["policy_decisions"][-1]["decision"] == "expired"
+    expired = tasks[1]["policy_decisions"][-1]
+    assert (expired["decision"], expired["rule"]) == ("expired", "environments.prod.approval_timeout_s")
 
 
 async def test_an_approval_survives_a_restart(runtime_factory, tmp_path, demo_goal):
@@ -122,3 +123,19 @@ async def test_answers_to_the_wrong_task_are_clear_errors(gated, demo_goal):
         await client.post(f"/tasks/{task['id']}/approve")
         again = await client.post(f"/tasks/{task['id']}/approve")
         assert again.status_code == 409
+
+
+async def test_a_rejection_without_a_comment_says_so_plainly(gated, demo_goal):
+    async with await gated() as client:
+        _, task = await _waiting(client, demo_goal)
+        answered = await client.post(f"/tasks/{task['id']}/reject")
+        assert answered.json()["error"] == "rejected by a reviewer"
+        assert answered.json()["policy_decisions"][-1]["reason"] == "rejected"
+
+
+async def test_a_dry_run_says_which_tasks_would_wait_for_approval(gated, demo_goal):
+    async with await gated() as client:
+        body = (await client.post("/policy/evaluate", json={"goal": demo_goal})).json()
+    assert [t["decision"] for t in body["tasks"]] == ["allow", "needs_approval", "allow"]
+    assert body["tasks"][1]["rule"] == "environments.prod.require_approval"
+    assert body["allowed"] is True

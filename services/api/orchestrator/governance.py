@@ -1,0 +1,111 @@
+"""The policy's part of applying changes: plan checks, recorded decisions, approvals, time limits.
+
+Mixed into the Applier, whose transitions (``_task``, ``_job``, ``_dispatch``, ``advance``) it uses;
+like the Applier it does no I/O and records everything in ``Changes``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from planwright.core.events import EventDraft
+from planwright.core.policy import EnvironmentPolicy, PolicyStore
+from planwright.core.settings import Settings
+from planwright.core.states import JobStatus, TaskStatus, can_task
+from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
+
+
+class Governance:
+    settings: Settings
+    policy: PolicyStore | None  # set when the gate is on
+
+    if TYPE_CHECKING:  # provided by the Applier
+
+        def _task(
+            self, job: JobState, task: TaskState, status: TaskStatus, ch: Changes, **data: Any
+        ) -> None: ...
+
+        def _job(
+            self, job: JobState, status: JobStatus, ch: Changes, error: str | None = None, **data: Any
+        ) -> None: ...
+
+        def _dispatch(
+            self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None
+        ) -> None: ...
+
+        def advance(self, job: JobState, ch: Changes) -> None: ...
+
+    def _check_plan(self, job: JobState, ch: Changes) -> None:
+        """Block a plan that the policy forbids before any of it runs, saying why."""
+        tasks = [(t.key, t.tool, t.args) for t in job.tasks.values()]
+        assert self.policy is not None
+        check = self.policy.engine.check_plan(self.settings.policy_mode, tasks)
+        if check.allowed:
+            return
+        reasons = [p.reason for p in check.problems]
+        for key, decision in check.decisions.items():
+            if not decision.allowed:
+                task = job.tasks[key]
+                self._decision(job, task, ch, "block", decision.rule, decision.reason)
+                self._task(job, task, TaskStatus.blocked, ch, error=decision.reason)
+                reasons.append(f"task '{key}': {decision.reason}")
+        for task in job.tasks.values():
+            if task.status is TaskStatus.pending:
+                self._task(job, task, TaskStatus.skipped, ch, reason="the plan was blocked by policy")
+        self._job(job, JobStatus.failed, ch, error="plan blocked by policy: " + "; ".join(reasons))
+
+    def _env(self) -> EnvironmentPolicy | None:
+        return self.policy.engine.environment(self.settings.policy_mode) if self.policy else None
+
+    def approval_timeout_s(self) -> float | None:
+        return env.approval_timeout_s if (env := self._env()) else None
+
+    def max_runtime_s(self) -> float | None:
+        return env.job.max_runtime_s if (env := self._env()) else None
+
+    def overrun(self, job: JobState, ch: Changes, limit_s: float) -> None:
+        """The job ran past the policy's max runtime: stop what is open and fail it."""
+        self._cancel_open_tasks(job, ch)
+        rule = f"environments.{self.settings.policy_mode}.job.max_runtime_s"
+        self._job(
+            job, JobStatus.failed, ch, error=f"the job ran longer than the policy's {limit_s:g}s ({rule})"
+        )
+
+    def _max_reworks(self) -> int:
+        cap = self.settings.critic_max_reworks
+        if (env := self._env()) is not None and env.job.max_reworks is not None:
+            cap = min(cap, env.job.max_reworks)
+        return cap
+
+    def _decision(
+        self, job: JobState, task: TaskState, ch: Changes, decision: str, rule: str, reason: str
+    ) -> None:
+        record = {"attempt": task.attempt, "decision": decision, "rule": rule, "reason": reason}
+        ch.decisions.append({"job_id": job.id, "task_id": task.id, "created_at": ch.now, **record})
+        ch.events.append(
+            EventDraft(
+                job_id=job.id, task_id=task.id, type="policy.decision", data={"key": task.key, **record}
+            )
+        )
+
+    def answer(self, job: JobState, task: TaskState, ch: Changes, *, approve: bool, comment: str) -> None:
+        """A person's answer to a task awaiting approval (the caller checked its state)."""
+        verdict = "approved" if approve else "rejected"
+        self._decision(job, task, ch, verdict, "human", comment or verdict)
+        if approve:
+            self._dispatch(job, task, ch)
+        else:
+            error = f"rejected by a reviewer: {comment}" if comment else "rejected by a reviewer"
+            self._task(job, task, TaskStatus.failed, ch, error=error)
+        self.advance(job, ch)
+
+    def expire_approval(self, job: JobState, task: TaskState, ch: Changes, timeout_s: float) -> None:
+        rule = f"environments.{self.settings.policy_mode}.approval_timeout_s"
+        self._decision(job, task, ch, "expired", rule, f"no answer within {timeout_s:g}s")
+        self._task(job, task, TaskStatus.failed, ch, error=f"approval timed out after {timeout_s:g}s")
+        self.advance(job, ch)
+
+    def _cancel_open_tasks(self, job: JobState, ch: Changes) -> None:
+        for task in job.tasks.values():
+            if can_task(task.status, TaskStatus.cancelled):
+                self._task(job, task, TaskStatus.cancelled, ch)
