@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     # Prepended to every Redis key, so several deployments (or test runs) can share one Redis.
     redis_key_prefix: str = ""
     planwright_data_dir: Path = Path("var")
+    # The built web UI (`make ui-build`), served at / when present; else / redirects to /docs.
+    planwright_ui_dir: Path = Path("ui/out")
+    # Origins allowed to call the API from a browser (comma-separated), e.g. the `make ui-dev` server.
+    planwright_cors_origins: str = ""
 
     # Planning.
     planner_mode: Literal["rules", "llm"] = "rules"

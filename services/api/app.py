@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 import planwright
 from planwright.services.api.errors import install_error_handlers
@@ -34,4 +36,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     for module in (jobs, events, artifacts, approvals, policy, meta):
         app.include_router(module.router)
+    origins = [o.strip() for o in runtime.settings.planwright_cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"])
+    ui = runtime.settings.planwright_ui_dir
+    if (ui / "index.html").is_file():
+        # Last, so every API route wins; the UI's pages are plain files of the static export.
+        app.mount("/", StaticFiles(directory=ui, html=True), name="ui")
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from planwright.services.api import schemas
 from planwright.services.api.deps import RuntimeDep
@@ -31,5 +31,9 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/", include_in_schema=False)
-async def root() -> RedirectResponse:
+async def root(runtime: RuntimeDep) -> Response:
+    """The web UI when it is built; the API docs otherwise."""
+    index = runtime.settings.planwright_ui_dir / "index.html"
+    if index.is_file():
+        return FileResponse(index, media_type="text/html")
     return RedirectResponse("/docs")

@@ -95,3 +95,27 @@ async def test_unknown_route_is_a_json_404(client):
     assert resp.status_code == 404
     assert resp.json()["error"]["code"] == "not_found"
     assert (await client.delete("/jobs")).json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_the_built_ui_is_served_at_the_root_next_to_the_api(runtime_factory, tmp_path):
+    import httpx
+
+    from planwright.services.api.app import create_app
+
+    ui = tmp_path / "ui"
+    (ui / "job").mkdir(parents=True)
+    (ui / "index.html").write_text("<html>jobs</html>")
+    (ui / "job" / "index.html").write_text("<html>job page</html>")
+    runtime = await runtime_factory(planwright_ui_dir=ui, planwright_cors_origins="http://localhost:3000")
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/")).text == "<html>jobs</html>"
+        assert (await client.get("/job/")).text == "<html>job page</html>"
+        assert (await client.get("/tools")).status_code == 200  # the API route still wins
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+        missing = await client.get("/no/such/page")
+        assert missing.status_code == 404
+        preflight = await client.options(
+            "/jobs", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"}
+        )
+        assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
