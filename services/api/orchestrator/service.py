@@ -185,27 +185,24 @@ class Orchestrator:
 
     async def reconcile(self, *, page: int = 500) -> int:
         """Re-publish the pending work of every unfinished job (the bus lost it); returns the job count."""
-        done = 0
+        unfinished = jobs.c.status.notin_([status.value for status in JOB_TERMINAL])
+        total = 0
         after: UUID | None = None
         while True:
+            due = sa.select(jobs.c.id.label("job_id")).where(unfinished).order_by(jobs.c.id).limit(page)
+            if after is not None:
+                due = due.where(jobs.c.id > after)
+            resumed: list[UUID] = []
 
-            async def work(conn: AsyncConnection) -> list[Event]:
-                nonlocal after, done
-                query = sa.select(jobs.c.id).where(jobs.c.status.notin_([s.value for s in JOB_TERMINAL]))
-                if after is not None:
-                    query = query.where(jobs.c.id > after)
-                ids = list((await conn.execute(query.order_by(jobs.c.id).limit(page))).scalars())
-                states = await load_jobs(conn, ids)
-                ch = Changes(now=utcnow())
-                for job in states.values():
-                    self.applier.resume(job, ch)
-                after, done = (ids[-1] if ids else after), done + len(ids)
-                return await self._persist(conn, states.values(), ch)
+            def act(job: JobState, row: Any, ch: Changes, resumed: list[UUID] = resumed) -> bool:
+                self.applier.resume(job, ch)
+                resumed.append(job.id)
+                return True
 
-            before = done
-            await self._transact(work)
-            if done - before < page:
-                return done
+            total += await self._sweep(due, act)
+            if len(resumed) < page:
+                return total
+            after = resumed[-1]
 
     async def _transact(self, work: Callable[[AsyncConnection], Awaitable[list[Event]]]) -> None:
         # Commit and publish under one lock per process, so the live feed sees a job's events in id

@@ -57,3 +57,15 @@ async def test_a_task_running_at_the_crash_gets_a_fresh_attempt(runtime_factory,
     await second.orchestrator.handle([Delivery(names.ORCHESTRATOR, "2", late, 1)])
     r = await row()
     assert (r.status, r.attempt, r.output) == ("queued", 2, None)
+
+
+async def test_reconcile_pages_through_every_unfinished_job(runtime_factory):
+    runtime = await runtime_factory(roles=("orchestrator",))  # nobody plans: every job stays pending
+    ids = {await runtime.orchestrator.create_job(f"Write note {i}", {}, 1) for i in range(5)}
+    await runtime.relay.flush()
+    first = await runtime.bus.read([names.JOBS], names.G_PLANNER, "p", count=100, block_s=0)
+    assert {d.message.job_id for d in first} == ids
+    assert await runtime.orchestrator.reconcile(page=2) == 5
+    await runtime.relay.flush()
+    again = await runtime.bus.read([names.JOBS], names.G_PLANNER, "p", count=100, block_s=0)
+    assert sorted(str(d.message.job_id) for d in again) == sorted(str(i) for i in ids)  # each once more
