@@ -1,4 +1,4 @@
-.PHONY: install up up-dist test lint fmt migrate clean
+.PHONY: install up up-dist test lint fmt migrate clean ui-install ui-build ui-dev ui-client ui-check
 
 # uv is the one tool needed; it is installed with pip when missing.
 UV := $(shell command -v uv 2>/dev/null)
@@ -14,16 +14,45 @@ install:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-up: install
+up: install ui-build
 	$(UV) run --frozen planwright up --host $(HOST) --port $(PORT)
 
-test: install
+test: install ui-install
+	cd ui && $(NPM) test
 	$(UV) run --frozen pytest
 
-lint: install
+lint: install ui-install ui-check
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy -p planwright
+	cd ui && $(NPM) run lint
+
+# The web UI (ui/, Next.js static export served by the API at /). Needs Node 20+ and npm.
+NPM ?= npm
+export NEXT_TELEMETRY_DISABLED = 1
+
+ui/node_modules/.installed: ui/package.json ui/package-lock.json
+	cd ui && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+ui-install: ui/node_modules/.installed
+
+ui-build: ui-install
+	cd ui && $(NPM) run build
+
+# Next.js dev server on :3000 against a running API (make up), proxied under /api.
+ui-dev: ui-install
+	cd ui && NEXT_PUBLIC_API_URL=/api PLANWRIGHT_API_URL=http://$(HOST):$(PORT) $(NPM) run dev
+
+# Regenerate the typed API client from the API's OpenAPI spec; ui-check fails when they drift apart.
+ui-client: install ui-install
+	$(UV) run --frozen planwright openapi > ui/openapi.json
+	cd ui && $(NPM) run gen:api
+
+ui-check: install ui-install
+	$(UV) run --frozen planwright openapi | diff -q - ui/openapi.json >/dev/null \
+		|| (echo "ui/openapi.json is out of date with the API: run make ui-client" && exit 1)
+	cd ui && $(NPM) run check:api
 
 fmt: install
 	$(UV) run --frozen ruff format .
@@ -41,4 +70,4 @@ migrate: install
 	$(UV) run --frozen planwright migrate
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache ui/.next ui/out

@@ -206,5 +206,15 @@ def submit(
         raise typer.Exit(0 if status == "succeeded" else 1)
 
 
+@app.command()
+def openapi() -> None:
+    """Print the API's OpenAPI spec (the UI's typed client is generated from it: make ui-client)."""
+    from planwright.services.api.app import create_app
+    from planwright.services.runtime import Runtime
+
+    settings = load_settings(database_url=None, redis_url=None)
+    typer.echo(json.dumps(create_app(Runtime(settings, ())).openapi(), indent=1))
+
+
 def main() -> None:
     app()

@@ -1,0 +1,34 @@
+import type { Metadata, Viewport } from "next";
+import Link from "next/link";
+import type { ReactNode } from "react";
+import "@xyflow/react/dist/style.css";
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: "Planwright",
+  description: "Submit a goal, watch the plan run live, see why things were reworked or blocked.",
+};
+
+export const viewport: Viewport = { width: "device-width", initialScale: 1 };
+
+export default function RootLayout({ children }: { children: ReactNode }) {
+  return (
+    <html lang="en">
+      <body>
+        <a className="skip" href="#main">
+          Skip to content
+        </a>
+        <header className="top">
+          <Link href="/" className="brand">
+            Planwright
+          </Link>
+          <nav aria-label="Main">
+            <Link href="/">Jobs</Link>
+            <Link href="/tools/">Tools</Link>
+          </nav>
+        </header>
+        <main id="main">{children}</main>
+      </body>
+    </html>
+  );
+}

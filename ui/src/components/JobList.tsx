@@ -1,0 +1,92 @@
+"use client";
+
+import Link from "next/link";
+import { useId, useState } from "react";
+import type { JobStatus } from "@/api/client";
+import { useJobs } from "@/hooks/useJobs";
+import { formatTime } from "@/lib/format";
+import { ErrorNote, StatusBadge } from "./Common";
+
+const JOB_STATUSES: readonly JobStatus[] = ["pending", "planning", "running", "succeeded", "failed", "cancelled"];
+
+export function JobList() {
+  const id = useId();
+  const [status, setStatus] = useState<JobStatus | "">("");
+  const jobs = useJobs(status);
+
+  return (
+    <div>
+      <div className="row" style={{ marginTop: 0 }}>
+        <label htmlFor={`${id}-status`} style={{ margin: 0 }}>
+          Status
+        </label>
+        <select
+          id={`${id}-status`}
+          value={status}
+          onChange={(e) => setStatus(e.target.value as JobStatus | "")}
+          style={{ maxWidth: "12rem" }}
+        >
+          <option value="">All</option>
+          {JOB_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+        <button type="button" onClick={jobs.reload}>
+          Refresh
+        </button>
+      </div>
+      <ErrorNote message={jobs.error} />
+      {jobs.data === undefined ? (
+        jobs.loading ? <p className="muted">Loading jobs…</p> : null
+      ) : jobs.data.length === 0 ? (
+        <p className="muted">{status ? `No ${status} jobs.` : "No jobs yet. Submit one with the form."}</p>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <caption className="muted" style={{ textAlign: "left" }}>
+              {jobs.data.length} job{jobs.data.length === 1 ? "" : "s"}, newest first, updated every 2 s
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Goal</th>
+                <th scope="col">Status</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Priority</th>
+                <th scope="col">Created</th>
+                <th scope="col">Finished</th>
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.data.map((job) => (
+                <tr key={job.id}>
+                  <td className="goal">
+                    <Link href={`/job/?id=${encodeURIComponent(job.id)}`}>
+                      {job.goal.length > 140 ? `${job.goal.slice(0, 140)}…` : job.goal}
+                    </Link>
+                  </td>
+                  <td>
+                    <StatusBadge kind="job" status={job.status} />
+                  </td>
+                  <td>
+                    <progress
+                      max={Math.max(job.tasks.total, 1)}
+                      value={job.tasks.succeeded}
+                      aria-label={`${job.tasks.succeeded} of ${job.tasks.total} tasks succeeded`}
+                    />{" "}
+                    {job.tasks.succeeded}/{job.tasks.total}
+                    {job.tasks.failed > 0 ? <span className="muted"> ({job.tasks.failed} failed)</span> : null}
+                  </td>
+                  <td>{job.priority}</td>
+                  <td>{formatTime(job.created_at)}</td>
+                  <td>{formatTime(job.finished_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,179 @@
+"use client";
+
+import Link from "next/link";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useArtifacts } from "@/hooks/useArtifacts";
+import { useCancelJob, useJob } from "@/hooks/useJob";
+import { useJobEvents, type StreamStatus } from "@/hooks/useJobEvents";
+import { useTasks } from "@/hooks/useTasks";
+import { foldTaskStatuses, initialStatuses } from "@/graph/status";
+import { formatTime } from "@/lib/format";
+import { Artifacts } from "./Artifacts";
+import { ErrorNote, Section, StatusBadge } from "./Common";
+import { EventTimeline } from "./EventTimeline";
+import { PlanGraph, type PlanGraphTask } from "./PlanGraph";
+import { TaskPanel } from "./TaskPanel";
+import { TaskTable } from "./TaskTable";
+
+const STREAM_LABELS: Record<StreamStatus, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Connection lost, reconnecting…",
+  ended: "Finished",
+};
+
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+
+/** The job page: plan graph, tasks, live timeline, task panel, artifacts, actions. */
+export function JobView({ jobId }: { jobId: string }) {
+  const job = useJob(jobId);
+  const tasks = useTasks(jobId);
+  const artifacts = useArtifacts(jobId);
+  const { events, status: stream } = useJobEvents(jobId);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [openArtifact, setOpenArtifact] = useState<string | null>(null);
+
+  // Reload the resources shortly after events arrive (coalescing bursts) and when the stream ends.
+  const reloaders = useRef({ job: job.reload, tasks: tasks.reload, artifacts: artifacts.reload });
+  reloaders.current = { job: job.reload, tasks: tasks.reload, artifacts: artifacts.reload };
+  const lastId = events.length > 0 ? events[events.length - 1]?.id : undefined;
+  useEffect(() => {
+    if (lastId === undefined) return;
+    const timer = setTimeout(() => {
+      reloaders.current.job();
+      reloaders.current.tasks();
+      reloaders.current.artifacts();
+    }, 250);
+    return () => clearTimeout(timer);
+  }, [lastId, stream]);
+
+  const reloadAll = () => {
+    reloaders.current.job();
+    reloaders.current.tasks();
+  };
+  const { cancel, busy: cancelling, error: cancelError } = useCancelJob(jobId, reloadAll);
+
+  const planTasks: PlanGraphTask[] = useMemo(() => {
+    if (job.data?.plan) return job.data.plan.tasks;
+    return (tasks.data ?? []).map((t) => ({ key: t.key, title: t.title, tool: t.tool, depends_on: t.depends_on }));
+  }, [job.data?.plan, tasks.data]);
+
+  const statuses = useMemo(
+    () => foldTaskStatuses(events, initialStatuses(planTasks.map((t) => t.key), tasks.data ?? [])),
+    [events, planTasks, tasks.data],
+  );
+
+  if (job.error && !job.data) {
+    return (
+      <>
+        <ErrorNote message={job.error} />
+        <p>
+          <Link href="/">Back to jobs</Link>
+        </p>
+      </>
+    );
+  }
+  if (!job.data) return <p className="muted">Loading job…</p>;
+
+  const data = job.data;
+  const finished = FINISHED.has(data.status);
+  const selectedTask = tasks.data?.find((t) => t.key === selected) ?? null;
+
+  return (
+    <>
+      <div className="card-head">
+        <h1 style={{ margin: 0 }}>Job</h1>
+        <div className="row" style={{ marginTop: 0 }}>
+          <span className="stream" data-status={stream} role="status" aria-live="polite">
+            {STREAM_LABELS[stream]}
+          </span>
+          <button type="button" className="danger" onClick={cancel} disabled={finished || cancelling}>
+            {cancelling ? "Cancelling…" : "Cancel job"}
+          </button>
+        </div>
+      </div>
+      <ErrorNote message={cancelError} />
+      <ErrorNote message={job.error} />
+
+      <Section title="Summary">
+        <p style={{ marginTop: 0, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{data.goal}</p>
+        <dl className="facts">
+          <dt>Status</dt>
+          <dd data-testid="job-status">
+            <StatusBadge kind="job" status={data.status} />
+          </dd>
+          <dt>Progress</dt>
+          <dd>
+            {data.tasks.succeeded} of {data.tasks.total} tasks succeeded
+            {data.tasks.failed ? `, ${data.tasks.failed} failed or blocked` : ""}
+          </dd>
+          <dt>Priority</dt>
+          <dd>{data.priority}</dd>
+          <dt>Created</dt>
+          <dd>{formatTime(data.created_at)}</dd>
+          <dt>Finished</dt>
+          <dd>{formatTime(data.finished_at)}</dd>
+          <dt>Id</dt>
+          <dd>
+            <code>{data.id}</code>
+          </dd>
+        </dl>
+        {data.error ? (
+          <p className="error" data-testid="job-error">
+            {data.error}
+          </p>
+        ) : null}
+      </Section>
+
+      <Section title="Plan">
+        <PlanGraph tasks={planTasks} statuses={statuses} selected={selected} onSelect={setSelected} />
+      </Section>
+
+      <div className="grid">
+        <div>
+          <Section title="Tasks">
+            <ErrorNote message={tasks.error} />
+            {planTasks.length === 0 ? <p className="muted">Planning…</p> : null}
+            <TaskTable
+              planTasks={planTasks}
+              tasks={tasks.data ?? []}
+              statuses={statuses}
+              selected={selected}
+              onSelect={setSelected}
+            />
+          </Section>
+          <Section title={`Events (${events.length})`}>
+            <EventTimeline events={events} />
+          </Section>
+        </div>
+        <div>
+          <Section
+            title="Task"
+            actions={
+              selectedTask ? (
+                <button type="button" onClick={() => setSelected(null)}>
+                  Close
+                </button>
+              ) : null
+            }
+          >
+            {selectedTask ? (
+              <TaskPanel
+                task={selectedTask}
+                liveStatus={statuses[selectedTask.key] ?? selectedTask.status}
+                events={events}
+                onChanged={reloadAll}
+              />
+            ) : (
+              <p className="muted">Choose a task in the graph or the table to see its details.</p>
+            )}
+          </Section>
+          <Section title="Artifacts">
+            <ErrorNote message={artifacts.error} />
+            <Artifacts artifacts={artifacts.data ?? []} open={openArtifact} onOpen={setOpenArtifact} />
+          </Section>
+        </div>
+      </div>
+    </>
+  );
+}

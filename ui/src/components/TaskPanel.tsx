@@ -1,0 +1,152 @@
+"use client";
+
+import { useId, useState } from "react";
+import type { Task, TaskStatus } from "@/api/client";
+import type { JobEvent } from "@/hooks/useJobEvents";
+import { useTaskAnswer } from "@/hooks/useTasks";
+import { eventTaskKey } from "@/graph/status";
+import { formatClock, formatDuration, formatTime } from "@/lib/format";
+import { ErrorNote, JsonBlock, StatusBadge } from "./Common";
+import { summarizeEvent } from "./EventTimeline";
+
+interface Props {
+  task: Task;
+  liveStatus: TaskStatus;
+  events: readonly JobEvent[];
+  onChanged: () => void;
+}
+
+/** Everything about one task: args, output, error, attempts, verdicts, policy decisions. */
+export function TaskPanel({ task, liveStatus, events, onChanged }: Props) {
+  const id = useId();
+  const [comment, setComment] = useState("");
+  const { answer, busy, error } = useTaskAnswer(onChanged);
+  const history = events.filter((e) => eventTaskKey(e) === task.key);
+  const attempts = new Map<number, JobEvent[]>();
+  for (const event of history) {
+    const attempt = typeof event.data["attempt"] === "number" ? event.data["attempt"] : 0;
+    attempts.set(attempt, [...(attempts.get(attempt) ?? []), event]);
+  }
+  const awaiting = liveStatus === "awaiting_approval" || task.status === "awaiting_approval";
+
+  return (
+    <div data-testid="task-panel">
+      <h3 style={{ marginTop: 0 }}>{task.title}</h3>
+      <dl className="facts">
+        <dt>Key</dt>
+        <dd>
+          <code>{task.key}</code>
+        </dd>
+        <dt>Tool</dt>
+        <dd>
+          <code>{task.tool}</code>
+        </dd>
+        <dt>Status</dt>
+        <dd>
+          <StatusBadge status={liveStatus} />
+        </dd>
+        <dt>Attempt</dt>
+        <dd>
+          {task.attempt} ({task.reworks} rework{task.reworks === 1 ? "" : "s"})
+        </dd>
+        <dt>Started</dt>
+        <dd>{formatTime(task.started_at)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(task.started_at, task.finished_at)}</dd>
+        {task.description ? (
+          <>
+            <dt>Description</dt>
+            <dd>{task.description}</dd>
+          </>
+        ) : null}
+      </dl>
+
+      {awaiting ? (
+        <div className="notice" style={{ marginTop: "0.8rem" }}>
+          <strong>This task waits for a person&apos;s approval.</strong>
+          <label htmlFor={`${id}-comment`}>Comment (optional)</label>
+          <input
+            id={`${id}-comment`}
+            value={comment}
+            maxLength={2000}
+            onChange={(e) => setComment(e.target.value)}
+          />
+          <div className="row">
+            <button type="button" className="primary" disabled={busy} onClick={() => answer(task.id, "approve", comment)}>
+              Approve
+            </button>
+            <button type="button" className="danger" disabled={busy} onClick={() => answer(task.id, "reject", comment)}>
+              Reject
+            </button>
+          </div>
+          <ErrorNote message={error} />
+        </div>
+      ) : null}
+
+      {task.error ? (
+        <>
+          <h3>Error</h3>
+          <pre className="text error">{task.error}</pre>
+        </>
+      ) : null}
+
+      <h3>Policy decisions</h3>
+      {task.policy_decisions && task.policy_decisions.length > 0 ? (
+        <ul className="plain" data-testid="policy-decisions">
+          {task.policy_decisions.map((d, i) => (
+            <li key={i}>
+              <strong>{d.decision}</strong> (attempt {d.attempt}) by <code>{d.rule}</code>
+              <div>{d.reason}</div>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p className="muted">None.</p>
+      )}
+
+      <h3>Critic verdicts</h3>
+      {task.verdicts && task.verdicts.length > 0 ? (
+        <ul className="plain" data-testid="verdicts">
+          {task.verdicts.map((v, i) => (
+            <li key={i}>
+              <strong>{v.verdict}</strong> (attempt {v.attempt})
+              {v.reasons.length > 0 ? (
+                <ul>
+                  {v.reasons.map((r, j) => (
+                    <li key={j}>{r}</li>
+                  ))}
+                </ul>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p className="muted">{task.critic_required ? "None yet." : "No critic review for this task."}</p>
+      )}
+
+      <h3>Arguments</h3>
+      <JsonBlock value={task.args} label="Arguments" />
+      <h3>Output</h3>
+      {task.output ? <JsonBlock value={task.output} label="Output" /> : <p className="muted">No output yet.</p>}
+
+      <h3>Attempts</h3>
+      {attempts.size === 0 ? (
+        <p className="muted">No events for this task yet.</p>
+      ) : (
+        [...attempts.entries()].map(([attempt, list]) => (
+          <details key={attempt} open={attempt === task.attempt}>
+            <summary>Attempt {attempt || "?"}</summary>
+            <ul className="plain">
+              {list.map((e) => (
+                <li key={e.id}>
+                  <span className="muted">{formatClock(e.created_at)}</span> <code>{e.type}</code>{" "}
+                  {summarizeEvent(e)}
+                </li>
+              ))}
+            </ul>
+          </details>
+        ))
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,48 @@
+import { useCallback } from "react";
+import { api, apiUrl, type Artifact } from "@/api/client";
+import { describeApiError, describeThrown, unwrap } from "@/api/errors";
+import { useResource } from "./useResource";
+
+/** A job's artifacts (metadata), oldest first. */
+export function useArtifacts(jobId: string | null) {
+  const load = useCallback(
+    () =>
+      unwrap(api.GET("/jobs/{job_id}/artifacts", { params: { path: { job_id: jobId ?? "" } } })),
+    [jobId],
+  );
+  return useResource<Artifact[]>(`artifacts:${jobId}`, load, { enabled: Boolean(jobId) });
+}
+
+/** Above this size the viewer offers only the download link. */
+export const MAX_PREVIEW_BYTES = 512 * 1024;
+
+export function isTextual(artifact: Artifact): boolean {
+  const type = artifact.media_type.toLowerCase();
+  return (
+    type.startsWith("text/") ||
+    type.includes("json") ||
+    type.includes("yaml") ||
+    type.includes("xml") ||
+    /\.(md|txt|json|ya?ml|csv|log)$/i.test(artifact.name)
+  );
+}
+
+/** The text of one artifact, for the viewer (only textual ones under MAX_PREVIEW_BYTES). */
+export function useArtifactText(artifact: Artifact | null) {
+  const previewable = artifact !== null && isTextual(artifact) && artifact.size <= MAX_PREVIEW_BYTES;
+  const load = useCallback(async () => {
+    if (!artifact) return "";
+    let response: Response;
+    try {
+      response = await fetch(apiUrl(artifact.content_url));
+    } catch (thrown) {
+      throw new Error(describeThrown(thrown));
+    }
+    if (!response.ok) {
+      const body: unknown = await response.json().catch(() => undefined);
+      throw new Error(describeApiError(body, response));
+    }
+    return response.text();
+  }, [artifact]);
+  return useResource<string>(`artifact:${artifact?.id}`, load, { enabled: previewable });
+}

@@ -1,0 +1,33 @@
+import { useCallback, useState } from "react";
+import { api, type JobDetail } from "@/api/client";
+import { unwrap } from "@/api/errors";
+import { useResource } from "./useResource";
+
+/** One job with its plan. Call `reload` when its events say something changed. */
+export function useJob(jobId: string | null) {
+  const load = useCallback(
+    () => unwrap(api.GET("/jobs/{job_id}", { params: { path: { job_id: jobId ?? "" } } })),
+    [jobId],
+  );
+  return useResource<JobDetail>(`job:${jobId}`, load, { enabled: Boolean(jobId) });
+}
+
+/** Cancelling a job (POST /jobs/{id}/cancel). */
+export function useCancelJob(jobId: string | null, onDone?: () => void) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const cancel = useCallback(async () => {
+    if (!jobId) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await unwrap(api.POST("/jobs/{job_id}/cancel", { params: { path: { job_id: jobId } } }));
+      onDone?.();
+    } catch (thrown) {
+      setError(thrown instanceof Error ? thrown.message : String(thrown));
+    } finally {
+      setBusy(false);
+    }
+  }, [jobId, onDone]);
+  return { cancel, busy, error };
+}

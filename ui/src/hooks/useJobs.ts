@@ -1,0 +1,37 @@
+import { useCallback, useState } from "react";
+import { api, type Job, type JobCreate, type JobDetail, type JobStatus } from "@/api/client";
+import { unwrap } from "@/api/errors";
+import { useResource } from "./useResource";
+
+/** Jobs, newest first, optionally filtered by status; polled so the list stays current. */
+export function useJobs(status: JobStatus | "" = "", pollMs = 2000) {
+  const load = useCallback(
+    () =>
+      unwrap(
+        api.GET("/jobs", {
+          params: { query: { limit: 100, ...(status ? { status } : {}) } },
+        }),
+      ).then((page) => page.items as Job[]),
+    [status],
+  );
+  return useResource(`jobs:${status}`, load, { pollMs });
+}
+
+/** Submitting a new job; `error` is a readable message from the API (e.g. the goal is too long). */
+export function useCreateJob() {
+  const [submitting, setSubmitting] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const create = useCallback(async (body: JobCreate): Promise<JobDetail | null> => {
+    setSubmitting(true);
+    setError(null);
+    try {
+      return await unwrap(api.POST("/jobs", { body }));
+    } catch (thrown) {
+      setError(thrown instanceof Error ? thrown.message : String(thrown));
+      return null;
+    } finally {
+      setSubmitting(false);
+    }
+  }, []);
+  return { create, submitting, error };
+}
