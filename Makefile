@@ -17,7 +17,7 @@ install:
 up: install ui-build
 	$(UV) run --frozen planwright up --host $(HOST) --port $(PORT)
 
-test: install ui-install
+test: install ui-build
 	cd ui && $(NPM) test
 	$(UV) run --frozen pytest
 
