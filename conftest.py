@@ -34,6 +34,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "policy_config_path": REPO / "config" / "policy.yaml",
         "retry_backoff_s": 0.01,
         "critic_demo_fault_rate": 0.0,  # the demo's deliberate first-attempt faults: off unless asked
+        "planwright_ui_dir": tmp_path / "no-ui",  # API only, whether or not ui/out was built
     }
     return Settings(_env_file=None, **(base | overrides))  # type: ignore[call-arg]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -51,6 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=Path(__file__).parents[2],
+        env={**os.environ, "PLANWRIGHT_UI_DIR": str(data / "no-ui")},  # API only: the UI has its own test
     )
     base = f"http://127.0.0.1:{port}"
     try:
