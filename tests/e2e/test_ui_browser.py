@@ -129,6 +129,12 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def node(page: Any, key: str, status: str) -> None:
+    """Wait for the graph node of ``key`` to show ``status``. React Flow keeps nodes hidden until it
+    has measured them, so this waits for the status, not for pixels."""
+    page.locator(f'[data-testid="node-{key}"][data-status="{status}"]').wait_for(state="attached")
+
+
 def submit(page: Any, base: str, goal: str | None = None) -> None:
     page.goto(f"{base}/")
     if goal is None:
@@ -142,7 +148,7 @@ def submit(page: Any, base: str, goal: str | None = None) -> None:
 def test_the_demo_goal_from_the_form_runs_live_to_the_artifact(server: str, page: Any) -> None:
     submit(page, server)
     for key in ("create_checklist", "write_artifact", "summarize_artifact"):
-        page.locator(f'[data-testid="node-{key}"][data-status="succeeded"]').wait_for()
+        node(page, key, "succeeded")
     page.locator('[data-testid="job-status"] [data-status="succeeded"]').wait_for()
     page.get_by_role("button", name="tools.md").click()
     viewer = page.get_by_test_id("artifact-viewer")
@@ -158,12 +164,13 @@ def test_a_blocked_task_shows_the_policys_reason(server: str, page: Any) -> None
     error = page.get_by_test_id("job-error").inner_text()
     assert "plan blocked by policy" in error
     assert "'example.com' is not an allowed domain for http_fetch in prod" in error
-    page.locator('[data-testid="node-fetch_example_com"][data-status="blocked"]').wait_for()
+    node(page, "fetch_example_com", "blocked")
+    page.screenshot(path=str(ARTIFACTS / "blocked-job.png"), full_page=True)
 
 
 def test_a_running_job_can_be_cancelled(server: str, site: str, page: Any) -> None:
     submit(page, server, f"Fetch {site}/slow then summarize it.")
-    page.locator('[data-testid="node-fetch_127_0_0_1"][data-status="running"]').wait_for()
+    node(page, "fetch_127_0_0_1", "running")
     page.get_by_role("button", name="Cancel job").click()
     page.locator('[data-testid="job-status"] [data-status="cancelled"]').wait_for()
-    page.locator('[data-testid="node-fetch_127_0_0_1"][data-status="cancelled"]').wait_for()
+    node(page, "fetch_127_0_0_1", "cancelled")
