@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,14 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.test_demo_e2e import _free_port
+from tests.e2e.support import REPO, planwright_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-REPO = Path(__file__).parents[2]
 UI = REPO / "ui" / "out"
 CHROMIUM = os.environ.get("PLANWRIGHT_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("PLANWRIGHT_TEST_ARTIFACTS", REPO / "test-artifacts"))
@@ -67,37 +63,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _need((UI / "index.html").is_file(), "the UI is not built (make ui-build)")
     data = tmp_path_factory.mktemp("ui-e2e")
     (data / "policy.yaml").write_text(POLICY)
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-        "POLICY_GATE_ENABLED": "true",
-        "POLICY_MODE": "prod",
-        "POLICY_CONFIG_PATH": str(data / "policy.yaml"),
-        "PLANWRIGHT_UI_DIR": str(UI),
-    }
-    with (data / "server.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "planwright", "up", "--port", str(port), "--data-dir", str(data)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (data / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+    with planwright_up(
+        data,
+        POLICY_GATE_ENABLED="true",
+        POLICY_MODE="prod",
+        POLICY_CONFIG_PATH=str(data / "policy.yaml"),
+        PLANWRIGHT_UI_DIR=str(UI),
+    ) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
