@@ -23,6 +23,10 @@ class _TaskMsg(_Msg):
     task_id: UUID
     attempt: int = Field(ge=1)
 
+    def ident(self) -> dict[str, Any]:
+        """``(job_id, task_id, attempt)`` as keyword arguments, for the reply about the same attempt."""
+        return {"job_id": self.job_id, "task_id": self.task_id, "attempt": self.attempt}
+
 
 class JobCreated(_Msg):
     type: Literal["job.created"] = "job.created"

@@ -26,7 +26,7 @@ class CriticService:
             msg = d.message
             if isinstance(msg, TaskReview):
                 verdict = review(await self._submission(msg))
-                ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
+                ident = msg.ident()
                 out.append(CriticVerdict(**ident, verdict=verdict.verdict, reasons=verdict.reasons))
         await self.bus.publish(names.ORCHESTRATOR, out)
 

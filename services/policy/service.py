@@ -24,7 +24,7 @@ class PolicyService:
             msg = d.message
             if not isinstance(msg, TaskReady):
                 continue
-            ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
+            ident = msg.ident()
             decision = self.policy.engine.decide(self.mode, msg.tool, msg.args)
             if decision.needs_approval:
                 out.append(TaskNeedsApproval(**ident, rule=decision.rule, reason=decision.reason))

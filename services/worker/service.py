@@ -121,7 +121,7 @@ class Worker:
             return
         if msg.not_before is not None and (wait := msg.not_before - time.time()) > 0:
             await asyncio.sleep(wait)  # retry backoff
-        ident = {"job_id": msg.job_id, "task_id": msg.task_id, "attempt": msg.attempt}
+        ident = msg.ident()
         limits = ToolLimits()
         if self.policy is not None:
             # Defence in depth: a task that reached the dispatch stream without the gate is refused too.
