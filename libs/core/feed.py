@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -31,6 +31,42 @@ class Subscription:
             self.lagged = True
 
 
+class JobChanges:
+    """A client's view of which jobs changed (for a live jobs list): a set, so it never lags.
+
+    ``everything`` means "assume any job changed" (too many to list, or announcements were lost).
+    """
+
+    MAX_IDS = 1000
+
+    def __init__(self) -> None:
+        self.job_ids: set[UUID] = set()
+        self.everything = False
+        self._wake = asyncio.Event()
+
+    def offer(self, job_ids: Iterable[UUID]) -> None:
+        self.job_ids.update(job_ids)
+        if len(self.job_ids) > self.MAX_IDS:
+            self.offer_everything()
+        self._wake.set()
+
+    def offer_everything(self) -> None:
+        self.everything = True
+        self.job_ids.clear()
+        self._wake.set()
+
+    async def wait(self) -> None:
+        """Until something was offered since the last ``take``."""
+        await self._wake.wait()
+
+    def take(self) -> tuple[set[UUID], bool]:
+        """What changed since the last take: ``(job_ids, everything)``."""
+        taken = (self.job_ids, self.everything)
+        self.job_ids, self.everything = set(), False
+        self._wake.clear()
+        return taken
+
+
 class EventFeed(Protocol):
     async def publish(self, events: Sequence[Event]) -> None:
         """Hand committed events to every live subscriber (all processes in distributed mode)."""
@@ -40,6 +76,11 @@ class EventFeed(Protocol):
 
     def unsubscribe(self, sub: Subscription) -> None: ...
 
+    async def watch_jobs(self) -> JobChanges:
+        """Start hearing which jobs get new events; every commit after this returns is offered."""
+
+    def unwatch_jobs(self, changes: JobChanges) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -48,11 +89,24 @@ class MemoryFeed:
 
     def __init__(self) -> None:
         self._subs: dict[UUID, set[Subscription]] = {}
+        self._boards: set[JobChanges] = set()
 
     async def publish(self, events: Sequence[Event]) -> None:
         for event in events:
             for sub in self._subs.get(event.job_id, ()):
                 sub.offer(event)
+        if events and self._boards:
+            job_ids = {event.job_id for event in events}
+            for board in self._boards:
+                board.offer(job_ids)
+
+    async def watch_jobs(self) -> JobChanges:
+        board = JobChanges()
+        self._boards.add(board)
+        return board
+
+    def unwatch_jobs(self, changes: JobChanges) -> None:
+        self._boards.discard(changes)
 
     async def subscribe(self, job_id: UUID) -> Subscription:
         sub = Subscription(job_id)
@@ -71,3 +125,4 @@ class MemoryFeed:
 
     async def close(self) -> None:
         self._subs.clear()
+        self._boards.clear()

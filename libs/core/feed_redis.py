@@ -28,7 +28,7 @@ from planwright.core.bus.redis import RETRYABLE
 from planwright.core.db.eventlog import events_after
 from planwright.core.db.schema import events
 from planwright.core.events import Event
-from planwright.core.feed import Subscription
+from planwright.core.feed import JobChanges, Subscription
 
 log = logging.getLogger(__name__)
 PAGE = 500
@@ -63,6 +63,9 @@ class RedisFeed:
         self._maxlen = stream_maxlen
         self._ttl_s = ttl_s
         self._watches: dict[UUID, _Watch] = {}
+        self._boards: set[JobChanges] = set()
+        self._changes = f"{prefix}{names.JOBS_CHANGED}"  # which jobs got events, for live job lists
+        self._changes_position = "$"
         self._control = f"{prefix}{names.PREFIX}:feedctl:{uuid.uuid4().hex}"
         self._control_position = "$"
         self._reader: asyncio.Task[None] | None = None
@@ -81,6 +84,9 @@ class RedisFeed:
         for job_id, event_id in last.items():
             pipe.xadd(self.key(job_id), {"id": str(event_id)}, maxlen=self._maxlen, approximate=True)
             pipe.expire(self.key(job_id), self._ttl_s)
+        changed = ",".join(str(job_id) for job_id in last)
+        pipe.xadd(self._changes, {"jobs": changed}, maxlen=self._maxlen, approximate=True)
+        pipe.expire(self._changes, self._ttl_s)
         try:
             await pipe.execute()
         except RETRYABLE as exc:
@@ -106,6 +112,22 @@ class RedisFeed:
             if not watch.subs:
                 del self._watches[sub.job_id]
 
+    async def watch_jobs(self) -> JobChanges:
+        board = JobChanges()
+        if not self._boards:
+            try:  # from the stream's current end, so nothing announced after this returns is missed
+                newest: Any = await self.redis.xrevrange(self._changes, count=1)
+                self._changes_position = newest[0][0].decode() if newest else "0-0"
+            except RETRYABLE:
+                self._changes_position = "$"
+                board.offer_everything()
+        self._boards.add(board)
+        await self._wake_reader()
+        return board
+
+    def unwatch_jobs(self, changes: JobChanges) -> None:
+        self._boards.discard(changes)
+
     async def _wake_reader(self) -> None:
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read(), name="feed-reader")
@@ -116,11 +138,14 @@ class RedisFeed:
 
     async def _read(self) -> None:
         next_sweep = time.monotonic() + self._sweep_s
-        while self._watches:
+        while self._watches or self._boards:
             keys = {self.key(job_id): job_id for job_id in self._watches}
             streams: dict[Any, Any] = {key: self._watches[job_id].position for key, job_id in keys.items()}
             streams[self._control] = self._control_position
+            if self._boards:
+                streams[self._changes] = self._changes_position
             woken: set[UUID] = set()
+            changed: set[UUID] = set()
             try:
                 reply: Any = await self.redis.xread(streams, count=100, block=int(self._sweep_s * 1000))
             except RETRYABLE as exc:
@@ -129,18 +154,34 @@ class RedisFeed:
                 log.warning("feed: redis unavailable (%s); reading the database instead", exc)
                 await asyncio.sleep(1.0)
                 reply, woken = None, set(self._watches)
+                self._tell_boards(everything=True)
             for raw_key, entries in reply or []:
                 key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
                 position = entries[-1][0].decode()
                 if key == self._control:
                     self._control_position = position
+                elif key == self._changes:
+                    self._changes_position = position
+                    changed.update(
+                        UUID(j) for _, fields in entries for j in fields[b"jobs"].decode().split(",")
+                    )
                 elif (job_id := keys.get(key)) in self._watches:
                     self._watches[job_id].position = position
                     woken.add(job_id)
             if time.monotonic() >= next_sweep:  # a safety net for an announcement that was lost
                 woken, next_sweep = set(self._watches), time.monotonic() + self._sweep_s
+                self._tell_boards(everything=True)
+            if changed:
+                self._tell_boards(changed)
             for job_id in woken:
                 await self._fan_out(job_id)
+
+    def _tell_boards(self, job_ids: set[UUID] | None = None, *, everything: bool = False) -> None:
+        for board in self._boards:
+            if everything:
+                board.offer_everything()
+            else:
+                board.offer(job_ids or ())
 
     async def _fan_out(self, job_id: UUID) -> None:
         """Hand the job's new events, from the database, to everyone watching it here."""
@@ -163,6 +204,7 @@ class RedisFeed:
     async def close(self) -> None:
         self._closed = True
         self._watches.clear()
+        self._boards.clear()
         await self.redis.aclose()  # ends the reader's blocking read at once
         if self._reader is not None:
             await asyncio.wait([self._reader], timeout=5.0)

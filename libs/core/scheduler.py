@@ -59,3 +59,21 @@ def failure_reason(tasks: Mapping[str, tuple[TaskStatus, str | None]]) -> str | 
         if state == TaskStatus.blocked:
             return f"task '{key}' was blocked: {error}" if error else f"task '{key}' was blocked"
     return None
+
+
+def tasks_to_reopen(graph: Graph, status: Statuses, key: str) -> list[str]:
+    """What a retry of ``key`` (failed or blocked) puts back to pending, in graph order: the task,
+    and every skipped task none of whose dependencies stays dead once the reopened ones are pending."""
+    reopened = {key}
+    changed = True
+    while changed:
+        changed = False
+        for task, deps in graph.items():
+            if (
+                task not in reopened
+                and status.get(task) == TaskStatus.skipped
+                and all(dep in reopened or status.get(dep) not in TASK_DEAD for dep in deps)
+            ):
+                reopened.add(task)
+                changed = True
+    return [task for task in graph if task in reopened]

@@ -41,6 +41,8 @@ _JOB_EDGES: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.pending: frozenset({JobStatus.planning}),
     JobStatus.planning: frozenset({JobStatus.running, JobStatus.failed}),
     JobStatus.running: frozenset({JobStatus.succeeded, JobStatus.failed}),
+    # failed -> running: a person retried one of its failed or blocked tasks.
+    JobStatus.failed: frozenset({JobStatus.running}),
 }
 
 _T = TaskStatus
@@ -54,6 +56,10 @@ _TASK_EDGES: dict[TaskStatus, frozenset[TaskStatus]] = {
     # running -> succeeded/reviewing on completion; -> queued on retry; -> failed when out of retries.
     _T.running: frozenset({_T.succeeded, _T.reviewing, _T.queued, _T.failed}),
     _T.reviewing: frozenset({_T.succeeded, _T.queued, _T.failed}),
+    # -> pending: a person retried the task (or the one whose failure skipped it).
+    _T.failed: frozenset({_T.pending}),
+    _T.blocked: frozenset({_T.pending}),
+    _T.skipped: frozenset({_T.pending}),
 }
 
 

@@ -67,3 +67,42 @@ async def test_events_reach_subscribers_in_id_order_whatever_order_they_are_anno
         assert [e.id for e in got] == [e.id for e in stored]
     finally:
         await feed.close()
+
+
+async def test_a_jobs_list_on_another_replica_hears_which_jobs_changed(runtime_factory, key_prefix):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    writer = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    reader = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    try:
+        before = await runtime.orchestrator.create_job("Write an old note", {}, 1)
+        await writer.publish(await _committed(runtime, before))  # announced before anyone listened
+        board = await reader.watch_jobs()
+        jobs = [await runtime.orchestrator.create_job(f"Write note {i}", {}, 1) for i in range(3)]
+        for job_id in jobs:
+            await writer.publish(await _committed(runtime, job_id))
+        seen: set[object] = set()
+        async with asyncio.timeout(5):
+            while seen != set(jobs):
+                await board.wait()
+                job_ids, everything = board.take()
+                assert not everything
+                seen |= job_ids
+        assert before not in seen
+        reader.unwatch_jobs(board)
+        assert not reader._boards
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_jobs_list_is_told_to_reread_everything_after_the_sweep(runtime_factory, key_prefix):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=0.3)
+    try:
+        board = await feed.watch_jobs()
+        await runtime.orchestrator.create_job("Write a note", {}, 1)  # committed, never announced
+        async with asyncio.timeout(5):
+            await board.wait()
+        assert board.take() == (set(), True)
+    finally:
+        await feed.close()

@@ -2,7 +2,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planwright.core.scheduler import failure_reason, job_outcome, ready_tasks, tasks_to_skip
+from planwright.core.scheduler import (
+    failure_reason,
+    job_outcome,
+    ready_tasks,
+    tasks_to_reopen,
+    tasks_to_skip,
+)
 from planwright.core.states import TASK_TERMINAL, JobStatus, TaskStatus
 
 P, R, Q, S, F, B, K, C = (
@@ -42,6 +48,26 @@ def test_skipping_follows_only_pending_tasks_and_keeps_graph_order():
     assert tasks_to_skip(graph, status) == ["late", "mid"]
     assert tasks_to_skip(graph, {**status, "mid": R}) == []
     assert tasks_to_skip(DEMO, {"checklist": S, "write": R, "summarize": P}) == []
+
+
+def test_a_retry_reopens_the_task_and_what_was_skipped_because_of_it():
+    assert tasks_to_reopen(DEMO, {"checklist": S, "write": F, "summarize": K}, "write") == [
+        "write",
+        "summarize",
+    ]
+    assert tasks_to_reopen(DEMO, {"checklist": F, "write": K, "summarize": K}, "checklist") == list(DEMO)
+
+
+def test_a_retry_leaves_skipped_what_another_dead_task_still_cuts_off():
+    graph = {"a": [], "b": [], "both": ["a", "b"], "only_a": ["a"], "done": []}
+    status = {"a": F, "b": B, "both": K, "only_a": K, "done": S}
+    assert tasks_to_reopen(graph, status, "a") == ["a", "only_a"]
+    assert tasks_to_reopen(graph, {**status, "b": S}, "a") == ["a", "both", "only_a"]
+
+
+def test_a_retry_after_a_blocked_plan_reopens_the_tasks_skipped_with_it():
+    status = {"checklist": K, "write": B, "summarize": K}
+    assert tasks_to_reopen(DEMO, status, "write") == list(DEMO)
 
 
 def test_job_outcome():

@@ -24,6 +24,7 @@ JOB_EDGES = {
     (J.planning, J.failed),
     (J.running, J.succeeded),
     (J.running, J.failed),
+    (J.failed, J.running),
 } | {(s, J.cancelled) for s in J if s not in JOB_TERMINAL}
 
 TASK_EDGES = {
@@ -46,6 +47,9 @@ TASK_EDGES = {
     (T.reviewing, T.succeeded),
     (T.reviewing, T.queued),
     (T.reviewing, T.failed),
+    (T.failed, T.pending),
+    (T.blocked, T.pending),
+    (T.skipped, T.pending),
 } | {(s, T.cancelled) for s in T if s not in TASK_TERMINAL}
 
 
@@ -67,6 +71,7 @@ def test_task_edges_are_exactly_the_designed_ones(a, b):
             check_task(a, b)
 
 
-def test_terminal_states_have_no_way_out():
-    assert all(not can_task(t, b) for t in TASK_TERMINAL for b in T)
-    assert all(not can_job(j, b) for j in JOB_TERMINAL for b in J)
+def test_terminal_states_have_no_way_out_but_a_retry():
+    retried = {T.failed, T.blocked, T.skipped}
+    assert all(can_task(t, b) == (t in retried and b is T.pending) for t in TASK_TERMINAL for b in T)
+    assert all(can_job(j, b) == (j is J.failed and b is J.running) for j in JOB_TERMINAL for b in J)

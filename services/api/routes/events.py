@@ -9,7 +9,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
+from planwright.core import metrics
 from planwright.core.db.eventlog import events_after
 from planwright.core.errors import PlanwrightError
 from planwright.core.events import JOB_TERMINAL_EVENTS, Event
@@ -21,6 +23,14 @@ from planwright.services.runtime import Runtime
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15.0
 REPLAY_PAGE = 500
+COALESCE_S = 0.25
+
+
+class JobsChanged(BaseModel):
+    """The ``data`` of a ``jobs.changed`` event."""
+
+    job_ids: list[UUID] = Field(description="Jobs with new events since the previous jobs.changed.")
+    all: bool = Field(False, description="Any job may have changed: read the whole list again.")
 
 
 class InvalidLastEventId(PlanwrightError):
@@ -35,7 +45,14 @@ def _sse(event: Event) -> bytes:
 @router.get(
     "/jobs/{job_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {"model": schemas.ErrorOut}},
+    responses={
+        200: {
+            "model": Event,
+            "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}}},
+            "description": "Server-Sent Events: `id` the event id, `event` its type, `data` the Event.",
+        },
+        404: {"model": schemas.ErrorOut},
+    },
 )
 async def job_events(
     job_id: UUID,
@@ -46,7 +63,8 @@ async def job_events(
     ] = None,
 ) -> StreamingResponse:
     """Every event of the job after ``Last-Event-ID`` (or ``after``), then live ones; ends after the
-    job's terminal event. Each event's ``id`` is the one to resume from."""
+    job's terminal event (a retry can reopen a failed job: connect again to follow it). Each event's
+    ``id`` is the one to resume from."""
     last = after or 0
     if last_event_id:
         if not last_event_id.strip().isdigit():
@@ -66,17 +84,19 @@ async def job_events(
 async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[bytes]:
     # Subscribe before replaying, so nothing committed in between is missed; ids <= last are dropped.
     sub = await runtime.feed.subscribe(job_id)
+    metrics.SSE_OPEN.labels("job_events").inc()
     try:
         while True:
             sub.drain()
+            # The status is read before the replay: if the job was over then, the replay holds its
+            # last event. (A terminal event in the log is not the end when a retry reopened the job.)
+            async with runtime.engine.connect() as conn:
+                ended = await queries.job_status(conn, job_id) in JOB_TERMINAL
             async for chunk, event in _replay(runtime, job_id, last):
                 yield chunk
                 last = event.id
-                if event.type in JOB_TERMINAL_EVENTS:
-                    return
-            async with runtime.engine.connect() as conn:
-                if await queries.job_status(conn, job_id) in JOB_TERMINAL:
-                    return  # resumed after the end: nothing more will come
+            if ended:
+                return
             while not sub.lagged:
                 try:
                     event = await asyncio.wait_for(sub.queue.get(), timeout=KEEPALIVE_S)
@@ -91,7 +111,51 @@ async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[by
                     return
             # The subscriber fell behind and events were dropped: catch up from the database.
     finally:
+        metrics.SSE_OPEN.labels("job_events").dec()
         runtime.feed.unsubscribe(sub)
+
+
+@router.get(
+    "/jobs/changes",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "model": JobsChanged,
+            "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/JobsChanged"}}},
+            "description": "Server-Sent Events: `ready` once listening, then `jobs.changed` (JobsChanged).",
+        }
+    },
+)
+async def jobs_changes(runtime: RuntimeDep) -> StreamingResponse:
+    """Which jobs changed, live, for a jobs list: a ``ready`` event once listening (read the list
+    then), then a ``jobs.changed`` event naming the jobs with new events (``all`` when too many to
+    name or when announcements may have been missed: read the whole list again). Changes close
+    together are sent as one event. On reconnect, read the list again after ``ready``."""
+    return StreamingResponse(
+        _changes(runtime),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _changes(runtime: Runtime) -> AsyncIterator[bytes]:
+    board = await runtime.feed.watch_jobs()
+    metrics.SSE_OPEN.labels("jobs_changes").inc()
+    try:
+        yield b"event: ready\ndata: {}\n\n"
+        while True:
+            try:
+                await asyncio.wait_for(board.wait(), timeout=KEEPALIVE_S)
+            except TimeoutError:
+                yield b": keepalive\n\n"
+                continue
+            await asyncio.sleep(COALESCE_S)  # one event for a burst of commits
+            job_ids, everything = board.take()
+            body = JobsChanged(job_ids=sorted(job_ids), all=everything)
+            yield f"event: jobs.changed\ndata: {body.model_dump_json()}\n\n".encode()
+    finally:
+        metrics.SSE_OPEN.labels("jobs_changes").dec()
+        runtime.feed.unwatch_jobs(board)
 
 
 async def _replay(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[tuple[bytes, Event]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from planwright.core.db.eventlog import events_after
@@ -95,3 +96,34 @@ async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goa
     async with runtime.engine.connect() as conn:
         stored = [e.id for e in await events_after(conn, job_id, 0)]
     assert [first[0][0]] + [i for i, _, _ in rest] == stored  # nothing lost, nothing twice
+
+
+async def test_the_jobs_list_stream_says_ready_then_names_each_job_that_changed(runtime, demo_goal):
+    from planwright.services.api import queries
+    from planwright.services.api.routes.events import _changes
+
+    gen = _changes(runtime)  # an async generator
+    assert parse_named(await anext(gen)) == ("ready", {})
+    job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
+    seen: set[str] = set()
+    changes = 0
+    async with asyncio.timeout(10):
+        while True:
+            name, body = parse_named(await anext(gen))
+            assert (name, body["all"]) == ("jobs.changed", False)
+            seen.update(body["job_ids"])
+            changes += 1
+            async with runtime.engine.connect() as conn:
+                if await queries.job_status(conn, job_id) == "succeeded":
+                    break
+    assert seen == {str(job_id)}
+    # The job's ~20 events arrive in bursts; each burst is one change, not one per event.
+    async with runtime.engine.connect() as conn:
+        assert changes < len(await events_after(conn, job_id, 0))
+    await gen.aclose()  # type: ignore[attr-defined]
+    assert not runtime.feed._boards  # stopped listening when the client went away
+
+
+def parse_named(chunk: bytes) -> tuple[str, dict[str, Any]]:
+    lines = chunk.decode().strip().split("\n")
+    return lines[0].removeprefix("event: "), json.loads(lines[1].removeprefix("data: "))

@@ -1,4 +1,4 @@
-"""A person's answer to a task that waits for approval (the policy's require_approval list)."""
+"""A person's actions on one task: approve or reject it (the policy's require_approval list), retry it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from planwright.core.errors import NotFound
 from planwright.services.api import queries, schemas
 from planwright.services.api.deps import RuntimeDep
 
-router = APIRouter(tags=["approvals"])
+router = APIRouter(tags=["tasks"])
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": schemas.ErrorOut},
     409: {"model": schemas.ErrorOut},
@@ -29,6 +29,10 @@ async def _answer(
 ) -> schemas.TaskOut:
     comment = body.comment.strip() if body else ""
     job_id = await runtime.orchestrator.answer_task(task_id, approve=approve, comment=comment)
+    return await _task_out(runtime, job_id, task_id)
+
+
+async def _task_out(runtime: RuntimeDep, job_id: UUID, task_id: UUID) -> schemas.TaskOut:
     async with runtime.engine.connect() as conn:
         for task in await queries.list_tasks(conn, job_id):
             if task.id == task_id:
@@ -46,3 +50,14 @@ async def approve(task_id: UUID, runtime: RuntimeDep, body: AnswerIn | None = No
 async def reject(task_id: UUID, runtime: RuntimeDep, body: AnswerIn | None = None) -> schemas.TaskOut:
     """Fail a task awaiting approval with the comment; its dependents are skipped and the job fails."""
     return await _answer(runtime, task_id, body, approve=False)
+
+
+@router.post("/tasks/{task_id}/retry", response_model=schemas.TaskOut, responses=_ERRORS)
+async def retry(task_id: UUID, runtime: RuntimeDep) -> schemas.TaskOut:
+    """Run a failed or blocked task again with a fresh retry budget (blocked: the policy is asked again).
+
+    The tasks its failure skipped go back to pending, and a failed job reopens (``job.running``);
+    409 if the task is not failed or blocked, or its job was cancelled.
+    """
+    job_id = await runtime.orchestrator.retry_task(task_id)
+    return await _task_out(runtime, job_id, task_id)
