@@ -55,6 +55,26 @@ class PlanInvalid(PlanwrightError):
         self.reasons = reasons
 
 
+class LLMError(PlanwrightError):
+    """The model could not be reached or refused the request (after the provider SDK's own retries)."""
+
+    code = "llm_error"
+    status_code = 502
+
+    @property
+    def retryable(self) -> bool:
+        """Worth another try later: rate limited (429), server trouble (5xx) or no HTTP answer at all."""
+        status = self.details.get("status")
+        return status is None or status == 429 or status >= 500
+
+
+class TokenBudgetExceeded(PlanwrightError):
+    """The job's token budget (the policy's job.max_tokens) is spent."""
+
+    code = "token_budget_exceeded"
+    status_code = 409
+
+
 class ToolError(Exception):
     """A tool call failed for good: the task fails with this message, no retry."""
 

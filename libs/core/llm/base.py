@@ -1,20 +1,87 @@
-"""What the platform needs from a language model; providers implement this protocol."""
+"""What the platform needs from a language model, and what every call to one costs.
+
+A provider turns one ``ChatRequest`` into one ``ChatResult``; it knows its wire protocol and nothing
+else. ``LLMClient`` (llm/client.py) is what the planner, tools and critic hold: it meters each call
+(tokens, latency, estimated cost) and keeps a job inside its token budget.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from planwright.core.errors import LLMError
+
+Purpose = Literal["plan", "generate", "summarize", "judge"]
+
+
+@dataclass(frozen=True)
+class JsonSchema:
+    """Ask for structured output: the answer must be JSON valid against ``schema``."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    purpose: Purpose
+    system: str
+    # (role, content) turns, role "user" or "assistant"; the last one is the user's.
+    messages: list[tuple[str, str]]
+    json_schema: JsonSchema | None = None
+    max_output_tokens: int = 2048
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str  # with a json_schema: the JSON document, as the model wrote it
+    input_tokens: int
+    output_tokens: int
+    model: str
+
+
+class LLMCall(BaseModel):
+    """One metered model call. Travels inside bus messages to the Orchestrator, which stores it."""
+
+    provider: str
+    model: str
+    purpose: Purpose
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+    latency_ms: int = Field(ge=0)
+    cost_usd: float | None = Field(None, description="Estimated from the price table; null if unknown.")
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
 
 
 @runtime_checkable
 class LLMProvider(Protocol):
-    """A text model. Implementations must be safe to share between concurrent tasks."""
+    """A chat model behind one wire protocol. Must be safe to share between concurrent tasks."""
 
-    name: str
+    name: str  # mock, openai, anthropic, openai_compatible
+    model: str
 
-    async def complete(self, prompt: str, *, system: str | None = None) -> str:
-        """The model's answer to ``prompt`` (markdown unless the prompt asks otherwise)."""
-        ...
+    async def chat(self, request: ChatRequest) -> ChatResult: ...
 
-    async def summarize(self, text: str, *, max_sentences: int = 3) -> str:
-        """A summary of ``text`` of at most ``max_sentences`` sentences."""
-        ...
+    async def aclose(self) -> None: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough count (about four characters a token) for providers that report none."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def http_error(provider: str, status: int, body: object, fallback: str) -> LLMError:
+    """An SDK's HTTP error in words: the status and the server's ``error.message``, never the request."""
+    message = fallback
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            message = str(error["message"])
+    return LLMError(f"{provider} answered HTTP {status}: {message}", provider=provider, status=status)

@@ -7,8 +7,10 @@ address:`` sections. Any other prompt is treated as one ask.
 
 from __future__ import annotations
 
+import json
 import re
 
+from planwright.core.llm.base import ChatRequest, ChatResult, estimate_tokens
 from planwright.core.text import extractive_summary
 
 # Shape of the answer, decided by whichever keyword appears first in the ask.
@@ -210,12 +212,43 @@ def _plain(markdown: str) -> str:
 
 
 class MockProvider:
-    """The default provider: useful deterministic answers, so the platform runs without keys."""
+    """The default provider: useful deterministic answers, so the platform runs without keys.
+
+    Text answers come from ``respond``; summaries are extractive; a plan request is answered with the
+    rule planner's plan for the goal; a judge request approves. Tokens are estimated (4 chars each).
+    """
 
     name: str = "mock"
+    model: str = "mock"
 
-    async def complete(self, prompt: str, *, system: str | None = None) -> str:
-        return respond(prompt)
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        prompt = request.messages[-1][1]
+        if request.purpose == "plan":
+            text = _mock_plan(prompt)
+        elif request.purpose == "judge":
+            text = json.dumps({"verdict": "approve", "reasons": []})
+        elif request.purpose == "summarize":
+            match = re.search(r"at most (\d+) sentences", prompt)
+            body = prompt.split("<<<TEXT\n", 1)[-1].rsplit("\nTEXT>>>", 1)[0]
+            text = extractive_summary(body, int(match.group(1)) if match else 3)
+        else:
+            text = respond(prompt)
+        seen = request.system + "".join(content for _, content in request.messages)
+        return ChatResult(
+            text=text,
+            input_tokens=estimate_tokens(seen),
+            output_tokens=estimate_tokens(text),
+            model=self.model,
+        )
 
-    async def summarize(self, text: str, *, max_sentences: int = 3) -> str:
-        return extractive_summary(text, max_sentences)
+    async def aclose(self) -> None:
+        return None
+
+
+def _mock_plan(prompt: str) -> str:
+    from planwright.core.planning.llm import read_job_block, to_wire
+    from planwright.core.planning.rules import RuleBasedPlanner
+    from planwright.core.tool_registry import default_registry
+
+    goal, context = read_job_block(prompt)
+    return json.dumps(to_wire(RuleBasedPlanner(default_registry()).plan(goal, context)))

@@ -1,0 +1,204 @@
+"""A scripted fake model server that speaks the OpenAI chat completions and Anthropic messages APIs.
+
+Point the real SDKs at it (``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` / ``LLM_BASE_URL``) to test
+tools, plans and failure handling without a provider, a key or the network. Each request takes the
+next scripted reply: a text, a JSON document (sent as a structured answer: the message content for
+OpenAI, a forced tool call's input for Anthropic) or an HTTP error. Every request is recorded.
+
+    with FakeModelServer([Reply.error(429), Reply.json({"tasks": [...]})]) as fake:
+        ...  # OPENAI_BASE_URL=fake.openai_url, or ANTHROPIC_BASE_URL=fake.url
+        assert len(fake.requests) == 2
+
+``planwright fake-llm --script replies.json`` serves a script from a file (docs/llm.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from planwright.core.llm.base import estimate_tokens
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer."""
+
+    text: str = ""
+    status: int = 200
+    body: dict[str, Any] | None = None  # an error's JSON body
+    headers: dict[str, str] = field(default_factory=dict)
+    input_tokens: int | None = None  # default: estimated from the request
+    output_tokens: int | None = None  # default: estimated from the text
+
+    @classmethod
+    def json(
+        cls, document: Any, *, input_tokens: int | None = None, output_tokens: int | None = None
+    ) -> Reply:
+        return cls(text=json.dumps(document), input_tokens=input_tokens, output_tokens=output_tokens)
+
+    @classmethod
+    def error(cls, status: int, message: str = "scripted error", *, retry_after: float | None = 0) -> Reply:
+        headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+        body = {"type": "error", "error": {"type": "scripted", "message": message}}
+        return cls(status=status, body=body, headers=headers)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        """A script entry: ``{"text": ...}``, ``{"json": ...}`` or ``{"status": 429, "message": ...}``."""
+        if int(data.get("status", 200)) != 200:
+            return cls.error(int(data["status"]), str(data.get("message", "scripted error")))
+        text = json.dumps(data["json"]) if "json" in data else str(data.get("text", ""))
+        seen, out = data.get("input_tokens"), data.get("output_tokens")
+        return cls(
+            text=text,
+            input_tokens=None if seen is None else int(seen),
+            output_tokens=None if out is None else int(out),
+        )
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeModelServer:
+    def __init__(
+        self, replies: Iterable[Reply], *, repeat: bool = False, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.replies = list(replies)
+        self.repeat = repeat
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._next = 0
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The base URL for the Anthropic SDK (it adds /v1/messages)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def openai_url(self) -> str:
+        """The base URL for the OpenAI SDK (it adds /chat/completions)."""
+        return f"{self.url}/v1"
+
+    def start(self) -> FakeModelServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeModelServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _take(self, recorded: Recorded) -> Reply | None:
+        with self._lock:
+            self.requests.append(recorded)
+            if self._next >= len(self.replies):
+                if not (self.repeat and self.replies):
+                    return None
+                self._next = 0
+            reply = self.replies[self._next]
+            self._next += 1
+            return reply
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError:
+                    body = {}
+                recorded = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                if not self.path.rstrip("/").endswith(("/chat/completions", "/messages")):
+                    return self._send(404, {"error": {"message": f"no such endpoint: {self.path}"}})
+                reply = fake._take(recorded)
+                if reply is None:
+                    return self._send(500, {"error": {"message": "fake model: no scripted reply left"}})
+                if reply.status != 200:
+                    return self._send(reply.status, reply.body or {}, reply.headers)
+                anthropic = self.path.rstrip("/").endswith("/messages")
+                return self._send(200, _anthropic(body, reply) if anthropic else _openai(body, reply))
+
+            def _send(
+                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _usage(request: dict[str, Any], reply: Reply) -> tuple[int, int]:
+    seen = reply.input_tokens
+    if seen is None:
+        seen = estimate_tokens(json.dumps(request.get("messages", [])) + str(request.get("system", "")))
+    out = reply.output_tokens if reply.output_tokens is not None else estimate_tokens(reply.text)
+    return seen, out
+
+
+def _openai(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    seen, out = _usage(request, reply)
+    return {
+        "id": f"chatcmpl-fake-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "fake"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": seen, "completion_tokens": out, "total_tokens": seen + out},
+    }
+
+
+def _anthropic(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    seen, out = _usage(request, reply)
+    forced = (request.get("tool_choice") or {}).get("name")
+    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}]
+    if forced:
+        # A malformed structured answer stays text, as a confused model's would.
+        with contextlib.suppress(json.JSONDecodeError):
+            tool_input = json.loads(reply.text)
+            content = [{"type": "tool_use", "id": "toolu_fake", "name": forced, "input": tool_input}]
+    return {
+        "id": f"msg_fake_{time.monotonic_ns()}",
+        "type": "message",
+        "role": "assistant",
+        "model": request.get("model", "fake"),
+        "content": content,
+        "stop_reason": "tool_use" if content[0]["type"] == "tool_use" else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": seen, "output_tokens": out},
+    }
