@@ -150,15 +150,20 @@ def test_workers_and_api_share_the_artifact_volume(compose, services):
     assert mounts["api"] in compose["volumes"]  # a named volume, not a bind mount
 
 
-def test_prometheus_scrapes_the_api(services):
+def test_prometheus_scrapes_every_planwright_service(services):
     mounted = [
         v for v in services["prometheus"]["volumes"] if v.endswith("/etc/prometheus/prometheus.yml:ro")
     ]
     assert len(mounted) == 1
     config = yaml.safe_load((DEPLOY / mounted[0].split(":")[0]).read_text())
-    jobs = [job for job in config["scrape_configs"] if "api:8000" in job["static_configs"][0]["targets"]]
-    assert len(jobs) == 1
-    assert jobs[0].get("metrics_path", "/metrics") == "/metrics"
+    targets = {
+        (sd["names"][0], sd["port"])
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+    }
+    assert targets == {("api", 8000), ("planner", 9101), ("worker", 9102), ("critic", 9103), ("policy", 9104)}
+    assert {name for name, _ in targets} == PLANWRIGHT_SERVICES - {"migrate"}
+    assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in config["scrape_configs"])
 
 
 def _dockerfile() -> list[str]:
@@ -191,7 +196,10 @@ def _procfile() -> dict[str, list[str]]:
     for line in (REPO / "Procfile.dist").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, command = line.split(":", 1)
-            processes[name.strip()] = shlex.split(with_defaults(command))
+            argv = shlex.split(with_defaults(command))
+            while argv and "=" in argv[0] and not argv[0].startswith("."):  # VAR=value prefixes
+                argv.pop(0)
+            processes[name.strip()] = argv
     return processes
 
 
@@ -211,6 +219,9 @@ def test_procfile_runs_every_role_with_the_planwright_command():
     assert "API_PORT" in api_line
     assert "$PORT" not in api_line
     assert "${PORT" not in api_line
+    # Two workers on one machine cannot share a metrics port.
+    workers = [line for line in (REPO / "Procfile.dist").read_text().splitlines() if " worker" in line]
+    assert sum("METRICS_PORT=" in line for line in workers) == 1
 
 
 def _make(*args: str, env: dict[str, str] | None = None) -> str:
@@ -282,3 +293,23 @@ def test_migrate_creates_the_database_once_then_only_migrates():
         assert "newest schema" in again.stdout
     finally:
         asyncio.run(_database_exists(name, drop=True))
+
+
+def test_the_grafana_dashboard_charts_only_metrics_that_exist():
+    from prometheus_client import REGISTRY
+
+    import planwright.core.metrics  # noqa: F401  (registers every metric)
+
+    dashboard = json.loads((DEPLOY / "grafana" / "planwright.json").read_text())
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")
+    exported = {f.name + suffix for f in REGISTRY.collect() for suffix in suffixes}
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"planwright_[a-z_]+", target["expr"])
+    }
+    assert used <= exported, used - exported
+    # Everything the issue asks to see has a panel.
+    for family in ("jobs_finished", "task_queue_wait", "stream_lag", "critic_verdicts", "llm_tokens"):
+        assert any(family in name for name in used), family

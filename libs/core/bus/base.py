@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from planwright.core.messages import Message
+from planwright.core.metrics import StreamStat
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +51,9 @@ class Bus(Protocol):
         Redis restarted without persistence or flushed, or a new in-process bus: whatever was in
         flight is gone, and the Orchestrator re-publishes unfinished work from the database.
         """
+
+    async def stats(self, streams: Sequence[str]) -> list[StreamStat]:
+        """Length, and each group's lag and pending count, of ``streams`` (for metrics)."""
+        ...
 
     async def close(self) -> None: ...

@@ -8,8 +8,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from planwright.core import metrics
 from planwright.core.bus.base import Delivery
 from planwright.core.messages import Message
+from planwright.core.metrics import StreamStat
 
 
 @dataclass(slots=True)
@@ -93,6 +95,7 @@ class MemoryBus:
                 if len(out) >= count:
                     return out
                 if now - p.delivered_at >= self._visibility:
+                    metrics.MESSAGES_RECLAIMED.labels(name).inc()
                     p.consumer, p.delivered_at, p.deliveries = consumer, now, p.deliveries + 1
                     out.append(Delivery(name, str(abs_id), s.get(abs_id), p.deliveries))
         for name in streams:
@@ -135,12 +138,28 @@ class MemoryBus:
             self._changed.notify_all()
 
     async def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
+        metrics.MESSAGES_DEAD_LETTERED.labels(delivery.stream).inc()
         self.dead.append((delivery, reason))
         await self.ack(group, [delivery])
 
     async def fresh_epoch(self) -> bool:
         fresh, self._epoch_seen = not self._epoch_seen, True
         return fresh
+
+    async def stats(self, streams: Sequence[str]) -> list[StreamStat]:
+        """Length, and each group's lag and pending count, of ``streams`` (for metrics)."""
+        out: list[StreamStat] = []
+        for name in streams:
+            s = self._streams.get(name)
+            if s is None:
+                out.append(StreamStat(name, 0))
+                continue
+            out.append(StreamStat(name, len(s.entries)))
+            out.extend(
+                StreamStat(name, len(s.entries), g, s.end - grp.cursor, len(grp.pending))
+                for g, grp in s.groups.items()
+            )
+        return out
 
     async def backlog(self, stream: str) -> int:
         """Entries still held for ``stream`` (for tests and metrics)."""

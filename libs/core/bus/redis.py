@@ -20,9 +20,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from planwright.core import names
+from planwright.core import metrics, names
 from planwright.core.bus.base import Delivery
 from planwright.core.messages import Message, decode, encode
+from planwright.core.metrics import StreamStat
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -179,6 +180,7 @@ class RedisBus:
             claimed = [(i, f) for i, f in reply[1] if f]
             if not claimed:
                 continue
+            metrics.MESSAGES_RECLAIMED.labels(stream).inc(len(claimed))
             counts = await self._delivery_counts(key, group, consumer, [i for i, _ in claimed])
             for entry_id, fields in claimed:
                 delivery = await self._decode(stream, key, group, entry_id, fields, counts.get(entry_id, 2))
@@ -255,6 +257,7 @@ class RedisBus:
             FIELD: payload,
         }
         log.error("dead-lettered %s %s for %s: %s", key, entry_id.decode(), group, reason)
+        metrics.MESSAGES_DEAD_LETTERED.labels(key.removeprefix(self.prefix)).inc()
         await self.redis.xadd(self.key(names.DEAD_LETTER), fields, maxlen=10_000, approximate=True)
         await self.redis.xack(key, group, entry_id)
 
@@ -281,6 +284,22 @@ class RedisBus:
     async def backlog(self, stream: str) -> int:
         """Entries still held for ``stream`` (for tests and metrics)."""
         return int(await self.redis.xlen(self.key(stream)))
+
+    async def stats(self, streams: Sequence[str]) -> list[StreamStat]:
+        """Length, and each group's lag and pending count, of ``streams`` (for metrics)."""
+        out: list[StreamStat] = []
+        for stream in streams:
+            key = self.key(stream)
+            length = int(await self.redis.xlen(key))
+            groups: Any = await self.redis.xinfo_groups(key) if length or await self.redis.exists(key) else []
+            out.append(StreamStat(stream, length))
+            for info in groups:
+                name = info["name"].decode() if isinstance(info["name"], bytes) else str(info["name"])
+                lag = info.get("lag")
+                out.append(
+                    StreamStat(stream, length, name, None if lag is None else int(lag), int(info["pending"]))
+                )
+        return out
 
     async def fresh_epoch(self) -> bool:
         key = self.key(names.EPOCH)

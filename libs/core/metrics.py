@@ -1,0 +1,158 @@
+"""Every Prometheus metric Planwright exports, in one place (docs/observability.md).
+
+Names follow ``planwright_<noun>_<unit>``. Labels are bounded sets (routes, statuses, tools, streams,
+providers, models): never job or task ids. Metrics live in prometheus_client's default registry, so
+one process exports everything it does: the API's ``/metrics`` in embedded mode has every service's
+numbers; in distributed mode each service process serves its own on METRICS_PORT.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from planwright.core.llm.base import LLMCall
+
+log = logging.getLogger(__name__)
+
+_FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_SLOW = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+HTTP_REQUESTS = Counter(
+    "planwright_http_requests_total",
+    "HTTP requests answered, by route template.",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "planwright_http_request_duration_seconds",
+    "Time to the start of the response (for SSE: until the stream opens).",
+    ["route", "method"],
+    buckets=_FAST,
+)
+JOBS_FINISHED = Counter("planwright_jobs_finished_total", "Jobs that reached a terminal status.", ["status"])
+JOB_DURATION = Histogram(
+    "planwright_job_duration_seconds", "From POST /jobs to the terminal status.", ["status"], buckets=_SLOW
+)
+TASKS_FINISHED = Counter(
+    "planwright_tasks_finished_total", "Tasks that reached a terminal status.", ["tool", "status"]
+)
+TASK_DURATION = Histogram(
+    "planwright_task_duration_seconds",
+    "From the task's start to its end, last attempt.",
+    ["tool", "status"],
+    buckets=_SLOW,
+)
+TASK_QUEUE_WAIT = Histogram(
+    "planwright_task_queue_wait_seconds",
+    "From dispatch (or the end of a retry's backoff) to a worker starting the task.",
+    ["lane"],
+    buckets=(*_FAST, 30, 60, 300),
+)
+MESSAGES_RECLAIMED = Counter(
+    "planwright_messages_reclaimed_total", "Messages taken over from a consumer that went quiet.", ["stream"]
+)
+MESSAGES_DEAD_LETTERED = Counter(
+    "planwright_messages_dead_lettered_total", "Messages given up on after MAX_DELIVERIES.", ["stream"]
+)
+CRITIC_VERDICTS = Counter("planwright_critic_verdicts_total", "Critic verdicts by result.", ["verdict"])
+POLICY_DECISIONS = Counter(
+    "planwright_policy_decisions_total",
+    "Policy decisions recorded, by decision and tool.",
+    ["decision", "tool"],
+)
+LLM_CALLS = Counter("planwright_llm_calls_total", "Model calls made.", ["provider", "model", "purpose"])
+LLM_TOKENS = Counter(
+    "planwright_llm_tokens_total", "Model tokens used, input and output.", ["provider", "model", "direction"]
+)
+LLM_COST = Counter(
+    "planwright_llm_cost_usd_total",
+    "Estimated model cost in US dollars (priced models only).",
+    ["provider", "model"],
+)
+LLM_DURATION = Histogram(
+    "planwright_llm_call_duration_seconds",
+    "One model call, with the SDK's retries.",
+    ["provider", "model"],
+    buckets=_SLOW,
+)
+SSE_OPEN = Gauge(
+    "planwright_sse_connections_open", "Open SSE streams (job events and the jobs list).", ["stream"]
+)
+OUTBOX_BACKLOG = Gauge("planwright_outbox_backlog_messages", "Outbox rows committed but not yet on the bus.")
+
+
+def job_finished(status: str, seconds: float) -> None:
+    JOBS_FINISHED.labels(status).inc()
+    JOB_DURATION.labels(status).observe(max(seconds, 0.0))
+
+
+def task_finished(tool: str, status: str, seconds: float | None) -> None:
+    TASKS_FINISHED.labels(tool, status).inc()
+    if seconds is not None:
+        TASK_DURATION.labels(tool, status).observe(max(seconds, 0.0))
+
+
+def llm_call(call: LLMCall) -> None:
+    LLM_CALLS.labels(call.provider, call.model, call.purpose).inc()
+    LLM_TOKENS.labels(call.provider, call.model, "input").inc(call.input_tokens)
+    LLM_TOKENS.labels(call.provider, call.model, "output").inc(call.output_tokens)
+    LLM_DURATION.labels(call.provider, call.model).observe(call.latency_ms / 1000)
+    if call.cost_usd:
+        LLM_COST.labels(call.provider, call.model).inc(call.cost_usd)
+
+
+@dataclass(frozen=True)
+class StreamStat:
+    stream: str
+    length: int
+    group: str | None = None
+    lag: int | None = None  # entries the group has not read yet
+    pending: int | None = None  # read but not acknowledged
+
+
+class StreamStats(Collector):
+    """Stream length, consumer-group lag and pending entries, from the last ``update`` (a loop in the
+    process refreshes them; a scrape never waits for Redis)."""
+
+    def __init__(self) -> None:
+        self.stats: list[StreamStat] = []
+
+    def update(self, stats: Iterable[StreamStat]) -> None:
+        self.stats = list(stats)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        length = GaugeMetricFamily(
+            "planwright_stream_length_messages", "Entries in the stream.", labels=["stream"]
+        )
+        lag = GaugeMetricFamily(
+            "planwright_stream_lag_messages",
+            "Entries a consumer group has not read yet.",
+            labels=["stream", "group"],
+        )
+        pending = GaugeMetricFamily(
+            "planwright_stream_pending_messages",
+            "Entries a consumer group read but has not acknowledged.",
+            labels=["stream", "group"],
+        )
+        seen: set[str] = set()
+        for s in self.stats:
+            if s.stream not in seen:
+                seen.add(s.stream)
+                length.add_metric([s.stream], s.length)
+            if s.group is not None:
+                if s.lag is not None:
+                    lag.add_metric([s.stream, s.group], s.lag)
+                if s.pending is not None:
+                    pending.add_metric([s.stream, s.group], s.pending)
+        yield from (length, lag, pending)
+
+
+STREAMS = StreamStats()
+REGISTRY.register(STREAMS)
