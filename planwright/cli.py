@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,8 @@ from planwright.core.settings import Settings, load_settings
 
 app = typer.Typer(help="Planwright: plan, run, check and govern multi-step work.", no_args_is_help=True)
 
+# Each service process serves /metrics on its own port (METRICS_PORT overrides; 0 turns it off).
+METRICS_PORTS = {"planner": 9101, "worker": 9102, "critic": 9103, "policy": 9104}
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
 
@@ -117,6 +120,18 @@ def _service(role: str) -> None:
     except ConfigError as exc:
         typer.echo(f"planwright: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+    port = settings.metrics_port if settings.metrics_port is not None else METRICS_PORTS[role]
+    if port:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(port, addr=settings.metrics_host)
+        except OSError as exc:
+            typer.echo(f"planwright: cannot serve metrics on port {port} ({exc}); set METRICS_PORT", err=True)
+            raise typer.Exit(2) from exc
+        logging.getLogger("planwright").info(
+            "%s: metrics on http://%s:%d/metrics", role, settings.metrics_host, port
+        )
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -204,6 +219,56 @@ def submit(
     if follow:
         status = follow_job(api_url, job["id"], out=sys.stdout)
         raise typer.Exit(0 if status == "succeeded" else 1)
+
+
+@app.command()
+def retry(
+    task_id: Annotated[str, typer.Argument(help="The failed or blocked task to run again.")],
+    api_url: Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")] = (
+        "http://localhost:8000"
+    ),
+) -> None:
+    """Retry a failed or blocked task; its failed job reopens (POST /tasks/{id}/retry)."""
+    import httpx
+
+    try:
+        resp = httpx.post(f"{api_url}/tasks/{task_id}/retry")
+    except httpx.HTTPError as exc:
+        typer.echo(f"planwright: cannot reach the API at {api_url}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if resp.status_code != 200:
+        message = resp.json().get("error", {}).get("message", resp.text)
+        typer.echo(f"planwright: {message}", err=True)
+        raise typer.Exit(1)
+    task = resp.json()
+    typer.echo(f"task {task['key']} is {task['status']} (attempt {task['attempt']})")
+
+
+@app.command("fake-llm")
+def fake_llm(
+    script: Annotated[
+        Path, typer.Option(help="A JSON list of replies: {text}, {json} or {status, message}.")
+    ],
+    repeat: Annotated[bool, typer.Option(help="Start the script again when it runs out.")] = False,
+    port: PortOpt = 8089,
+) -> None:
+    """Serve a scripted fake model (OpenAI and Anthropic APIs) for trying tools and plans offline."""
+    from planwright.core.llm.fake_server import FakeModelServer, Reply
+
+    try:
+        entries = json.loads(script.read_text())
+        replies = [Reply.from_dict(entry) for entry in entries]
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        typer.echo(f"planwright: cannot read the script {script}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    server = FakeModelServer(replies, repeat=repeat, port=port).start()
+    typer.echo(
+        f"fake model on {server.url}: OPENAI_BASE_URL={server.openai_url} or ANTHROPIC_BASE_URL={server.url}"
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.close()
 
 
 @app.command()

@@ -72,6 +72,7 @@ def _describe(event: str, data: dict[str, Any]) -> str | None:
 def follow_job(api: str, job_id: str, *, out: TextIO) -> str:
     """Print events until the job ends; reconnects with Last-Event-ID. Returns the final job status."""
     last: int | None = None
+    ended: str | None = None  # the last event was this terminal one; a later event means a retry reopened it
     while True:
         headers = {"Last-Event-ID": str(last)} if last is not None else {}
         try:
@@ -85,9 +86,10 @@ def follow_job(api: str, job_id: str, *, out: TextIO) -> str:
                         stamp = time.strftime("%H:%M:%S")
                         out.write(f"[{stamp}] {line}\n")
                         out.flush()
-                    if event in _TERMINAL:
-                        return event.removeprefix("job.")
+                    ended = event.removeprefix("job.") if event in _TERMINAL else None
         except httpx.TransportError:
             time.sleep(1.0)  # the API went away; resume where we were
             continue
+        if ended is not None:  # the API ends the stream after the job's last event
+            return ended
         # The stream ended without a terminal event (server restart): resume.

@@ -14,6 +14,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 
+from planwright.core import metrics, names
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import Bus, MemoryBus
 from planwright.core.bus.redis import RedisBus
@@ -21,15 +22,16 @@ from planwright.core.db.engine import make_engine
 from planwright.core.errors import ConfigError
 from planwright.core.feed import EventFeed, MemoryFeed
 from planwright.core.feed_redis import RedisFeed
-from planwright.core.llm import get_provider
+from planwright.core.llm import make_client
 from planwright.core.outbox import OutboxRelay
+from planwright.core.planning.llm import LLMPlanner, RulePlanning
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.tool_registry import default_registry
 from planwright.services.api.orchestrator import Orchestrator
 from planwright.services.critic.service import CriticService
-from planwright.services.planner.service import PlannerService
+from planwright.services.planner.service import Planner, PlannerService
 from planwright.services.policy.service import PolicyService
 from planwright.services.worker.service import Worker
 
@@ -67,7 +69,7 @@ class Runtime:
         self.orchestrator = Orchestrator(self.engine, self.bus, self.relay, self.feed, settings, self.policy)
         self.registry = default_registry(http_fetch_max_bytes=settings.http_fetch_max_bytes)
         self.artifacts = ArtifactStore(settings.artifact_dir)
-        self.llm = get_provider(settings.llm_provider)
+        self.llm = make_client(settings)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._suffix = f"{socket.gethostname()}-{os.getpid()}"
@@ -80,8 +82,9 @@ class Runtime:
             loops["orchestrator"] = lambda: self.orchestrator.run(stop, f"orchestrator-{n}", **dead)
             loops["outbox"] = lambda: self.relay.run(stop)
             loops["reconciler"] = self._watch_epoch
+            loops["queue-metrics"] = self._watch_queues
         if "planner" in self.roles:
-            planner = PlannerService(self.bus, RuleBasedPlanner(self.registry, max_tasks=s.plan_max_tasks))
+            planner = PlannerService(self.bus, self._planner())
             loops["planner"] = lambda: planner.run(stop, f"planner-{n}", **dead)
         if "worker" in self.roles:
             worker = Worker(
@@ -100,12 +103,29 @@ class Runtime:
             )
             loops["worker"] = lambda: worker.run(stop)
         if "critic" in self.roles:
-            critic = CriticService(self.bus, self.registry, self.artifacts)
+            critic = CriticService(
+                self.bus, self.registry, self.artifacts, self.llm if s.critic_llm else None
+            )
             loops["critic"] = lambda: critic.run(stop, f"critic-{n}", **dead)
         if "policy" in self.roles and self.policy is not None:
             gate = PolicyService(self.bus, self.policy, s.policy_mode)
             loops["policy"] = lambda: gate.run(stop, f"policy-{n}", **dead)
         return loops
+
+    def _planner(self) -> Planner:
+        s = self.settings
+        rules = RuleBasedPlanner(self.registry, max_tasks=s.plan_max_tasks)
+        if s.planner_mode == "rules":
+            return RulePlanning(rules)
+        return LLMPlanner(
+            self.llm,
+            self.registry,
+            max_tasks=s.plan_max_tasks,
+            max_attempts=s.planner_max_attempts,
+            fallback=rules if s.planner_fallback == "rule" else None,
+            policy=self.policy,
+            policy_mode=s.policy_mode,
+        )
 
     async def start(self) -> None:
         self._stop.clear()
@@ -133,6 +153,17 @@ class Runtime:
                     log.info("failed %d task(s) whose approval timed out", expired)
                 if overran := await self.orchestrator.expire_jobs():
                     log.info("failed %d job(s) that ran past the policy's max runtime", overran)
+
+    async def _watch_queues(self) -> None:
+        """Refresh the stream and outbox gauges (read at scrape time) every METRICS_REFRESH_S."""
+        while not self._stop.is_set():
+            try:
+                metrics.STREAMS.update(await self.bus.stats(names.WORK_STREAMS))
+                metrics.OUTBOX_BACKLOG.set(await self.relay.backlog())
+            except Exception as exc:  # the bus or database is down: keep the last values
+                log.debug("queue metrics not refreshed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.settings.metrics_refresh_s)
 
     async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a service loop; if it crashes, log it and start it again."""
@@ -164,4 +195,5 @@ class Runtime:
         self._tasks.clear()
         await self.feed.close()
         await self.bus.close()
+        await self.llm.provider.aclose()
         await self.engine.dispose()

@@ -16,6 +16,7 @@ EventType = Literal[
     "job.failed",
     "job.cancelled",
     "plan.created",
+    "task.pending",
     "task.ready",
     "task.awaiting_approval",
     "task.queued",

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from planwright.core.llm.base import LLMCall
 from planwright.core.plan import PlanSpec
 
 
@@ -46,11 +47,14 @@ class PlanCreated(_Msg):
     type: Literal["plan.created"] = "plan.created"
     plan: PlanSpec
     planner: str
+    notes: list[str] = []  # e.g. why the rule planner stood in for the model
+    llm_calls: list[LLMCall] = []
 
 
 class PlanFailed(_Msg):
     type: Literal["plan.failed"] = "plan.failed"
     reason: str
+    llm_calls: list[LLMCall] = []
 
 
 class TaskReady(_TaskMsg):
@@ -91,6 +95,8 @@ class TaskDispatch(_TaskMsg):
     inputs: dict[str, dict[str, Any]] = {}
     feedback: str | None = None
     not_before: float | None = None  # unix time; set on retries (backoff)
+    tokens_left: int | None = None  # of the job's token budget (the policy's job.max_tokens), if any
+    dispatched_at: float | None = None  # unix time the Orchestrator dispatched it (queue-wait metric)
 
 
 class TaskStarted(_TaskMsg):
@@ -106,12 +112,14 @@ class TaskProgress(_TaskMsg):
 class TaskCompleted(_TaskMsg):
     type: Literal["task.completed"] = "task.completed"
     output: dict[str, Any]
+    llm_calls: list[LLMCall] = []
 
 
 class TaskFailed(_TaskMsg):
     type: Literal["task.failed"] = "task.failed"
     error: str
     retryable: bool = False
+    llm_calls: list[LLMCall] = []
 
 
 class TaskReview(_TaskMsg):
@@ -124,12 +132,14 @@ class TaskReview(_TaskMsg):
     goal: str
     output: dict[str, Any]
     args: dict[str, Any] = {}
+    tokens_left: int | None = None  # of the job's token budget, for a model-judged review
 
 
 class CriticVerdict(_TaskMsg):
     type: Literal["critic.verdict"] = "critic.verdict"
     verdict: Literal["approve", "rework"]
     reasons: list[str] = []
+    llm_calls: list[LLMCall] = []
 
 
 Message = Annotated[

@@ -16,6 +16,11 @@ DISPATCH_LANES: Final = (f"{PREFIX}:dispatch:high", f"{PREFIX}:dispatch:normal",
 DEAD_LETTER: Final = f"{PREFIX}:dead"
 # Set once in a fresh Redis; its absence means Redis lost its data (see Bus.fresh_epoch).
 EPOCH: Final = f"{PREFIX}:epoch"
+# Which jobs got new events (a wake-up for live job lists; the list itself is read from Postgres).
+JOBS_CHANGED: Final = f"{PREFIX}:jobs-changed"
+
+# Every work stream, for metrics (the dead-letter stream included).
+WORK_STREAMS: Final = (JOBS, ORCHESTRATOR, READY, REVIEW, *DISPATCH_LANES, DEAD_LETTER)
 
 # Consumer groups.
 G_PLANNER: Final = "planner"

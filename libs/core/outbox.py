@@ -44,6 +44,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
+    async def backlog(self) -> int:
+        """Rows committed but not yet published (for metrics)."""
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).select_from(outbox))).scalar() or 0)
+
     def kick(self) -> None:
         self._wake.set()
 

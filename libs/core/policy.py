@@ -40,6 +40,9 @@ class JobLimits(_Strict):
     max_tasks: int | None = Field(None, ge=1)
     max_reworks: int | None = Field(None, ge=0, description="Caps CRITIC_MAX_REWORKS.")
     max_runtime_s: float | None = Field(None, gt=0, description="A running job older than this fails.")
+    max_tokens: int | None = Field(
+        None, ge=1, description="Model tokens (input + output) one job may use; past it the job fails."
+    )
 
 
 class EnvironmentPolicy(_Strict):
@@ -107,6 +110,10 @@ class PolicyEngine:
 
     def environment(self, mode: str) -> EnvironmentPolicy | None:
         return self.policy.environments.get(mode)
+
+    def max_tokens(self, mode: str) -> int | None:
+        env = self.environment(mode)
+        return env.job.max_tokens if env else None
 
     def limits(self, mode: str, tool: str) -> ToolLimits:
         env = self.environment(mode)

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from planwright.core.errors import ConfigError
@@ -14,6 +14,7 @@ from planwright.core.errors import ConfigError
 PRIORITY_MIN = 0
 PRIORITY_MAX = 9
 GOAL_MAX_CHARS = 10_000
+DEFAULT_MODELS = {"mock": "mock", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
 
 
 class Settings(BaseSettings):
@@ -34,9 +35,24 @@ class Settings(BaseSettings):
 
     # Planning.
     planner_mode: Literal["rules", "llm"] = "rules"
-    llm_provider: Literal["mock", "openai"] = "mock"
-    openai_api_key: str | None = None
     plan_max_tasks: int = Field(20, ge=1, le=500)
+    # The LLM planner asks again with the errors up to this many times, then fails the job ...
+    planner_max_attempts: int = Field(3, ge=1, le=10)
+    # ... or, with "rule", hands the goal to the rule planner.
+    planner_fallback: Literal["none", "rule"] = "none"
+
+    # Language model (docs/llm.md). Keys are secrets: never logged, never in errors or events.
+    llm_provider: Literal["mock", "openai", "anthropic", "openai_compatible"] = "mock"
+    llm_model: str | None = None  # default per provider: DEFAULT_MODELS; required for openai_compatible
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    llm_base_url: str | None = None  # openai_compatible: e.g. http://localhost:11434/v1 (Ollama)
+    llm_api_key: SecretStr | None = None  # openai_compatible, if the server wants one
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(3, ge=0, le=10)  # on 429, 5xx and connection errors, with backoff
+    llm_prices_path: Path = Path("config/llm_prices.yaml")
 
     # Execution.
     worker_concurrency: int = Field(8, ge=1, le=1024)
@@ -51,21 +67,45 @@ class Settings(BaseSettings):
     # How often the Orchestrator checks whether Redis lost its data (then it reconciles).
     reconcile_check_s: float = Field(2.0, gt=0)
 
+    # Observability (docs/observability.md). A service process serves /metrics on METRICS_PORT
+    # (default per service: planner 9101, worker 9102, critic 9103, policy 9104; 0 turns it off);
+    # the API serves its own at /metrics.
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    metrics_refresh_s: float = Field(5.0, gt=0)  # how often stream and outbox gauges are read
+
     # Critic and policy gate (seed names).
     critic_enabled: bool = False
     critic_max_reworks: int = Field(2, ge=0, le=20)
     # The seed's critic demo: with the critic on, this share of jobs (chosen by job id) get an
     # incomplete first attempt from the mock model, so the critic has something to send back.
     critic_demo_fault_rate: float = Field(0.3, ge=0, le=1)
+    # The critic also asks the model to judge each output (with its rule checks).
+    critic_llm: bool = False
     policy_gate_enabled: bool = False
     policy_mode: Literal["dev", "staging", "prod"] = "dev"
     policy_config_path: Path = Path("config/policy.yaml")
 
     @model_validator(mode="after")
     def _usable(self) -> Settings:
-        if self.planner_mode == "llm" and self.llm_provider == "openai" and not self.openai_api_key:
-            raise ValueError("PLANNER_MODE=llm with LLM_PROVIDER=openai needs OPENAI_API_KEY to be set")
+        provider = self.llm_provider
+        if provider == "openai" and not self.openai_api_key:
+            raise ValueError("LLM_PROVIDER=openai needs a key: set OPENAI_API_KEY")
+        if provider == "anthropic" and not self.anthropic_api_key:
+            raise ValueError("LLM_PROVIDER=anthropic needs a key: set ANTHROPIC_API_KEY")
+        if provider == "openai_compatible" and not self.llm_base_url:
+            raise ValueError(
+                "LLM_PROVIDER=openai_compatible needs the server's address: set LLM_BASE_URL "
+                "(e.g. http://localhost:11434/v1 for Ollama)"
+            )
+        if provider == "openai_compatible" and not self.llm_model:
+            raise ValueError("LLM_PROVIDER=openai_compatible needs a model name: set LLM_MODEL")
         return self
+
+    @property
+    def model(self) -> str:
+        """The model to call: LLM_MODEL, or the provider's default."""
+        return self.llm_model or DEFAULT_MODELS.get(self.llm_provider, "")
 
     @property
     def embedded(self) -> bool:

@@ -9,7 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from planwright.core.db.schema import artifacts, critic_verdicts, jobs, plans, policy_decisions, tasks
+from planwright.core.db.schema import (
+    artifacts,
+    critic_verdicts,
+    jobs,
+    llm_calls,
+    plans,
+    policy_decisions,
+    tasks,
+)
 from planwright.core.errors import NotFound
 from planwright.core.events import as_utc
 from planwright.core.states import JobStatus, TaskStatus
@@ -44,7 +52,44 @@ async def _counts(conn: AsyncConnection, job_ids: list[UUID]) -> dict[UUID, sche
     return out
 
 
-def _job(row: Row[Any], counts: schemas.TaskCounts) -> dict[str, Any]:
+async def _usage(
+    conn: AsyncConnection, key: sa.Column[Any], where: sa.ColumnElement[bool]
+) -> dict[Any, schemas.UsageOut]:
+    """Model-call totals grouped by ``key`` (a job or a task id) over the rows ``where`` selects."""
+    c = llm_calls.c
+    query = (
+        sa.select(
+            key,
+            sa.func.count(),
+            sa.func.sum(c.input_tokens),
+            sa.func.sum(c.output_tokens),
+            sa.func.sum(c.cost_usd),
+            sa.func.sum(sa.case((c.cost_usd.is_(None), 1), else_=0)),
+        )
+        .where(where)
+        .group_by(key)
+    )
+    return {
+        k: schemas.UsageOut(
+            calls=n,
+            input_tokens=i or 0,
+            output_tokens=o or 0,
+            cost_usd=round(cost or 0.0, 6),
+            unpriced_calls=u or 0,
+        )
+        for k, n, i, o, cost, u in await conn.execute(query)
+    }
+
+
+async def list_llm_calls(conn: AsyncConnection, job_id: UUID) -> list[schemas.LLMCallOut]:
+    await job_status(conn, job_id)
+    rows = await conn.execute(
+        sa.select(llm_calls).where(llm_calls.c.job_id == job_id).order_by(llm_calls.c.id)
+    )
+    return [schemas.LLMCallOut(**{**r._mapping, **_ts(r, "created_at")}) for r in rows]
+
+
+def _job(row: Row[Any], counts: schemas.TaskCounts, usage: schemas.UsageOut | None) -> dict[str, Any]:
     return {
         "id": row.id,
         "goal": row.goal,
@@ -53,6 +98,7 @@ def _job(row: Row[Any], counts: schemas.TaskCounts) -> dict[str, Any]:
         "status": row.status,
         "error": row.error,
         "tasks": counts,
+        "usage": usage or schemas.UsageOut(),
         **_ts(row, "created_at", "updated_at", "finished_at"),
     }
 
@@ -66,9 +112,11 @@ async def list_jobs(
     rows = (await conn.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    counts = await _counts(conn, [r.id for r in rows])
+    ids = [r.id for r in rows]
+    counts = await _counts(conn, ids)
+    usage = await _usage(conn, llm_calls.c.job_id, llm_calls.c.job_id.in_(ids))
     return schemas.JobPage(
-        items=[schemas.JobOut(**_job(r, counts[r.id])) for r in rows],
+        items=[schemas.JobOut(**_job(r, counts[r.id], usage.get(r.id))) for r in rows],
         limit=limit,
         offset=offset,
         next_offset=offset + limit if more else None,
@@ -93,7 +141,8 @@ async def get_job(conn: AsyncConnection, job_id: UUID) -> schemas.JobDetail:
             created_at=as_utc(plan_row.created_at),
             tasks=[schemas.PlanTask.model_validate(t, strict=False) for t in plan_row.spec["tasks"]],
         )
-    return schemas.JobDetail(**_job(row, counts[job_id]), plan=plan)
+    usage = await _usage(conn, llm_calls.c.job_id, llm_calls.c.job_id == job_id)
+    return schemas.JobDetail(**_job(row, counts[job_id], usage.get(job_id)), plan=plan)
 
 
 async def job_status(conn: AsyncConnection, job_id: UUID) -> JobStatus:
@@ -108,12 +157,14 @@ async def list_tasks(conn: AsyncConnection, job_id: UUID) -> list[schemas.TaskOu
     rows = await conn.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.position))
     verdicts = await _by_task(conn, critic_verdicts, job_id)
     decisions = await _by_task(conn, policy_decisions, job_id)
+    usage = await _usage(conn, llm_calls.c.task_id, llm_calls.c.job_id == job_id)
     out = []
     for r in rows:
         data = {c: getattr(r, c) for c in schemas.TaskOut.model_fields if hasattr(r, c)}
         data.update(_ts(r, "created_at", "updated_at", "started_at", "finished_at"))
         data["verdicts"] = verdicts.get(r.id, [])
         data["policy_decisions"] = decisions.get(r.id, [])
+        data["usage"] = usage.get(r.id, schemas.UsageOut())
         out.append(schemas.TaskOut(**data))
     return out
 

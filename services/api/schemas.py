@@ -48,6 +48,29 @@ class TaskCounts(BaseModel):
     running: int
 
 
+class UsageOut(BaseModel):
+    """Model calls and their tokens; cost is the price table's estimate (docs/llm.md)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = Field(0.0, description="Estimated, over the calls whose model has a price.")
+    unpriced_calls: int = Field(0, description="Calls whose model is not in the price table.")
+
+
+class LLMCallOut(BaseModel):
+    task_id: UUID | None = Field(description="null for planning.")
+    attempt: int | None
+    provider: str
+    model: str
+    purpose: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: int
+    cost_usd: float | None
+    created_at: datetime
+
+
 class JobOut(BaseModel):
     id: UUID
     goal: str
@@ -59,6 +82,7 @@ class JobOut(BaseModel):
     updated_at: datetime
     finished_at: datetime | None
     tasks: TaskCounts
+    usage: UsageOut = Field(default_factory=UsageOut, description="Model calls of the whole job.")
 
 
 class PlanTask(BaseModel):
@@ -124,6 +148,7 @@ class TaskOut(BaseModel):
     finished_at: datetime | None
     verdicts: list[VerdictOut] = Field(default_factory=list, description="Critic verdicts, oldest first.")
     policy_decisions: list[DecisionOut] = Field(default_factory=list, description="Policy Gate decisions.")
+    usage: UsageOut = Field(default_factory=UsageOut, description="This task's model calls, all attempts.")
 
 
 class ArtifactOut(BaseModel):

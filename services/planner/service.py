@@ -9,20 +9,21 @@ from typing import Any, Protocol
 from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
-from planwright.core.errors import PlanInvalid
 from planwright.core.messages import JobCreated, Message, PlanCreated, PlanFailed, PlanStarted
-from planwright.core.plan import PlanSpec
+from planwright.core.planning.llm import PlanOutcome
 
 
 class Planner(Protocol):
-    def plan(self, goal: str, context: dict[str, Any] | None = None) -> PlanSpec: ...
+    name: str
+
+    async def plan_job(self, goal: str, context: dict[str, Any]) -> PlanOutcome: ...
 
 
 class PlannerService:
-    def __init__(self, bus: Bus, planner: Planner, *, name: str = "rules") -> None:
+    def __init__(self, bus: Bus, planner: Planner) -> None:
         self.bus = bus
         self.planner = planner
-        self.name = name
+        self.name = planner.name
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
         out: list[Message] = []
@@ -31,12 +32,20 @@ class PlannerService:
             if not isinstance(msg, JobCreated):
                 continue
             out.append(PlanStarted(job_id=msg.job_id, planner=self.name))
-            try:
-                plan = self.planner.plan(msg.goal, msg.context)
-            except PlanInvalid as exc:
-                out.append(PlanFailed(job_id=msg.job_id, reason=exc.message))
+            outcome = await self.planner.plan_job(msg.goal, msg.context)
+            if outcome.plan is None:
+                reason = outcome.reason or "no plan"
+                out.append(PlanFailed(job_id=msg.job_id, reason=reason, llm_calls=outcome.calls))
             else:
-                out.append(PlanCreated(job_id=msg.job_id, plan=plan, planner=self.name))
+                out.append(
+                    PlanCreated(
+                        job_id=msg.job_id,
+                        plan=outcome.plan,
+                        planner=outcome.planner,
+                        notes=outcome.notes,
+                        llm_calls=outcome.calls,
+                    )
+                )
         # Acked only after this publish: a crash before it means the job is planned again, and the
         # orchestrator ignores a second plan for a job that is already running.
         await self.bus.publish(names.ORCHESTRATOR, out)

@@ -6,12 +6,12 @@ import asyncio
 import logging
 import time
 
-from planwright.core import names
+from planwright.core import metrics, names
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import read_batch
 from planwright.core.errors import RetryableToolError, ToolError
-from planwright.core.llm import LLMProvider
+from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
 from planwright.core.messages import (
     Message,
     TaskCompleted,
@@ -32,7 +32,7 @@ class Worker:
         bus: Bus,
         registry: ToolRegistry,
         artifacts: ArtifactStore,
-        llm: LLMProvider,
+        llm: LLMClient,
         *,
         concurrency: int = 8,
         name: str = "worker-1",
@@ -133,11 +133,15 @@ class Worker:
                 await self.bus.ack(names.G_WORKER, [delivery])
                 return
             limits = engine.limits(self.policy_mode, msg.tool)
+        if msg.dispatched_at is not None:
+            waited = time.time() - max(msg.dispatched_at, msg.not_before or 0.0)
+            metrics.TASK_QUEUE_WAIT.labels(delivery.stream.rsplit(":", 1)[-1]).observe(max(waited, 0.0))
         await self.bus.publish(names.ORCHESTRATOR, [TaskStarted(**ident, worker=self.name)])
 
         async def progress(message: str) -> None:
             await self.bus.publish(names.ORCHESTRATOR, [TaskProgress(**ident, message=message)])
 
+        llm = self.llm.metered(budget_tokens=msg.tokens_left)  # this attempt's model calls
         call = ToolCall(
             job_id=msg.job_id,
             task_id=msg.task_id,
@@ -146,7 +150,7 @@ class Worker:
             args=msg.args,
             inputs=msg.inputs,
             artifacts=self.artifacts,
-            llm=self.llm,
+            llm=llm,
             progress=progress,
             feedback=msg.feedback,
             demo_fault_rate=self.demo_fault_rate,
@@ -154,16 +158,21 @@ class Worker:
             max_response_bytes=limits.max_response_bytes,
         )
         result: Message
+        spent = {"llm_calls": llm.calls}
         try:
             output = await self.registry.run(call, msg.tool)
         except RetryableToolError as exc:
-            result = TaskFailed(**ident, error=str(exc), retryable=True)
-        except ToolError as exc:
-            result = TaskFailed(**ident, error=str(exc))
+            result = TaskFailed(**ident, error=str(exc), retryable=True, **spent)
+        except (ToolError, TokenBudgetExceeded) as exc:
+            result = TaskFailed(**ident, error=str(exc), **spent)
+        except LLMError as exc:
+            # The SDK already retried 429/5xx/connection errors; the task may still try again later.
+            result = TaskFailed(**ident, error=exc.message, retryable=exc.retryable, **spent)
         except Exception as exc:
             log.exception("worker: tool %s crashed on task %s", msg.tool, msg.task_id)
-            result = TaskFailed(**ident, error=f"tool {msg.tool} crashed: {type(exc).__name__}: {exc}")
+            error = f"tool {msg.tool} crashed: {type(exc).__name__}: {exc}"
+            result = TaskFailed(**ident, error=error, **spent)
         else:
-            result = TaskCompleted(**ident, output=output)
+            result = TaskCompleted(**ident, output=output, **spent)
         await self.bus.publish(names.ORCHESTRATOR, [result])
         await self.bus.ack(names.G_WORKER, [delivery])

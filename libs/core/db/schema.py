@@ -32,6 +32,10 @@ jobs = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("finished_at", TS),
+    # When a retry last reopened the failed job: its runtime limit counts from here.
+    sa.Column("reopened_at", TS),
+    # Model tokens (input + output) the job's calls used: checked against the policy's job.max_tokens.
+    sa.Column("tokens_used", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_created", "created_at"),
 )
@@ -63,6 +67,8 @@ tasks = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("reworks", sa.Integer, nullable=False, server_default="0"),
+    # The attempt a person's retry started from (1 until then): automatic retries count from here.
+    sa.Column("first_attempt", sa.Integer, nullable=False, server_default="1"),
     sa.Column("output", JSON),
     sa.Column("error", sa.Text),
     sa.Column("created_at", TS, nullable=False),
@@ -137,4 +143,24 @@ policy_decisions = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_policy_decisions_job", "job_id"),
+)
+
+# Every metered model call (planner, text tools, critic), stored by the Orchestrator from the message
+# that reported it; totals per task and per job come from here.
+llm_calls = sa.Table(
+    "llm_calls",
+    metadata,
+    sa.Column("id", BIGID, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task_id", sa.Uuid, sa.ForeignKey("tasks.id", ondelete="CASCADE")),  # null: planning
+    sa.Column("attempt", sa.Integer),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=False),
+    sa.Column("output_tokens", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("cost_usd", sa.Float),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_llm_calls_job", "job_id"),
 )

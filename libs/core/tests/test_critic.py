@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from planwright.core.critic import Submission, checklist_problems, review
-from planwright.core.llm import MockProvider
+from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.llm.demo_faults import faulty, leave_out_items
 from planwright.core.tool_registry import default_registry
 
@@ -29,7 +29,9 @@ def submission(tool="text_generate", title="Create checklist", output=None, **kw
 
 
 async def test_the_mock_models_demo_checklist_is_approved():
-    text = await MockProvider().complete("Generate an implementation checklist for adding a new tool")
+    text = await LLMClient(MockProvider()).complete(
+        "Generate an implementation checklist for adding a new tool"
+    )
     verdict = review(submission(output={"text": text}))
     assert (verdict.verdict, verdict.reasons) == ("approve", [])
 

@@ -72,3 +72,31 @@ def test_bad_values_name_the_variable(monkeypatch):
 )
 def test_database_urls_get_an_async_driver(given, expected):
     assert async_db_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"LLM_PROVIDER": "anthropic"}, "set ANTHROPIC_API_KEY"),
+        ({"LLM_PROVIDER": "openai_compatible", "LLM_MODEL": "llama3"}, "set LLM_BASE_URL"),
+        ({"LLM_PROVIDER": "openai_compatible", "LLM_BASE_URL": "http://localhost:11434/v1"}, "set LLM_MODEL"),
+        ({"LLM_PROVIDER": "claude"}, "LLM_PROVIDER"),
+    ],
+)
+def test_a_provider_without_what_it_needs_stops_at_start_saying_what_to_set(monkeypatch, env, says):
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LLM_BASE_URL", "LLM_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=says):
+        load_settings()
+
+
+def test_keys_are_secrets_and_models_have_defaults(monkeypatch):
+    monkeypatch.setenv("LLM_PROVIDER", "anthropic")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-do-not-print")
+    monkeypatch.delenv("LLM_MODEL", raising=False)
+    s = load_settings()
+    assert s.model == "claude-haiku-4-5"
+    assert "sk-ant-test-do-not-print" not in repr(s)
+    assert "sk-ant-test-do-not-print" not in str(s.model_dump())

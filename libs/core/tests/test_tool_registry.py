@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import RetryableToolError, ToolError, UnknownTool
-from planwright.core.llm import MockProvider
+from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.tool_registry import ToolCall, ToolRegistry, ToolSpec, default_registry
 
 BUILT_INS = ["file_write_artifact", "http_fetch", "text_generate", "text_summarize"]
@@ -52,7 +52,7 @@ def make_call(tmp_path, args):
         args=args,
         inputs={},
         artifacts=ArtifactStore(tmp_path),
-        llm=MockProvider(),
+        llm=LLMClient(MockProvider()),
         progress=progress,
     )
 
@@ -77,8 +77,8 @@ def test_built_in_side_effects_and_timeouts():
     assert {name: (s.side_effects, s.timeout_s) for name, s in specs.items()} == {
         "file_write_artifact": (True, 30),
         "http_fetch": (False, 20),
-        "text_generate": (False, 60),
-        "text_summarize": (False, 30),
+        "text_generate": (False, 180),
+        "text_summarize": (False, 120),
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import RetryableToolError, ToolError
-from planwright.core.llm import MockProvider
+from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.text import split_sentences
 from planwright.core.tool_registry import ToolCall, default_registry
 
@@ -46,7 +46,7 @@ class Recorder:
             args=args,
             inputs=inputs or {},
             artifacts=self.store,
-            llm=llm or MockProvider(),
+            llm=llm or LLMClient(MockProvider()),
             progress=self.progress,
             feedback=feedback,
         )

@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from planwright.core import names, scheduler
+from planwright.core import metrics, names, scheduler
 from planwright.core.events import EventDraft
 from planwright.core.messages import (
     CriticVerdict,
@@ -64,6 +64,7 @@ class Applier(Governance):
                 # With several orchestrators, plan.created can overtake plan.started: pass through.
                 if job.status is JobStatus.pending:
                     self._job(job, JobStatus.planning, ch, planner=getattr(msg, "planner", "unknown"))
+                self.spend(job, None, msg.llm_calls, ch)
                 if isinstance(msg, PlanCreated):
                     self._plan_created(job, msg, ch)
                 else:
@@ -74,7 +75,7 @@ class Applier(Governance):
                 self._task_msg(job, msg, ch)
             case _:
                 return
-        if job.status is JobStatus.running:
+        if job.status is JobStatus.running and not self.over_budget(job, ch):
             self.advance(job, ch)
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -89,6 +90,8 @@ class Applier(Governance):
             data["error"] = error
         if status in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled):
             job.finished_at = ch.now
+            took = (ch.now - (job.reopened_at or job.created_at or ch.now)).total_seconds()
+            ch.metrics.append(lambda: metrics.job_finished(status.value, took))
         ch.events.append(EventDraft(job_id=job.id, type=f"job.{status.value}", data=data))
 
     def _plan_created(self, job: JobState, msg: PlanCreated, ch: Changes) -> None:
@@ -123,6 +126,7 @@ class Applier(Governance):
                 data={
                     "version": job.plan_version,
                     "planner": msg.planner,
+                    **({"notes": msg.notes} if msg.notes else {}),
                     "tasks": [
                         {
                             "id": str(t.id),
@@ -174,8 +178,7 @@ class Applier(Governance):
     def _dispatch(self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None) -> None:
         delay = 0.0
         if task.status in (TaskStatus.running, TaskStatus.reviewing) and feedback is None:
-            retry = task.attempt - task.reworks - 1
-            delay = min(self.settings.retry_backoff_s * 2**retry, MAX_BACKOFF_S)
+            delay = min(self.settings.retry_backoff_s * 2**task.retries_used, MAX_BACKOFF_S)
         if task.status in (TaskStatus.running, TaskStatus.reviewing):
             task.attempt += 1
         self._task(job, task, TaskStatus.queued, ch, **({"delay_s": delay} if delay else {}))
@@ -196,6 +199,8 @@ class Applier(Governance):
             inputs={d: job.tasks[d].output or {} for d in task.depends_on},
             feedback=feedback,
             not_before=time.time() + delay if delay else None,
+            tokens_left=self.tokens_left(job),
+            dispatched_at=time.time(),
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
 
@@ -210,6 +215,7 @@ class Applier(Governance):
             goal=job.goal,
             output=task.output or {},
             args=task.args,
+            tokens_left=self.tokens_left(job),
         )
         ch.outbox.append((names.REVIEW, review))
 
@@ -243,6 +249,9 @@ class Applier(Governance):
             task.started_at = ch.now
         if status in TASK_TERMINAL:
             task.finished_at = ch.now
+            took = (ch.now - task.started_at).total_seconds() if task.started_at else None
+            tool = task.tool
+            ch.metrics.append(lambda: metrics.task_finished(tool, status.value, took))
         if "error" in data:
             task.error = data["error"]
         payload = {"key": task.key, "attempt": task.attempt, **data}
@@ -291,6 +300,7 @@ class Applier(Governance):
                 self._verdict(job, task, msg, ch)
 
     def _completed(self, job: JobState, task: TaskState, msg: TaskCompleted, ch: Changes) -> None:
+        self.spend(job, task, msg.llm_calls, ch)
         if task.status is TaskStatus.queued:  # the started message was folded into this batch's past
             self._task(job, task, TaskStatus.running, ch)
         task.output = msg.output
@@ -316,9 +326,10 @@ class Applier(Governance):
             self._task(job, task, TaskStatus.succeeded, ch)
 
     def _failed(self, job: JobState, task: TaskState, msg: TaskFailed, ch: Changes) -> None:
+        self.spend(job, task, msg.llm_calls, ch)
         if task.status is TaskStatus.queued:
             self._task(job, task, TaskStatus.running, ch)
-        retries_used = task.attempt - task.reworks - 1
+        retries_used = task.retries_used
         if msg.retryable and retries_used < self.settings.task_max_retries:
             ch.events.append(
                 EventDraft(
@@ -334,6 +345,7 @@ class Applier(Governance):
         self._task(job, task, TaskStatus.failed, ch, error=msg.error + suffix)
 
     def _verdict(self, job: JobState, task: TaskState, msg: CriticVerdict, ch: Changes) -> None:
+        self.spend(job, task, msg.llm_calls, ch)
         ch.verdicts.append(
             {
                 "job_id": job.id,
@@ -344,6 +356,7 @@ class Applier(Governance):
                 "created_at": ch.now,
             }
         )
+        ch.metrics.append(lambda: metrics.CRITIC_VERDICTS.labels(msg.verdict).inc())
         ch.events.append(
             EventDraft(
                 job_id=job.id,
@@ -371,6 +384,24 @@ class Applier(Governance):
                 ch,
                 error=f"rejected by critic after {task.reworks} reworks: {reasons}",
             )
+
+    def retry(self, job: JobState, task: TaskState, ch: Changes) -> None:
+        """A person retries a failed or blocked task (the caller checked its state): it runs again with
+        a fresh retry budget, the tasks its failure skipped are back to pending, and a failed job reopens."""
+        status = {k: t.status for k, t in job.tasks.items()}
+        reopen = scheduler.tasks_to_reopen({k: t.depends_on for k, t in job.tasks.items()}, status, task.key)
+        if job.status is JobStatus.failed:
+            job.error, job.finished_at, job.reopened_at = None, None, ch.now
+            self._job(job, JobStatus.running, ch, retried=task.key)
+        for key in reopen:
+            t = job.tasks[key]
+            if t is task:  # a new attempt: whatever the old one still sends is stale
+                t.attempt += 1
+                t.first_attempt, t.reworks = t.attempt, 0
+            t.output, t.error, t.started_at, t.finished_at = None, None, None, None
+            why = "retried" if t is task else f"reopened by the retry of '{task.key}'"
+            self._task(job, t, TaskStatus.pending, ch, reason=why)
+        self.advance(job, ch)
 
     def cancel(self, job: JobState, ch: Changes, reason: str) -> None:
         self._cancel_open_tasks(job, ch)

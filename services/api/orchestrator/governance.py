@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from planwright.core import metrics
 from planwright.core.events import EventDraft
+from planwright.core.llm.base import LLMCall
 from planwright.core.policy import EnvironmentPolicy, PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JobStatus, TaskStatus, can_task
@@ -71,6 +73,40 @@ class Governance:
             job, JobStatus.failed, ch, error=f"the job ran longer than the policy's {limit_s:g}s ({rule})"
         )
 
+    def max_tokens(self) -> int | None:
+        return env.job.max_tokens if (env := self._env()) else None
+
+    def tokens_left(self, job: JobState) -> int | None:
+        """What is left of the job's token budget (sent with each dispatch), if it has one."""
+        budget = self.max_tokens()
+        return None if budget is None else max(0, budget - job.tokens_used)
+
+    def spend(self, job: JobState, task: TaskState | None, calls: list[LLMCall], ch: Changes) -> None:
+        """Record the model calls a result reports, and add their tokens to the job's total."""
+        for call in calls:
+            ch.llm_calls.append(
+                {
+                    "job_id": job.id,
+                    "task_id": task.id if task else None,
+                    "attempt": task.attempt if task else None,
+                    "created_at": ch.now,
+                    **call.model_dump(),
+                }
+            )
+            job.tokens_used += call.tokens
+            job.dirty = True
+
+    def over_budget(self, job: JobState, ch: Changes) -> bool:
+        """Fail a running job whose model calls went past the policy's job.max_tokens."""
+        budget = self.max_tokens()
+        if budget is None or job.tokens_used <= budget or job.status is not JobStatus.running:
+            return False
+        self._cancel_open_tasks(job, ch)
+        rule = f"environments.{self.settings.policy_mode}.job.max_tokens"
+        error = f"the job used {job.tokens_used} model tokens; the policy allows {budget} ({rule})"
+        self._job(job, JobStatus.failed, ch, error=error)
+        return True
+
     def _max_reworks(self) -> int:
         cap = self.settings.critic_max_reworks
         if (env := self._env()) is not None and env.job.max_reworks is not None:
@@ -81,6 +117,8 @@ class Governance:
         self, job: JobState, task: TaskState, ch: Changes, decision: str, rule: str, reason: str
     ) -> None:
         record = {"attempt": task.attempt, "decision": decision, "rule": rule, "reason": reason}
+        tool = task.tool
+        ch.metrics.append(lambda: metrics.POLICY_DECISIONS.labels(decision, tool).inc())
         ch.decisions.append({"job_id": job.id, "task_id": task.id, "created_at": ch.now, **record})
         ch.events.append(
             EventDraft(

@@ -17,7 +17,15 @@ from planwright.core import names
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.eventlog import append_events
-from planwright.core.db.schema import artifacts, critic_verdicts, jobs, plans, policy_decisions, tasks
+from planwright.core.db.schema import (
+    artifacts,
+    critic_verdicts,
+    jobs,
+    llm_calls,
+    plans,
+    policy_decisions,
+    tasks,
+)
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
@@ -27,7 +35,7 @@ from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api.orchestrator.apply import Applier
-from planwright.services.api.orchestrator.state import Changes, JobState, load_jobs, save_jobs
+from planwright.services.api.orchestrator.state import Changes, JobState, TaskState, load_jobs, save_jobs
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ class Orchestrator:
         self.feed = feed
         self.applier = Applier(settings, policy)
         self._write = asyncio.Lock()
+        self._counted: list[Callable[[], None]] = []  # the metrics of the transaction in progress
 
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
         """Store a new job and its ``job.created`` message in one transaction (never lost once 201)."""
@@ -92,6 +101,35 @@ class Orchestrator:
 
     async def answer_task(self, task_id: UUID, *, approve: bool, comment: str) -> UUID:
         """A person approves or rejects a task awaiting approval; returns its job id."""
+
+        def act(job: JobState, task: TaskState, ch: Changes) -> None:
+            if task.status is not TaskStatus.awaiting_approval or job.status is not JobStatus.running:
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status.value}; only a task awaiting approval can be "
+                    f"{'approved' if approve else 'rejected'}"
+                )
+            self.applier.answer(job, task, ch, approve=approve, comment=comment)
+
+        return await self._on_task(task_id, act)
+
+    async def retry_task(self, task_id: UUID) -> UUID:
+        """A person retries a failed or blocked task (a failed job reopens); returns the job id."""
+
+        def act(job: JobState, task: TaskState, ch: Changes) -> None:
+            if task.status not in (TaskStatus.failed, TaskStatus.blocked):
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status.value}; only a failed or blocked task can be retried"
+                )
+            if job.status not in (JobStatus.running, JobStatus.failed):
+                raise InvalidTransition(
+                    f"job {job.id} is {job.status.value}; tasks of a {job.status.value} job cannot be retried"
+                )
+            self.applier.retry(job, task, ch)
+
+        return await self._on_task(task_id, act)
+
+    async def _on_task(self, task_id: UUID, act: Callable[[JobState, TaskState, Changes], None]) -> UUID:
+        """Run a person's action on one task with its job locked; returns the job id."""
         found: list[UUID] = []
 
         async def work(conn: AsyncConnection) -> list[Event]:
@@ -100,16 +138,10 @@ class Orchestrator:
                 raise NotFound(f"task {task_id} not found")
             found.append(job_id)
             states = await load_jobs(conn, [job_id])
-            job = states[job_id]
-            task = job.task_by_id(task_id)
+            task = states[job_id].task_by_id(task_id)
             assert task is not None
-            if task.status is not TaskStatus.awaiting_approval or job.status is not JobStatus.running:
-                raise InvalidTransition(
-                    f"task {task_id} is {task.status.value}; only a task awaiting approval can be "
-                    f"{'approved' if approve else 'rejected'}"
-                )
             ch = Changes(now=utcnow())
-            self.applier.answer(job, task, ch, approve=approve, comment=comment)
+            act(states[job_id], task, ch)
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
@@ -139,7 +171,7 @@ class Orchestrator:
             return 0
         due = sa.select(jobs.c.id.label("job_id")).where(
             jobs.c.status == JobStatus.running.value,
-            jobs.c.created_at < utcnow() - timedelta(seconds=limit_s),
+            sa.func.coalesce(jobs.c.reopened_at, jobs.c.created_at) < utcnow() - timedelta(seconds=limit_s),
         )
 
         def act(job: JobState, row: Any, ch: Changes) -> bool:
@@ -208,8 +240,11 @@ class Orchestrator:
         # Commit and publish under one lock per process, so the live feed sees a job's events in id
         # order (an SSE client drops any id at or below the last one it sent).
         async with self._write:
+            self._counted = []
             async with self.engine.begin() as conn:
                 committed = await work(conn)
+            for count in self._counted:
+                count()
             self.relay.kick()
             await self.feed.publish(committed)
 
@@ -221,10 +256,12 @@ class Orchestrator:
             (artifacts, ch.artifacts),
             (critic_verdicts, ch.verdicts),
             (policy_decisions, ch.decisions),
+            (llm_calls, ch.llm_calls),
         ):
             if rows:
                 await conn.execute(sa.insert(table), rows)
         await enqueue(conn, ch.outbox)
+        self._counted.extend(ch.metrics)
         return await append_events(conn, ch.events)
 
     async def run(

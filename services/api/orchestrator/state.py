@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,11 +12,21 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db.schema import jobs, tasks
-from planwright.core.events import EventDraft
+from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
 from planwright.core.states import JobStatus, TaskStatus
 
-_TASK_FIELDS = ("status", "attempt", "reworks", "output", "error", "updated_at", "started_at", "finished_at")
+_TASK_FIELDS = (
+    "status",
+    "attempt",
+    "first_attempt",
+    "reworks",
+    "output",
+    "error",
+    "updated_at",
+    "started_at",
+    "finished_at",
+)
 
 
 @dataclass
@@ -31,7 +41,8 @@ class TaskState:
     status: TaskStatus
     description: str = ""
     attempt: int = 1
-    reworks: int = 0
+    first_attempt: int = 1  # where a person's retry restarted it; automatic retries count from here
+    reworks: int = 0  # critic reworks since first_attempt
     output: dict[str, Any] | None = None
     error: str | None = None
     updated_at: datetime | None = None
@@ -41,6 +52,11 @@ class TaskState:
 
     def values(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in _TASK_FIELDS}
+
+    @property
+    def retries_used(self) -> int:
+        """Automatic retries after a failure so far (reworks asked by the critic do not count)."""
+        return self.attempt - self.first_attempt - self.reworks
 
 
 @dataclass
@@ -54,6 +70,9 @@ class JobState:
     context: dict[str, Any] = field(default_factory=dict)
     tasks: dict[str, TaskState] = field(default_factory=dict)  # in plan order
     finished_at: datetime | None = None
+    reopened_at: datetime | None = None
+    tokens_used: int = 0
+    created_at: datetime | None = None
     dirty: bool = False
     new_tasks: list[tuple[int, TaskState]] = field(default_factory=list)  # (position, task)
 
@@ -75,6 +94,9 @@ class Changes:
     plans: list[dict[str, Any]] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    llm_calls: list[dict[str, Any]] = field(default_factory=list)
+    # Metrics to count once the transaction commits (a rolled-back batch counts nothing).
+    metrics: list[Callable[[], None]] = field(default_factory=list)
 
 
 async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
@@ -95,6 +117,9 @@ async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID
             plan_version=r.plan_version,
             context=r.context_json,
             finished_at=r.finished_at,
+            reopened_at=as_utc(r.reopened_at) if r.reopened_at else None,
+            tokens_used=r.tokens_used,
+            created_at=as_utc(r.created_at),
         )
         for r in job_rows
     }
@@ -112,11 +137,12 @@ async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID
             critic_required=r.critic_required,
             status=TaskStatus(r.status),
             attempt=r.attempt,
+            first_attempt=r.first_attempt,
             reworks=r.reworks,
             output=r.output,
             error=r.error,
             updated_at=r.updated_at,
-            started_at=r.started_at,
+            started_at=as_utc(r.started_at) if r.started_at else None,
             finished_at=r.finished_at,
         )
     return states
@@ -137,6 +163,8 @@ async def save_jobs(conn: AsyncConnection, states: Iterable[JobState], now: date
                     "plan_version": job.plan_version,
                     "updated_at": now,
                     "finished_at": job.finished_at,
+                    "reopened_at": job.reopened_at,
+                    "tokens_used": job.tokens_used,
                 }
             )
         new_ids = {t.id for _, t in job.new_tasks}

@@ -48,6 +48,12 @@ async def list_tasks(job_id: UUID, conn: ConnDep) -> list[schemas.TaskOut]:
     return await queries.list_tasks(conn, job_id)
 
 
+@router.get("/jobs/{job_id}/llm-calls", response_model=list[schemas.LLMCallOut], responses=_ERRORS)
+async def list_llm_calls(job_id: UUID, conn: ConnDep) -> list[schemas.LLMCallOut]:
+    """Every model call of the job (planning, tools, critic), oldest first: tokens, latency, cost."""
+    return await queries.list_llm_calls(conn, job_id)
+
+
 @router.post(
     "/jobs/{job_id}/cancel",
     response_model=schemas.JobDetail,

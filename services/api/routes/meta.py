@@ -1,10 +1,11 @@
-"""Tools, health, and the root redirect."""
+"""Tools, health, metrics, and the root redirect."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from planwright.services.api import schemas
 from planwright.services.api.deps import RuntimeDep
@@ -28,6 +29,12 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
     mode = "embedded" if runtime.settings.embedded else "distributed"
     return JSONResponse({"status": "ok", "mode": mode, "database": "ok"})
+
+
+@router.get("/metrics", tags=["meta"], response_class=Response)
+async def prometheus_metrics() -> Response:
+    """Prometheus metrics of this process (embedded mode: of every service); docs/observability.md."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/", include_in_schema=False)

@@ -5,12 +5,16 @@ Only the orchestrator runs here; the test plays planner, worker and critic by ha
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 import sqlalchemy as sa
 
 from planwright.core import names
 from planwright.core.bus.base import Delivery
 from planwright.core.db.eventlog import events_after
-from planwright.core.db.schema import artifacts, plans, tasks
+from planwright.core.db.schema import artifacts, jobs, plans, tasks
+from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.messages import (
     CriticVerdict,
     PlanCreated,
@@ -209,3 +213,85 @@ async def test_giving_up_on_any_message_fails_its_work_instead_of_hanging(runtim
     statuses = [r.status for r in (await task_rows(runtime, job_id)).values()]
     assert statuses == ["failed", "skipped", "skipped"]
     assert (await event_types(runtime, job_id))[-1] == "job.failed"
+
+
+async def test_a_retried_task_runs_again_with_a_fresh_budget_and_its_failed_job_reopens(
+    runtime_factory, demo_goal
+):
+    runtime = await runtime_factory(ROLE, task_max_retries=1, retry_backoff_s=0)
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    for attempt in (1, 2):  # one automatic retry, then out of retries
+        await deliver(runtime, TaskFailed(**ident(d, attempt), error="upstream 503", retryable=True))
+        if attempt == 1:
+            (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    rows = await task_rows(runtime, job_id)
+    assert [r.status for r in rows.values()] == ["failed", "skipped", "skipped"]
+
+    await runtime.orchestrator.retry_task(rows["create_checklist"].id)
+    await runtime.relay.flush()
+    rows = await task_rows(runtime, job_id)
+    checklist = rows["create_checklist"]
+    assert (checklist.status, checklist.attempt, checklist.first_attempt) == ("queued", 3, 3)
+    assert checklist.error is None
+    assert checklist.finished_at is None
+    assert [r.status for r in rows.values()] == ["queued", "pending", "pending"]
+    types = await event_types(runtime, job_id)
+    assert types[-6:] == [
+        "job.running",
+        "task.pending",
+        "task.pending",
+        "task.pending",
+        "task.ready",
+        "task.queued",
+    ]
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    assert d.attempt == 3
+
+    # The old attempt's late result is stale; the new attempt has its own automatic retry again.
+    await deliver(runtime, TaskCompleted(**ident(d, 2), output={"text": "- [ ] late"}))
+    await deliver(runtime, TaskFailed(**ident(d), error="upstream 503", retryable=True))
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    assert d.attempt == 4
+    await deliver(runtime, TaskCompleted(**ident(d), output={"text": "- [ ] a real checklist item"}))
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    assert d.key == "write_artifact"
+    output = {"name": "tools.md", "sha256": "a" * 64, "size": 3, "media_type": "text/markdown"}
+    await deliver(runtime, TaskCompleted(**ident(d), output=output))
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    await deliver(runtime, TaskCompleted(**ident(d), output={"text": "summary"}))
+    rows = await task_rows(runtime, job_id)
+    assert [r.status for r in rows.values()] == ["succeeded"] * 3
+    async with runtime.engine.connect() as conn:
+        job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).one()
+    assert (job.status, job.error) == ("succeeded", None)
+    assert job.reopened_at is not None
+    assert job.finished_at >= job.reopened_at
+
+
+async def test_only_failed_or_blocked_tasks_of_unfinished_or_failed_jobs_can_be_retried(
+    runtime_factory, demo_goal
+):
+    runtime = await runtime_factory(ROLE)
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (d,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    queued = (await task_rows(runtime, job_id))["create_checklist"].id
+    with pytest.raises(InvalidTransition, match="is queued; only a failed or blocked task can be retried"):
+        await runtime.orchestrator.retry_task(queued)
+    with pytest.raises(NotFound, match="not found"):
+        await runtime.orchestrator.retry_task(uuid.uuid4())
+    await deliver(runtime, TaskFailed(**ident(d), error="bad args", retryable=False))
+    await runtime.orchestrator.retry_task(queued)  # the job failed: it reopens
+    assert (await task_rows(runtime, job_id))["create_checklist"].status == "queued"
+
+    # Two independent notes: one fails while the other runs, then a person cancels the job.
+    job_id, _ = await planned_job(runtime, "write note 1; write note 2")
+    first, _second = [
+        m for m in await take(runtime, names.DISPATCH_LANES, names.G_WORKER) if m.job_id == job_id
+    ]
+    await deliver(runtime, TaskFailed(**ident(first), error="bad args", retryable=False))
+    await runtime.orchestrator.cancel_job(job_id)
+    before = await event_types(runtime, job_id)
+    with pytest.raises(InvalidTransition, match="is cancelled; tasks of a cancelled job cannot be retried"):
+        await runtime.orchestrator.retry_task(first.task_id)
+    assert await event_types(runtime, job_id) == before

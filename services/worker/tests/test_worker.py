@@ -13,7 +13,7 @@ from planwright.core import names
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import MemoryBus
 from planwright.core.errors import RetryableToolError
-from planwright.core.llm import MockProvider
+from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.messages import TaskCompleted, TaskDispatch, TaskFailed
 from planwright.core.tool_registry import ToolCall, ToolSpec, default_registry
 from planwright.services.worker.service import Worker
@@ -47,7 +47,9 @@ def registry():
 
 async def run_one(registry, tmp_path, tool: str, args: dict[str, Any], **extra: Any) -> list[Any]:
     bus = MemoryBus()
-    worker = Worker(bus, registry, ArtifactStore(tmp_path), MockProvider(), concurrency=2, name="w-test")
+    worker = Worker(
+        bus, registry, ArtifactStore(tmp_path), LLMClient(MockProvider()), concurrency=2, name="w-test"
+    )
     dispatch = TaskDispatch(
         job_id=uuid.uuid4(), task_id=uuid.uuid4(), attempt=1, key="k", tool=tool, args=args, goal="g", **extra
     )

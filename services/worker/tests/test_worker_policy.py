@@ -8,7 +8,7 @@ import uuid
 from planwright.core import names
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import MemoryBus
-from planwright.core.llm import MockProvider
+from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.messages import Message, TaskCompleted, TaskDispatch, TaskFailed
 from planwright.core.policy import PolicyStore
 from planwright.core.tool_registry import default_registry
@@ -35,7 +35,7 @@ async def run_one(tmp_path, tool, args, *, write_policy=True):
         bus,
         default_registry(),
         ArtifactStore(tmp_path / "a"),
-        MockProvider(),
+        LLMClient(MockProvider()),
         policy=PolicyStore(tmp_path / "policy.yaml"),
         policy_mode="prod",
     )

@@ -26,6 +26,7 @@ TABLES = {
     "outbox",
     "critic_verdicts",
     "policy_decisions",
+    "llm_calls",
     "alembic_version",
 }
 
