@@ -9,6 +9,7 @@ export type Task = Schemas["TaskOut"];
 export type TaskStatus = Schemas["TaskStatus"];
 export type Artifact = Schemas["ArtifactOut"];
 export type Tool = Schemas["ToolOut"];
+export type Usage = Schemas["UsageOut"];
 export type JobCreate = Schemas["JobCreate"];
 
 /**

@@ -4,6 +4,51 @@
  */
 
 export interface paths {
+    "/jobs/{job_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Job Events
+         * @description Every event of the job after ``Last-Event-ID`` (or ``after``), then live ones; ends after the
+         *     job's terminal event (a retry can reopen a failed job: connect again to follow it). Each event's
+         *     ``id`` is the one to resume from.
+         */
+        get: operations["job_events_jobs__job_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Jobs Changes
+         * @description Which jobs changed, live, for a jobs list: a ``ready`` event once listening (read the list
+         *     then), then a ``jobs.changed`` event naming the jobs with new events (``all`` when too many to
+         *     name or when announcements may have been missed: read the whole list again). Changes close
+         *     together are sent as one event. On reconnect, read the list again after ``ready``.
+         */
+        get: operations["jobs_changes_jobs_changes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs": {
         parameters: {
             query?: never;
@@ -65,6 +110,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/{job_id}/llm-calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Llm Calls
+         * @description Every model call of the job (planning, tools, critic), oldest first: tokens, latency, cost.
+         */
+        get: operations["list_llm_calls_jobs__job_id__llm_calls_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/{job_id}/cancel": {
         parameters: {
             query?: never;
@@ -79,27 +144,6 @@ export interface paths {
          * @description Cancel an unfinished job and its unfinished tasks; 409 if it has already finished.
          */
         post: operations["cancel_job_jobs__job_id__cancel_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/jobs/{job_id}/events": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Job Events
-         * @description Every event of the job after ``Last-Event-ID`` (or ``after``), then live ones; ends after the
-         *     job's terminal event. Each event's ``id`` is the one to resume from.
-         */
-        get: operations["job_events_jobs__job_id__events_get"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -200,6 +244,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/{task_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry
+         * @description Run a failed or blocked task again with a fresh retry budget (blocked: the policy is asked again).
+         *
+         *     The tasks its failure skipped go back to pending, and a failed job reopens (``job.running``);
+         *     409 if the task is not failed or blocked, or its job was cancelled.
+         */
+        post: operations["retry_tasks__task_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/policy": {
         parameters: {
             query?: never;
@@ -273,6 +340,26 @@ export interface paths {
          * @description 200 when the database answers; 503 otherwise.
          */
         get: operations["healthz_healthz_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus Metrics
+         * @description Prometheus metrics of this process (embedded mode: of every service); docs/observability.md.
+         */
+        get: operations["prometheus_metrics_metrics_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -385,6 +472,38 @@ export interface components {
             /** Problems */
             problems: components["schemas"]["ProblemOut"][];
         };
+        /**
+         * Event
+         * @description A committed event. ``id`` strictly increases within a job; SSE uses it as the event id.
+         */
+        Event: {
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "job.created" | "job.planning" | "job.running" | "job.succeeded" | "job.failed" | "job.cancelled" | "plan.created" | "task.pending" | "task.ready" | "task.awaiting_approval" | "task.queued" | "task.running" | "task.progress" | "task.reviewing" | "task.retrying" | "task.succeeded" | "task.failed" | "task.blocked" | "task.skipped" | "task.cancelled" | "critic.verdict" | "policy.decision";
+            /** Task Id */
+            task_id?: string | null;
+            /**
+             * Data
+             * @default {}
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -442,6 +561,8 @@ export interface components {
             /** Finished At */
             finished_at: string | null;
             tasks: components["schemas"]["TaskCounts"];
+            /** @description Model calls of the whole job. */
+            usage?: components["schemas"]["UsageOut"];
             plan: components["schemas"]["PlanOut"] | null;
         };
         /** JobOut */
@@ -475,6 +596,8 @@ export interface components {
             /** Finished At */
             finished_at: string | null;
             tasks: components["schemas"]["TaskCounts"];
+            /** @description Model calls of the whole job. */
+            usage?: components["schemas"]["UsageOut"];
         };
         /** JobPage */
         JobPage: {
@@ -492,6 +615,52 @@ export interface components {
          * @enum {string}
          */
         JobStatus: "pending" | "planning" | "running" | "succeeded" | "failed" | "cancelled";
+        /**
+         * JobsChanged
+         * @description The ``data`` of a ``jobs.changed`` event.
+         */
+        JobsChanged: {
+            /**
+             * Job Ids
+             * @description Jobs with new events since the previous jobs.changed.
+             */
+            job_ids: string[];
+            /**
+             * All
+             * @description Any job may have changed: read the whole list again.
+             * @default false
+             */
+            all: boolean;
+        };
+        /** LLMCallOut */
+        LLMCallOut: {
+            /**
+             * Task Id
+             * @description null for planning.
+             */
+            task_id: string | null;
+            /** Attempt */
+            attempt: number | null;
+            /** Provider */
+            provider: string;
+            /** Model */
+            model: string;
+            /** Purpose */
+            purpose: string;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Cost Usd */
+            cost_usd: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /** PlanOut */
         PlanOut: {
             /** Version */
@@ -647,6 +816,8 @@ export interface components {
              * @description Policy Gate decisions.
              */
             policy_decisions?: components["schemas"]["DecisionOut"][];
+            /** @description This task's model calls, all attempts. */
+            usage?: components["schemas"]["UsageOut"];
         };
         /**
          * TaskSpec
@@ -700,6 +871,39 @@ export interface components {
             /** Timeout S */
             timeout_s: number;
         };
+        /**
+         * UsageOut
+         * @description Model calls and their tokens; cost is the price table's estimate (docs/llm.md).
+         */
+        UsageOut: {
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Cost Usd
+             * @description Estimated, over the calls whose model has a price.
+             * @default 0
+             */
+            cost_usd: number;
+            /**
+             * Unpriced Calls
+             * @description Calls whose model is not in the price table.
+             * @default 0
+             */
+            unpriced_calls: number;
+        };
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -736,6 +940,73 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    job_events_jobs__job_id__events_get: {
+        parameters: {
+            query?: {
+                /** @description Resume after this event id (as Last-Event-ID). */
+                after?: number | null;
+            };
+            header?: {
+                "last-event-id"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `id` the event id, `event` its type, `data` the Event. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["Event"];
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    jobs_changes_jobs_changes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `ready` once listening, then `jobs.changed` (JobsChanged). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["JobsChanged"];
+                    "application/json": components["schemas"]["JobsChanged"];
+                };
+            };
+        };
+    };
     list_jobs_jobs_get: {
         parameters: {
             query?: {
@@ -900,6 +1171,46 @@ export interface operations {
             };
         };
     };
+    list_llm_calls_jobs__job_id__llm_calls_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LLMCallOut"][];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     cancel_job_jobs__job_id__cancel_post: {
         parameters: {
             query?: never;
@@ -945,51 +1256,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-        };
-    };
-    job_events_jobs__job_id__events_get: {
-        parameters: {
-            query?: {
-                /** @description Resume after this event id (as Last-Event-ID). */
-                after?: number | null;
-            };
-            header?: {
-                "last-event-id"?: string | null;
-            };
-            path: {
-                job_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/event-stream": unknown;
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1218,6 +1484,55 @@ export interface operations {
             };
         };
     };
+    retry_tasks__task_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     get_policy_policy_get: {
         parameters: {
             query?: never;
@@ -1326,6 +1641,24 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                 };
+            };
+        };
+    };
+    prometheus_metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -3,11 +3,18 @@
 import Link from "next/link";
 import { useId, useState } from "react";
 import type { JobStatus } from "@/api/client";
+import type { ChangesStatus } from "@/hooks/useJobChanges";
 import { useJobs } from "@/hooks/useJobs";
 import { formatTime } from "@/lib/format";
 import { ErrorNote, StatusBadge } from "./Common";
 
 const JOB_STATUSES: readonly JobStatus[] = ["pending", "planning", "running", "succeeded", "failed", "cancelled"];
+
+const LIVE_LABELS: Record<ChangesStatus, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Connection lost, reconnecting…",
+};
 
 export function JobList() {
   const id = useId();
@@ -36,6 +43,9 @@ export function JobList() {
         <button type="button" onClick={jobs.reload}>
           Refresh
         </button>
+        <span className="stream" data-status={jobs.live} role="status" aria-live="polite" data-testid="jobs-live">
+          {LIVE_LABELS[jobs.live]}
+        </span>
       </div>
       <ErrorNote message={jobs.error} />
       {jobs.data === undefined ? (
@@ -44,23 +54,27 @@ export function JobList() {
         <p className="muted">{status ? `No ${status} jobs.` : "No jobs yet. Submit one with the form."}</p>
       ) : (
         <div className="table-wrap">
-          <table>
+          <table className="stack">
             <caption className="muted" style={{ textAlign: "left" }}>
-              {jobs.data.length} job{jobs.data.length === 1 ? "" : "s"}, newest first, updated every 2 s
+              {jobs.data.length} job{jobs.data.length === 1 ? "" : "s"}, newest first, updated live
             </caption>
             <thead>
               <tr>
                 <th scope="col">Goal</th>
                 <th scope="col">Status</th>
                 <th scope="col">Progress</th>
-                <th scope="col">Priority</th>
+                <th scope="col" className="wide-only">
+                  Priority
+                </th>
                 <th scope="col">Created</th>
-                <th scope="col">Finished</th>
+                <th scope="col" className="wide-only">
+                  Finished
+                </th>
               </tr>
             </thead>
             <tbody>
               {jobs.data.map((job) => (
-                <tr key={job.id}>
+                <tr key={job.id} data-testid={`job-row-${job.id}`}>
                   <td className="goal">
                     <Link href={`/job/?id=${encodeURIComponent(job.id)}`}>
                       {job.goal.length > 140 ? `${job.goal.slice(0, 140)}…` : job.goal}
@@ -78,9 +92,9 @@ export function JobList() {
                     {job.tasks.succeeded}/{job.tasks.total}
                     {job.tasks.failed > 0 ? <span className="muted"> ({job.tasks.failed} failed)</span> : null}
                   </td>
-                  <td>{job.priority}</td>
-                  <td>{formatTime(job.created_at)}</td>
-                  <td>{formatTime(job.finished_at)}</td>
+                  <td className="wide-only">{job.priority}</td>
+                  <td data-label="Created">{formatTime(job.created_at)}</td>
+                  <td className="wide-only">{formatTime(job.finished_at)}</td>
                 </tr>
               ))}
             </tbody>

@@ -1,16 +1,17 @@
 "use client";
 
 import Link from "next/link";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useArtifacts } from "@/hooks/useArtifacts";
 import { useCancelJob, useJob } from "@/hooks/useJob";
-import { useJobEvents, type StreamStatus } from "@/hooks/useJobEvents";
+import type { StreamStatus } from "@/hooks/useJobEvents";
+import { useLiveJob } from "@/hooks/useLiveJob";
 import { useTasks } from "@/hooks/useTasks";
-import { foldTaskStatuses, initialStatuses } from "@/graph/status";
-import { formatTime } from "@/lib/format";
+import { foldJobStatus, foldTaskStatuses, initialStatuses } from "@/graph/status";
 import { Artifacts } from "./Artifacts";
-import { ErrorNote, Section, StatusBadge } from "./Common";
+import { ErrorNote, Section } from "./Common";
 import { EventTimeline } from "./EventTimeline";
+import { JobSummary } from "./JobSummary";
 import { PlanGraph, type PlanGraphTask } from "./PlanGraph";
 import { TaskPanel } from "./TaskPanel";
 import { TaskTable } from "./TaskTable";
@@ -29,9 +30,18 @@ export function JobView({ jobId }: { jobId: string }) {
   const job = useJob(jobId);
   const tasks = useTasks(jobId);
   const artifacts = useArtifacts(jobId);
-  const { events, status: stream } = useJobEvents(jobId);
+  const { events, status: stream, resume } = useLiveJob(jobId, job.data, job.reload);
   const [selected, setSelected] = useState<string | null>(null);
   const [openArtifact, setOpenArtifact] = useState<string | null>(null);
+  const panelRef = useRef<HTMLDivElement>(null);
+
+  // On a phone the task panel is far below the graph: bring it into view when a task is chosen.
+  useEffect(() => {
+    const panel = panelRef.current;
+    if (!selected || !panel) return;
+    const top = panel.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight - 80) panel.scrollIntoView?.({ block: "start" });
+  }, [selected]);
 
   // Reload the resources shortly after events arrive (coalescing bursts) and when the stream ends.
   const reloaders = useRef({ job: job.reload, tasks: tasks.reload, artifacts: artifacts.reload });
@@ -47,10 +57,14 @@ export function JobView({ jobId }: { jobId: string }) {
     return () => clearTimeout(timer);
   }, [lastId, stream]);
 
-  const reloadAll = () => {
+  const reloadAll = useCallback(() => {
     reloaders.current.job();
     reloaders.current.tasks();
-  };
+  }, []);
+  const onRetried = useCallback(() => {
+    reloadAll();
+    resume();
+  }, [reloadAll, resume]);
   const { cancel, busy: cancelling, error: cancelError } = useCancelJob(jobId, reloadAll);
 
   const planTasks: PlanGraphTask[] = useMemo(() => {
@@ -75,8 +89,7 @@ export function JobView({ jobId }: { jobId: string }) {
   }
   if (!job.data) return <p className="muted">Loading job…</p>;
 
-  const data = job.data;
-  const finished = FINISHED.has(data.status);
+  const jobStatus = foldJobStatus(events, job.data.status);
   const selectedTask = tasks.data?.find((t) => t.key === selected) ?? null;
 
   return (
@@ -87,7 +100,7 @@ export function JobView({ jobId }: { jobId: string }) {
           <span className="stream" data-status={stream} role="status" aria-live="polite">
             {STREAM_LABELS[stream]}
           </span>
-          <button type="button" className="danger" onClick={cancel} disabled={finished || cancelling}>
+          <button type="button" className="danger" onClick={cancel} disabled={FINISHED.has(jobStatus) || cancelling}>
             {cancelling ? "Cancelling…" : "Cancel job"}
           </button>
         </div>
@@ -95,35 +108,7 @@ export function JobView({ jobId }: { jobId: string }) {
       <ErrorNote message={cancelError} />
       <ErrorNote message={job.error} />
 
-      <Section title="Summary">
-        <p style={{ marginTop: 0, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{data.goal}</p>
-        <dl className="facts">
-          <dt>Status</dt>
-          <dd data-testid="job-status">
-            <StatusBadge kind="job" status={data.status} />
-          </dd>
-          <dt>Progress</dt>
-          <dd>
-            {data.tasks.succeeded} of {data.tasks.total} tasks succeeded
-            {data.tasks.failed ? `, ${data.tasks.failed} failed or blocked` : ""}
-          </dd>
-          <dt>Priority</dt>
-          <dd>{data.priority}</dd>
-          <dt>Created</dt>
-          <dd>{formatTime(data.created_at)}</dd>
-          <dt>Finished</dt>
-          <dd>{formatTime(data.finished_at)}</dd>
-          <dt>Id</dt>
-          <dd>
-            <code>{data.id}</code>
-          </dd>
-        </dl>
-        {data.error ? (
-          <p className="error" data-testid="job-error">
-            {data.error}
-          </p>
-        ) : null}
-      </Section>
+      <JobSummary job={job.data} status={jobStatus} />
 
       <Section title="Plan">
         <PlanGraph tasks={planTasks} statuses={statuses} selected={selected} onSelect={setSelected} />
@@ -147,27 +132,31 @@ export function JobView({ jobId }: { jobId: string }) {
           </Section>
         </div>
         <div>
-          <Section
-            title="Task"
-            actions={
-              selectedTask ? (
-                <button type="button" onClick={() => setSelected(null)}>
-                  Close
-                </button>
-              ) : null
-            }
-          >
-            {selectedTask ? (
-              <TaskPanel
-                task={selectedTask}
-                liveStatus={statuses[selectedTask.key] ?? selectedTask.status}
-                events={events}
-                onChanged={reloadAll}
-              />
-            ) : (
-              <p className="muted">Choose a task in the graph or the table to see its details.</p>
-            )}
-          </Section>
+          <div ref={panelRef}>
+            <Section
+              title="Task"
+              actions={
+                selectedTask ? (
+                  <button type="button" onClick={() => setSelected(null)}>
+                    Close
+                  </button>
+                ) : null
+              }
+            >
+              {selectedTask ? (
+                <TaskPanel
+                  task={selectedTask}
+                  liveStatus={statuses[selectedTask.key] ?? selectedTask.status}
+                  jobStatus={jobStatus}
+                  events={events}
+                  onChanged={reloadAll}
+                  onRetried={onRetried}
+                />
+              ) : (
+                <p className="muted">Choose a task in the graph or the table to see its details.</p>
+              )}
+            </Section>
+          </div>
           <Section title="Artifacts">
             <ErrorNote message={artifacts.error} />
             <Artifacts artifacts={artifacts.data ?? []} open={openArtifact} onOpen={setOpenArtifact} />

@@ -1,10 +1,12 @@
 "use client";
 
-import { Background, Controls, Position, ReactFlow, type Edge, type Node } from "@xyflow/react";
+import { Background, Controls, ReactFlow, type Edge, type NodeTypes } from "@xyflow/react";
 import { useMemo } from "react";
 import type { TaskStatus } from "@/api/client";
 import { layoutPlan, NODE_HEIGHT, NODE_WIDTH } from "@/graph/layout";
 import { STATUS_STYLE, TASK_STATUSES, statusStyle } from "@/graph/status";
+import { useMediaQuery } from "@/hooks/useMediaQuery";
+import { PlanNode, type PlanNodeType } from "./PlanNode";
 
 export interface PlanGraphTask {
   key: string;
@@ -20,38 +22,44 @@ interface Props {
   onSelect: (key: string) => void;
 }
 
-/** The plan as a DAG (dagre layout), each node coloured by its task's live status. */
-export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
-  const positions = useMemo(() => layoutPlan(tasks), [tasks]);
+const NODE_TYPES = { task: PlanNode } satisfies NodeTypes;
 
-  const nodes: Node[] = useMemo(
+/**
+ * The plan as a DAG (dagre layout: left to right, top to bottom on narrow screens), each node coloured
+ * by its task's live status. Nodes are buttons: Tab reaches them, Enter or Space opens the task.
+ */
+export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
+  const vertical = useMediaQuery("(max-width: 600px)");
+  const positions = useMemo(() => layoutPlan(tasks, vertical ? "TB" : "LR"), [tasks, vertical]);
+
+  const nodes: PlanNodeType[] = useMemo(
     () =>
       tasks.map((task) => {
         const status = statuses[task.key] ?? "pending";
         const style = statusStyle(status);
         return {
           id: task.key,
+          type: "task",
           position: positions[task.key] ?? { x: 0, y: 0 },
           data: {
-            label: (
-              <span data-testid={`node-${task.key}`} data-status={status}>
-                <strong title={task.title}>{task.title}</strong>
-                <span>
-                  {task.tool} · {style.label}
-                </span>
-              </span>
-            ),
+            taskKey: task.key,
+            title: task.title,
+            tool: task.tool,
+            status,
+            statusLabel: style.label,
+            vertical,
+            onOpen: onSelect,
           },
-          ariaLabel: `${task.title} (${task.tool}): ${style.label}`,
           className: "plan-node",
           selected: task.key === selected,
           draggable: false,
           connectable: false,
-          sourcePosition: Position.Right,
-          targetPosition: Position.Left,
+          // Fixed dimensions (the layout assumes them too): React Flow shows a node without known
+          // dimensions only once it has measured it, and each status change hands it a new node
+          // object whose measurement it may not redo, which could leave a node hidden.
+          width: NODE_WIDTH,
+          height: NODE_HEIGHT,
           style: {
-            width: NODE_WIDTH,
-            height: NODE_HEIGHT,
             background: style.background,
             border: `${task.key === selected ? 4 : 2}px solid ${style.border}`,
             borderRadius: 8,
@@ -59,7 +67,7 @@ export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
           },
         };
       }),
-    [tasks, statuses, positions, selected],
+    [tasks, statuses, positions, selected, vertical, onSelect],
   );
 
   const edges: Edge[] = useMemo(() => {
@@ -82,14 +90,16 @@ export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
     <>
       <div className="graph" data-testid="plan-graph">
         <ReactFlow
-          key={tasks.map((t) => t.key).join("|")}
+          key={`${vertical ? "TB" : "LR"}:${tasks.map((t) => t.key).join("|")}`}
           nodes={nodes}
           edges={edges}
+          nodeTypes={NODE_TYPES}
           fitView
           fitViewOptions={{ padding: 0.15 }}
           nodesDraggable={false}
           nodesConnectable={false}
-          onNodeClick={(_, node) => onSelect(node.id)}
+          nodesFocusable={false}
+          edgesFocusable={false}
           proOptions={{ hideAttribution: true }}
           minZoom={0.2}
         >

@@ -1,26 +1,25 @@
 "use client";
 
-import { useId, useState } from "react";
-import type { Task, TaskStatus } from "@/api/client";
+import type { JobStatus, Task, TaskStatus } from "@/api/client";
 import type { JobEvent } from "@/hooks/useJobEvents";
-import { useTaskAnswer } from "@/hooks/useTasks";
 import { eventTaskKey } from "@/graph/status";
-import { formatClock, formatDuration, formatTime } from "@/lib/format";
-import { ErrorNote, JsonBlock, StatusBadge } from "./Common";
+import { formatClock, formatDuration, formatTime, formatUsage } from "@/lib/format";
+import { JsonBlock, StatusBadge } from "./Common";
 import { summarizeEvent } from "./EventTimeline";
+import { ApprovalBox, RetryBox } from "./TaskActions";
 
 interface Props {
   task: Task;
   liveStatus: TaskStatus;
+  jobStatus: JobStatus;
   events: readonly JobEvent[];
   onChanged: () => void;
+  /** A retry was accepted: the job may have reopened. */
+  onRetried: () => void;
 }
 
-/** Everything about one task: args, output, error, attempts, verdicts, policy decisions. */
-export function TaskPanel({ task, liveStatus, events, onChanged }: Props) {
-  const id = useId();
-  const [comment, setComment] = useState("");
-  const { answer, busy, error } = useTaskAnswer(onChanged);
+/** Everything about one task: args, output, error, attempts, verdicts, policy decisions; approve or retry it. */
+export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRetried }: Props) {
   const history = events.filter((e) => eventTaskKey(e) === task.key);
   const attempts = new Map<number, JobEvent[]>();
   for (const event of history) {
@@ -53,6 +52,8 @@ export function TaskPanel({ task, liveStatus, events, onChanged }: Props) {
         <dd>{formatTime(task.started_at)}</dd>
         <dt>Duration</dt>
         <dd>{formatDuration(task.started_at, task.finished_at)}</dd>
+        <dt>Model use</dt>
+        <dd>{formatUsage(task.usage)}</dd>
         {task.description ? (
           <>
             <dt>Description</dt>
@@ -61,27 +62,8 @@ export function TaskPanel({ task, liveStatus, events, onChanged }: Props) {
         ) : null}
       </dl>
 
-      {awaiting ? (
-        <div className="notice" style={{ marginTop: "0.8rem" }}>
-          <strong>This task waits for a person&apos;s approval.</strong>
-          <label htmlFor={`${id}-comment`}>Comment (optional)</label>
-          <input
-            id={`${id}-comment`}
-            value={comment}
-            maxLength={2000}
-            onChange={(e) => setComment(e.target.value)}
-          />
-          <div className="row">
-            <button type="button" className="primary" disabled={busy} onClick={() => answer(task.id, "approve", comment)}>
-              Approve
-            </button>
-            <button type="button" className="danger" disabled={busy} onClick={() => answer(task.id, "reject", comment)}>
-              Reject
-            </button>
-          </div>
-          <ErrorNote message={error} />
-        </div>
-      ) : null}
+      {awaiting ? <ApprovalBox key={`approve:${task.id}`} task={task} onChanged={onChanged} /> : null}
+      <RetryBox key={`retry:${task.id}`} task={task} status={liveStatus} jobStatus={jobStatus} onRetried={onRetried} />
 
       {task.error ? (
         <>

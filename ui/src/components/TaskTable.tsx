@@ -23,10 +23,14 @@ export function TaskTable({ planTasks, tasks, statuses, selected, onSelect }: Pr
         <thead>
           <tr>
             <th scope="col">Task</th>
-            <th scope="col">Tool</th>
+            <th scope="col" className="wide-only">
+              Tool
+            </th>
             <th scope="col">Status</th>
             <th scope="col">Attempt</th>
-            <th scope="col">Duration</th>
+            <th scope="col" className="wide-only">
+              Duration
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -45,7 +49,7 @@ export function TaskTable({ planTasks, tasks, statuses, selected, onSelect }: Pr
                     {plan.title}
                   </button>
                 </td>
-                <td>
+                <td className="wide-only">
                   <code>{plan.tool}</code>
                 </td>
                 <td data-testid={`task-status-${plan.key}`}>
@@ -55,7 +59,7 @@ export function TaskTable({ planTasks, tasks, statuses, selected, onSelect }: Pr
                   {task?.attempt ?? "—"}
                   {task && task.reworks > 0 ? <span className="muted"> ({task.reworks} rework)</span> : null}
                 </td>
-                <td>{formatDuration(task?.started_at, task?.finished_at)}</td>
+                <td className="wide-only">{formatDuration(task?.started_at, task?.finished_at)}</td>
               </tr>
             );
           })}

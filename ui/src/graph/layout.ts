@@ -1,6 +1,6 @@
 import dagre from "@dagrejs/dagre";
 
-export const NODE_WIDTH = 210;
+export const NODE_WIDTH = 240;
 export const NODE_HEIGHT = 64;
 
 export interface PlanNodeInput {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   STATUS_STYLE,
   TASK_STATUSES,
+  foldJobStatus,
   foldTaskStatuses,
   initialStatuses,
   statusFromEventType,
@@ -27,6 +28,7 @@ describe("status mapping", () => {
     expect(statusFromEventType("task.running")).toBe("running");
     expect(statusFromEventType("task.awaiting_approval")).toBe("awaiting_approval");
     expect(statusFromEventType("task.blocked")).toBe("blocked");
+    expect(statusFromEventType("task.pending")).toBe("pending");
     expect(statusFromEventType("task.progress")).toBe("running");
     expect(statusFromEventType("task.retrying")).toBeNull();
     expect(statusFromEventType("critic.verdict")).toBeNull();
@@ -91,5 +93,30 @@ describe("foldTaskStatuses", () => {
       a: "failed",
       b: "pending",
     });
+  });
+});
+
+describe("a retry", () => {
+  const events = [
+    ev(5, "task.awaiting_approval", { key: "w", reason: "needs a person" }),
+    ev(6, "task.failed", { key: "w", error: "rejected: wrong name" }),
+    ev(7, "task.skipped", { key: "s", reason: "a dependency failed" }),
+    ev(8, "job.failed", { error: "task 'w' failed" }),
+    ev(9, "task.pending", { key: "w", attempt: 2, reason: "retried" }),
+    ev(10, "task.pending", { key: "s", attempt: 1, reason: "reopened by the retry of 'w'" }),
+    ev(11, "job.running", { retried: "w" }),
+    ev(12, "task.awaiting_approval", { key: "w", reason: "needs a person" }),
+  ];
+
+  it("puts the retried task and the tasks it skipped back to pending", () => {
+    expect(foldTaskStatuses(events.slice(0, 7), { w: "pending", s: "pending" })).toEqual({ w: "pending", s: "pending" });
+    expect(foldTaskStatuses(events, { w: "failed", s: "skipped" })).toEqual({ w: "awaiting_approval", s: "pending" });
+  });
+
+  it("takes a failed job back to running, whatever the order of the events", () => {
+    expect(foldJobStatus(events.slice(0, 4), "running")).toBe("failed");
+    expect(foldJobStatus([...events].reverse(), "failed")).toBe("running");
+    expect(foldJobStatus([ev(20, "job.succeeded"), ...events], "running")).toBe("succeeded");
+    expect(foldJobStatus([], "planning")).toBe("planning");
   });
 });

@@ -1,5 +1,5 @@
-import type { TaskStatus } from "@/api/client";
-import type { JobEvent } from "@/hooks/useJobEvents";
+import type { JobStatus, TaskStatus } from "@/api/client";
+import type { EventType, JobEvent } from "@/hooks/useJobEvents";
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   "pending", "ready", "awaiting_approval", "queued", "running", "reviewing",
@@ -42,9 +42,10 @@ export function statusStyle(status: string): StatusStyle {
 }
 
 /**
- * The status a task event puts its task in: the type's suffix (`task.running` -> running).
- * `task.progress` means running; `task.retrying` changes nothing (a `task.queued` follows);
- * other events (critic.verdict, policy.decision, job.*) do not set a task status.
+ * The status a task event puts its task in: the type's suffix (`task.running` -> running,
+ * `task.pending` -> pending: a retry reopened it). `task.progress` means running; `task.retrying`
+ * changes nothing (a `task.queued` follows); other events (critic.verdict, policy.decision, job.*)
+ * do not set a task status.
  */
 export function statusFromEventType(type: string): TaskStatus | null {
   if (!type.startsWith("task.")) return null;
@@ -83,4 +84,30 @@ export function initialStatuses(keys: readonly string[], tasks: readonly { key: 
   for (const key of keys) result[key] = "pending";
   for (const task of tasks) result[task.key] = task.status;
   return result;
+}
+
+type EventLike = Pick<JobEvent, "id" | "type" | "data">;
+
+const JOB_EVENT_STATUS: Partial<Record<EventType, JobStatus>> = {
+  "job.created": "pending",
+  "job.planning": "planning",
+  "job.running": "running",
+  "job.succeeded": "succeeded",
+  "job.failed": "failed",
+  "job.cancelled": "cancelled",
+};
+
+/** The status a job event puts its job in (`job.running` also after `job.failed`: a retry reopened it). */
+export function jobStatusFromEventType(type: string): JobStatus | null {
+  return JOB_EVENT_STATUS[type as EventType] ?? null;
+}
+
+/** The job's latest status from its events (the highest id wins), on top of `initial`. */
+export function foldJobStatus(events: readonly EventLike[], initial: JobStatus): JobStatus {
+  let latest: { id: number; status: JobStatus } | null = null;
+  for (const event of events) {
+    const status = jobStatusFromEventType(event.type);
+    if (status && (latest === null || event.id > latest.id)) latest = { id: event.id, status };
+  }
+  return latest?.status ?? initial;
 }

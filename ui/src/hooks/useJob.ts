@@ -1,6 +1,7 @@
-import { useCallback, useState } from "react";
+import { useCallback } from "react";
 import { api, type JobDetail } from "@/api/client";
 import { unwrap } from "@/api/errors";
+import { useAction } from "./useAction";
 import { useResource } from "./useResource";
 
 /** One job with its plan. Call `reload` when its events say something changed. */
@@ -14,20 +15,10 @@ export function useJob(jobId: string | null) {
 
 /** Cancelling a job (POST /jobs/{id}/cancel). */
 export function useCancelJob(jobId: string | null, onDone?: () => void) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { run, busy, error } = useAction(onDone);
   const cancel = useCallback(async () => {
     if (!jobId) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await unwrap(api.POST("/jobs/{job_id}/cancel", { params: { path: { job_id: jobId } } }));
-      onDone?.();
-    } catch (thrown) {
-      setError(thrown instanceof Error ? thrown.message : String(thrown));
-    } finally {
-      setBusy(false);
-    }
-  }, [jobId, onDone]);
+    await run(() => unwrap(api.POST("/jobs/{job_id}/cancel", { params: { path: { job_id: jobId } } })));
+  }, [jobId, run]);
   return { cancel, busy, error };
 }

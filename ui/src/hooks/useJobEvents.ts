@@ -1,5 +1,18 @@
-import { useEffect, useRef, useState } from "react";
-import { apiUrl } from "@/api/client";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { apiUrl, type Schemas } from "@/api/client";
+import {
+  defaultBackoff,
+  eventSourceTransport,
+  follow,
+  type Follower,
+  type StreamMessage,
+  type StreamTransport,
+} from "@/api/sse";
+
+export type { StreamHandlers, StreamMessage, StreamTransport } from "@/api/sse";
+
+/** Every event type the API sends, from the generated OpenAPI schema (libs/core/events.py). */
+export type EventType = Schemas["Event"]["type"];
 
 /** One event of a job's log, as sent in an SSE `data` line. */
 export interface JobEvent {
@@ -13,59 +26,48 @@ export interface JobEvent {
 
 export type StreamStatus = "connecting" | "live" | "reconnecting" | "ended";
 
-/** One SSE message as a transport hands it over. */
-export interface StreamMessage {
-  id: string;
-  event: string;
-  data: string;
-}
+export const TERMINAL_EVENTS: ReadonlySet<string> = new Set<EventType>(["job.succeeded", "job.failed", "job.cancelled"]);
 
-export interface StreamHandlers {
-  onOpen: () => void;
-  onMessage: (message: StreamMessage) => void;
-  /** The connection failed or dropped. The transport must not reconnect by itself. */
-  onError: () => void;
-}
-
-/** Opens one connection to `url`; the hook closes it and opens a new one to resume. */
-export type StreamTransport = (url: string, handlers: StreamHandlers) => { close: () => void };
-
-export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
-  "job.succeeded",
-  "job.failed",
-  "job.cancelled",
-]);
-
-/** The event types the API sends (libs/core/events.py); EventSource needs a listener per name. */
-export const EVENT_TYPES: readonly string[] = [
-  "job.created", "job.planning", "plan.created", "job.running", "job.succeeded", "job.failed",
-  "job.cancelled", "task.ready", "task.awaiting_approval", "task.queued", "task.running",
-  "task.progress", "task.reviewing", "task.retrying", "task.succeeded", "task.failed",
-  "task.blocked", "task.skipped", "task.cancelled", "critic.verdict", "policy.decision",
-];
-
-/** The browser transport: a native EventSource, closed on its first error (the hook resumes). */
-export const eventSourceTransport: StreamTransport = (url, handlers) => {
-  const source = new EventSource(url);
-  const deliver = (e: MessageEvent<string>) =>
-    handlers.onMessage({ id: e.lastEventId, event: e.type, data: e.data });
-  source.onopen = () => handlers.onOpen();
-  source.onmessage = deliver;
-  for (const type of EVENT_TYPES) source.addEventListener(type, deliver);
-  source.onerror = () => {
-    source.close();
-    handlers.onError();
-  };
-  return { close: () => source.close() };
+/**
+ * One entry per event type: `tsc` fails when this misses a type of the API's `Event` schema or names
+ * one it does not have, so the listeners below cannot drift from the API (run `make ui-client`).
+ */
+const EVENT_TYPE_SET: Record<EventType, true> = {
+  "job.created": true,
+  "job.planning": true,
+  "job.running": true,
+  "job.succeeded": true,
+  "job.failed": true,
+  "job.cancelled": true,
+  "plan.created": true,
+  "task.pending": true,
+  "task.ready": true,
+  "task.awaiting_approval": true,
+  "task.queued": true,
+  "task.running": true,
+  "task.progress": true,
+  "task.reviewing": true,
+  "task.retrying": true,
+  "task.succeeded": true,
+  "task.failed": true,
+  "task.blocked": true,
+  "task.skipped": true,
+  "task.cancelled": true,
+  "critic.verdict": true,
+  "policy.decision": true,
 };
+
+/** The event types the API sends; EventSource needs a listener per name. */
+export const EVENT_TYPES = Object.keys(EVENT_TYPE_SET) as readonly EventType[];
+
+/** The browser transport for a job's events: a native EventSource. */
+export const jobEventsTransport: StreamTransport = eventSourceTransport(EVENT_TYPES);
 
 export interface UseJobEventsOptions {
   transport?: StreamTransport;
   /** Delay before the n-th reconnect in a row (n from 1). */
   backoffMs?: (attempt: number) => number;
 }
-
-const defaultBackoff = (attempt: number) => Math.min(500 * 2 ** (attempt - 1), 10_000);
 
 /** Parses one SSE message into a JobEvent, or null if it is not one. */
 export function parseEvent(message: StreamMessage): JobEvent | null {
@@ -93,68 +95,44 @@ export function eventsUrl(jobId: string, after: number | null): string {
 }
 
 /**
- * A job's events, live. Events are kept in id order without duplicates. When the connection
- * drops the hook reconnects with `?after=<last id>` (the API's Last-Event-ID), so no event is
- * lost or shown twice; it ends after job.succeeded, job.failed or job.cancelled.
+ * A job's events, live, in id order without duplicates. The server closes the stream once the job is
+ * over and every event was sent; a terminal event in the middle of the log (a retry reopened the job)
+ * is not the end. So the stream has ended when it closed and the last event received is terminal;
+ * any other close reconnects with `?after=<last id>` (with backoff). `resume()` follows the job again
+ * after it ended, e.g. once a retry reopened it.
  */
 export function useJobEvents(jobId: string | null, options: UseJobEventsOptions = {}) {
   const [events, setEvents] = useState<JobEvent[]>([]);
   const [status, setStatus] = useState<StreamStatus>("connecting");
-  const transportRef = useRef(options.transport ?? eventSourceTransport);
+  const transportRef = useRef(options.transport ?? jobEventsTransport);
   const backoffRef = useRef(options.backoffMs ?? defaultBackoff);
+  const followerRef = useRef<Follower | null>(null);
 
   useEffect(() => {
     setEvents([]);
     if (!jobId) return;
-    let lastId: number | null = null;
-    let failures = 0;
-    let ended = false;
-    let connection: { close: () => void } | null = null;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-
-    const connect = () => {
-      timer = null;
-      let open = true;
-      connection = transportRef.current(eventsUrl(jobId, lastId), {
-        onOpen: () => {
-          if (!open) return;
-          failures = 0;
-          setStatus("live");
-        },
-        onMessage: (message) => {
-          if (!open) return;
-          const event = parseEvent(message);
-          if (!event || (lastId !== null && event.id <= lastId)) return;
-          lastId = event.id;
-          setStatus("live");
-          setEvents((previous) => [...previous, event]);
-          if (TERMINAL_EVENTS.has(event.type)) {
-            ended = true;
-            open = false;
-            connection?.close();
-            setStatus("ended");
-          }
-        },
-        onError: () => {
-          if (!open) return;
-          open = false;
-          connection?.close();
-          if (ended) return;
-          failures += 1;
-          setStatus("reconnecting");
-          timer = setTimeout(connect, backoffRef.current(failures));
-        },
-      });
-    };
-
-    setStatus("connecting");
-    connect();
+    let last: JobEvent | null = null;
+    const follower = follow({
+      transport: transportRef.current,
+      backoffMs: (attempt) => backoffRef.current(attempt),
+      url: () => eventsUrl(jobId, last?.id ?? null),
+      onOpen: () => setStatus("live"),
+      onMessage: (message) => {
+        const event = parseEvent(message);
+        if (!event || (last !== null && event.id <= last.id)) return;
+        last = event;
+        setEvents((previous) => [...previous, event]);
+      },
+      isOver: () => last !== null && TERMINAL_EVENTS.has(last.type),
+      onState: setStatus,
+    });
+    followerRef.current = follower;
     return () => {
-      ended = true;
-      if (timer) clearTimeout(timer);
-      connection?.close();
+      followerRef.current = null;
+      follower.stop();
     };
   }, [jobId]);
 
-  return { events, status };
+  const resume = useCallback(() => followerRef.current?.resume(), []);
+  return { events, status, resume };
 }

@@ -1,10 +1,15 @@
 import { useCallback, useState } from "react";
 import { api, type Job, type JobCreate, type JobDetail, type JobStatus } from "@/api/client";
 import { unwrap } from "@/api/errors";
+import { useJobChanges, type UseJobChangesOptions } from "./useJobChanges";
 import { useResource } from "./useResource";
 
-/** Jobs, newest first, optionally filtered by status; polled so the list stays current. */
-export function useJobs(status: JobStatus | "" = "", pollMs = 2000) {
+/**
+ * Jobs, newest first, optionally filtered by status, kept current by the jobs changes stream: read
+ * again when it (re)connects and whenever jobs change (one read at a time, one more after a burst).
+ * `live` says whether that stream is connected.
+ */
+export function useJobs(status: JobStatus | "" = "", options: UseJobChangesOptions = {}) {
   const load = useCallback(
     () =>
       unwrap(
@@ -14,7 +19,9 @@ export function useJobs(status: JobStatus | "" = "", pollMs = 2000) {
       ).then((page) => page.items as Job[]),
     [status],
   );
-  return useResource(`jobs:${status}`, load, { pollMs });
+  const jobs = useResource(`jobs:${status}`, load);
+  const { status: live } = useJobChanges(jobs.reload, options);
+  return { ...jobs, live };
 }
 
 /** Submitting a new job; `error` is a readable message from the API (e.g. the goal is too long). */

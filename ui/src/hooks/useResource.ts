@@ -5,52 +5,71 @@ export interface Resource<T> {
   /** A readable message when the last load failed (the previous data is kept). */
   error: string | null;
   loading: boolean;
+  /** Load again. One load runs at a time: calls during a load make one more load after it. */
   reload: () => void;
 }
 
 interface Options {
-  /** Reload every `pollMs` milliseconds while mounted (0: never). */
-  pollMs?: number;
   /** Skip loading (e.g. no id yet). */
   enabled?: boolean;
 }
 
+interface Flight {
+  /** Bumped when `key` changes: a load of an older generation is ignored. */
+  generation: number;
+  running: boolean;
+  again: boolean;
+}
+
 /**
- * Plain React state around one loader. `key` identifies what is loaded: when it changes the
- * data is reset and loaded again. Loads that finish out of order are ignored.
+ * Plain React state around one loader. `key` identifies what is loaded: when it changes the data is
+ * reset and loaded again at once (a load of the previous key still running is ignored). Reloads never
+ * overlap, so bursts of changes cost at most one load in flight and one after it.
  */
 export function useResource<T>(
   key: string,
   load: () => Promise<T>,
-  { pollMs = 0, enabled = true }: Options = {},
+  { enabled = true }: Options = {},
 ): Resource<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState<boolean>(enabled);
   const loadRef = useRef(load);
   loadRef.current = load;
-  const seq = useRef(0);
+  const flight = useRef<Flight>({ generation: 0, running: false, again: false });
 
-  const run = useCallback(() => {
-    const mine = ++seq.current;
+  const run = useCallback(function start() {
+    const state = flight.current;
+    if (state.running) {
+      state.again = true;
+      return;
+    }
+    const mine = state.generation;
+    state.running = true;
     setLoading(true);
+    const settle = (apply: () => void) => {
+      if (mine !== state.generation) return;
+      apply();
+      state.running = false;
+      if (state.again) {
+        state.again = false;
+        start();
+      } else {
+        setLoading(false);
+      }
+    };
     loadRef.current().then(
-      (value) => {
-        if (mine !== seq.current) return;
-        setData(value);
-        setError(null);
-        setLoading(false);
-      },
-      (thrown: unknown) => {
-        if (mine !== seq.current) return;
-        setError(thrown instanceof Error ? thrown.message : String(thrown));
-        setLoading(false);
-      },
+      (value) =>
+        settle(() => {
+          setData(value);
+          setError(null);
+        }),
+      (thrown: unknown) => settle(() => setError(thrown instanceof Error ? thrown.message : String(thrown))),
     );
   }, []);
 
   useEffect(() => {
-    const sequence = seq;
+    const state = flight.current;
     setData(undefined);
     setError(null);
     if (!enabled) {
@@ -58,17 +77,12 @@ export function useResource<T>(
       return;
     }
     run();
-    if (!pollMs) {
-      return () => {
-        sequence.current++;
-      };
-    }
-    const timer = setInterval(run, pollMs);
     return () => {
-      clearInterval(timer);
-      sequence.current++;
+      state.generation += 1;
+      state.running = false;
+      state.again = false;
     };
-  }, [key, enabled, pollMs, run]);
+  }, [key, enabled, run]);
 
   return { data, error, loading, reload: run };
 }

@@ -1,6 +1,7 @@
-import { useCallback, useState } from "react";
+import { useCallback } from "react";
 import { api, type Task } from "@/api/client";
 import { unwrap } from "@/api/errors";
+import { useAction } from "./useAction";
 import { useResource } from "./useResource";
 
 /** A job's tasks in plan order, with verdicts and policy decisions. */
@@ -14,28 +15,31 @@ export function useTasks(jobId: string | null) {
 
 /** Approving or rejecting a task that awaits approval, with an optional comment. */
 export function useTaskAnswer(onDone?: () => void) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { run, busy, error } = useAction(onDone);
   const answer = useCallback(
-    async (taskId: string, verdict: "approve" | "reject", comment: string) => {
-      setBusy(true);
-      setError(null);
+    (taskId: string, verdict: "approve" | "reject", comment: string) => {
       const params = { path: { task_id: taskId } };
       const body = { comment };
-      try {
-        await unwrap(
+      return run(() =>
+        unwrap(
           verdict === "approve"
             ? api.POST("/tasks/{task_id}/approve", { params, body })
             : api.POST("/tasks/{task_id}/reject", { params, body }),
-        );
-        onDone?.();
-      } catch (thrown) {
-        setError(thrown instanceof Error ? thrown.message : String(thrown));
-      } finally {
-        setBusy(false);
-      }
+        ),
+      );
     },
-    [onDone],
+    [run],
   );
   return { answer, busy, error };
+}
+
+/** Retrying a failed or blocked task (POST /tasks/{id}/retry); `error` is the API's reason in words. */
+export function useTaskRetry(onDone?: () => void) {
+  const { run, busy, error } = useAction(onDone);
+  const retry = useCallback(
+    (taskId: string) =>
+      run(() => unwrap(api.POST("/tasks/{task_id}/retry", { params: { path: { task_id: taskId } } }))),
+    [run],
+  );
+  return { retry, busy, error };
 }

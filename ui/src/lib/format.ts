@@ -1,3 +1,5 @@
+import type { Usage } from "@/api/client";
+
 /** Short local date-time, or an em dash. */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return "—";
@@ -28,6 +30,20 @@ export function formatDuration(start: string | null | undefined, end: string | n
   if (ms < 1000) return `${ms} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** Model use in words: "2 model calls · 2,500 in / 500 out tokens · ~$0.0007". */
+export function formatUsage(usage: Usage | undefined): string {
+  if (!usage || usage.calls === 0) return "no model calls";
+  const n = (value: number) => value.toLocaleString("en-US");
+  const parts = [
+    `${n(usage.calls)} model call${usage.calls === 1 ? "" : "s"}`,
+    `${n(usage.input_tokens)} in / ${n(usage.output_tokens)} out tokens`,
+  ];
+  const priced = usage.calls - (usage.unpriced_calls ?? 0);
+  if (priced > 0) parts.push(`~$${usage.cost_usd < 0.01 ? usage.cost_usd.toPrecision(2) : usage.cost_usd.toFixed(2)}`);
+  if (usage.unpriced_calls) parts.push(`${n(usage.unpriced_calls)} without a price`);
+  return parts.join(" · ");
 }
 
 export function formatBytes(size: number): string {

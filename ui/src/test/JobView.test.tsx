@@ -29,6 +29,10 @@ class FakeEventSource {
   close() {
     this.closed = true;
   }
+  /** A message without an id, e.g. on /jobs/changes. */
+  emitRaw(type: string, data: unknown) {
+    this.listeners.get(type)?.(new MessageEvent(type, { data: JSON.stringify(data) }));
+  }
   emit(id: number, type: string, data: Record<string, unknown>) {
     const payload = { job_id: JOB_ID, type, task_id: null, data, id, created_at: "2026-11-24T22:06:43.452995Z" };
     const event = new MessageEvent(type, { data: JSON.stringify(payload), lastEventId: String(id) });
@@ -36,11 +40,28 @@ class FakeEventSource {
   }
 }
 
+function changesSource(): FakeEventSource {
+  const source = FakeEventSource.instances.find((s) => s.url === "http://api.test/jobs/changes" && !s.closed);
+  if (!source) throw new Error("no open /jobs/changes EventSource");
+  return source;
+}
+
+/** The job's event stream, resumed after `after` when given. */
+function eventsSource(after?: number): FakeEventSource {
+  const url = `http://api.test/jobs/${JOB_ID}/events${after === undefined ? "" : `?after=${after}`}`;
+  const source = FakeEventSource.instances.find((s) => s.url === url);
+  if (!source) throw new Error(`no EventSource for ${url}`);
+  return source;
+}
+
 function jsonResponse(body: unknown, status = 200) {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 }
 
+let currentJob: typeof job = job;
+
 beforeEach(() => {
+  currentJob = job;
   FakeEventSource.instances = [];
   vi.stubGlobal("EventSource", FakeEventSource);
   vi.stubGlobal(
@@ -56,7 +77,7 @@ beforeEach(() => {
     vi.fn(async (input: RequestInfo | URL) => {
       const url = new URL(input instanceof Request ? input.url : String(input));
       expect(url.origin).toBe("http://api.test");
-      if (url.pathname === `/jobs/${JOB_ID}`) return jsonResponse(job);
+      if (url.pathname === `/jobs/${JOB_ID}`) return jsonResponse(currentJob);
       if (url.pathname === `/jobs/${JOB_ID}/tasks`) return jsonResponse(tasks);
       if (url.pathname === `/jobs/${JOB_ID}/artifacts`) return jsonResponse(artifacts);
       if (url.pathname === artifacts[0]?.content_url) {
@@ -76,13 +97,12 @@ describe("JobView", () => {
   it("shows the plan, live statuses, task details and the artifact as safe markdown", async () => {
     render(<JobView jobId={JOB_ID} />);
     await screen.findByText(job.goal);
-    expect(FakeEventSource.instances[0]?.url).toBe(`http://api.test/jobs/${JOB_ID}/events`);
+    expect(FakeEventSource.instances.map((s) => s.url)).toEqual([`http://api.test/jobs/${JOB_ID}/events`]);
 
     // The graph starts from the stored task statuses, then follows the live events.
     const node = await screen.findByTestId("node-create_checklist");
     expect(node.dataset.status).toBe("succeeded");
-    const source = FakeEventSource.instances[0];
-    if (!source) throw new Error("no EventSource");
+    const source = eventsSource();
     act(() => {
       source.onopen?.();
       source.emit(7, "task.running", { key: "create_checklist", attempt: 1 });
@@ -94,6 +114,8 @@ describe("JobView", () => {
       source.emit(21, "job.succeeded", {});
     });
     expect(screen.getByTestId("node-create_checklist").dataset.status).toBe("succeeded");
+    expect(screen.getByRole("status").textContent).toBe("Live"); // until the server closes the stream
+    act(() => source.onerror?.());
     expect(screen.getByRole("status").textContent).toBe("Finished");
     expect(source.closed).toBe(true);
     expect(screen.getByRole("button", { name: "Cancel job" })).toHaveProperty("disabled", true);
@@ -113,6 +135,102 @@ describe("JobView", () => {
     expect((window as unknown as { pwned?: number }).pwned).toBeUndefined();
     const download = screen.getByRole("link", { name: "Download" });
     expect(download.getAttribute("href")).toBe(`http://api.test${artifacts[0]?.content_url}`);
+  });
+
+  it("retries a failed task: calls the API, then follows the reopened job from the last event", async () => {
+    const failedJob = { ...job, status: "failed", error: "task 'write_artifact' failed: rejected: wrong name" };
+    const failedTasks = tasks.map((t) =>
+      t.key === "write_artifact"
+        ? { ...t, status: "failed", error: "rejected: wrong name" }
+        : t.key === "summarize_artifact"
+          ? { ...t, status: "skipped" }
+          : t,
+    );
+    const writeId = failedTasks[1]?.id;
+    const posted: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: RequestInfo | URL) => {
+        const request = input instanceof Request ? input : new Request(String(input));
+        const url = new URL(request.url);
+        if (request.method === "POST") {
+          posted.push(url.pathname);
+          return jsonResponse({ ...failedTasks[1], status: "pending", attempt: 2, error: null });
+        }
+        if (url.pathname === `/jobs/${JOB_ID}`) return jsonResponse(failedJob);
+        if (url.pathname === `/jobs/${JOB_ID}/tasks`) return jsonResponse(failedTasks);
+        return jsonResponse([]);
+      }),
+    );
+    render(<JobView jobId={JOB_ID} />);
+    await screen.findByText(failedJob.error);
+    const first = eventsSource();
+    act(() => {
+      first.onopen?.();
+      first.emit(30, "job.failed", { error: failedJob.error });
+      first.onerror?.();
+    });
+    expect(screen.getByRole("status").textContent).toBe("Finished");
+
+    fireEvent.click(screen.getByRole("button", { name: "Write artifact" }));
+    fireEvent.click(within(screen.getByTestId("task-panel")).getByRole("button", { name: "Retry task" }));
+    await waitFor(() => expect(posted).toEqual([`/tasks/${writeId}/retry`]));
+
+    // Following again from the last event it has, keeping the events it already shows.
+    const again = await waitFor(() => eventsSource(30));
+    act(() => {
+      again.onopen?.();
+      again.emit(30, "job.failed", { error: failedJob.error });
+      again.emit(31, "task.pending", { key: "write_artifact", attempt: 2, reason: "retried" });
+      again.emit(32, "task.pending", { key: "summarize_artifact", attempt: 1, reason: "reopened" });
+      again.emit(33, "job.running", { retried: "write_artifact" });
+    });
+    expect(screen.getByRole("status").textContent).toBe("Live");
+    expect(screen.getByTestId("node-write_artifact").dataset.status).toBe("pending");
+    expect(screen.getByTestId("node-summarize_artifact").dataset.status).toBe("pending");
+    expect(screen.getByTestId("job-status").querySelector("[data-status]")?.getAttribute("data-status")).toBe("running");
+    expect(screen.queryByRole("button", { name: "Retry task" })).toBeNull();
+    expect(screen.getByRole("list", { name: "Event timeline" }).querySelectorAll("li")).toHaveLength(4);
+  });
+
+  it("after its stream ended, watches /jobs/changes and follows the job again when it reopens", async () => {
+    render(<JobView jobId={JOB_ID} />);
+    await screen.findByText(job.goal);
+    const first = eventsSource();
+    act(() => {
+      first.onopen?.();
+      first.emit(21, "job.succeeded", {});
+    });
+    expect(FakeEventSource.instances).toHaveLength(1); // one SSE connection at a time
+    act(() => first.onerror?.());
+    expect(screen.getByRole("status").textContent).toBe("Finished");
+    const changes = changesSource();
+
+    act(() => {
+      changes.emitRaw("ready", {});
+      changes.emitRaw("jobs.changed", { job_ids: ["00000000-0000-0000-0000-000000000000"], all: false });
+    });
+    expect(FakeEventSource.instances).toHaveLength(2);
+    act(() => changes.emitRaw("jobs.changed", { job_ids: [JOB_ID], all: false })); // e.g. `planwright retry`
+    expect(eventsSource(21).closed).toBe(false);
+    expect(changes.closed).toBe(true);
+    expect(screen.getByRole("status").textContent).toBe("Connecting…");
+  });
+
+  it("follows the job again when, read after its stream ended, it runs again", async () => {
+    render(<JobView jobId={JOB_ID} />);
+    await screen.findByText(job.goal);
+    const first = eventsSource();
+    act(() => {
+      first.onopen?.();
+      first.emit(21, "job.failed", { error: "x" });
+      first.onerror?.();
+    });
+    // Reopened while nobody listened: the page reads the job again (after the end, and on the jobs
+    // stream's `ready`) and finds it running, changed after the last event it has.
+    currentJob = { ...job, status: "running", updated_at: "2026-11-24T22:09:00Z" };
+    act(() => changesSource().emitRaw("ready", {}));
+    await waitFor(() => expect(eventsSource(21).closed).toBe(false));
   });
 
   it("says in words when the job does not exist", async () => {

@@ -1,0 +1,44 @@
+"use client";
+
+import type { JobDetail, JobStatus } from "@/api/client";
+import { formatTime, formatUsage } from "@/lib/format";
+import { Section, StatusBadge } from "./Common";
+
+/** The job's goal, live status, progress and times; its error when it failed. */
+export function JobSummary({ job, status }: { job: JobDetail; status: JobStatus }) {
+  return (
+    <Section title="Summary">
+      <p style={{ marginTop: 0, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{job.goal}</p>
+      <dl className="facts">
+        <dt>Status</dt>
+        <dd data-testid="job-status">
+          <StatusBadge kind="job" status={status} />
+        </dd>
+        <dt>Progress</dt>
+        <dd>
+          {job.tasks.succeeded} of {job.tasks.total} tasks succeeded
+          {job.tasks.failed ? `, ${job.tasks.failed} failed or blocked` : ""}
+        </dd>
+        <dt>Model use</dt>
+        <dd data-testid="job-usage">{formatUsage(job.usage)}</dd>
+        <dt>Priority</dt>
+        <dd>{job.priority}</dd>
+        <dt>Created</dt>
+        <dd>{formatTime(job.created_at)}</dd>
+        <dt>Finished</dt>
+        <dd>{formatTime(job.finished_at)}</dd>
+        <dt>Id</dt>
+        <dd>
+          <code>{job.id}</code>
+        </dd>
+      </dl>
+      {/* A reopened job's old error stays in `job` until it is read again. */}
+      {job.error && (status === "failed" || status === "cancelled") ? (
+        <p className="error" data-testid="job-error">
+          {job.error}
+        </p>
+      ) : null}
+      {status === "failed" ? <p className="hint">Open a failed or blocked task to retry it.</p> : null}
+    </Section>
+  );
+}

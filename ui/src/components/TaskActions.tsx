@@ -1,0 +1,65 @@
+"use client";
+
+import { useId, useState } from "react";
+import type { JobStatus, Task, TaskStatus } from "@/api/client";
+import { useTaskAnswer, useTaskRetry } from "@/hooks/useTasks";
+import { ErrorNote } from "./Common";
+
+/** Approve or reject a task that waits for a person (the policy's require_approval). */
+export function ApprovalBox({ task, onChanged }: { task: Task; onChanged: () => void }) {
+  const id = useId();
+  const [comment, setComment] = useState("");
+  const { answer, busy, error } = useTaskAnswer(onChanged);
+  return (
+    <div className="notice" style={{ marginTop: "0.8rem" }}>
+      <strong>This task waits for a person&apos;s approval.</strong>
+      <label htmlFor={`${id}-comment`}>Comment (optional)</label>
+      <input id={`${id}-comment`} value={comment} maxLength={2000} onChange={(e) => setComment(e.target.value)} />
+      <div className="row">
+        <button type="button" className="primary" disabled={busy} onClick={() => answer(task.id, "approve", comment)}>
+          Approve
+        </button>
+        <button type="button" className="danger" disabled={busy} onClick={() => answer(task.id, "reject", comment)}>
+          Reject
+        </button>
+      </div>
+      <ErrorNote message={error} />
+    </div>
+  );
+}
+
+/** The API retries a failed or blocked task of a running or failed job (POST /tasks/{id}/retry). */
+export function canRetry(status: TaskStatus, jobStatus: JobStatus): boolean {
+  return (status === "failed" || status === "blocked") && (jobStatus === "running" || jobStatus === "failed");
+}
+
+interface RetryProps {
+  task: Task;
+  status: TaskStatus;
+  jobStatus: JobStatus;
+  /** The retry was accepted: reload, and follow the (reopened) job's events again. */
+  onRetried: () => void;
+}
+
+/** Run a failed or blocked task again; says in words why when the API refuses. */
+export function RetryBox({ task, status, jobStatus, onRetried }: RetryProps) {
+  const { retry, busy, error } = useTaskRetry(onRetried);
+  if (!canRetry(status, jobStatus) && !error) return null;
+  const why =
+    status === "blocked"
+      ? "The policy blocked this task. Retrying asks the policy again, so change the policy first if it should run."
+      : "This task failed. Retrying runs it again with a fresh retry budget.";
+  return (
+    <div className="notice" style={{ marginTop: "0.8rem" }} data-testid="retry-box">
+      <p style={{ margin: 0 }}>
+        {why} Tasks skipped because of it run again too{jobStatus === "failed" ? ", and the job reopens" : ""}.
+      </p>
+      <div className="row">
+        <button type="button" className="primary" disabled={busy} onClick={() => retry(task.id)}>
+          {busy ? "Retrying…" : "Retry task"}
+        </button>
+      </div>
+      <ErrorNote message={error} />
+    </div>
+  );
+}
