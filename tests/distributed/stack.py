@@ -98,6 +98,7 @@ class Stack:
             **{k.upper(): str(v) for k, v in env.items()},
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports: dict[str, int] = {}  # each service process serves /metrics on its own port
         self.api_port = free_port()
         self.api = f"http://127.0.0.1:{self.api_port}"
         subprocess.run(
@@ -106,10 +107,14 @@ class Stack:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         role = name.rstrip("0123456789")  # worker2 -> worker, api2 -> api
+        env = self.env
+        if role != "api":
+            port = self.metrics_ports.setdefault(name, free_port())
+            env = {**self.env, "METRICS_PORT": str(port), "METRICS_HOST": "127.0.0.1"}
         with (self.tmp / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
             proc = subprocess.Popen(
                 [sys.executable, "-m", "planwright", role, *args],
-                env=self.env,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -138,6 +143,11 @@ class Stack:
         for i in range(1, workers + 1):
             self.start(f"worker{i}", "--concurrency", str(concurrency))
         self.start_api()
+
+    def metrics(self, name: str) -> str:
+        """The /metrics text of one process (the API's on its HTTP port)."""
+        base = self.api if name == "api" else f"http://127.0.0.1:{self.metrics_ports[name]}"
+        return httpx.get(f"{base}/metrics", timeout=5).text
 
     def signal(self, name: str, sig: int) -> None:
         proc = self.procs.pop(name)

@@ -326,3 +326,49 @@ def test_approvals_answered_after_an_api_restart_and_one_left_to_time_out(make_s
     assert decisions == ["needs_approval", "approved"]
     checklist = stack.tasks(approve)[0]
     assert [(v["attempt"], v["verdict"]) for v in checklist["verdicts"]] == [(1, "rework"), (2, "approve")]
+
+
+def test_every_service_process_serves_its_own_metrics(make_stack):
+    """Real processes: each one's /metrics counts what that process did, with bounded labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    stack = make_stack(POLICY_GATE_ENABLED="true", POLICY_MODE="prod", METRICS_REFRESH_S="0.2")
+    stack.start_all(workers=1)
+    ok = stack.submit("Write a short note about queues")
+    blocked = stack.submit("Fetch https://example.com/ then summarize it.")
+    jobs = stack.wait_all([ok, blocked])
+    assert [jobs[ok]["status"], jobs[blocked]["status"]] == ["succeeded", "failed"]
+    time.sleep(0.5)  # a refresh of the stream gauges
+    api, planner, worker, gate = (values(stack.metrics(n)) for n in ("api", "planner", "worker1", "policy"))
+    assert api[("planwright_jobs_finished_total", (("status", "succeeded"),))] == 1
+    assert api[("planwright_jobs_finished_total", (("status", "failed"),))] == 1
+    assert api[("planwright_policy_decisions_total", (("decision", "block"), ("tool", "http_fetch")))] == 1
+    assert (
+        api[("planwright_http_requests_total", (("method", "POST"), ("route", "/jobs"), ("status", "201")))]
+        == 2
+    )
+    # The API process watches the queues: every work stream and group, with its lag and pending count.
+    lag = {labels for name, labels in api if name == "planwright_stream_lag_messages"}
+    assert (("group", "worker"), ("stream", "pw:dispatch:normal")) in lag
+    assert api[("planwright_outbox_backlog_messages", ())] == 0
+    # The worker ran the note's task; its queue wait was measured there, and the mock model's call too.
+    assert worker[("planwright_task_queue_wait_seconds_count", (("lane", "normal"),))] == 1
+    assert (
+        worker[
+            ("planwright_llm_calls_total", (("model", "mock"), ("provider", "mock"), ("purpose", "generate")))
+        ]
+        == 1
+    )
+    assert ("planwright_jobs_finished_total", (("status", "succeeded"),)) not in worker
+    assert ("planwright_task_queue_wait_seconds_count", (("lane", "normal"),)) not in planner
+    assert (
+        "planwright_http_requests_total",
+        (("method", "POST"), ("route", "/jobs"), ("status", "201")),
+    ) not in gate

@@ -131,3 +131,16 @@ def test_openapi_and_root(server: str) -> None:
     tools = {t["name"] for t in httpx.get(f"{server}/tools").json()}
     assert tools == {"text_generate", "file_write_artifact", "text_summarize", "http_fetch"}
     assert json.loads(httpx.get(f"{server}/healthz").text)["mode"] == "embedded"
+
+
+def test_a_jobs_list_stream_names_a_new_job(server: str) -> None:
+    with (
+        httpx.Client(base_url=server, timeout=10) as client,
+        client.stream("GET", "/jobs/changes") as resp,
+    ):
+        assert resp.status_code == 200
+        events = sse_events(resp.iter_lines())
+        assert next(events) == (None, "ready", {})
+        job_id = client.post("/jobs", json={"goal": "Write a short note"}).json()["id"]
+        _, name, body = next(events)
+        assert (name, body) == ("jobs.changed", {"job_ids": [job_id], "all": False})

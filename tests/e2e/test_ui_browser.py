@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.support import REPO, planwright_up
@@ -29,6 +30,19 @@ environments:
       http_fetch:
         allowed_domains: [127.0.0.1]
 """
+# A second server for the retry test: writing the artifact waits for a person's approval.
+APPROVAL_POLICY = """
+version: 1
+environments:
+  prod:
+    allowed_tools: [text_generate, file_write_artifact, text_summarize]
+    require_approval: [file_write_artifact]
+"""
+DEMO_GOAL = (
+    "Generate an implementation checklist for adding a new tool, then write a tools.md draft file as an "
+    "artifact, then summarize it."
+)
+DEMO_KEYS = ("create_checklist", "write_artifact", "summarize_artifact")
 
 
 def _need(ok: bool, why: str) -> None:
@@ -58,11 +72,10 @@ def site() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _governed_server(tmp_path_factory: pytest.TempPathFactory, policy: str) -> Iterator[str]:
     _need((UI / "index.html").is_file(), "the UI is not built (make ui-build)")
     data = tmp_path_factory.mktemp("ui-e2e")
-    (data / "policy.yaml").write_text(POLICY)
+    (data / "policy.yaml").write_text(policy)
     with planwright_up(
         data,
         POLICY_GATE_ENABLED="true",
@@ -71,6 +84,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         PLANWRIGHT_UI_DIR=str(UI),
     ) as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _governed_server(tmp_path_factory, POLICY)
+
+
+@pytest.fixture(scope="module")
+def approval_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _governed_server(tmp_path_factory, APPROVAL_POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +126,19 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def node(page: Any, key: str, status: str) -> None:
-    """Wait for the graph node of ``key`` to show ``status``. React Flow keeps nodes hidden until it
-    has measured them, so this waits for the status, not for pixels."""
-    page.locator(f'[data-testid="node-{key}"][data-status="{status}"]').wait_for(state="attached")
+    """Wait for the graph node of ``key`` to show ``status``, visibly (a node React Flow has not
+    measured stays hidden; the graph gives every node its size so none is)."""
+    page.locator(f'[data-testid="node-{key}"][data-status="{status}"]').wait_for(state="visible")
+
+
+def job_status(page: Any, status: str) -> None:
+    page.locator(f'[data-testid="job-status"] [data-status="{status}"]').wait_for()
+
+
+def fits_the_screen(page: Any) -> None:
+    """Nothing makes the page scroll sideways (wide tables scroll inside their own box)."""
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the page is {width[0]} px wide on a {width[1]} px screen"
 
 
 def submit(page: Any, base: str, goal: str | None = None) -> None:
@@ -147,3 +180,93 @@ def test_a_running_job_can_be_cancelled(server: str, site: str, page: Any) -> No
     page.get_by_role("button", name="Cancel job").click()
     page.locator('[data-testid="job-status"] [data-status="cancelled"]').wait_for()
     node(page, "fetch_127_0_0_1", "cancelled")
+
+
+def test_a_rejected_task_is_retried_from_the_ui_and_the_job_succeeds(approval_server: str, page: Any) -> None:
+    submit(page, approval_server)
+    node(page, "write_artifact", "awaiting_approval")
+    # Keyboard: Tab reaches the graph's nodes, Enter opens the task panel.
+    page.get_by_role("button", name="Cancel job").focus()
+    visited = []
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        visited.append(
+            page.evaluate("document.activeElement.dataset.testid || document.activeElement.tagName")
+        )
+        if visited[-1] == "node-write_artifact":
+            break
+    else:
+        pytest.fail(f"Tab never reached the write_artifact node; it went through {visited}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "keyboard-focus.png"))
+    page.keyboard.press("Enter")
+    panel = page.get_by_test_id("task-panel")
+    panel.get_by_text("file_write_artifact", exact=True).wait_for()
+
+    panel.get_by_label("Comment (optional)").fill("wrong file name")
+    panel.get_by_role("button", name="Reject").click()
+    job_status(page, "failed")
+    node(page, "write_artifact", "failed")
+    node(page, "summarize_artifact", "skipped")
+    page.locator('.stream[data-status="ended"]').wait_for()
+
+    panel.get_by_role("button", name="Retry task").click()
+    # The job reopens and the page follows its stream again without a reload.
+    node(page, "write_artifact", "awaiting_approval")
+    node(page, "summarize_artifact", "pending")
+    job_status(page, "running")
+    page.screenshot(path=str(ARTIFACTS / "retried-job.png"), full_page=True)
+    panel.get_by_role("button", name="Approve").click()
+    for key in DEMO_KEYS:
+        node(page, key, "succeeded")
+    job_status(page, "succeeded")
+    page.locator('.stream[data-status="ended"]').wait_for()
+    timeline = page.get_by_role("list", name="Event timeline").inner_text()
+    assert timeline.count("job.failed") == 1
+    assert timeline.count("job.succeeded") == 1
+    assert "task.pending" in timeline
+
+
+def test_the_jobs_list_shows_a_new_job_live(server: str, page: Any) -> None:
+    page.goto(f"{server}/")
+    page.locator('[data-testid="jobs-live"][data-status="live"]').wait_for()
+    page.evaluate("window.notReloaded = true")
+    job_id = httpx.post(f"{server}/jobs", json={"goal": DEMO_GOAL}).json()["id"]
+    row = page.get_by_test_id(f"job-row-{job_id}")
+    row.wait_for()
+    row.locator('[data-status="succeeded"]').wait_for()
+    assert row.get_by_text("3/3").is_visible()
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_the_pages_fit_a_phone(server: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        job_id = httpx.post(f"{server}/jobs", json={"goal": DEMO_GOAL}).json()["id"]
+        page.goto(f"{server}/")
+        page.get_by_test_id(f"job-row-{job_id}").wait_for()
+        fits_the_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-jobs.png"), full_page=True)
+
+        page.goto(f"{server}/job/?id={job_id}")
+        for key in DEMO_KEYS:
+            node(page, key, "succeeded")
+        job_status(page, "succeeded")
+        page.get_by_test_id("node-write_artifact").click()
+        page.get_by_test_id("task-panel").get_by_text("file_write_artifact", exact=True).wait_for()
+        page.get_by_role("button", name="tools.md").click()
+        page.get_by_test_id("artifact-viewer").get_by_text("Implementation checklist").first.wait_for()
+        fits_the_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-job.png"), full_page=True)
+
+        page.goto(f"{server}/tools/")
+        tool = page.get_by_test_id("tool-http_fetch")
+        tool.get_by_text("Argument schema").click()
+        tool.get_by_label("http_fetch argument schema").wait_for()
+        fits_the_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-tools.png"), full_page=True)
+    finally:
+        context.close()
