@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -36,8 +38,15 @@ def _settings(data_dir: Path | None = None) -> Settings:
 
 
 def _logging() -> None:
+    """LOG_LEVEL (default INFO); LOG_FORMAT: auto (text at a terminal, JSON lines otherwise), json, text."""
+    from planwright.core import logs
+
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = os.environ.get("LOG_FORMAT", "auto").lower()
+    if fmt not in ("auto", "json", "text"):
+        typer.echo(f"planwright: LOG_FORMAT must be auto, json or text, not {fmt!r}", err=True)
+        raise typer.Exit(2)
+    logs.configure(level, "json" if fmt == "json" else "text" if fmt == "text" else "auto")
     # Alembic announces every plugin at INFO; only the migrations it runs are worth a line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.migration").setLevel(level)
@@ -60,7 +69,26 @@ def _require_distributed(settings: Settings, command: str) -> None:
         raise typer.Exit(2)
 
 
-def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int) -> None:
+@contextlib.contextmanager
+def _traced(settings: Settings, service: str) -> Iterator[None]:
+    """Export this process's spans when OTEL_EXPORTER_OTLP_ENDPOINT is set; flush them at exit."""
+    from planwright.core import tracing
+
+    if not settings.otel_exporter_otlp_endpoint:
+        yield
+        return
+    name = settings.otel_service_name or service
+    tracing.configure(name, endpoint=settings.otel_exporter_otlp_endpoint)
+    logging.getLogger("planwright").info(
+        "tracing: spans of %s go to %s", name, settings.otel_exporter_otlp_endpoint
+    )
+    try:
+        yield
+    finally:
+        tracing.shutdown()
+
+
+def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, service: str) -> None:
     import uvicorn
 
     from planwright.services.api.app import create_app
@@ -74,9 +102,17 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int) -> 
     level = os.environ.get("LOG_LEVEL", "INFO").lower()
     # Open SSE streams would hold a shutdown until their jobs end; after a few seconds they are closed
     # and their clients resume on another replica with Last-Event-ID.
-    uvicorn.run(
-        create_app(runtime), host=host, port=port, log_level=level, lifespan="on", timeout_graceful_shutdown=5
-    )
+    # log_config=None: uvicorn's own lines go through the handler _logging set up (JSON or text).
+    with _traced(settings, service):
+        uvicorn.run(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level=level,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
 
 
 @app.command()
@@ -97,7 +133,7 @@ def up(
     typer.echo(f"Planwright (embedded) on http://{host}:{port}  data: {settings.planwright_data_dir}")
     from planwright.services.runtime import ROLES
 
-    _serve(settings, ROLES, host, port)
+    _serve(settings, ROLES, host, port, "planwright")
 
 
 @app.command()
@@ -106,7 +142,7 @@ def api(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     _logging()
     settings = _settings()
     _require_distributed(settings, "api")
-    _serve(settings, ("orchestrator",), host, port)
+    _serve(settings, ("orchestrator",), host, port, "planwright-api")
 
 
 def _service(role: str) -> None:
@@ -143,7 +179,8 @@ def _service(role: str) -> None:
         finally:
             await runtime.stop()
 
-    asyncio.run(main())
+    with _traced(settings, f"planwright-{role}"):
+        asyncio.run(main())
 
 
 @app.command()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import sqlalchemy.exc
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from planwright.core import names
+from planwright.core import logs, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.messages import Message, PlanFailed, TaskFailed
 
@@ -28,6 +28,27 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
+
+
+@contextlib.contextmanager
+def handling(name: str, message: Message, **attributes: object) -> Iterator[tracing.Span]:
+    """Handle one message in a span of its job's trace (the child of the span that sent it), with
+    every log line inside naming its job and task. Messages built inside carry the new span."""
+    task_id = getattr(message, "task_id", None)
+    attrs = {
+        "planwright.job_id": message.job_id,
+        "planwright.task_id": task_id,
+        "planwright.attempt": getattr(message, "attempt", None),
+        "messaging.message.type": message.type,
+        **{f"planwright.{key}": value for key, value in attributes.items()},
+    }
+    with (
+        tracing.span(name, message.trace, attrs, kind=tracing.SpanKind.CONSUMER) as span,
+        logs.bound(job_id=message.job_id, task_id=task_id),
+    ):
+        yield span
+
+
 MAX_BACKOFF_S = 5.0
 
 
@@ -39,9 +60,10 @@ def failure_for(message: Message, reason: str) -> Message:
     """
     task_id = getattr(message, "task_id", None)
     attempt = getattr(message, "attempt", None)
+    trace = dict(message.trace)  # the failure belongs to the same trace as the work it ends
     if task_id is not None and attempt is not None:
-        return TaskFailed(job_id=message.job_id, task_id=task_id, attempt=attempt, error=reason)
-    return PlanFailed(job_id=message.job_id, reason=reason)
+        return TaskFailed(job_id=message.job_id, task_id=task_id, attempt=attempt, error=reason, trace=trace)
+    return PlanFailed(job_id=message.job_id, reason=reason, trace=trace)
 
 
 async def give_up(bus: Bus, group: str, delivery: Delivery) -> None:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from planwright.core import tracing
 from planwright.core.llm.base import LLMCall
 from planwright.core.plan import PlanSpec
 
@@ -18,6 +19,9 @@ from planwright.core.plan import PlanSpec
 class _Msg(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     job_id: UUID
+    # The W3C trace context of the span the message was built in (empty when nothing is traced): the
+    # receiver's span for it is that span's child, so one job is one trace across every process.
+    trace: dict[str, str] = Field(default_factory=tracing.carrier)
 
 
 class _TaskMsg(_Msg):

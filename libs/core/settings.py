@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
     metrics_refresh_s: float = Field(5.0, gt=0)  # how often stream and outbox gauges are read
+    # Tracing is on when this is set (an OTLP/HTTP endpoint, e.g. Jaeger's http://localhost:4318);
+    # the exporter also reads the other standard OTEL_* variables. Each process names itself
+    # planwright-<service> unless OTEL_SERVICE_NAME says otherwise.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str | None = None
+    # Jaeger's UI (e.g. http://localhost:16686): the API and the UI link each job to its trace there.
+    jaeger_url: str | None = None
 
     # Critic and policy gate (seed names).
     critic_enabled: bool = False

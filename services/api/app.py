@@ -12,14 +12,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import planwright
-from planwright.core import metrics
+from planwright.core import metrics, tracing
 from planwright.services.api.errors import install_error_handlers
 from planwright.services.api.routes import artifacts, events, jobs, meta, policy, task_actions
 from planwright.services.runtime import Runtime
 
+# Requests worth no span: scrapes, probes and the UI's static files.
+UNTRACED = ("/metrics", "/healthz", "/_next/", "/favicon.ico")
 
-class RequestMetrics:
-    """Counts each request by its route template (``/jobs/{job_id}``, never the id) and times it."""
+
+class RequestTelemetry:
+    """Counts and times each request by its route template (``/jobs/{job_id}``, never the id), and
+    runs it in a server span (``POST /jobs`` is the root of the job's trace; a caller's
+    ``traceparent`` header makes it a child of the caller's span instead)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -29,19 +34,33 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        method, path = scope["method"], scope["path"]
+        if path.startswith(UNTRACED):
+            await self.app(scope, receive, self._observer(scope, send, started, None))
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        attrs = {"http.request.method": method, "url.path": path}
+        with tracing.span(method, headers, attrs, kind=tracing.SpanKind.SERVER) as span:
+            await self.app(scope, receive, self._observer(scope, send, started, span))
 
+    @staticmethod
+    def _observer(scope: Scope, send: Send, started: float, span: tracing.Span | None) -> Send:
         async def observe(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, method = message["status"], scope["method"]
                 route = scope.get("route")
                 template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
-                metrics.HTTP_REQUESTS.labels(template, scope["method"], str(status)).inc()
-                metrics.HTTP_DURATION.labels(template, scope["method"]).observe(time.perf_counter() - started)
+                metrics.HTTP_REQUESTS.labels(template, method, str(status)).inc()
+                metrics.HTTP_DURATION.labels(template, method).observe(time.perf_counter() - started)
+                if span is not None:
+                    span.update_name(f"{method} {template}")
+                    span.set_attribute("http.route", template)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        tracing.failed(span, f"HTTP {status}")
             await send(message)
 
-        await self.app(scope, receive, observe)
+        return observe
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -69,7 +88,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     origins = [o.strip() for o in runtime.settings.planwright_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"])
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestTelemetry)
     ui = runtime.settings.planwright_ui_dir
     if (ui / "index.html").is_file():
         # Last, so every API route wins; the UI's pages are plain files of the static export.

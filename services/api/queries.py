@@ -89,8 +89,13 @@ async def list_llm_calls(conn: AsyncConnection, job_id: UUID) -> list[schemas.LL
     return [schemas.LLMCallOut(**{**r._mapping, **_ts(r, "created_at")}) for r in rows]
 
 
-def _job(row: Row[Any], counts: schemas.TaskCounts, usage: schemas.UsageOut | None) -> dict[str, Any]:
+def _job(
+    row: Row[Any], counts: schemas.TaskCounts, usage: schemas.UsageOut | None, jaeger_url: str | None
+) -> dict[str, Any]:
+    trace_url = f"{jaeger_url.rstrip('/')}/trace/{row.trace_id}" if jaeger_url and row.trace_id else None
     return {
+        "trace_id": row.trace_id,
+        "trace_url": trace_url,
         "id": row.id,
         "goal": row.goal,
         "context_json": row.context_json,
@@ -104,7 +109,7 @@ def _job(row: Row[Any], counts: schemas.TaskCounts, usage: schemas.UsageOut | No
 
 
 async def list_jobs(
-    conn: AsyncConnection, *, status: JobStatus | None, limit: int, offset: int
+    conn: AsyncConnection, *, status: JobStatus | None, limit: int, offset: int, jaeger_url: str | None = None
 ) -> schemas.JobPage:
     query = sa.select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit + 1).offset(offset)
     if status is not None:
@@ -116,14 +121,14 @@ async def list_jobs(
     counts = await _counts(conn, ids)
     usage = await _usage(conn, llm_calls.c.job_id, llm_calls.c.job_id.in_(ids))
     return schemas.JobPage(
-        items=[schemas.JobOut(**_job(r, counts[r.id], usage.get(r.id))) for r in rows],
+        items=[schemas.JobOut(**_job(r, counts[r.id], usage.get(r.id), jaeger_url)) for r in rows],
         limit=limit,
         offset=offset,
         next_offset=offset + limit if more else None,
     )
 
 
-async def get_job(conn: AsyncConnection, job_id: UUID) -> schemas.JobDetail:
+async def get_job(conn: AsyncConnection, job_id: UUID, jaeger_url: str | None = None) -> schemas.JobDetail:
     row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
     if row is None:
         raise NotFound(f"job {job_id} not found")
@@ -142,7 +147,7 @@ async def get_job(conn: AsyncConnection, job_id: UUID) -> schemas.JobDetail:
             tasks=[schemas.PlanTask.model_validate(t, strict=False) for t in plan_row.spec["tasks"]],
         )
     usage = await _usage(conn, llm_calls.c.job_id, llm_calls.c.job_id == job_id)
-    return schemas.JobDetail(**_job(row, counts[job_id], usage.get(job_id)), plan=plan)
+    return schemas.JobDetail(**_job(row, counts[job_id], usage.get(job_id), jaeger_url), plan=plan)
 
 
 async def job_status(conn: AsyncConnection, job_id: UUID) -> JobStatus:

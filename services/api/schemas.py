@@ -83,6 +83,10 @@ class JobOut(BaseModel):
     finished_at: datetime | None
     tasks: TaskCounts
     usage: UsageOut = Field(default_factory=UsageOut, description="Model calls of the whole job.")
+    trace_id: str | None = Field(
+        None, description="The job's OpenTelemetry trace (null when tracing was off when it was submitted)."
+    )
+    trace_url: str | None = Field(None, description="The trace in Jaeger's UI, when JAEGER_URL is set.")
 
 
 class PlanTask(BaseModel):

@@ -7,10 +7,10 @@ import json
 import logging
 from collections.abc import Sequence
 
-from planwright.core import names
+from planwright.core import names, tracing
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.consumer import consume
+from planwright.core.consumer import consume, handling
 from planwright.core.critic import Submission, Verdict, review
 from planwright.core.errors import PlanwrightError
 from planwright.core.llm import LLMClient
@@ -35,17 +35,22 @@ class CriticService:
         for d in deliveries:
             msg = d.message
             if isinstance(msg, TaskReview):
-                submission = await self._submission(msg)
-                verdict = review(submission)
-                llm = self.llm.metered(budget_tokens=msg.tokens_left) if self.llm else None
-                if llm is not None and verdict.verdict == "approve":
-                    verdict = await _judged(llm, submission)
-                calls = llm.calls if llm else []
-                ident = msg.ident()
-                out.append(
-                    CriticVerdict(**ident, verdict=verdict.verdict, reasons=verdict.reasons, llm_calls=calls)
-                )
+                with handling(f"review {msg.key}", msg, tool=msg.tool, task_key=msg.key) as span:
+                    out.append(await self._review(msg, span))
         await self.bus.publish(names.ORCHESTRATOR, out)
+
+    async def _review(self, msg: TaskReview, span: tracing.Span) -> CriticVerdict:
+        submission = await self._submission(msg)
+        verdict = review(submission)
+        llm = self.llm.metered(budget_tokens=msg.tokens_left) if self.llm else None
+        if llm is not None and verdict.verdict == "approve":
+            verdict = await _judged(llm, submission)
+        span.set_attribute("planwright.verdict", verdict.verdict)
+        if verdict.reasons:
+            span.set_attribute("planwright.reasons", "; ".join(verdict.reasons))
+        log.info("%s attempt %d: %s %s", msg.key, msg.attempt, verdict.verdict, "; ".join(verdict.reasons))
+        calls = llm.calls if llm else []
+        return CriticVerdict(**msg.ident(), verdict=verdict.verdict, reasons=verdict.reasons, llm_calls=calls)
 
     async def _submission(self, msg: TaskReview) -> Submission:
         found = matches = None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from planwright.core import names
+from planwright.core import names, tracing
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.consumer import consume
+from planwright.core.consumer import consume, handling
 from planwright.core.messages import JobCreated, Message, PlanCreated, PlanFailed, PlanStarted
 from planwright.core.planning.llm import PlanOutcome
+
+log = logging.getLogger(__name__)
 
 
 class Planner(Protocol):
@@ -31,24 +34,32 @@ class PlannerService:
             msg = d.message
             if not isinstance(msg, JobCreated):
                 continue
-            out.append(PlanStarted(job_id=msg.job_id, planner=self.name))
-            outcome = await self.planner.plan_job(msg.goal, msg.context)
-            if outcome.plan is None:
-                reason = outcome.reason or "no plan"
-                out.append(PlanFailed(job_id=msg.job_id, reason=reason, llm_calls=outcome.calls))
-            else:
-                out.append(
-                    PlanCreated(
-                        job_id=msg.job_id,
-                        plan=outcome.plan,
-                        planner=outcome.planner,
-                        notes=outcome.notes,
-                        llm_calls=outcome.calls,
-                    )
-                )
+            with handling("plan", msg, planner=self.name) as span:
+                out.extend(await self._plan(msg, span))
         # Acked only after this publish: a crash before it means the job is planned again, and the
         # orchestrator ignores a second plan for a job that is already running.
         await self.bus.publish(names.ORCHESTRATOR, out)
+
+    async def _plan(self, msg: JobCreated, span: tracing.Span) -> list[Message]:
+        started = PlanStarted(job_id=msg.job_id, planner=self.name)
+        outcome = await self.planner.plan_job(msg.goal, msg.context)
+        span.set_attribute("planwright.planned_by", outcome.planner)
+        span.set_attribute("planwright.llm_calls", len(outcome.calls))
+        if outcome.plan is None:
+            reason = outcome.reason or "no plan"
+            tracing.failed(span, reason)
+            log.info("planning failed (%s): %s", outcome.planner, reason)
+            return [started, PlanFailed(job_id=msg.job_id, reason=reason, llm_calls=outcome.calls)]
+        span.set_attribute("planwright.tasks", len(outcome.plan.tasks))
+        log.info("planned %d task(s) with the %s planner", len(outcome.plan.tasks), outcome.planner)
+        created = PlanCreated(
+            job_id=msg.job_id,
+            plan=outcome.plan,
+            planner=outcome.planner,
+            notes=outcome.notes,
+            llm_calls=outcome.calls,
+        )
+        return [started, created]
 
     async def run(self, stop: asyncio.Event, consumer: str = "planner-1", *, max_deliveries: int = 5) -> None:
         await consume(

@@ -6,14 +6,13 @@ import asyncio
 import logging
 import time
 
-from planwright.core import metrics, names
+from planwright.core import metrics, names, tracing
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.consumer import read_batch
+from planwright.core.consumer import handling, read_batch
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
 from planwright.core.messages import (
-    Message,
     TaskCompleted,
     TaskDispatch,
     TaskFailed,
@@ -121,6 +120,30 @@ class Worker:
             return
         if msg.not_before is not None and (wait := msg.not_before - time.time()) > 0:
             await asyncio.sleep(wait)  # retry backoff
+        attrs = {"tool": msg.tool, "task_key": msg.key, "worker": self.name}
+        with handling(f"tool {msg.tool}", msg, **attrs) as span:
+            started = time.perf_counter()
+            outcome, error = await self._run(msg, delivery)
+            took = time.perf_counter() - started
+            span.set_attribute("planwright.outcome", outcome)
+            if error is not None:
+                tracing.failed(span, error)
+                log.info(
+                    "%s %s attempt %d %s after %.2fs: %s",
+                    msg.key,
+                    msg.tool,
+                    msg.attempt,
+                    outcome,
+                    took,
+                    error,
+                )
+            else:
+                log.info("%s %s attempt %d %s in %.2fs", msg.key, msg.tool, msg.attempt, outcome, took)
+        await self.bus.ack(names.G_WORKER, [delivery])
+
+    async def _run(self, msg: TaskDispatch, delivery: Delivery) -> tuple[str, str | None]:
+        """Run one attempt and report it; returns its outcome (``succeeded``, ``failed``,
+        ``retryable`` or ``refused``) and error, for the attempt's span."""
         ident = msg.ident()
         limits = ToolLimits()
         if self.policy is not None:
@@ -130,8 +153,7 @@ class Worker:
             if not decision.allowed:
                 refused = TaskFailed(**ident, error=f"refused by policy at the worker: {decision.reason}")
                 await self.bus.publish(names.ORCHESTRATOR, [refused])
-                await self.bus.ack(names.G_WORKER, [delivery])
-                return
+                return "refused", refused.error
             limits = engine.limits(self.policy_mode, msg.tool)
         if msg.dispatched_at is not None:
             waited = time.time() - max(msg.dispatched_at, msg.not_before or 0.0)
@@ -157,7 +179,7 @@ class Worker:
             timeout_s=limits.timeout_s,
             max_response_bytes=limits.max_response_bytes,
         )
-        result: Message
+        result: TaskCompleted | TaskFailed
         spent = {"llm_calls": llm.calls}
         try:
             output = await self.registry.run(call, msg.tool)
@@ -175,4 +197,6 @@ class Worker:
         else:
             result = TaskCompleted(**ident, output=output, **spent)
         await self.bus.publish(names.ORCHESTRATOR, [result])
-        await self.bus.ack(names.G_WORKER, [delivery])
+        if isinstance(result, TaskCompleted):
+            return "succeeded", None
+        return ("retryable" if result.retryable else "failed"), result.error

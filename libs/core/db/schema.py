@@ -36,6 +36,10 @@ jobs = sa.Table(
     sa.Column("reopened_at", TS),
     # Model tokens (input + output) the job's calls used: checked against the policy's job.max_tokens.
     sa.Column("tokens_used", sa.BigInteger, nullable=False, server_default="0"),
+    # The job's trace (null when tracing was off at submission): its id, and the W3C traceparent of
+    # its root span (POST /jobs), the parent of what the Orchestrator starts for the job.
+    sa.Column("trace_id", sa.String(32)),
+    sa.Column("trace_parent", sa.String(64)),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_created", "created_at"),
 )

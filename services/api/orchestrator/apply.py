@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from planwright.core import metrics, names, scheduler
+from planwright.core import metrics, names, scheduler, tracing
 from planwright.core.events import EventDraft
 from planwright.core.messages import (
     CriticVerdict,
@@ -92,6 +92,13 @@ class Applier(Governance):
             job.finished_at = ch.now
             took = (ch.now - (job.reopened_at or job.created_at or ch.now)).total_seconds()
             ch.metrics.append(lambda: metrics.job_finished(status.value, took))
+            end = tracing.start(
+                f"job.{status.value}",
+                attributes={"planwright.job_id": job.id, "planwright.status": status.value, "error": error},
+            )
+            if status is JobStatus.failed:
+                tracing.failed(end, error or "failed")
+            ch.spans.append(end)
         ch.events.append(EventDraft(job_id=job.id, type=f"job.{status.value}", data=data))
 
     def _plan_created(self, job: JobState, msg: PlanCreated, ch: Changes) -> None:
@@ -187,6 +194,26 @@ class Applier(Governance):
     def _send_dispatch(
         self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None, delay: float = 0.0
     ) -> None:
+        span = tracing.start(
+            f"dispatch {task.key}",
+            attributes={
+                "planwright.job_id": job.id,
+                "planwright.task_id": task.id,
+                "planwright.task_key": task.key,
+                "planwright.tool": task.tool,
+                "planwright.attempt": task.attempt,
+                "planwright.lane": names.dispatch_lane(job.priority),
+                "planwright.delay_s": delay or None,
+                "planwright.rework": feedback is not None or None,
+            },
+        )
+        ch.spans.append(span)
+        with tracing.current(span):  # the worker's span for this attempt is this one's child
+            self._dispatch_msg(job, task, ch, feedback=feedback, delay=delay)
+
+    def _dispatch_msg(
+        self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None, delay: float
+    ) -> None:
         msg = TaskDispatch(
             job_id=job.id,
             task_id=task.id,
@@ -204,7 +231,14 @@ class Applier(Governance):
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
 
-    def _send_review(self, job: JobState, task: TaskState, ch: Changes) -> None:
+    def _send_review(
+        self, job: JobState, task: TaskState, ch: Changes, trace: dict[str, str] | None = None
+    ) -> None:
+        """Ask the critic; its span is a child of ``trace`` (the tool call it judges), else the job's."""
+        with tracing.parented(trace):
+            self._review_msg(job, task, ch)
+
+    def _review_msg(self, job: JobState, task: TaskState, ch: Changes) -> None:
         review = TaskReview(
             job_id=job.id,
             task_id=task.id,
@@ -321,7 +355,7 @@ class Applier(Governance):
             )
         if task.critic_required and self.settings.critic_enabled:
             self._task(job, task, TaskStatus.reviewing, ch)
-            self._send_review(job, task, ch)
+            self._send_review(job, task, ch, msg.trace)
         else:
             self._task(job, task, TaskStatus.succeeded, ch)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from planwright.core import metrics
+from planwright.core import metrics, tracing
 from planwright.core.events import EventDraft
 from planwright.core.llm.base import LLMCall
 from planwright.core.policy import EnvironmentPolicy, PolicyStore
@@ -42,6 +42,17 @@ class Governance:
         tasks = [(t.key, t.tool, t.args) for t in job.tasks.values()]
         assert self.policy is not None
         check = self.policy.engine.check_plan(self.settings.policy_mode, tasks)
+        blocked = [key for key, decision in check.decisions.items() if not decision.allowed]
+        span = tracing.start(
+            "policy.check_plan",
+            attributes={
+                "planwright.job_id": job.id,
+                "planwright.policy_mode": self.settings.policy_mode,
+                "planwright.decision": "allow" if check.allowed else "block",
+                "planwright.blocked_tasks": ",".join(blocked) or None,
+            },
+        )
+        ch.spans.append(span)
         if check.allowed:
             return
         reasons = [p.reason for p in check.problems]
@@ -54,6 +65,7 @@ class Governance:
         for task in job.tasks.values():
             if task.status is TaskStatus.pending:
                 self._task(job, task, TaskStatus.skipped, ch, reason="the plan was blocked by policy")
+        tracing.failed(span, "; ".join(reasons))
         self._job(job, JobStatus.failed, ch, error="plan blocked by policy: " + "; ".join(reasons))
 
     def _env(self) -> EnvironmentPolicy | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -13,7 +14,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from planwright.core import names
+from planwright.core import logs, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.eventlog import append_events
@@ -40,6 +41,14 @@ from planwright.services.api.orchestrator.state import Changes, JobState, TaskSt
 log = logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def within(job: JobState, task: TaskState | UUID | None = None) -> Iterator[None]:
+    """Work on ``job``: what starts here belongs to the job's trace, and logs name the job (and task)."""
+    task_id = task.id if isinstance(task, TaskState) else task
+    with tracing.parented(job.trace), logs.bound(job_id=job.id, task_id=task_id):
+        yield
+
+
 class Orchestrator:
     def __init__(
         self,
@@ -56,11 +65,15 @@ class Orchestrator:
         self.feed = feed
         self.applier = Applier(settings, policy)
         self._write = asyncio.Lock()
-        self._counted: list[Callable[[], None]] = []  # the metrics of the transaction in progress
+        # The metrics and spans of the transaction in progress, for after it commits.
+        self._counted: list[Callable[[], None]] = []
+        self._spans: list[tracing.Span] = []
 
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
         """Store a new job and its ``job.created`` message in one transaction (never lost once 201)."""
         job_id = uuid.uuid4()
+        # Called inside the POST /jobs span: the job's trace is that span's, and its root.
+        trace_id, trace_parent = tracing.current_ids()
 
         async def work(conn: AsyncConnection) -> list[Event]:
             now = utcnow()
@@ -73,6 +86,8 @@ class Orchestrator:
                     status=JobStatus.pending.value,
                     created_at=now,
                     updated_at=now,
+                    trace_id=trace_id,
+                    trace_parent=trace_parent,
                 )
             )
             msg = JobCreated(job_id=job_id, goal=goal, context=context, priority=priority)
@@ -94,7 +109,8 @@ class Orchestrator:
                     f"job {job_id} is already {job.status.value}; only unfinished jobs can be cancelled"
                 )
             ch = Changes(now=utcnow())
-            self.applier.cancel(job, ch, reason="cancelled by user")
+            with within(job):
+                self.applier.cancel(job, ch, reason="cancelled by user")
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
@@ -141,7 +157,8 @@ class Orchestrator:
             task = states[job_id].task_by_id(task_id)
             assert task is not None
             ch = Changes(now=utcnow())
-            act(states[job_id], task, ch)
+            with within(states[job_id], task):
+                act(states[job_id], task, ch)
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
@@ -191,7 +208,11 @@ class Orchestrator:
             rows = (await conn.execute(due)).all()
             states = await load_jobs(conn, {row.job_id for row in rows})
             ch = Changes(now=utcnow())
-            hits = sum(1 for row in rows if row.job_id in states and act(states[row.job_id], row, ch))
+            hits = 0
+            for row in rows:
+                if (job := states.get(row.job_id)) is not None:
+                    with within(job):
+                        hits += act(job, row, ch)
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
@@ -210,7 +231,8 @@ class Orchestrator:
                         "orchestrator: %s for unknown job %s ignored", d.message.type, d.message.job_id
                     )
                     continue
-                self.applier.apply(job, d.message, ch)
+                with within(job, getattr(d.message, "task_id", None)):
+                    self.applier.apply(job, d.message, ch)
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
@@ -240,11 +262,13 @@ class Orchestrator:
         # Commit and publish under one lock per process, so the live feed sees a job's events in id
         # order (an SSE client drops any id at or below the last one it sent).
         async with self._write:
-            self._counted = []
+            self._counted, self._spans = [], []
             async with self.engine.begin() as conn:
                 committed = await work(conn)
             for count in self._counted:
                 count()
+            for span in self._spans:
+                span.end()
             self.relay.kick()
             await self.feed.publish(committed)
 
@@ -262,6 +286,7 @@ class Orchestrator:
                 await conn.execute(sa.insert(table), rows)
         await enqueue(conn, ch.outbox)
         self._counted.extend(ch.metrics)
+        self._spans.extend(ch.spans)
         return await append_events(conn, ch.events)
 
     async def run(

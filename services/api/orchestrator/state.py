@@ -15,6 +15,7 @@ from planwright.core.db.schema import jobs, tasks
 from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
 from planwright.core.states import JobStatus, TaskStatus
+from planwright.core.tracing import Span
 
 _TASK_FIELDS = (
     "status",
@@ -73,8 +74,14 @@ class JobState:
     reopened_at: datetime | None = None
     tokens_used: int = 0
     created_at: datetime | None = None
+    trace_parent: str | None = None  # the root span of the job's trace (W3C traceparent), if traced
     dirty: bool = False
     new_tasks: list[tuple[int, TaskState]] = field(default_factory=list)  # (position, task)
+
+    @property
+    def trace(self) -> dict[str, str]:
+        """The job's root span as a W3C carrier (empty when the job was not traced)."""
+        return {"traceparent": self.trace_parent} if self.trace_parent else {}
 
     def task_by_id(self, task_id: UUID) -> TaskState | None:
         for t in self.tasks.values():
@@ -97,6 +104,9 @@ class Changes:
     llm_calls: list[dict[str, Any]] = field(default_factory=list)
     # Metrics to count once the transaction commits (a rolled-back batch counts nothing).
     metrics: list[Callable[[], None]] = field(default_factory=list)
+    # Spans begun for this batch, ended (and so exported) once it commits; a rolled-back batch's
+    # spans are never ended, so they never show.
+    spans: list[Span] = field(default_factory=list)
 
 
 async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
@@ -120,6 +130,7 @@ async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID
             reopened_at=as_utc(r.reopened_at) if r.reopened_at else None,
             tokens_used=r.tokens_used,
             created_at=as_utc(r.created_at),
+            trace_parent=r.trace_parent,
         )
         for r in job_rows
     }

@@ -23,23 +23,27 @@ async def create_job(body: schemas.JobCreate, runtime: RuntimeDep) -> schemas.Jo
     """Submit a goal. The job is stored before the answer; planning starts right after."""
     job_id = await runtime.orchestrator.create_job(body.goal, body.context_json, body.priority)
     async with runtime.engine.connect() as conn:
-        return await queries.get_job(conn, job_id)
+        return await queries.get_job(conn, job_id, runtime.settings.jaeger_url)
 
 
 @router.get("/jobs", response_model=schemas.JobPage, responses=_ERRORS)
 async def list_jobs(
     conn: ConnDep,
+    runtime: RuntimeDep,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> schemas.JobPage:
     """Newest first; ``next_offset`` is null on the last page."""
-    return await queries.list_jobs(conn, status=status, limit=limit, offset=offset)
+    return await queries.list_jobs(
+        conn, status=status, limit=limit, offset=offset, jaeger_url=runtime.settings.jaeger_url
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.JobDetail, responses=_ERRORS)
-async def get_job(job_id: UUID, conn: ConnDep) -> schemas.JobDetail:
-    return await queries.get_job(conn, job_id)
+async def get_job(job_id: UUID, conn: ConnDep, runtime: RuntimeDep) -> schemas.JobDetail:
+    """The job with its task counts, model usage, current plan and trace."""
+    return await queries.get_job(conn, job_id, runtime.settings.jaeger_url)
 
 
 @router.get("/jobs/{job_id}/tasks", response_model=list[schemas.TaskOut], responses=_ERRORS)
@@ -63,4 +67,4 @@ async def cancel_job(job_id: UUID, runtime: RuntimeDep) -> schemas.JobDetail:
     """Cancel an unfinished job and its unfinished tasks; 409 if it has already finished."""
     await runtime.orchestrator.cancel_job(job_id)
     async with runtime.engine.connect() as conn:
-        return await queries.get_job(conn, job_id)
+        return await queries.get_job(conn, job_id, runtime.settings.jaeger_url)

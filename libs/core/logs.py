@@ -1,0 +1,105 @@
+"""Logging: JSON lines for machines, readable text in a terminal; each record names its job, task
+and trace (docs/observability.md).
+
+``LOG_FORMAT=auto`` (the default) writes text when stderr is a terminal and JSON otherwise;
+``json`` or ``text`` force one. A service binds the job and task it is working on with ``bound``;
+the trace and span ids come from the current OpenTelemetry span.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from opentelemetry import trace
+
+LogFormat = Literal["auto", "json", "text"]
+FIELDS = ("job_id", "task_id", "trace_id", "span_id")
+
+# (name, value) pairs: an immutable default, and each ``bound`` block sets a new tuple.
+_bound: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "planwright_log_fields", default=()
+)
+
+
+@contextlib.contextmanager
+def bound(**fields: object) -> Iterator[None]:
+    """Name the job/task (or anything else) in every record logged inside the block."""
+    merged = {**dict(_bound.get()), **{k: str(v) for k, v in fields.items() if v is not None}}
+    token = _bound.set(tuple(merged.items()))
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Puts the bound fields and the current trace on each record (as attributes, for any formatter)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = dict(_bound.get())
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            fields["trace_id"] = format(ctx.trace_id, "032x")
+            fields["span_id"] = format(ctx.span_id, "016x")
+        record.planwright = fields
+        return True
+
+
+def _fields(record: logging.LogRecord) -> dict[str, str]:
+    fields: dict[str, str] = getattr(record, "planwright", {})
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the bound ids, and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_fields(record),
+        }
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger: message [job=… task=… trace=…]``, for people at a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = _fields(record)
+        tags = " ".join(f"{k.removesuffix('_id')}={fields[k]}" for k in FIELDS[:3] if k in fields)
+        if not tags:
+            return text
+        head, sep, rest = text.partition("\n")  # keep a traceback below the tagged first line
+        return f"{head} [{tags}]{sep}{rest}"
+
+
+def configure(level: str = "INFO", fmt: LogFormat = "auto") -> None:
+    """Send every logger's records (uvicorn's too) to stderr in ``fmt``."""
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True

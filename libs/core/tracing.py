@@ -1,0 +1,150 @@
+"""OpenTelemetry tracing: one trace per job, across every process (docs/observability.md).
+
+Off unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set: then each process exports its spans over OTLP/HTTP
+under its own service name (``planwright-api``, ``planwright-worker``, ...). The trace context travels
+in W3C form inside every bus message (``Message.trace``), so the span a consumer opens for a message is
+a child of the span that sent it:
+
+    POST /jobs (api)                        the root; its context is stored on the job
+    ├── plan (planner)
+    ├── policy.decide <tool> (policy)       one per task the gate decides
+    ├── dispatch <task> (orchestrator)      one per attempt
+    │   └── tool <tool> (worker)
+    │       └── review <task> (critic)
+    └── job.<status> (orchestrator)
+
+The Orchestrator parents what it starts to the job's root rather than to whatever message woke it, so
+a job's trace stays a shallow tree however many tasks it has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span as Span  # re-exported: services type their spans with it
+from opentelemetry.trace import SpanKind as SpanKind
+from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_provider: TracerProvider | None = None
+_tracer: trace.Tracer = trace.NoOpTracer()
+
+
+def configure(
+    service_name: str, *, endpoint: str | None = None, exporter: SpanExporter | None = None
+) -> None:
+    """Export this process's spans as ``service_name`` from now on: to ``exporter``, or over OTLP/HTTP
+    to ``endpoint`` (``OTEL_EXPORTER_OTLP_ENDPOINT``: the collector's base URL; spans go to
+    ``/v1/traces`` under it, as the OTLP spec says)."""
+    global _provider, _tracer
+    shutdown()
+    if exporter is None:
+        if not endpoint:
+            raise ValueError("tracing needs an exporter or an OTLP endpoint")
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
+    _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    _provider.add_span_processor(BatchSpanProcessor(exporter))
+    _tracer = _provider.get_tracer("planwright")
+
+
+def shutdown() -> None:
+    """Export what is buffered and turn tracing off (at process exit, or between tests)."""
+    global _provider, _tracer
+    if _provider is not None:
+        _provider.shutdown()
+    _provider = None
+    _tracer = trace.NoOpTracer()
+
+
+def enabled() -> bool:
+    return _provider is not None
+
+
+def carrier() -> dict[str, str]:
+    """The current trace context as W3C headers (``traceparent``, ``tracestate``); empty if none."""
+    headers: dict[str, str] = {}
+    _PROPAGATOR.inject(headers)
+    return headers
+
+
+def _context(parent: Mapping[str, str] | None) -> otel_context.Context | None:
+    return _PROPAGATOR.extract(dict(parent)) if parent else None
+
+
+def start(
+    name: str,
+    parent: Mapping[str, str] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> Span:
+    """Start a span (child of ``parent``, a W3C carrier, or of the current span); the caller ends it."""
+    return _tracer.start_span(name, context=_context(parent), kind=kind, attributes=_attrs(attributes))
+
+
+@contextlib.contextmanager
+def span(
+    name: str,
+    parent: Mapping[str, str] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> Iterator[Span]:
+    """A current span for the block: messages built inside it carry its context. An exception that
+    leaves the block marks the span as an error."""
+    with _tracer.start_as_current_span(
+        name, context=_context(parent), kind=kind, attributes=_attrs(attributes)
+    ) as current:
+        yield current
+
+
+@contextlib.contextmanager
+def parented(parent: Mapping[str, str] | None) -> Iterator[None]:
+    """Make ``parent`` (a W3C carrier) the current context for the block, without a span of its own."""
+    ctx = _context(parent)
+    if ctx is None:
+        yield
+        return
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+@contextlib.contextmanager
+def current(s: Span) -> Iterator[None]:
+    """Make a span started with ``start`` current for the block, without ending it."""
+    with trace.use_span(s, end_on_exit=False):
+        yield
+
+
+def failed(s: Span, reason: str) -> None:
+    s.set_status(Status(StatusCode.ERROR, reason))
+
+
+def current_ids() -> tuple[str | None, str | None]:
+    """``(trace_id, traceparent)`` of the current span, or ``(None, None)`` when nothing is traced."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None, None
+    return format(ctx.trace_id, "032x"), carrier().get("traceparent")
+
+
+def _attrs(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Span attributes must be primitives: drop ``None`` and stringify the rest (UUIDs, enums)."""
+    if not attributes:
+        return None
+    return {
+        k: v if isinstance(v, str | bool | int | float) else str(v)
+        for k, v in attributes.items()
+        if v is not None
+    }
