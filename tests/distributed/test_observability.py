@@ -72,7 +72,7 @@ def test_a_job_is_one_trace_across_every_service(make_stack, receiver):
             parent(span)  # every parent is in the trace
 
     (plan,) = named("plan")
-    assert plan.service == "planwright-planner" and parent(plan) is root
+    assert (plan.service, parent(plan)) == ("planwright-planner", root)
     decisions = [s for s in spans if s.name.startswith("policy.decide ")]
     assert len(decisions) == 3
     assert all(s.service == "planwright-policy" and parent(s) is root for s in decisions)
@@ -84,15 +84,15 @@ def test_a_job_is_one_trace_across_every_service(make_stack, receiver):
     )
     assert [s.attributes["planwright.attempt"] for s in dispatches] == [1, 2]
     for dispatch, tool, review in zip(dispatches, tools, reviews, strict=True):
-        assert dispatch.service == "planwright-api" and parent(dispatch) is root
-        assert tool.service == "planwright-worker" and parent(tool) is dispatch
+        assert (dispatch.service, parent(dispatch)) == ("planwright-api", root)
+        assert (tool.service, parent(tool)) == ("planwright-worker", dispatch)
         assert tool.attributes["planwright.tool"] == "text_generate"
         assert tool.attributes["planwright.attempt"] == dispatch.attributes["planwright.attempt"]
         assert tool.attributes["planwright.outcome"] == "succeeded"
-        assert review.service == "planwright-critic" and parent(review) is tool
+        assert (review.service, parent(review)) == ("planwright-critic", tool)
     assert [r.attributes["planwright.verdict"] for r in reviews] == ["rework", "approve"]
     (end,) = named("job.succeeded")
-    assert end.service == "planwright-api" and parent(end) is root
+    assert (end.service, parent(end)) == ("planwright-api", root)
 
     # The processes' JSON log lines name the job, its tasks and the same trace.
     worker_log = stack.log("worker1")
@@ -148,7 +148,7 @@ def test_a_real_prometheus_scrapes_every_process(make_stack, tmp_path: Path):
             time.sleep(0.5)
         assert {r["metric"]["job"] for r in up} == set(targets)
         (sample,) = finished
-        assert sample["metric"]["job"] == "api" and float(sample["value"][1]) == 1
+        assert (sample["metric"]["job"], float(sample["value"][1])) == ("api", 1)
     finally:
         prom.terminate()
         prom.wait(timeout=30)

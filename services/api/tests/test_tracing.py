@@ -34,8 +34,12 @@ def trace_of(exporter: InMemorySpanExporter, trace_id: str) -> list[ReadableSpan
     return [s for s in exporter.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
 
 
+def attr(span: ReadableSpan, name: str) -> Any:
+    return (span.attributes or {}).get(name)
+
+
 def named(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
-    return sorted((s for s in spans if s.name == name), key=lambda s: s.attributes.get("planwright.attempt", 0))
+    return sorted((s for s in spans if s.name == name), key=lambda s: attr(s, "planwright.attempt") or 0)
 
 
 def parent(spans: list[ReadableSpan], span: ReadableSpan) -> ReadableSpan:
@@ -61,45 +65,49 @@ async def test_a_reworked_job_is_one_trace_rooted_at_post_jobs(runtime_factory, 
     )
     job = await run_job(runtime, demo_goal)
     assert job["status"] == "succeeded"
-    assert job["trace_id"] is not None and len(job["trace_id"]) == 32
+    assert len(job["trace_id"] or "") == 32
     assert job["trace_url"] == f"http://jaeger.example:16686/trace/{job['trace_id']}"
     spans = trace_of(exporter, job["trace_id"])
 
     (root,) = [s for s in spans if s.parent is None]
     assert (root.name, root.kind) == ("POST /jobs", SpanKind.SERVER)
-    assert root.attributes["http.response.status_code"] == 201
+    assert attr(root, "http.response.status_code") == 201
     ids = {s.context.span_id for s in spans}
     assert all(s.parent is None or s.parent.span_id in ids for s in spans), "a span's parent is missing"
 
     (plan,) = named(spans, "plan")
     assert parent(spans, plan) is root
-    assert plan.attributes["planwright.tasks"] == 3
+    assert attr(plan, "planwright.tasks") == 3
     decisions = [s for s in spans if s.name.startswith("policy.decide ")]
     assert {s.name for s in decisions} == {
         "policy.decide text_generate",
         "policy.decide file_write_artifact",
         "policy.decide text_summarize",
     }
-    assert all(parent(spans, s) is root and s.attributes["planwright.decision"] == "allowed" for s in decisions)
+    assert all(parent(spans, s) is root and attr(s, "planwright.decision") == "allowed" for s in decisions)
 
     # create_checklist: dispatched, run and reviewed twice (rework, then approve).
     dispatches = named(spans, "dispatch create_checklist")
     tools = named(spans, "tool text_generate")
     reviews = named(spans, "review create_checklist")
-    assert [s.attributes["planwright.attempt"] for s in dispatches] == [1, 2]
-    assert dispatches[1].attributes["planwright.rework"] is True
+    assert [attr(s, "planwright.attempt") for s in dispatches] == [1, 2]
+    assert attr(dispatches[1], "planwright.rework") is True
     for dispatch, tool, review in zip(dispatches, tools, reviews, strict=True):
         assert parent(spans, dispatch) is root
         assert parent(spans, tool) is dispatch
-        assert tool.attributes["planwright.outcome"] == "succeeded"
-        assert tool.attributes["planwright.attempt"] == dispatch.attributes["planwright.attempt"]
+        assert attr(tool, "planwright.outcome") == "succeeded"
+        assert attr(tool, "planwright.attempt") == attr(dispatch, "planwright.attempt")
         assert parent(spans, review) is tool
-    assert [s.attributes["planwright.verdict"] for s in reviews] == ["rework", "approve"]
+    assert [attr(s, "planwright.verdict") for s in reviews] == ["rework", "approve"]
 
-    for key, tool in (("write_artifact", "file_write_artifact"), ("summarize_artifact", "text_summarize")):
+    for key, tool_name in (
+        ("write_artifact", "file_write_artifact"),
+        ("summarize_artifact", "text_summarize"),
+    ):
         (dispatch,) = named(spans, f"dispatch {key}")
-        (run,) = named(spans, f"tool {tool}")
-        assert parent(spans, run) is dispatch and parent(spans, dispatch) is root
+        (run,) = named(spans, f"tool {tool_name}")
+        assert parent(spans, run) is dispatch
+        assert parent(spans, dispatch) is root
 
     (end,) = named(spans, "job.succeeded")
     assert parent(spans, end) is root
@@ -107,7 +115,7 @@ async def test_a_reworked_job_is_one_trace_rooted_at_post_jobs(runtime_factory, 
     elsewhere = [
         s
         for s in exporter.get_finished_spans()
-        if s.attributes.get("planwright.job_id") == job["id"] and s not in spans
+        if attr(s, "planwright.job_id") == job["id"] and s not in spans
     ]
     assert elsewhere == []
 
@@ -118,8 +126,8 @@ async def test_a_blocked_plan_and_a_failed_tool_are_errors_in_the_trace(runtime_
     assert blocked["status"] == "failed"
     spans = trace_of(exporter, blocked["trace_id"])
     (check,) = named(spans, "policy.check_plan")
-    assert check.attributes["planwright.decision"] == "block"
-    assert check.attributes["planwright.blocked_tasks"] == "fetch_example_com"
+    assert attr(check, "planwright.decision") == "block"
+    assert attr(check, "planwright.blocked_tasks") == "fetch_example_com"
     assert check.status.status_code is StatusCode.ERROR
     assert "'http_fetch' is denied in prod" in (check.status.description or "")
     (end,) = named(spans, "job.failed")
@@ -133,13 +141,13 @@ async def test_tool_failures_mark_their_span(runtime_factory, exporter, tmp_path
     assert job["status"] == "failed"
     spans = trace_of(exporter, job["trace_id"])
     (fetch,) = named(spans, "tool http_fetch")
-    assert fetch.attributes["planwright.outcome"] in ("failed", "retryable")
+    assert attr(fetch, "planwright.outcome") in ("failed", "retryable")
     assert fetch.status.status_code is StatusCode.ERROR
 
 
 async def test_untraced_jobs_have_no_trace_id(client, demo_goal):
     job = (await client.post("/jobs", json={"goal": demo_goal})).json()
-    assert job["trace_id"] is None and job["trace_url"] is None
+    assert (job["trace_id"], job["trace_url"]) == (None, None)
 
 
 async def test_a_callers_traceparent_makes_the_job_part_of_its_trace(runtime_factory, demo_goal, exporter):
@@ -151,7 +159,8 @@ async def test_a_callers_traceparent_makes_the_job_part_of_its_trace(runtime_fac
     assert job["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
     spans = trace_of(exporter, job["trace_id"])
     (post,) = named(spans, "POST /jobs")
-    assert post.parent is not None and format(post.parent.span_id, "016x") == "b7ad6b7169203331"
+    assert post.parent is not None
+    assert format(post.parent.span_id, "016x") == "b7ad6b7169203331"
 
 
 async def test_log_lines_name_their_job_task_and_trace(runtime_factory, demo_goal, exporter):
@@ -172,7 +181,8 @@ async def test_log_lines_name_their_job_task_and_trace(runtime_factory, demo_goa
     mine = [line for line in lines if line.get("job_id") == job["id"]]
     assert any(line["logger"].endswith("planner.service") for line in mine)
     ran = [line for line in mine if line["logger"].endswith("worker.service")]
-    assert len(ran) == 3 and all(line["task_id"] and "succeeded" in line["message"] for line in ran)
+    assert len(ran) == 3
+    assert all(line["task_id"] and "succeeded" in line["message"] for line in ran)
     assert all(line["trace_id"] == job["trace_id"] for line in mine)
 
 

@@ -80,7 +80,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Job */
+        /**
+         * Get Job
+         * @description The job with its task counts, model usage, current plan and trace.
+         */
         get: operations["get_job_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -563,6 +566,16 @@ export interface components {
             tasks: components["schemas"]["TaskCounts"];
             /** @description Model calls of the whole job. */
             usage?: components["schemas"]["UsageOut"];
+            /**
+             * Trace Id
+             * @description The job's OpenTelemetry trace (null when tracing was off when it was submitted).
+             */
+            trace_id?: string | null;
+            /**
+             * Trace Url
+             * @description The trace in Jaeger's UI, when JAEGER_URL is set.
+             */
+            trace_url?: string | null;
             plan: components["schemas"]["PlanOut"] | null;
         };
         /** JobOut */
@@ -598,6 +611,16 @@ export interface components {
             tasks: components["schemas"]["TaskCounts"];
             /** @description Model calls of the whole job. */
             usage?: components["schemas"]["UsageOut"];
+            /**
+             * Trace Id
+             * @description The job's OpenTelemetry trace (null when tracing was off when it was submitted).
+             */
+            trace_id?: string | null;
+            /**
+             * Trace Url
+             * @description The trace in Jaeger's UI, when JAEGER_URL is set.
+             */
+            trace_url?: string | null;
         };
         /** JobPage */
         JobPage: {

@@ -31,6 +31,21 @@ export function JobSummary({ job, status }: { job: JobDetail; status: JobStatus 
         <dd>
           <code>{job.id}</code>
         </dd>
+        {job.trace_id ? (
+          <>
+            <dt>Trace</dt>
+            <dd data-testid="job-trace">
+              {/* Jaeger's own page for the trace when JAEGER_URL is set; the id alone otherwise. */}
+              {job.trace_url ? (
+                <a href={job.trace_url} target="_blank" rel="noopener noreferrer">
+                  Open in Jaeger <code>{job.trace_id}</code>
+                </a>
+              ) : (
+                <code>{job.trace_id}</code>
+              )}
+            </dd>
+          </>
+        ) : null}
       </dl>
       {/* A reopened job's old error stays in `job` until it is read again. */}
       {job.error && (status === "failed" || status === "cancelled") ? (

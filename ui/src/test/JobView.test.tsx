@@ -137,6 +137,28 @@ describe("JobView", () => {
     expect(download.getAttribute("href")).toBe(`http://api.test${artifacts[0]?.content_url}`);
   });
 
+  it("links the job to its trace in Jaeger when the API gives a trace URL, and shows no trace otherwise", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const traced = { ...job, trace_id: traceId, trace_url: `http://jaeger.test:16686/trace/${traceId}` };
+    currentJob = traced as unknown as typeof job;
+    render(<JobView jobId={JOB_ID} />);
+    const link = await screen.findByRole("link", { name: /Open in Jaeger/ });
+    expect(link.getAttribute("href")).toBe(`http://jaeger.test:16686/trace/${traceId}`);
+    expect(link.getAttribute("rel")).toContain("noopener");
+    cleanup();
+
+    currentJob = { ...traced, trace_url: null } as unknown as typeof job;
+    render(<JobView jobId={JOB_ID} />);
+    expect((await screen.findByTestId("job-trace")).textContent).toBe(traceId);
+    expect(screen.queryByRole("link", { name: /Open in Jaeger/ })).toBeNull();
+    cleanup();
+
+    currentJob = job; // tracing was off: no trace row at all
+    render(<JobView jobId={JOB_ID} />);
+    await screen.findByText(job.goal);
+    expect(screen.queryByTestId("job-trace")).toBeNull();
+  });
+
   it("retries a failed task: calls the API, then follows the reopened job from the last event", async () => {
     const failedJob = { ...job, status: "failed", error: "task 'write_artifact' failed: rejected: wrong name" };
     const failedTasks = tasks.map((t) =>
