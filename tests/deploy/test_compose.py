@@ -30,11 +30,11 @@ DEPLOY = REPO / "deploy"
 ROLES = ("api", "planner", "worker", "critic", "policy")
 PLANWRIGHT_SERVICES = {"migrate", *ROLES}
 ALL_SERVICES = PLANWRIGHT_SERVICES | {"postgres", "redis", "prometheus", "jaeger"}
-DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+DEFAULT = re.compile(r"\$\{(\w+):?-([^}]*)\}")
 
 
 def with_defaults(value: str) -> str:
-    """Resolve `${VAR:-default}` the way compose and the shell do when VAR is unset."""
+    """Resolve `${VAR:-default}` and `${VAR-default}` the way compose and the shell do when VAR is unset."""
     return DEFAULT.sub(lambda m: m.group(2), value)
 
 
@@ -137,6 +137,23 @@ def test_the_default_environment_is_valid_distributed_settings(services, monkeyp
     assert settings.critic_enabled is False
     assert settings.policy_gate_enabled is False
     assert settings.policy_mode == "dev"
+
+
+def test_every_service_traces_to_jaeger_and_logs_json(services, monkeypatch):
+    jaeger_ports = {str(p).split(":")[-1] for p in services["jaeger"]["ports"]}
+    assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    for name in ROLES:
+        env = env_of(services[name])
+        endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        assert (endpoint.scheme, endpoint.hostname) == ("http", "jaeger"), name
+        assert str(endpoint.port) in jaeger_ports, name  # Jaeger's OTLP/HTTP port
+        assert env["LOG_FORMAT"] == "json", name
+    env = env_of(services["api"])
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(_env_file=None)
+    assert settings.jaeger_url == "http://localhost:16686"
+    assert "16686:16686" in services["jaeger"]["ports"]
 
 
 def test_workers_and_api_share_the_artifact_volume(compose, services):
