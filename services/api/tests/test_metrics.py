@@ -1,5 +1,6 @@
-"""``GET /metrics``: the counters move by exactly what a known set of jobs did (one succeeded after a
-rework, one blocked by the policy, one failed at planning), parsed with prometheus_client's parser."""
+"""``GET /metrics``: the counters move by exactly what a known set of jobs did (one succeeded at once,
+one succeeded after a rework, one blocked by the policy, one failed at planning), parsed with
+prometheus_client's parser."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ async def test_counters_move_by_what_the_jobs_did(runtime_factory, demo_goal):
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         before = samples((await client.get("/metrics")).text)
         goals = [
+            "Write a short note about queues",  # one task, approved at once
             demo_goal,
             "Fetch https://example.com/ then summarize it.",
             "; ".join(f"write note {i}" for i in range(25)),  # over PLAN_MAX_TASKS: fails at planning
@@ -46,24 +48,24 @@ async def test_counters_move_by_what_the_jobs_did(runtime_factory, demo_goal):
         resp = await client.get("/metrics")
         after = samples(resp.text)
     assert resp.headers["content-type"].startswith("text/plain")
-    assert [j["status"] for j in jobs] == ["succeeded", "failed", "failed"]
+    assert [j["status"] for j in jobs] == ["succeeded", "succeeded", "failed", "failed"]
     d = lambda name, **labels: delta(before, after, name, **labels)  # noqa: E731
-    assert d("planwright_jobs_finished_total", status="succeeded") == 1
+    assert d("planwright_jobs_finished_total", status="succeeded") == 2
     assert d("planwright_jobs_finished_total", status="failed") == 2
     assert d("planwright_job_duration_seconds_count", status="failed") == 2
     assert d("planwright_critic_verdicts_total", verdict="rework") == 1
-    assert d("planwright_critic_verdicts_total", verdict="approve") == 2
+    assert d("planwright_critic_verdicts_total", verdict="approve") == 3  # the note, and the demo's two
     assert d("planwright_policy_decisions_total", decision="block", tool="http_fetch") == 1
-    assert d("planwright_policy_decisions_total", decision="allow", tool="text_generate") == 1
-    assert d("planwright_tasks_finished_total", tool="text_generate", status="succeeded") == 1
+    assert d("planwright_policy_decisions_total", decision="allow", tool="text_generate") == 2
+    assert d("planwright_tasks_finished_total", tool="text_generate", status="succeeded") == 2
     assert d("planwright_tasks_finished_total", tool="http_fetch", status="blocked") == 1
     assert d("planwright_tasks_finished_total", tool="text_summarize", status="skipped") == 1
     assert d("planwright_task_duration_seconds_count", tool="file_write_artifact", status="succeeded") == 1
-    assert d("planwright_task_queue_wait_seconds_count", lane="normal") == 4  # 3 tasks + the rework
-    assert d("planwright_http_requests_total", route="/jobs", method="POST", status="201") == 3
-    assert d("planwright_http_requests_total", route="/jobs/{job_id}", method="GET", status="200") >= 3
+    assert d("planwright_task_queue_wait_seconds_count", lane="normal") == 5  # 4 tasks + the rework
+    assert d("planwright_http_requests_total", route="/jobs", method="POST", status="201") == 4
+    assert d("planwright_http_requests_total", route="/jobs/{job_id}", method="GET", status="200") >= 4
     # The mock model's calls are counted too (tokens estimated), with bounded labels.
-    assert d("planwright_llm_calls_total", provider="mock", model="mock", purpose="generate") == 2
+    assert d("planwright_llm_calls_total", provider="mock", model="mock", purpose="generate") == 3
     assert d("planwright_llm_calls_total", provider="mock", model="mock", purpose="summarize") == 1
     assert d("planwright_llm_tokens_total", provider="mock", model="mock", direction="output") > 0
     # Gauges of the in-process bus, refreshed in the background; no job id appears as a label.
