@@ -62,6 +62,8 @@ fmt: install
 # missing, migrates it, then runs every service as its own process under honcho (Procfile.dist).
 up-dist: export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/planwright
 up-dist: export REDIS_URL ?= redis://127.0.0.1:6379/0
+# honcho reads each process's output through a pipe, which would make LOG_FORMAT=auto pick JSON.
+up-dist: export LOG_FORMAT ?= text
 up-dist: install
 	$(UV) run --frozen planwright migrate --create-database
 	API_HOST=$(HOST) API_PORT=$(API_PORT) $(UV) run --frozen honcho -f Procfile.dist start

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.distributed.otlp import OtlpReceiver, ReceivedSpan
 from tests.distributed.stack import free_port
 from tests.distributed.test_distributed import DEMO
+from tests.otlp import OtlpReceiver, ReceivedSpan
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(240)]
 

@@ -15,11 +15,13 @@ import httpx
 import pytest
 
 from tests.e2e.support import REPO, planwright_up
+from tests.otlp import OtlpReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 UI = REPO / "ui" / "out"
 CHROMIUM = os.environ.get("PLANWRIGHT_CHROMIUM", "/usr/bin/chromium")
+JAEGER = "http://jaeger.test:16686"
 ARTIFACTS = Path(os.environ.get("PLANWRIGHT_TEST_ARTIFACTS", REPO / "test-artifacts"))
 POLICY = """
 version: 1
@@ -72,7 +74,7 @@ def site() -> Iterator[str]:
     server.server_close()
 
 
-def _governed_server(tmp_path_factory: pytest.TempPathFactory, policy: str) -> Iterator[str]:
+def _governed_server(tmp_path_factory: pytest.TempPathFactory, policy: str, **env: str) -> Iterator[str]:
     _need((UI / "index.html").is_file(), "the UI is not built (make ui-build)")
     data = tmp_path_factory.mktemp("ui-e2e")
     (data / "policy.yaml").write_text(policy)
@@ -82,13 +84,28 @@ def _governed_server(tmp_path_factory: pytest.TempPathFactory, policy: str) -> I
         POLICY_MODE="prod",
         POLICY_CONFIG_PATH=str(data / "policy.yaml"),
         PLANWRIGHT_UI_DIR=str(UI),
+        **env,
     ) as base:
         yield base
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _governed_server(tmp_path_factory, POLICY)
+def traces() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, traces: OtlpReceiver) -> Iterator[str]:
+    """Traced, with Jaeger's UI configured: job pages link to their traces."""
+    yield from _governed_server(
+        tmp_path_factory,
+        POLICY,
+        OTEL_EXPORTER_OTLP_ENDPOINT=traces.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        JAEGER_URL=JAEGER,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -151,11 +168,19 @@ def submit(page: Any, base: str, goal: str | None = None) -> None:
     page.wait_for_url("**/job/?id=*")
 
 
-def test_the_demo_goal_from_the_form_runs_live_to_the_artifact(server: str, page: Any) -> None:
+def test_the_demo_goal_from_the_form_runs_live_to_the_artifact(
+    server: str, page: Any, traces: OtlpReceiver
+) -> None:
     submit(page, server)
     for key in ("create_checklist", "write_artifact", "summarize_artifact"):
         node(page, key, "succeeded")
     page.locator('[data-testid="job-status"] [data-status="succeeded"]').wait_for()
+    # The job's trace: linked from the page, and exported under that id (POST /jobs is its root).
+    job = httpx.get(f"{server}/jobs/{page.url.rsplit('id=', 1)[1]}").json()
+    link = page.get_by_role("link", name="Open in Jaeger")
+    assert link.get_attribute("href") == f"{JAEGER}/trace/{job['trace_id']}"
+    root = [s for s in traces.wait_for(job["trace_id"], "POST /jobs") if s.parent_id is None]
+    assert [(s.name, s.service) for s in root] == [("POST /jobs", "planwright")]
     page.get_by_role("button", name="tools.md").click()
     viewer = page.get_by_test_id("artifact-viewer")
     viewer.get_by_text("Implementation checklist").first.wait_for()
