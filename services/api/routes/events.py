@@ -92,10 +92,14 @@ async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[by
             # last event. (A terminal event in the log is not the end when a retry reopened the job.)
             async with runtime.engine.connect() as conn:
                 ended = await queries.job_status(conn, job_id) in JOB_TERMINAL
+            # The job may also end between that read and the replay: then the replay's last event is
+            # its terminal one, and the live tail would drop it as already sent and wait forever.
+            ends_replay = False
             async for chunk, event in _replay(runtime, job_id, last):
                 yield chunk
                 last = event.id
-            if ended:
+                ends_replay = event.type in JOB_TERMINAL_EVENTS
+            if ended or ends_replay:
                 return
             while not sub.lagged:
                 try:
