@@ -94,7 +94,7 @@ async def test_a_job_that_ends_between_the_status_read_and_the_replay_ends_the_s
     async def still_running(conn, job):
         return "running"  # what the status read saw, just before the job ended
 
-    monkeypatch.setattr(route.queries, "job_status", still_running)
+    monkeypatch.setattr("planwright.services.api.queries.job_status", still_running)
     received = []
     async with asyncio.timeout(5):
         async for chunk in route._stream(runtime, job_id, cut):
