@@ -339,32 +339,51 @@ def test_every_service_process_serves_its_own_metrics(make_stack):
             for s in family.samples
         }
 
-    stack = make_stack(POLICY_GATE_ENABLED="true", POLICY_MODE="prod", METRICS_REFRESH_S="0.2")
+    stack = make_stack(
+        POLICY_GATE_ENABLED="true",
+        POLICY_MODE="prod",
+        CRITIC_ENABLED="true",
+        CRITIC_DEMO_FAULT_RATE="1.0",  # the demo's checklist is sent back once
+        METRICS_REFRESH_S="0.2",
+    )
     stack.start_all(workers=1)
+    # One job succeeds at once, one after a rework, one is blocked by the policy, one fails to plan.
     ok = stack.submit("Write a short note about queues")
+    reworked = stack.submit(DEMO)
     blocked = stack.submit("Fetch https://example.com/ then summarize it.")
-    jobs = stack.wait_all([ok, blocked])
-    assert [jobs[ok]["status"], jobs[blocked]["status"]] == ["succeeded", "failed"]
+    failed = stack.submit("; ".join(f"write note {i}" for i in range(25)))  # over PLAN_MAX_TASKS
+    jobs = stack.wait_all([ok, reworked, blocked, failed])
+    assert [jobs[j]["status"] for j in (ok, reworked, blocked, failed)] == [
+        "succeeded",
+        "succeeded",
+        "failed",
+        "failed",
+    ]
     time.sleep(0.5)  # a refresh of the stream gauges
     api, planner, worker, gate = (values(stack.metrics(n)) for n in ("api", "planner", "worker1", "policy"))
-    assert api[("planwright_jobs_finished_total", (("status", "succeeded"),))] == 1
-    assert api[("planwright_jobs_finished_total", (("status", "failed"),))] == 1
+    assert api[("planwright_jobs_finished_total", (("status", "succeeded"),))] == 2
+    assert api[("planwright_jobs_finished_total", (("status", "failed"),))] == 2
+    assert api[("planwright_critic_verdicts_total", (("verdict", "rework"),))] == 1
+    assert api[("planwright_critic_verdicts_total", (("verdict", "approve"),))] == 3
     assert api[("planwright_policy_decisions_total", (("decision", "block"), ("tool", "http_fetch")))] == 1
+    assert api[("planwright_policy_decisions_total", (("decision", "allow"), ("tool", "text_generate")))] == 2
+    assert api[("planwright_tasks_finished_total", (("status", "succeeded"), ("tool", "text_generate")))] == 2
     assert (
         api[("planwright_http_requests_total", (("method", "POST"), ("route", "/jobs"), ("status", "201")))]
-        == 2
+        == 4
     )
     # The API process watches the queues: every work stream and group, with its lag and pending count.
     lag = {labels for name, labels in api if name == "planwright_stream_lag_messages"}
     assert (("group", "worker"), ("stream", "pw:dispatch:normal")) in lag
     assert api[("planwright_outbox_backlog_messages", ())] == 0
-    # The worker ran the note's task; its queue wait was measured there, and the mock model's call too.
-    assert worker[("planwright_task_queue_wait_seconds_count", (("lane", "normal"),))] == 1
+    # The worker ran the note's task and the demo's three (one twice): its queue waits were measured
+    # there, and the mock model's calls too.
+    assert worker[("planwright_task_queue_wait_seconds_count", (("lane", "normal"),))] == 5
     assert (
         worker[
             ("planwright_llm_calls_total", (("model", "mock"), ("provider", "mock"), ("purpose", "generate")))
         ]
-        == 1
+        == 3
     )
     assert ("planwright_jobs_finished_total", (("status", "succeeded"),)) not in worker
     assert ("planwright_task_queue_wait_seconds_count", (("lane", "normal"),)) not in planner
