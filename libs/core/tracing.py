@@ -66,10 +66,6 @@ def shutdown() -> None:
     _tracer = trace.NoOpTracer()
 
 
-def enabled() -> bool:
-    return _provider is not None
-
-
 def carrier() -> dict[str, str]:
     """The current trace context as W3C headers (``traceparent``, ``tracestate``); empty if none."""
     headers: dict[str, str] = {}
