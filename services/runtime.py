@@ -23,7 +23,7 @@ from planwright.core.errors import ConfigError
 from planwright.core.feed import EventFeed, MemoryFeed
 from planwright.core.feed_redis import RedisFeed
 from planwright.core.llm import make_client
-from planwright.core.outbox import OutboxRelay
+from planwright.core.outbox import DirectOutbox, Outbox, OutboxRelay
 from planwright.core.planning.llm import LLMPlanner, RulePlanning
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.policy import PolicyStore
@@ -65,8 +65,11 @@ class Runtime:
             self.feed = RedisFeed(settings.redis_url, self.engine, prefix=settings.redis_key_prefix)
         # Load the policy now so that an invalid file stops the process at start, not mid-run.
         self.policy = PolicyStore(settings.policy_config_path) if settings.policy_gate_enabled else None
+        # Distributed: outbox rows. Embedded: straight to the in-process bus after commit (ADR 0013);
+        # the relay there only publishes rows an older version left at start.
         self.relay = OutboxRelay(self.engine, self.bus)
-        self.orchestrator = Orchestrator(self.engine, self.bus, self.relay, self.feed, settings, self.policy)
+        outbox: Outbox = DirectOutbox(self.bus) if settings.embedded else self.relay
+        self.orchestrator = Orchestrator(self.engine, self.bus, outbox, self.feed, settings, self.policy)
         self.registry = default_registry(http_fetch_max_bytes=settings.http_fetch_max_bytes)
         self.artifacts = ArtifactStore(settings.artifact_dir)
         self.llm = make_client(settings)
@@ -80,7 +83,8 @@ class Runtime:
         loops: dict[str, Callable[[], Awaitable[None]]] = {}
         if "orchestrator" in self.roles:
             loops["orchestrator"] = lambda: self.orchestrator.run(stop, f"orchestrator-{n}", **dead)
-            loops["outbox"] = lambda: self.relay.run(stop)
+            if not s.embedded:
+                loops["outbox"] = lambda: self.relay.run(stop)
             loops["reconciler"] = self._watch_epoch
             loops["queue-metrics"] = self._watch_queues
         if "planner" in self.roles:

@@ -1,11 +1,26 @@
-"""Transactional outbox: messages written with the state change that justifies them, sent after commit."""
+"""Getting messages from a committed transaction onto the bus (docs/adr/0003, 0013).
+
+A transaction hands its messages to ``Outbox.write`` and, once it has committed, the returned
+``Pending`` to ``Outbox.sent``. Nothing reaches the bus before the commit.
+
+- ``OutboxRelay`` (distributed mode): the messages are outbox rows written in the transaction. After
+  the commit the process that wrote them publishes them straight away (no read back) and deletes the
+  rows in the background; rows left by a crash or a failed publish are published by a sweep.
+- ``DirectOutbox`` (embedded mode): the in-process bus dies with the process, and every start
+  re-issues unfinished work from the database (the reconciler), so a row would add nothing: the
+  messages are published right after the commit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -17,73 +32,163 @@ from planwright.core.messages import Message, decode, encode
 
 log = logging.getLogger(__name__)
 
+Items = Sequence[tuple[str, Message]]
 
-async def enqueue(conn: AsyncConnection, items: Sequence[tuple[str, Message]]) -> None:
-    """Write ``(stream, message)`` pairs to the outbox inside the caller's transaction."""
-    if items:
-        now = utcnow()
-        await conn.execute(
-            sa.insert(outbox),
-            [{"stream": s, "payload": encode(m).decode(), "created_at": now} for s, m in items],
-        )
+
+@dataclass
+class Pending:
+    """What a transaction wrote for the bus: its messages, and their outbox row ids (durable mode)."""
+
+    items: list[tuple[str, Message]] = field(default_factory=list)
+    row_ids: list[int] = field(default_factory=list)
+
+    def extend(self, other: Pending) -> None:
+        self.items.extend(other.items)
+        self.row_ids.extend(other.row_ids)
+
+
+class Outbox(Protocol):
+    async def write(self, conn: AsyncConnection, items: Items) -> Pending:
+        """Record ``(stream, message)`` pairs inside the caller's transaction."""
+
+    async def sent(self, pending: Pending) -> None:
+        """After the commit: put the messages on the bus."""
+
+
+async def publish_in_order(bus: Bus, items: Items) -> None:
+    """Publish grouped by stream, each stream's messages in the order given."""
+    by_stream: dict[str, list[Message]] = {}
+    for stream, message in items:
+        by_stream.setdefault(stream, []).append(message)
+    for stream, messages in by_stream.items():
+        await bus.publish(stream, messages)
+
+
+class DirectOutbox:
+    """Embedded mode: publish after the commit; a restart re-issues unfinished work from the database."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+
+    async def write(self, conn: AsyncConnection, items: Items) -> Pending:
+        return Pending(list(items))
+
+    async def sent(self, pending: Pending) -> None:
+        await publish_in_order(self._bus, pending.items)
 
 
 class OutboxRelay:
-    """Moves committed outbox rows onto the bus, in order; rows are deleted only after publishing.
+    """Distributed mode: outbox rows, published by their writer after commit, swept if left behind.
 
-    ``kick()`` after a commit publishes at once; a slow periodic sweep covers rows left by a crash
-    or by a bus outage. A row may be published twice (crash between publish and delete); every
-    consumer is idempotent, so that is safe.
+    ``sent`` publishes what this process just committed and queues the rows for deletion. A sweep
+    every ``sweep_s`` (and ``flush`` at start) publishes rows older than ``grace_s`` — left by a crash
+    of any process, or by a publish that failed — so a live writer and the sweep rarely both send one.
+    A row may still be published twice (a crash between publish and delete); every consumer is
+    idempotent, so that is safe.
     """
 
-    def __init__(self, engine: AsyncEngine, bus: Bus, *, batch: int = 500, sweep_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bus: Bus,
+        *,
+        batch: int = 500,
+        sweep_s: float = 1.0,
+        grace_s: float = 2.0,
+    ) -> None:
         self._engine = engine
         self._bus = bus
         self._batch = batch
         self._sweep_s = sweep_s
+        self._grace_s = grace_s
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._published: list[int] = []  # rows on the bus, still to delete
+        self._failed = False  # a publish after commit failed: sweep everything, young rows too
+
+    async def write(self, conn: AsyncConnection, items: Items) -> Pending:
+        if not items:
+            return Pending()
+        now = utcnow()
+        rows = [{"stream": s, "payload": encode(m).decode(), "created_at": now} for s, m in items]
+        stmt = sa.insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
+        ids = (await conn.execute(stmt, rows)).scalars().all()
+        return Pending(list(items), list(ids))
+
+    async def sent(self, pending: Pending) -> None:
+        if not pending.items:
+            return
+        try:
+            await publish_in_order(self._bus, pending.items)
+        except Exception as exc:  # the rows stay; the sweep publishes them once the bus answers
+            log.warning("outbox: publishing after commit failed (%s); the relay will retry", exc)
+            self._failed = True
+        else:
+            self._published.extend(pending.row_ids)
+        self._wake.set()
 
     async def backlog(self) -> int:
-        """Rows committed but not yet published (for metrics)."""
+        """Rows committed but not yet published and deleted (for metrics)."""
         async with self._engine.connect() as conn:
             return int((await conn.execute(sa.select(sa.func.count()).select_from(outbox))).scalar() or 0)
 
     def kick(self) -> None:
         self._wake.set()
 
-    async def flush(self) -> int:
-        """Publish everything pending; returns how many messages went out."""
+    async def flush(self, *, min_age_s: float = 0.0) -> int:
+        """Publish every row older than ``min_age_s``; returns how many messages went out."""
         total = 0
         async with self._lock:
+            await self._delete_published()
             while True:
-                sent = await self._flush_batch()
+                sent = await self._flush_batch(min_age_s)
                 total += sent
                 if sent < self._batch:
                     return total
 
-    async def _flush_batch(self) -> int:
+    async def _delete_published(self) -> None:
+        ids, self._published = self._published, []
+        for start in range(0, len(ids), self._batch):
+            chunk = ids[start : start + self._batch]
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(sa.delete(outbox).where(outbox.c.id.in_(chunk)))
+            except Exception:
+                self._published.extend(ids[start:])  # try again on the next pass
+                raise
+
+    async def _flush_batch(self, min_age_s: float) -> int:
         async with self._engine.begin() as conn:
             query = sa.select(outbox.c.id, outbox.c.stream, outbox.c.payload).order_by(outbox.c.id)
+            if min_age_s > 0:
+                query = query.where(outbox.c.created_at < utcnow() - timedelta(seconds=min_age_s))
             query = query.limit(self._batch).with_for_update(skip_locked=True)
             rows = (await conn.execute(query)).all()
             if not rows:
                 return 0
-            by_stream: dict[str, list[Message]] = {}
-            for row in rows:
-                by_stream.setdefault(row.stream, []).append(decode(row.payload))
-            for stream, messages in by_stream.items():
-                await self._bus.publish(stream, messages)
+            await publish_in_order(self._bus, [(row.stream, decode(row.payload)) for row in rows])
             await conn.execute(sa.delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
             return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish on every kick and every ``sweep_s``; a final flush happens on stop."""
+        """Delete what was published, and sweep rows left behind, on every kick and every ``sweep_s``."""
+        next_sweep = time.monotonic() + self._sweep_s
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._sweep_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(next_sweep - time.monotonic(), 0))
             self._wake.clear()
             try:
-                await self.flush()
+                if self._failed or time.monotonic() >= next_sweep:
+                    everything, self._failed = self._failed, False
+                    await self.flush(min_age_s=0.0 if everything else self._grace_s)
+                    next_sweep = time.monotonic() + self._sweep_s
+                else:
+                    async with self._lock:
+                        await self._delete_published()
             except Exception:
+                self._failed = True
                 log.exception("outbox relay: publishing failed; will retry")
+                await asyncio.sleep(self._sweep_s)
+        with contextlib.suppress(Exception):  # rows left here are swept by whichever relay runs next
+            async with self._lock:
+                await self._delete_published()

@@ -74,7 +74,8 @@ def carrier() -> dict[str, str]:
 
 
 def _context(parent: Mapping[str, str] | None) -> otel_context.Context | None:
-    return _PROPAGATOR.extract(dict(parent)) if parent else None
+    """The context a W3C carrier names; None (the current one) when it names none."""
+    return _PROPAGATOR.extract(dict(parent)) if parent and "traceparent" in parent else None
 
 
 def start(
@@ -136,8 +137,9 @@ def current_ids() -> tuple[str | None, str | None]:
 
 
 def _attrs(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Span attributes must be primitives: drop ``None`` and stringify the rest (UUIDs, enums)."""
-    if not attributes:
+    """Span attributes must be primitives: drop ``None`` and stringify the rest (UUIDs, enums).
+    Nothing when tracing is off: spans are not recorded, so their attributes would be thrown away."""
+    if not attributes or _provider is None:
         return None
     return {
         k: v if isinstance(v, str | bool | int | float) else str(v)

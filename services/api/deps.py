@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from planwright.services.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:  # async: a plain def would run in a thread
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -31,54 +31,67 @@ def _ts(row: Row[Any], *cols: str) -> dict[str, Any]:
     return {c: as_utc(getattr(row, c)) if getattr(row, c) is not None else None for c in cols}
 
 
-async def _counts(conn: AsyncConnection, job_ids: list[UUID]) -> dict[UUID, schemas.TaskCounts]:
+def _count_columns() -> tuple[sa.ColumnElement[Any], ...]:
+    """Task counts over the rows selected from ``tasks``, named as ``TaskCounts`` fields."""
     s = tasks.c.status
+
+    def share(condition: sa.ColumnElement[bool], name: str) -> sa.ColumnElement[Any]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0).label(name)
+
+    return (
+        sa.func.count().label("total"),
+        share(s == TaskStatus.succeeded.value, "succeeded"),
+        share(s.in_(_FAILED), "failed"),
+        share(s.in_(_RUNNING), "running"),
+    )
+
+
+def _counts_of(row: Row[Any]) -> schemas.TaskCounts:
+    return schemas.TaskCounts(
+        total=row.total, succeeded=row.succeeded, failed=row.failed, running=row.running
+    )
+
+
+async def _counts(conn: AsyncConnection, job_ids: list[UUID]) -> dict[UUID, schemas.TaskCounts]:
     query = (
-        sa.select(
-            tasks.c.job_id,
-            sa.func.count(),
-            sa.func.sum(sa.case((s == TaskStatus.succeeded.value, 1), else_=0)),
-            sa.func.sum(sa.case((s.in_(_FAILED), 1), else_=0)),
-            sa.func.sum(sa.case((s.in_(_RUNNING), 1), else_=0)),
-        )
+        sa.select(tasks.c.job_id, *_count_columns())
         .where(tasks.c.job_id.in_(job_ids))
         .group_by(tasks.c.job_id)
     )
     out = {j: schemas.TaskCounts(total=0, succeeded=0, failed=0, running=0) for j in job_ids}
-    for job_id, total, ok, failed, running in await conn.execute(query):
-        out[job_id] = schemas.TaskCounts(
-            total=total, succeeded=ok or 0, failed=failed or 0, running=running or 0
-        )
+    for row in await conn.execute(query):
+        out[row.job_id] = _counts_of(row)
     return out
+
+
+def _usage_columns() -> tuple[sa.ColumnElement[Any], ...]:
+    """Model-call totals over the rows selected from ``llm_calls``, named as ``UsageOut`` fields."""
+    c = llm_calls.c
+    return (
+        sa.func.count().label("calls"),
+        sa.func.coalesce(sa.func.sum(c.input_tokens), 0).label("input_tokens"),
+        sa.func.coalesce(sa.func.sum(c.output_tokens), 0).label("output_tokens"),
+        sa.func.coalesce(sa.func.sum(c.cost_usd), 0.0).label("cost_usd"),
+        sa.func.coalesce(sa.func.sum(sa.case((c.cost_usd.is_(None), 1), else_=0)), 0).label("unpriced_calls"),
+    )
+
+
+def _usage_of(row: Row[Any]) -> schemas.UsageOut:
+    return schemas.UsageOut(
+        calls=row.calls,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost_usd=round(row.cost_usd, 6),
+        unpriced_calls=row.unpriced_calls,
+    )
 
 
 async def _usage(
     conn: AsyncConnection, key: sa.Column[Any], where: sa.ColumnElement[bool]
 ) -> dict[Any, schemas.UsageOut]:
     """Model-call totals grouped by ``key`` (a job or a task id) over the rows ``where`` selects."""
-    c = llm_calls.c
-    query = (
-        sa.select(
-            key,
-            sa.func.count(),
-            sa.func.sum(c.input_tokens),
-            sa.func.sum(c.output_tokens),
-            sa.func.sum(c.cost_usd),
-            sa.func.sum(sa.case((c.cost_usd.is_(None), 1), else_=0)),
-        )
-        .where(where)
-        .group_by(key)
-    )
-    return {
-        k: schemas.UsageOut(
-            calls=n,
-            input_tokens=i or 0,
-            output_tokens=o or 0,
-            cost_usd=round(cost or 0.0, 6),
-            unpriced_calls=u or 0,
-        )
-        for k, n, i, o, cost, u in await conn.execute(query)
-    }
+    query = sa.select(key.label("key"), *_usage_columns()).where(where).group_by(key)
+    return {row.key: _usage_of(row) for row in await conn.execute(query)}
 
 
 async def list_llm_calls(conn: AsyncConnection, job_id: UUID) -> list[schemas.LLMCallOut]:
@@ -89,13 +102,17 @@ async def list_llm_calls(conn: AsyncConnection, job_id: UUID) -> list[schemas.LL
     return [schemas.LLMCallOut(**{**r._mapping, **_ts(r, "created_at")}) for r in rows]
 
 
+def trace_url(jaeger_url: str | None, trace_id: str | None) -> str | None:
+    """The trace's page in Jaeger's UI, when both are known."""
+    return f"{jaeger_url.rstrip('/')}/trace/{trace_id}" if jaeger_url and trace_id else None
+
+
 def _job(
     row: Row[Any], counts: schemas.TaskCounts, usage: schemas.UsageOut | None, jaeger_url: str | None
 ) -> dict[str, Any]:
-    trace_url = f"{jaeger_url.rstrip('/')}/trace/{row.trace_id}" if jaeger_url and row.trace_id else None
     return {
         "trace_id": row.trace_id,
-        "trace_url": trace_url,
+        "trace_url": trace_url(jaeger_url, row.trace_id),
         "id": row.id,
         "goal": row.goal,
         "context_json": row.context_json,
@@ -128,26 +145,42 @@ async def list_jobs(
     )
 
 
+# GET /jobs/{id} in one statement, built once: the job, its task counts and model usage (aggregates
+# of one job, so one row each), and its current plan.
+_JOB_ID = sa.bindparam("job_id", type_=sa.Uuid)
+_ONE_JOB_COUNTS = sa.select(*_count_columns()).where(tasks.c.job_id == _JOB_ID).subquery()
+_ONE_JOB_USAGE = sa.select(*_usage_columns()).where(llm_calls.c.job_id == _JOB_ID).subquery()
+_CURRENT_PLAN = (plans.c.job_id == jobs.c.id) & (plans.c.version == jobs.c.plan_version)
+_JOB_DETAIL = (
+    sa.select(
+        jobs,
+        _ONE_JOB_COUNTS,
+        _ONE_JOB_USAGE,
+        plans.c.version.label("plan_version_found"),
+        plans.c.planner.label("plan_planner"),
+        plans.c.spec.label("plan_spec"),
+        plans.c.created_at.label("plan_created_at"),
+    )
+    .select_from(
+        jobs.outerjoin(plans, _CURRENT_PLAN).join(_ONE_JOB_COUNTS, sa.true()).join(_ONE_JOB_USAGE, sa.true())
+    )
+    .where(jobs.c.id == _JOB_ID)
+)
+
+
 async def get_job(conn: AsyncConnection, job_id: UUID, jaeger_url: str | None = None) -> schemas.JobDetail:
-    row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
+    row = (await conn.execute(_JOB_DETAIL, {"job_id": job_id})).first()
     if row is None:
         raise NotFound(f"job {job_id} not found")
-    counts = await _counts(conn, [job_id])
-    plan_row = (
-        await conn.execute(
-            sa.select(plans).where(plans.c.job_id == job_id).order_by(plans.c.version.desc()).limit(1)
-        )
-    ).first()
     plan = None
-    if plan_row is not None:
+    if row.plan_version_found is not None:
         plan = schemas.PlanOut(
-            version=plan_row.version,
-            planner=plan_row.planner,
-            created_at=as_utc(plan_row.created_at),
-            tasks=[schemas.PlanTask.model_validate(t, strict=False) for t in plan_row.spec["tasks"]],
+            version=row.plan_version_found,
+            planner=row.plan_planner,
+            created_at=as_utc(row.plan_created_at),
+            tasks=[schemas.PlanTask.model_validate(t, strict=False) for t in row.plan_spec["tasks"]],
         )
-    usage = await _usage(conn, llm_calls.c.job_id, llm_calls.c.job_id == job_id)
-    return schemas.JobDetail(**_job(row, counts[job_id], usage.get(job_id), jaeger_url), plan=plan)
+    return schemas.JobDetail(**_job(row, _counts_of(row), _usage_of(row), jaeger_url), plan=plan)
 
 
 async def job_status(conn: AsyncConnection, job_id: UUID) -> JobStatus:

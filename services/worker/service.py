@@ -13,6 +13,7 @@ from planwright.core.consumer import handling, read_batch
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
 from planwright.core.messages import (
+    Message,
     TaskCompleted,
     TaskDispatch,
     TaskFailed,
@@ -23,6 +24,9 @@ from planwright.core.policy import PolicyStore, ToolLimits
 from planwright.core.tool_registry import ToolCall, ToolRegistry
 
 log = logging.getLogger(__name__)
+
+# How long a tool's start and progress are held back to be sent with its result (see Worker._run).
+STARTED_AFTER_S = 0.05
 
 
 class Worker:
@@ -158,10 +162,22 @@ class Worker:
         if msg.dispatched_at is not None:
             waited = time.time() - max(msg.dispatched_at, msg.not_before or 0.0)
             metrics.TASK_QUEUE_WAIT.labels(delivery.stream.rsplit(":", 1)[-1]).observe(max(waited, 0.0))
-        await self.bus.publish(names.ORCHESTRATOR, [TaskStarted(**ident, worker=self.name)])
+        # What the tool says in its first STARTED_AFTER_S is held and sent with its result, so an
+        # instant tool's attempt is one publish (one Orchestrator pass); a slower one is live from then.
+        held: list[Message] | None = [TaskStarted(**ident, worker=self.name)]
+
+        async def release() -> None:
+            nonlocal held
+            if held:
+                await self.bus.publish(names.ORCHESTRATOR, held)
+            held = None
 
         async def progress(message: str) -> None:
-            await self.bus.publish(names.ORCHESTRATOR, [TaskProgress(**ident, message=message)])
+            update = TaskProgress(**ident, message=message)
+            if held is not None:
+                held.append(update)
+            else:
+                await self.bus.publish(names.ORCHESTRATOR, [update])
 
         llm = self.llm.metered(budget_tokens=msg.tokens_left)  # this attempt's model calls
         call = ToolCall(
@@ -181,8 +197,12 @@ class Worker:
         )
         result: TaskCompleted | TaskFailed
         spent = {"llm_calls": llm.calls}
+        running = asyncio.ensure_future(self.registry.run(call, msg.tool))
         try:
-            output = await self.registry.run(call, msg.tool)
+            await asyncio.wait([running], timeout=STARTED_AFTER_S)
+            if not running.done():
+                await release()
+            output = await running
         except RetryableToolError as exc:
             result = TaskFailed(**ident, error=str(exc), retryable=True, **spent)
         except (ToolError, TokenBudgetExceeded) as exc:
@@ -196,7 +216,9 @@ class Worker:
             result = TaskFailed(**ident, error=error, **spent)
         else:
             result = TaskCompleted(**ident, output=output, **spent)
-        await self.bus.publish(names.ORCHESTRATOR, [result])
+        finally:
+            running.cancel()  # only does something when this attempt itself was cancelled
+        await self.bus.publish(names.ORCHESTRATOR, [*(held or ()), result])
         if isinstance(result, TaskCompleted):
             return "succeeded", None
         return ("retryable" if result.retryable else "failed"), result.error

@@ -28,14 +28,15 @@ from planwright.core.db.schema import (
     tasks,
 )
 from planwright.core.errors import InvalidTransition, NotFound
-from planwright.core.events import Event, EventDraft, utcnow
+from planwright.core.events import Event, utcnow
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated
-from planwright.core.outbox import OutboxRelay, enqueue
+from planwright.core.outbox import Outbox, Pending
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api.orchestrator.apply import Applier
+from planwright.services.api.orchestrator.intake import Intake, NewJob
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState, load_jobs, save_jobs
 
 log = logging.getLogger(__name__)
@@ -54,49 +55,46 @@ class Orchestrator:
         self,
         engine: AsyncEngine,
         bus: Bus,
-        relay: OutboxRelay,
+        outbox: Outbox,
         feed: EventFeed,
         settings: Settings,
         policy: PolicyStore | None = None,
     ) -> None:
         self.engine = engine
         self.bus = bus
-        self.relay = relay
+        self.outbox = outbox
         self.feed = feed
         self.applier = Applier(settings, policy)
         self._write = asyncio.Lock()
         # The metrics and spans of the transaction in progress, for after it commits.
         self._counted: list[Callable[[], None]] = []
         self._spans: list[tracing.Span] = []
+        self._pending = Pending()
+        # SQLite has one writer: new jobs take the same lock instead of waiting on the file's.
+        one_writer = engine.dialect.name == "sqlite"
+        self.intake = Intake(engine, outbox, feed, self._write if one_writer else None)
 
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
+        """Store a new job (see ``submit_job``); returns its id."""
+        return (await self.submit_job(goal, context, priority)).id
+
+    async def submit_job(self, goal: str, context: dict[str, Any], priority: int) -> NewJob:
         """Store a new job and its ``job.created`` message in one transaction (never lost once 201)."""
         job_id = uuid.uuid4()
         # Called inside the POST /jobs span: the job's trace is that span's, and its root.
         trace_id, trace_parent = tracing.current_ids()
-
-        async def work(conn: AsyncConnection) -> list[Event]:
-            now = utcnow()
-            await conn.execute(
-                sa.insert(jobs).values(
-                    id=job_id,
-                    goal=goal,
-                    context_json=context,
-                    priority=priority,
-                    status=JobStatus.pending.value,
-                    created_at=now,
-                    updated_at=now,
-                    trace_id=trace_id,
-                    trace_parent=trace_parent,
-                )
-            )
-            msg = JobCreated(job_id=job_id, goal=goal, context=context, priority=priority)
-            await enqueue(conn, [(names.JOBS, msg)])
-            created = EventDraft(job_id=job_id, type="job.created", data={"goal": goal, "priority": priority})
-            return await append_events(conn, [created])
-
-        await self._transact(work)
-        return job_id
+        job = NewJob(
+            id=job_id,
+            goal=goal,
+            context=context,
+            priority=priority,
+            created_at=utcnow(),
+            trace_id=trace_id,
+            trace_parent=trace_parent,
+            message=JobCreated(job_id=job_id, goal=goal, context=context, priority=priority),
+        )
+        await self.intake.submit(job)
+        return job
 
     async def cancel_job(self, job_id: UUID) -> None:
         async def work(conn: AsyncConnection) -> list[Event]:
@@ -262,15 +260,16 @@ class Orchestrator:
         # Commit and publish under one lock per process, so the live feed sees a job's events in id
         # order (an SSE client drops any id at or below the last one it sent).
         async with self._write:
-            self._counted, self._spans = [], []
+            self._counted, self._spans, self._pending = [], [], Pending()
             async with self.engine.begin() as conn:
                 committed = await work(conn)
             for count in self._counted:
                 count()
             for span in self._spans:
                 span.end()
-            self.relay.kick()
+            # Events first: a message sent now can cause the job's next events.
             await self.feed.publish(committed)
+            await self.outbox.sent(self._pending)
 
     async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
         if ch.plans:
@@ -284,7 +283,7 @@ class Orchestrator:
         ):
             if rows:
                 await conn.execute(sa.insert(table), rows)
-        await enqueue(conn, ch.outbox)
+        self._pending.extend(await self.outbox.write(conn, ch.outbox))
         self._counted.extend(ch.metrics)
         self._spans.extend(ch.spans)
         return await append_events(conn, ch.events)

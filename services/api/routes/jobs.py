@@ -21,9 +21,23 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 @router.post("/jobs", status_code=201, response_model=schemas.JobDetail, responses=_ERRORS)
 async def create_job(body: schemas.JobCreate, runtime: RuntimeDep) -> schemas.JobDetail:
     """Submit a goal. The job is stored before the answer; planning starts right after."""
-    job_id = await runtime.orchestrator.create_job(body.goal, body.context_json, body.priority)
-    async with runtime.engine.connect() as conn:
-        return await queries.get_job(conn, job_id, runtime.settings.jaeger_url)
+    job = await runtime.orchestrator.submit_job(body.goal, body.context_json, body.priority)
+    # The job as committed: nothing but the Orchestrator has touched it yet, so no need to read it back.
+    return schemas.JobDetail(
+        id=job.id,
+        goal=job.goal,
+        context_json=job.context,
+        priority=job.priority,
+        status=JobStatus.pending,
+        error=None,
+        created_at=job.created_at,
+        updated_at=job.created_at,
+        finished_at=None,
+        tasks=schemas.TaskCounts(total=0, succeeded=0, failed=0, running=0),
+        trace_id=job.trace_id,
+        trace_url=queries.trace_url(runtime.settings.jaeger_url, job.trace_id),
+        plan=None,
+    )
 
 
 @router.get("/jobs", response_model=schemas.JobPage, responses=_ERRORS)

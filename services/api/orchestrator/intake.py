@@ -1,0 +1,127 @@
+"""New jobs, stored in group commits: every ``POST /jobs`` waiting at once shares one transaction.
+
+A request waits only for the commit that holds its job, never for the Orchestrator's batch work
+(in embedded mode SQLite has one writer, so a commit still waits for the write in progress).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from planwright.core import names
+from planwright.core.db.eventlog import append_events
+from planwright.core.db.schema import jobs
+from planwright.core.events import EventDraft
+from planwright.core.feed import EventFeed
+from planwright.core.messages import JobCreated
+from planwright.core.outbox import Outbox
+from planwright.core.states import JobStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    id: UUID
+    goal: str
+    context: dict[str, Any]
+    priority: int
+    created_at: datetime
+    trace_id: str | None
+    trace_parent: str | None
+    message: JobCreated  # built in the request, so it carries the request's trace context
+
+
+class Intake:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Outbox,
+        feed: EventFeed,
+        lock: asyncio.Lock | None = None,
+        *,
+        max_batch: int = 500,
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._feed = feed
+        self._lock = lock  # shared with the Orchestrator's writes when the database has one writer
+        self._max_batch = max_batch
+        self._waiting: list[tuple[NewJob, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, job: NewJob) -> None:
+        """Return once ``job`` is committed (its ``job.created`` is then on its way to the planner)."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="intake")
+        await done  # a client that leaves cancels only its wait: the writer still commits the job
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+            await self._commit_each(batch)
+
+    async def _commit_each(self, batch: Sequence[tuple[NewJob, asyncio.Future[None]]]) -> None:
+        """Commit the batch together; if that fails, one by one, so one bad job fails only itself."""
+        try:
+            await self._commit([job for job, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            log.warning("intake: committing %d jobs together failed (%s); one by one", len(batch), exc)
+            for item in batch:
+                await self._commit_each([item])
+            return
+        for _, done in batch:
+            _settle(done, None)
+
+    async def _commit(self, new: Sequence[NewJob]) -> None:
+        async with self._lock or contextlib.nullcontext():
+            async with self._engine.begin() as conn:
+                await conn.execute(sa.insert(jobs), [_row(job) for job in new])
+                pending = await self._outbox.write(conn, [(names.JOBS, job.message) for job in new])
+                created = [
+                    EventDraft(
+                        job_id=job.id, type="job.created", data={"goal": job.goal, "priority": job.priority}
+                    )
+                    for job in new
+                ]
+                events = await append_events(conn, created)
+            await self._feed.publish(events)
+            await self._outbox.sent(pending)
+
+
+def _row(job: NewJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "goal": job.goal,
+        "context_json": job.context,
+        "priority": job.priority,
+        "status": JobStatus.pending.value,
+        "created_at": job.created_at,
+        "updated_at": job.created_at,
+        "trace_id": job.trace_id,
+        "trace_parent": job.trace_parent,
+    }
+
+
+def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
