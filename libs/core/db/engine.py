@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from planwright.core.db import sqlite_inline
 from planwright.core.settings import async_db_url
 
 
@@ -18,7 +19,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Statements run on the event loop, not in aiosqlite's thread (sqlite_inline.py, ADR 0013).
+        engine = create_async_engine(url, async_creator=sqlite_inline.connector(path, timeout_s=30))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -12,6 +12,10 @@ from planwright.core.db.schema import events
 from planwright.core.events import Event, EventDraft, as_utc, utcnow
 
 
+_INSERT_ORDERED = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
+_INSERT_UNORDERED = sa.insert(events).returning(events.c.id)
+
+
 async def append_events(conn: AsyncConnection, drafts: Sequence[EventDraft]) -> list[Event]:
     """Insert events in order inside the caller's transaction; returns them with their ids."""
     if not drafts:
@@ -21,8 +25,12 @@ async def append_events(conn: AsyncConnection, drafts: Sequence[EventDraft]) -> 
         {"job_id": d.job_id, "type": d.type, "task_id": d.task_id, "data": d.data, "created_at": now}
         for d in drafts
     ]
-    stmt = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
-    ids = (await conn.execute(stmt, rows)).scalars().all()
+    if conn.dialect.name == "sqlite":
+        # One multi-row statement: SQLite gives each row the table's largest id + 1 in turn, so the
+        # ids, sorted, are in row order (an ordered RETURNING would be one statement per row).
+        ids = sorted((await conn.execute(_INSERT_UNORDERED, rows)).scalars().all())
+    else:
+        ids = list((await conn.execute(_INSERT_ORDERED, rows)).scalars().all())
     return [Event(id=i, created_at=now, **d.model_dump()) for i, d in zip(ids, drafts, strict=True)]
 
 
