@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from planwright.core.db.schema import events
 from planwright.core.events import Event, EventDraft, as_utc, utcnow
 
-
 _INSERT_ORDERED = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
 _INSERT_UNORDERED = sa.insert(events).returning(events.c.id)
 

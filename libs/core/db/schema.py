@@ -40,6 +40,9 @@ jobs = sa.Table(
     # its root span (POST /jobs), the parent of what the Orchestrator starts for the job.
     sa.Column("trace_id", sa.String(32)),
     sa.Column("trace_parent", sa.String(64)),
+    # Bumped by every Orchestrator write to the job or its tasks: a replica reloads a job it holds in
+    # memory only when this moved (services/api/orchestrator/cache.py).
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_created", "created_at"),
 )

@@ -36,6 +36,7 @@ from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api.orchestrator.apply import Applier
+from planwright.services.api.orchestrator.cache import JobCache
 from planwright.services.api.orchestrator.intake import Intake, NewJob
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState, load_jobs, save_jobs
 
@@ -70,9 +71,12 @@ class Orchestrator:
         self._counted: list[Callable[[], None]] = []
         self._spans: list[tracing.Span] = []
         self._pending = Pending()
-        # SQLite has one writer: new jobs take the same lock instead of waiting on the file's.
-        one_writer = engine.dialect.name == "sqlite"
-        self.intake = Intake(engine, outbox, feed, self._write if one_writer else None)
+        # SQLite (embedded mode) has one writer, this process: new jobs take the same lock instead of
+        # waiting on the file's, and the jobs in memory are always the current ones.
+        self._sole_writer = engine.dialect.name == "sqlite"
+        self.intake = Intake(engine, outbox, feed, self._write if self._sole_writer else None)
+        self._cache = JobCache()
+        self._held: dict[UUID, JobState] = {}  # the jobs the transaction in progress loaded
 
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
         """Store a new job (see ``submit_job``); returns its id."""
@@ -98,7 +102,7 @@ class Orchestrator:
 
     async def cancel_job(self, job_id: UUID) -> None:
         async def work(conn: AsyncConnection) -> list[Event]:
-            states = await load_jobs(conn, [job_id])
+            states = await self._load(conn, [job_id])
             job = states.get(job_id)
             if job is None:
                 raise NotFound(f"job {job_id} not found")
@@ -151,7 +155,7 @@ class Orchestrator:
             if job_id is None:
                 raise NotFound(f"task {task_id} not found")
             found.append(job_id)
-            states = await load_jobs(conn, [job_id])
+            states = await self._load(conn, [job_id])
             task = states[job_id].task_by_id(task_id)
             assert task is not None
             ch = Changes(now=utcnow())
@@ -204,7 +208,7 @@ class Orchestrator:
         async def work(conn: AsyncConnection) -> list[Event]:
             nonlocal hits
             rows = (await conn.execute(due)).all()
-            states = await load_jobs(conn, {row.job_id for row in rows})
+            states = await self._load(conn, {row.job_id for row in rows})
             ch = Changes(now=utcnow())
             hits = 0
             for row in rows:
@@ -221,7 +225,7 @@ class Orchestrator:
 
         async def work(conn: AsyncConnection) -> list[Event]:
             ch = Changes(now=utcnow())
-            states = await load_jobs(conn, (d.message.job_id for d in deliveries))
+            states = await self._load(conn, (d.message.job_id for d in deliveries))
             for d in deliveries:
                 job = states.get(d.message.job_id)
                 if job is None:
@@ -260,9 +264,14 @@ class Orchestrator:
         # Commit and publish under one lock per process, so the live feed sees a job's events in id
         # order (an SSE client drops any id at or below the last one it sent).
         async with self._write:
-            self._counted, self._spans, self._pending = [], [], Pending()
-            async with self.engine.begin() as conn:
-                committed = await work(conn)
+            self._counted, self._spans, self._pending, self._held = [], [], Pending(), {}
+            try:
+                async with self.engine.begin() as conn:
+                    committed = await work(conn)
+            except BaseException:
+                self._cache.drop(self._held)  # changed in memory, rolled back in the database
+                raise
+            self._cache.committed(self._held.values())
             for count in self._counted:
                 count()
             for span in self._spans:
@@ -270,6 +279,11 @@ class Orchestrator:
             # Events first: a message sent now can cause the job's next events.
             await self.feed.publish(committed)
             await self.outbox.sent(self._pending)
+
+    async def _load(self, conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
+        states = await load_jobs(conn, job_ids, self._cache, sole_writer=self._sole_writer)
+        self._held.update(states)
+        return states
 
     async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
         if ch.plans:

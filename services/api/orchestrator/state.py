@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -16,6 +16,9 @@ from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
 from planwright.core.states import JobStatus, TaskStatus
 from planwright.core.tracing import Span
+
+if TYPE_CHECKING:
+    from planwright.services.api.orchestrator.cache import JobCache
 
 _TASK_FIELDS = (
     "status",
@@ -75,6 +78,7 @@ class JobState:
     tokens_used: int = 0
     created_at: datetime | None = None
     trace_parent: str | None = None  # the root span of the job's trace (W3C traceparent), if traced
+    version: int = 0  # jobs.version as loaded or last written by this process
     dirty: bool = False
     new_tasks: list[tuple[int, TaskState]] = field(default_factory=list)  # (position, task)
 
@@ -88,6 +92,16 @@ class JobState:
             if t.id == task_id:
                 return t
         return None
+
+    def changed(self) -> bool:
+        return self.dirty or bool(self.new_tasks) or any(t.dirty for t in self.tasks.values())
+
+    def settle(self) -> None:
+        """After a commit: what was written is no longer a change."""
+        self.dirty = False
+        self.new_tasks.clear()
+        for t in self.tasks.values():
+            t.dirty = False
 
 
 @dataclass
@@ -109,11 +123,45 @@ class Changes:
     spans: list[Span] = field(default_factory=list)
 
 
-async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
-    """Lock and load the jobs (rows locked until commit on Postgres, so replicas serialise per job)."""
+async def load_jobs(
+    conn: AsyncConnection,
+    job_ids: Iterable[UUID],
+    cache: JobCache | None = None,
+    *,
+    sole_writer: bool = False,
+) -> dict[UUID, JobState]:
+    """Lock and load the jobs (rows locked until commit on Postgres, so replicas serialise per job).
+
+    With a ``cache``, a cached job whose version is still the one in the database is used as it is;
+    a ``sole_writer`` (no other process writes these rows) uses cached jobs without asking.
+    """
     ids = sorted(set(job_ids))
     if not ids:
         return {}
+    states: dict[UUID, JobState] = {}
+    missing = ids
+    if cache is not None:
+        if sole_writer:
+            current = {i: cache.get(i) for i in ids}
+        else:
+            rows = await conn.execute(_LOCK_VERSIONS, {"ids": ids})
+            current = {r.id: c for r in rows if (c := cache.get(r.id)) is not None and c.version == r.version}
+        states = {i: c for i, c in current.items() if c is not None}
+        missing = [i for i in ids if i not in states]
+    if missing:
+        states.update(await _load(conn, missing))
+    return states
+
+
+_LOCK_VERSIONS = (
+    sa.select(jobs.c.id, jobs.c.version)
+    .where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(jobs.c.id)
+    .with_for_update()
+)
+
+
+async def _load(conn: AsyncConnection, ids: list[UUID]) -> dict[UUID, JobState]:
     job_rows = await conn.execute(
         sa.select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.id).with_for_update()
     )
@@ -131,6 +179,7 @@ async def load_jobs(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID
             tokens_used=r.tokens_used,
             created_at=as_utc(r.created_at),
             trace_parent=r.trace_parent,
+            version=r.version,
         )
         for r in job_rows
     }
@@ -165,10 +214,12 @@ async def save_jobs(conn: AsyncConnection, states: Iterable[JobState], now: date
     task_inserts: list[dict[str, Any]] = []
     task_updates: list[dict[str, Any]] = []
     for job in states:
-        if job.dirty:
+        if job.changed():
+            job.version += 1  # every write moves it, so other replicas reload the job
             job_updates.append(
                 {
                     "b_id": job.id,
+                    "version": job.version,
                     "status": job.status.value,
                     "error": job.error,
                     "plan_version": job.plan_version,

@@ -1,0 +1,52 @@
+"""The jobs an Orchestrator is working on, kept in memory between batches.
+
+Loading a job is most of a batch's work (its row, every task row, their JSON), and consecutive
+batches touch the same running jobs. A cached job is used as long as its ``version`` in the database
+is the one this process last wrote; another replica's write moves the version and the job is loaded
+again. Where this process is the only writer (embedded mode, one SQLite file), the cache is used
+without asking the database.
+
+A batch mutates the jobs it loaded; if its transaction fails they are dropped, so the cache only ever
+holds committed state.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from uuid import UUID
+
+from planwright.core.states import JOB_TERMINAL
+from planwright.services.api.orchestrator.state import JobState
+
+
+class JobCache:
+    def __init__(self, max_jobs: int = 4096) -> None:
+        self._jobs: OrderedDict[UUID, JobState] = OrderedDict()
+        self._max = max_jobs
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def get(self, job_id: UUID) -> JobState | None:
+        job = self._jobs.get(job_id)
+        if job is not None:
+            self._jobs.move_to_end(job_id)
+        return job
+
+    def committed(self, jobs: Iterable[JobState]) -> None:
+        """Keep what a batch committed (finished jobs are let go: little more happens to them)."""
+        for job in jobs:
+            job.settle()
+            if job.status in JOB_TERMINAL:
+                self._jobs.pop(job.id, None)
+            else:
+                self._jobs[job.id] = job
+                self._jobs.move_to_end(job.id)
+        while len(self._jobs) > self._max:
+            self._jobs.popitem(last=False)
+
+    def drop(self, job_ids: Iterable[UUID]) -> None:
+        """Forget jobs a failed batch changed in memory."""
+        for job_id in job_ids:
+            self._jobs.pop(job_id, None)

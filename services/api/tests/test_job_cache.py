@@ -1,0 +1,115 @@
+"""The Orchestrator's jobs in memory: never used once another replica wrote the job, never kept when
+the batch that changed them rolled back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import make_settings
+from planwright.core import names
+from planwright.core.bus import MemoryBus
+from planwright.core.bus.base import Delivery
+from planwright.core.db.engine import make_engine
+from planwright.core.db.eventlog import events_after
+from planwright.core.db.migrate import upgrade_head
+from planwright.core.db.schema import tasks
+from planwright.core.db.tests.support import postgres_database
+from planwright.core.feed import MemoryFeed
+from planwright.core.messages import PlanCreated, PlanStarted, TaskCompleted, TaskDispatch, TaskStarted
+from planwright.core.outbox import DirectOutbox
+from planwright.core.planning.rules import RuleBasedPlanner
+from planwright.core.tool_registry import default_registry
+from planwright.services.api.orchestrator import Orchestrator
+
+GOAL = "Write a note; then summarize it"
+
+
+async def handle(orchestrator: Orchestrator, *messages: object) -> None:
+    await orchestrator.handle([Delivery(names.ORCHESTRATOR, str(i), m, 1) for i, m in enumerate(messages)])  # type: ignore[arg-type]
+
+
+async def dispatched(bus: MemoryBus) -> list[TaskDispatch]:
+    got = await bus.read(names.DISPATCH_LANES, names.G_WORKER, "test", count=100, block_s=0)
+    await bus.ack(names.G_WORKER, got)
+    return [d.message for d in got if isinstance(d.message, TaskDispatch)]
+
+
+@pytest.fixture
+def database_url():
+    try:
+        with postgres_database() as url:
+            yield url
+    except OSError as exc:  # pragma: no cover - the CI machine always has Postgres
+        pytest.skip(f"Postgres is not reachable: {exc}")
+
+
+async def test_a_replica_reloads_a_job_another_replica_wrote(tmp_path, database_url):
+    await asyncio.to_thread(upgrade_head, database_url)
+    settings = make_settings(tmp_path)
+    bus = MemoryBus()
+    replicas = []
+    for _ in range(2):
+        engine = make_engine(database_url, pool_size=2)
+        replicas.append(Orchestrator(engine, bus, DirectOutbox(bus), MemoryFeed(), settings))
+    a, b = replicas
+    try:
+        job_id = await a.create_job(GOAL, {}, 1)
+        plan = RuleBasedPlanner(default_registry()).plan(GOAL)
+        await handle(
+            a,
+            PlanStarted(job_id=job_id, planner="rules"),
+            PlanCreated(job_id=job_id, plan=plan, planner="rules"),
+        )
+        (first,) = await dispatched(bus)  # replica a now holds the job in memory, first task queued
+        ident = first.ident()
+        await handle(b, TaskStarted(**ident, worker="w1"))  # b moves it to running
+        await handle(a, TaskCompleted(**ident, output={"text": "a note"}))
+
+        async with a.engine.connect() as conn:
+            events = [e.type for e in await events_after(conn, job_id, 0) if e.task_id == first.task_id]
+            status = (
+                await conn.execute(sa.select(tasks.c.status).where(tasks.c.id == first.task_id))
+            ).scalar()
+        # Had a used its stale copy (task still queued) it would have passed through running again.
+        assert events == ["task.ready", "task.queued", "task.running", "task.succeeded"]
+        assert status == "succeeded"
+        assert [d.key for d in await dispatched(bus)] == ["summarize_text"]
+    finally:
+        for replica in replicas:
+            await replica.engine.dispose()
+
+
+async def test_a_rolled_back_batch_leaves_nothing_in_memory(runtime_factory, monkeypatch):
+    runtime = await runtime_factory(("orchestrator",))
+    orchestrator = runtime.orchestrator
+    job_id = await orchestrator.create_job(GOAL, {}, 1)
+    plan = RuleBasedPlanner(runtime.registry).plan(GOAL)
+    await handle(
+        orchestrator,
+        PlanStarted(job_id=job_id, planner="rules"),
+        PlanCreated(job_id=job_id, plan=plan, planner="rules"),
+    )
+    (first,) = await dispatched(runtime.bus)
+    started = TaskStarted(**first.ident(), worker="w1")
+
+    import planwright.services.api.orchestrator.service as service
+
+    real = service.append_events
+
+    async def failing(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(service, "append_events", failing)
+    with pytest.raises(RuntimeError):
+        await handle(orchestrator, started)
+    monkeypatch.setattr(service, "append_events", real)
+
+    await handle(orchestrator, started)  # redelivered: applies now, as if the first try never happened
+    async with runtime.engine.connect() as conn:
+        status = (await conn.execute(sa.select(tasks.c.status).where(tasks.c.id == first.task_id))).scalar()
+        events = [e.type for e in await events_after(conn, job_id, 0) if e.task_id == first.task_id]
+    assert status == "running"
+    assert events == ["task.ready", "task.queued", "task.running"]
