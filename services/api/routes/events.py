@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from planwright.core import metrics
 from planwright.core.db.eventlog import events_after
 from planwright.core.errors import PlanwrightError
 from planwright.core.events import JOB_TERMINAL_EVENTS, Event
+from planwright.core.feed import Subscription
 from planwright.core.states import JOB_TERMINAL
 from planwright.services.api import queries, schemas
 from planwright.services.api.deps import RuntimeDep
@@ -103,16 +104,23 @@ async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[by
                 return
             while not sub.lagged:
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), timeout=KEEPALIVE_S)
+                    async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, unlike wait_for
+                        first = await sub.queue.get()
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
-                if event.id <= last:
-                    continue
-                yield _sse(event)
-                last = event.id
-                if event.type in JOB_TERMINAL_EVENTS:
-                    return
+                # Whatever else is queued goes in the same write: one send per commit, not per event.
+                chunk = bytearray()
+                for event in _queued(sub, first):
+                    if event.id <= last:
+                        continue
+                    chunk += _sse(event)
+                    last = event.id
+                    if event.type in JOB_TERMINAL_EVENTS:
+                        yield bytes(chunk)
+                        return
+                if chunk:
+                    yield bytes(chunk)
             # The subscriber fell behind and events were dropped: catch up from the database.
     finally:
         metrics.SSE_OPEN.labels("job_events").dec()
@@ -162,12 +170,20 @@ async def _changes(runtime: Runtime) -> AsyncIterator[bytes]:
         runtime.feed.unwatch_jobs(board)
 
 
+def _queued(sub: Subscription, first: Event) -> Iterator[Event]:
+    """``first``, then every event already waiting in the subscription."""
+    yield first
+    while not sub.queue.empty():
+        yield sub.queue.get_nowait()
+
+
 async def _replay(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[tuple[bytes, Event]]:
+    """Pages of the job's events after ``last``: each page as one chunk, with its last event."""
     while True:
         async with runtime.engine.connect() as conn:
             page = await events_after(conn, job_id, last, limit=REPLAY_PAGE)
-        for event in page:
-            yield _sse(event), event
-            last = event.id
+        if page:
+            yield b"".join(_sse(event) for event in page), page[-1]
+            last = page[-1].id
         if len(page) < REPLAY_PAGE:
             return
