@@ -110,17 +110,17 @@ async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[by
                     yield b": keepalive\n\n"
                     continue
                 # Whatever else is queued goes in the same write: one send per commit, not per event.
-                chunk = bytearray()
+                batch = bytearray()
                 for event in _queued(sub, first):
                     if event.id <= last:
                         continue
-                    chunk += _sse(event)
+                    batch += _sse(event)
                     last = event.id
                     if event.type in JOB_TERMINAL_EVENTS:
-                        yield bytes(chunk)
+                        yield bytes(batch)
                         return
-                if chunk:
-                    yield bytes(chunk)
+                if batch:
+                    yield bytes(batch)
             # The subscriber fell behind and events were dropped: catch up from the database.
     finally:
         metrics.SSE_OPEN.labels("job_events").dec()

@@ -8,12 +8,11 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from conftest import make_settings
 from planwright.core import names
 from planwright.core.bus import MemoryBus
 from planwright.core.bus.base import Delivery
 from planwright.core.db.engine import make_engine
-from planwright.core.db.eventlog import events_after
+from planwright.core.db.eventlog import append_events, events_after
 from planwright.core.db.migrate import upgrade_head
 from planwright.core.db.schema import tasks
 from planwright.core.db.tests.support import postgres_database
@@ -21,6 +20,7 @@ from planwright.core.feed import MemoryFeed
 from planwright.core.messages import PlanCreated, PlanStarted, TaskCompleted, TaskDispatch, TaskStarted
 from planwright.core.outbox import DirectOutbox
 from planwright.core.planning.rules import RuleBasedPlanner
+from planwright.core.settings import Settings
 from planwright.core.tool_registry import default_registry
 from planwright.services.api.orchestrator import Orchestrator
 
@@ -48,7 +48,7 @@ def database_url():
 
 async def test_a_replica_reloads_a_job_another_replica_wrote(tmp_path, database_url):
     await asyncio.to_thread(upgrade_head, database_url)
-    settings = make_settings(tmp_path)
+    settings = Settings(_env_file=None, planwright_data_dir=tmp_path)
     bus = MemoryBus()
     replicas = []
     for _ in range(2):
@@ -95,17 +95,14 @@ async def test_a_rolled_back_batch_leaves_nothing_in_memory(runtime_factory, mon
     (first,) = await dispatched(runtime.bus)
     started = TaskStarted(**first.ident(), worker="w1")
 
-    import planwright.services.api.orchestrator.service as service
-
-    real = service.append_events
-
     async def failing(*args: object, **kwargs: object) -> object:
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(service, "append_events", failing)
+    target = "planwright.services.api.orchestrator.service.append_events"
+    monkeypatch.setattr(target, failing)
     with pytest.raises(RuntimeError):
         await handle(orchestrator, started)
-    monkeypatch.setattr(service, "append_events", real)
+    monkeypatch.setattr(target, append_events)
 
     await handle(orchestrator, started)  # redelivered: applies now, as if the first try never happened
     async with runtime.engine.connect() as conn:
