@@ -16,9 +16,9 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from planwright.core import names
+from planwright.core.db.engine import Writer
 from planwright.core.db.eventlog import append_events
 from planwright.core.db.schema import jobs
 from planwright.core.events import EventDraft
@@ -45,27 +45,27 @@ class NewJob:
 class Intake:
     def __init__(
         self,
-        engine: AsyncEngine,
+        writer: Writer,
         outbox: Outbox,
         feed: EventFeed,
         lock: asyncio.Lock | None = None,
         *,
         max_batch: int = 500,
     ) -> None:
-        self._engine = engine
+        self._writer = writer
         self._outbox = outbox
         self._feed = feed
         self._lock = lock  # shared with the Orchestrator's writes when the database has one writer
         self._max_batch = max_batch
         self._waiting: list[tuple[NewJob, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, job: NewJob) -> None:
         """Return once ``job`` is committed (its ``job.created`` is then on its way to the planner)."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((job, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name="intake")
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="intake")
         await done  # a client that leaves cancels only its wait: the writer still commits the job
 
     async def _drain(self) -> None:
@@ -90,7 +90,7 @@ class Intake:
 
     async def _commit(self, new: Sequence[NewJob]) -> None:
         async with self._lock or contextlib.nullcontext():
-            async with self._engine.begin() as conn:
+            async with self._writer.begin() as conn:
                 await conn.execute(sa.insert(jobs), [_row(job) for job in new])
                 pending = await self._outbox.write(conn, [(names.JOBS, job.message) for job in new])
                 created = [

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from planwright.core import logs, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
+from planwright.core.db.engine import Writer
 from planwright.core.db.eventlog import append_events
 from planwright.core.db.schema import (
     artifacts,
@@ -74,7 +75,8 @@ class Orchestrator:
         # SQLite (embedded mode) has one writer, this process: new jobs take the same lock instead of
         # waiting on the file's, and the jobs in memory are always the current ones.
         self._sole_writer = engine.dialect.name == "sqlite"
-        self.intake = Intake(engine, outbox, feed, self._write if self._sole_writer else None)
+        self.writer = Writer(engine)
+        self.intake = Intake(self.writer, outbox, feed, self._write if self._sole_writer else None)
         self._cache = JobCache()
         self._held: dict[UUID, JobState] = {}  # the jobs the transaction in progress loaded
 
@@ -266,7 +268,7 @@ class Orchestrator:
         async with self._write:
             self._counted, self._spans, self._pending, self._held = [], [], Pending(), {}
             try:
-                async with self.engine.begin() as conn:
+                async with self.writer.begin() as conn:
                     committed = await work(conn)
             except BaseException:
                 self._cache.drop(self._held)  # changed in memory, rolled back in the database
