@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from planwright.core.bus.base import Bus
 from planwright.core.db.schema import outbox
+from planwright.core.db.writes import insert_returning_ids
 from planwright.core.events import utcnow
 from planwright.core.messages import Message, decode, encode
 
@@ -111,9 +112,7 @@ class OutboxRelay:
             return Pending()
         now = utcnow()
         rows = [{"stream": s, "payload": encode(m).decode(), "created_at": now} for s, m in items]
-        stmt = sa.insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
-        ids = (await conn.execute(stmt, rows)).scalars().all()
-        return Pending(list(items), list(ids))
+        return Pending(list(items), await insert_returning_ids(conn, outbox, rows))
 
     async def sent(self, pending: Pending) -> None:
         if not pending.items:

@@ -9,10 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db.schema import events
+from planwright.core.db.writes import insert_returning_ids
 from planwright.core.events import Event, EventDraft, as_utc, utcnow
-
-_INSERT_ORDERED = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
-_INSERT_UNORDERED = sa.insert(events).returning(events.c.id)
 
 
 async def append_events(conn: AsyncConnection, drafts: Sequence[EventDraft]) -> list[Event]:
@@ -24,13 +22,14 @@ async def append_events(conn: AsyncConnection, drafts: Sequence[EventDraft]) -> 
         {"job_id": d.job_id, "type": d.type, "task_id": d.task_id, "data": d.data, "created_at": now}
         for d in drafts
     ]
-    if conn.dialect.name == "sqlite":
-        # One multi-row statement: SQLite gives each row the table's largest id + 1 in turn, so the
-        # ids, sorted, are in row order (an ordered RETURNING would be one statement per row).
-        ids = sorted((await conn.execute(_INSERT_UNORDERED, rows)).scalars().all())
-    else:
-        ids = list((await conn.execute(_INSERT_ORDERED, rows)).scalars().all())
-    return [Event(id=i, created_at=now, **d.model_dump()) for i, d in zip(ids, drafts, strict=True)]
+    ids = await insert_returning_ids(conn, events, rows)
+    # The drafts were validated when they were made: no second validation of the same fields.
+    return [
+        Event.model_construct(
+            id=i, created_at=now, job_id=d.job_id, type=d.type, task_id=d.task_id, data=d.data
+        )
+        for i, d in zip(ids, drafts, strict=True)
+    ]
 
 
 async def events_after(conn: AsyncConnection, job_id: UUID, after: int, limit: int = 1000) -> list[Event]:

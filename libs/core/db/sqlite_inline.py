@@ -96,6 +96,11 @@ class Connection:
             raise ValueError("no active connection")
         return self._connection
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The ``sqlite3`` connection itself (db/writes.py runs statements on it directly)."""
+        return self._conn
+
     def cursor(self) -> Cursor:
         return Cursor(self._conn.cursor())
 

@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
-
 from planwright.core import names
 from planwright.core.db.engine import Writer
 from planwright.core.db.eventlog import append_events
 from planwright.core.db.schema import jobs
+from planwright.core.db.writes import insert_rows
 from planwright.core.events import EventDraft
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated
@@ -91,7 +90,7 @@ class Intake:
     async def _commit(self, new: Sequence[NewJob]) -> None:
         async with self._lock or contextlib.nullcontext():
             async with self._writer.begin() as conn:
-                await conn.execute(sa.insert(jobs), [_row(job) for job in new])
+                await insert_rows(conn, jobs, [_row(job) for job in new])
                 pending = await self._outbox.write(conn, [(names.JOBS, job.message) for job in new])
                 created = [
                     EventDraft(

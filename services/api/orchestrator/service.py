@@ -28,6 +28,7 @@ from planwright.core.db.schema import (
     policy_decisions,
     tasks,
 )
+from planwright.core.db.writes import insert_rows
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, utcnow
 from planwright.core.feed import EventFeed
@@ -288,8 +289,7 @@ class Orchestrator:
         return states
 
     async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
-        if ch.plans:
-            await conn.execute(sa.insert(plans), ch.plans)
+        await insert_rows(conn, plans, ch.plans)
         await save_jobs(conn, states, ch.now)
         for table, rows in (
             (artifacts, ch.artifacts),
@@ -297,8 +297,7 @@ class Orchestrator:
             (policy_decisions, ch.decisions),
             (llm_calls, ch.llm_calls),
         ):
-            if rows:
-                await conn.execute(sa.insert(table), rows)
+            await insert_rows(conn, table, rows)
         self._pending.extend(await self.outbox.write(conn, ch.outbox))
         self._counted.extend(ch.metrics)
         self._spans.extend(ch.spans)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db.schema import jobs, tasks
+from planwright.core.db.writes import insert_rows, update_rows
 from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
 from planwright.core.states import JobStatus, TaskStatus
@@ -218,7 +219,7 @@ async def save_jobs(conn: AsyncConnection, states: Iterable[JobState], now: date
             job.version += 1  # every write moves it, so other replicas reload the job
             job_updates.append(
                 {
-                    "b_id": job.id,
+                    "id": job.id,
                     "version": job.version,
                     "status": job.status.value,
                     "error": job.error,
@@ -250,15 +251,10 @@ async def save_jobs(conn: AsyncConnection, states: Iterable[JobState], now: date
                 }
             )
         task_updates.extend(
-            {"b_id": t.id, **t.values(), "updated_at": now}
+            {"id": t.id, **t.values(), "updated_at": now}
             for t in job.tasks.values()
             if t.dirty and t.id not in new_ids
         )
-    if task_inserts:
-        await conn.execute(sa.insert(tasks), task_inserts)
-    if job_updates:
-        stmt = sa.update(jobs).where(jobs.c.id == sa.bindparam("b_id"))
-        await conn.execute(stmt.execution_options(synchronize_session=False), job_updates)
-    if task_updates:
-        stmt = sa.update(tasks).where(tasks.c.id == sa.bindparam("b_id"))
-        await conn.execute(stmt.execution_options(synchronize_session=False), task_updates)
+    await insert_rows(conn, tasks, task_inserts)
+    await update_rows(conn, jobs, job_updates)
+    await update_rows(conn, tasks, task_updates)
