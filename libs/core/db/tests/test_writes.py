@@ -1,0 +1,135 @@
+"""Rows written straight to SQLite are stored exactly as SQLAlchemy Core stores them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from planwright.core.db import writes
+from planwright.core.db.engine import make_engine
+from planwright.core.db.migrate import upgrade_head
+from planwright.core.db.schema import events, jobs, tasks
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    await asyncio.to_thread(upgrade_head, url)  # alembic runs its own event loop
+    engine = make_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+def job_row(**overrides):
+    now = datetime(2026, 11, 26, 14, 30, 1, 123456, tzinfo=UTC)
+    return {
+        "id": uuid.uuid4(),
+        "goal": "Write a note",
+        "context_json": {"nested": {"a": [1, 2.5, None, "é"]}},
+        "priority": 3,
+        "status": "pending",
+        "created_at": now,
+        "updated_at": now,
+        "trace_id": None,
+        "trace_parent": None,
+    } | overrides
+
+
+def task_row(job_id, **overrides):
+    now = datetime(2026, 11, 26, 14, 30, 2, 5, tzinfo=UTC)
+    return {
+        "id": uuid.uuid4(),
+        "job_id": job_id,
+        "plan_version": 1,
+        "position": 0,
+        "key": "write_note",
+        "title": "Write",
+        "description": "",
+        "tool": "text_generate",
+        "args": {"prompt": "x"},
+        "depends_on": [],
+        "critic_required": True,
+        "status": "pending",
+        "attempt": 1,
+        "first_attempt": 1,
+        "reworks": 0,
+        "output": None,
+        "error": None,
+        "created_at": now,
+        "updated_at": now,
+        "started_at": None,
+        "finished_at": None,
+    } | overrides
+
+
+async def stored(engine, table, ids):
+    """The rows as SQLite holds them (no SQLAlchemy types on the way out), id column dropped."""
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection.sqlite
+        out = []
+        for i in ids:
+            hexid = i.hex if isinstance(i, uuid.UUID) else i
+            row = raw.execute(f"SELECT * FROM {table.name} WHERE id = ?", (hexid,)).fetchone()
+            out.append(row[1:])
+        return out
+
+
+async def test_inserts_and_updates_store_what_core_stores(engine):
+    core_job, fast_job = job_row(), job_row()
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(jobs), [core_job])
+        await writes.insert_rows(conn, jobs, [fast_job])
+        core_task, fast_task = task_row(core_job["id"]), task_row(fast_job["id"])
+        await conn.execute(sa.insert(tasks), [core_task])
+        await writes.insert_rows(conn, tasks, [fast_task])
+    assert (await stored(engine, jobs, [core_job["id"]]))[0][:-1] == (
+        await stored(engine, jobs, [fast_job["id"]])
+    )[0][:-1]
+    core, fast = await stored(engine, tasks, [core_task["id"], fast_task["id"]])
+    assert core[1:] == fast[1:]  # all but the job id
+
+    change = {
+        "status": "succeeded",
+        "output": {"text": "done"},
+        "error": None,
+        "finished_at": datetime(2026, 11, 26, 15, 0, tzinfo=UTC),
+    }
+    async with engine.begin() as conn:
+        await conn.execute(sa.update(tasks).where(tasks.c.id == core_task["id"]), change)
+        await writes.update_rows(conn, tasks, [{"id": fast_task["id"], **change}])
+    core, fast = await stored(engine, tasks, [core_task["id"], fast_task["id"]])
+    assert core[1:] == fast[1:]
+    async with engine.connect() as conn:
+        back = (await conn.execute(sa.select(tasks).where(tasks.c.id == fast_task["id"]))).one()
+    assert (back.output, back.critic_required, back.finished_at.replace(tzinfo=UTC)) == (
+        {"text": "done"},
+        True,
+        change["finished_at"],
+    )
+
+
+async def test_returned_ids_follow_the_rows_across_statements(engine, monkeypatch):
+    monkeypatch.setattr(writes, "_MAX_VALUES", 10)  # two rows per statement: several statements
+    job = job_row()
+    rows = [
+        {
+            "job_id": job["id"],
+            "type": "task.progress",
+            "task_id": None,
+            "data": {"n": n},
+            "created_at": job["created_at"],
+        }
+        for n in range(7)
+    ]
+    async with engine.begin() as conn:
+        await writes.insert_rows(conn, jobs, [job])
+        ids = await writes.insert_returning_ids(conn, events, rows)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 7
+    async with engine.connect() as conn:
+        found = dict((await conn.execute(sa.select(events.c.id, events.c.data))).all())
+    assert [found[i] for i in ids] == [{"n": n} for n in range(7)]
