@@ -16,7 +16,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from uuid import UUID
 
-from planwright.core.states import JOB_TERMINAL
+from planwright.core.states import JOB_TERMINAL, JobStatus
+from planwright.services.api.orchestrator.intake import NewJob
 from planwright.services.api.orchestrator.state import JobState
 
 
@@ -45,6 +46,23 @@ class JobCache:
                 self._jobs.move_to_end(job.id)
         while len(self._jobs) > self._max:
             self._jobs.popitem(last=False)
+
+    def created(self, new: Iterable[NewJob]) -> None:
+        """Jobs just stored by the intake: the Orchestrator's next batch for them needs no load."""
+        self.committed(
+            JobState(
+                id=job.id,
+                goal=job.goal,
+                priority=job.priority,
+                status=JobStatus.pending,
+                error=None,
+                plan_version=0,
+                context=job.context,
+                created_at=job.created_at,
+                trace_parent=job.trace_parent,
+            )
+            for job in new
+        )
 
     def drop(self, job_ids: Iterable[UUID]) -> None:
         """Forget jobs a failed batch changed in memory."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,9 +49,11 @@ class Intake:
         feed: EventFeed,
         lock: asyncio.Lock | None = None,
         *,
+        committed: Callable[[Sequence[NewJob]], None] = lambda _: None,
         max_batch: int = 500,
     ) -> None:
         self._writer = writer
+        self._committed = committed  # told of each commit's jobs (the Orchestrator keeps them in memory)
         self._outbox = outbox
         self._feed = feed
         self._lock = lock  # shared with the Orchestrator's writes when the database has one writer
@@ -99,6 +101,7 @@ class Intake:
                     for job in new
                 ]
                 events = await append_events(conn, created)
+            self._committed(new)
             await self._feed.publish(events)
             await self._outbox.sent(pending)
 

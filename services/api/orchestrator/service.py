@@ -77,8 +77,9 @@ class Orchestrator:
         # waiting on the file's, and the jobs in memory are always the current ones.
         self._sole_writer = engine.dialect.name == "sqlite"
         self.writer = Writer(engine)
-        self.intake = Intake(self.writer, outbox, feed, self._write if self._sole_writer else None)
         self._cache = JobCache()
+        lock = self._write if self._sole_writer else None
+        self.intake = Intake(self.writer, outbox, feed, lock, committed=self._cache.created)
         self._held: dict[UUID, JobState] = {}  # the jobs the transaction in progress loaded
 
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
