@@ -1,4 +1,4 @@
-.PHONY: install up up-dist test lint fmt migrate clean ui-install ui-build ui-dev ui-client ui-check
+.PHONY: install up up-dist test lint fmt migrate clean ui-install ui-build ui-dev ui-client ui-check bench
 
 # uv is the one tool needed; it is installed with pip when missing.
 UV := $(shell command -v uv 2>/dev/null)
@@ -70,6 +70,11 @@ up-dist: install
 
 migrate: install
 	$(UV) run --frozen planwright migrate
+
+# The benchmark harness (bench/README.md): every workload in both modes, a table on stdout, JSON in
+# bench/results/. Needs Postgres on 127.0.0.1:5432 and Redis on 6379. QUICK=1: tiny sizes, a smoke run.
+bench: install
+	$(UV) run --frozen python -m bench $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache ui/.next ui/out

@@ -1,0 +1,133 @@
+"""The floor: what the storage and the bus cost at the least on this machine, measured in the same run.
+
+redis_ping_ms: one PING round trip. stream_2hop_ms: XADD to stream A, an echo consumer reads it with
+XREADGROUP BLOCK and XADDs it to stream B, the first reads it back with XREADGROUP BLOCK (what one
+dependent hop costs at the least in distributed mode). pg_commit_ms: INSERT one row + COMMIT (asyncpg).
+sqlite_commit_ms: INSERT one row + COMMIT, WAL, synchronous=NORMAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import redis
+import redis.asyncio as aredis
+
+from bench.config import REDIS_URL
+from bench.util import median, ms
+
+PINGS = 1000
+ROUNDS = 200
+
+
+def redis_ping_ms() -> float:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for _ in range(20):
+            client.ping()
+        times = []
+        for _ in range(PINGS):
+            started = time.perf_counter()
+            client.ping()
+            times.append(time.perf_counter() - started)
+        return ms(median(times))
+    finally:
+        client.close()
+
+
+async def _echo(client: aredis.Redis, src: str, dst: str, stop: asyncio.Event) -> None:
+    # Stops on a flag: cancelling a blocked XREADGROUP of redis.asyncio can hang.
+    while not stop.is_set():
+        got: Any = await client.xreadgroup("echo", "e1", {src: ">"}, count=1, block=100)
+        for _, messages in got or []:
+            for message_id, fields in messages:
+                await client.xadd(dst, fields)
+                await client.xack(src, "echo", message_id)
+
+
+async def _stream_2hop(prefix: str) -> float:
+    a, b = f"{prefix}floor:a", f"{prefix}floor:b"
+    sender, echoer = aredis.Redis.from_url(REDIS_URL), aredis.Redis.from_url(REDIS_URL)
+    await sender.xgroup_create(a, "echo", id="$", mkstream=True)
+    await sender.xgroup_create(b, "back", id="$", mkstream=True)
+    stop = asyncio.Event()
+    echo = asyncio.create_task(_echo(echoer, a, b, stop))
+    times = []
+    try:
+        for i in range(ROUNDS + 10):
+            started = time.perf_counter()
+            await sender.xadd(a, {"n": str(i)})
+            got: Any = await sender.xreadgroup("back", "s1", {b: ">"}, count=1, block=5000)
+            elapsed = time.perf_counter() - started
+            if not got:
+                raise RuntimeError("the echo consumer did not answer within 5s")
+            await sender.xack(b, "back", got[0][1][0][0])
+            if i >= 10:  # after a warm-up
+                times.append(elapsed)
+    finally:
+        stop.set()
+        await echo
+        await sender.delete(a, b)
+        await sender.aclose()
+        await echoer.aclose()
+    return ms(median(times))
+
+
+def stream_2hop_ms(prefix: str) -> float:
+    return asyncio.run(_stream_2hop(prefix))
+
+
+async def _pg_commit(database_url: str) -> float:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TEMP TABLE floor_commit (id serial PRIMARY KEY, v text)")
+        times = []
+        for i in range(ROUNDS + 10):
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute("INSERT INTO floor_commit (v) VALUES ($1)", str(i))
+            if i >= 10:
+                times.append(time.perf_counter() - started)
+        return ms(median(times))
+    finally:
+        await conn.close()
+
+
+def pg_commit_ms(database_url: str) -> float:
+    return asyncio.run(_pg_commit(database_url))
+
+
+def sqlite_commit_ms() -> float:
+    with tempfile.TemporaryDirectory(prefix="pwbench-sqlite-") as tmp:
+        conn = sqlite3.connect(Path(tmp) / "floor.db")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE floor_commit (id INTEGER PRIMARY KEY, v TEXT)")
+            conn.commit()
+            times = []
+            for i in range(ROUNDS + 10):
+                started = time.perf_counter()
+                conn.execute("INSERT INTO floor_commit (v) VALUES (?)", (str(i),))
+                conn.commit()
+                if i >= 10:
+                    times.append(time.perf_counter() - started)
+            return ms(median(times))
+        finally:
+            conn.close()
+
+
+def measure(prefix: str | None, database_url: str | None) -> dict[str, float | None]:
+    """Every floor figure; the Redis and Postgres ones are None when there is no Redis or database."""
+    return {
+        "floor_sqlite_commit_ms": sqlite_commit_ms(),
+        "floor_redis_ping_ms": redis_ping_ms() if prefix is not None else None,
+        "floor_stream_2hop_ms": stream_2hop_ms(prefix) if prefix is not None else None,
+        "floor_pg_commit_ms": pg_commit_ms(database_url) if database_url else None,
+    }
