@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span as Span  # re-exported: services type their spans with it
 from opentelemetry.trace import SpanKind as SpanKind
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+if TYPE_CHECKING:
+    # The SDK (and the OTLP exporter) are only loaded by ``configure``: with tracing off, a process
+    # needs the API alone (no-op tracer, context, W3C propagation).
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
@@ -45,6 +48,10 @@ def configure(
     to ``endpoint`` (``OTEL_EXPORTER_OTLP_ENDPOINT``: the collector's base URL; spans go to
     ``/v1/traces`` under it, as the OTLP spec says)."""
     global _provider, _tracer
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     shutdown()
     if exporter is None:
         if not endpoint:

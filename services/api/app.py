@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import planwright
 from planwright.core import metrics, tracing
 from planwright.services.api.errors import install_error_handlers
+from planwright.services.api.health import Health
 from planwright.services.api.routes import artifacts, events, jobs, meta, policy, task_actions
 from planwright.services.runtime import Runtime
 
@@ -70,7 +71,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         try:
-            yield
+            await health.start()  # the first check is done before the app serves
+            try:
+                yield
+            finally:
+                await health.stop()
         finally:
             await runtime.stop()
 
@@ -81,6 +86,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.health = health = Health(runtime)  # /healthz answers from its last check
     install_error_handlers(app)
     # events first: its /jobs/changes must win over the jobs router's /jobs/{job_id}.
     for module in (events, jobs, artifacts, task_actions, policy, meta):
