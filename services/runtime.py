@@ -17,11 +17,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from planwright.core import metrics, names
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import Bus, MemoryBus
-from planwright.core.bus.redis import RedisBus
 from planwright.core.db.engine import make_engine
 from planwright.core.errors import ConfigError
 from planwright.core.feed import EventFeed, MemoryFeed
-from planwright.core.feed_redis import RedisFeed
 from planwright.core.llm import make_client
 from planwright.core.outbox import DirectOutbox, Outbox, OutboxRelay
 from planwright.core.planning.llm import LLMPlanner, RulePlanning
@@ -56,6 +54,10 @@ class Runtime:
             self.bus = MemoryBus(visibility_timeout_s=settings.visibility_timeout_s)
             self.feed = MemoryFeed()
         else:
+            # Imported here: redis (and the OpenTelemetry SDK it loads) is for distributed mode only.
+            from planwright.core.bus.redis import RedisBus
+            from planwright.core.feed_redis import RedisFeed
+
             bus = RedisBus.from_url(
                 settings.redis_url,
                 prefix=settings.redis_key_prefix,

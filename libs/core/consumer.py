@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import sqlalchemy.exc
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from planwright.core import logs, names, tracing
 from planwright.core.bus.base import Bus, Delivery
@@ -23,9 +22,17 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
-    RedisConnectionError,
-    RedisTimeoutError,
 )
+
+
+def transient() -> tuple[type[BaseException], ...]:
+    """TRANSIENT, and Redis's connection errors once redis is loaded (distributed mode): a process
+    that never imported redis (embedded mode) cannot raise them, and need not load it to catch them."""
+    errors = sys.modules.get("redis.exceptions")
+    if errors is None:
+        return TRANSIENT
+    return (*TRANSIENT, errors.ConnectionError, errors.TimeoutError)
+
 
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
 
@@ -123,7 +130,7 @@ async def consume(
             batch = await read_batch(
                 bus, streams, group, consumer, count=count, block_s=block_s, max_deliveries=max_deliveries
             )
-        except TRANSIENT as exc:
+        except transient() as exc:
             log.warning("%s: bus unavailable (%s); retrying in %.1fs", group, exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
@@ -142,13 +149,13 @@ async def _handle_through_outages(
         try:
             await handle(batch)
             return True
-        except TRANSIENT as exc:
+        except transient() as exc:
             if stop.is_set():
                 return False  # left pending: another consumer reclaims it
             log.warning("%s: holding %d message(s) while a dependency is down (%s)", group, len(batch), exc)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
-            with contextlib.suppress(*TRANSIENT):
+            with contextlib.suppress(*transient()):
                 await bus.touch(group, consumer, batch)
         except Exception:
             if len(batch) == 1:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -21,6 +20,9 @@ from planwright.core.errors import InvalidArtifactName, RetryableToolError, Tool
 from planwright.core.llm.client import LLMClient
 from planwright.core.llm.demo_faults import faulty, leave_out_items
 from planwright.core.text import html_to_text
+
+if TYPE_CHECKING:
+    import httpx  # imported by http_fetch when it runs: no need to load it (and its CLI) at start
 
 ProgressFn = Callable[[str], Awaitable[None]]
 # The second parameter is Any because each handler takes its own args model; the registry guarantees
@@ -303,6 +305,8 @@ def _make_http_fetch(limit: int) -> Handler:
     async def _http_fetch(call: ToolCall, args: HttpFetchArgs) -> HttpFetchOutput:
         cap = min(args.max_bytes or limit, limit, call.max_response_bytes or limit)
         await call.progress(f"fetching {args.url}")
+        import httpx
+
         try:
             out = await _fetch(args.url, cap)
         except httpx.UnsupportedProtocol as exc:  # e.g. redirected to ftp://
@@ -319,6 +323,8 @@ def _make_http_fetch(limit: int) -> Handler:
 
 
 async def _fetch(url: str, cap: int) -> HttpFetchOutput:
+    import httpx
+
     async with (
         httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(15.0)) as client,
         client.stream("GET", url, headers={"User-Agent": "planwright-http-fetch"}) as response,
