@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 from uuid import UUID
@@ -16,7 +17,7 @@ from planwright.core.db.eventlog import events_after
 from planwright.core.errors import PlanwrightError
 from planwright.core.events import JOB_TERMINAL_EVENTS, Event
 from planwright.core.feed import Subscription
-from planwright.core.states import JOB_TERMINAL
+from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, schemas
 from planwright.services.api.deps import RuntimeDep
 from planwright.services.runtime import Runtime
@@ -39,8 +40,20 @@ class InvalidLastEventId(PlanwrightError):
     status_code = 422
 
 
+_ENCODED: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
+_ENCODED_MAX = 8192
+
+
 def _sse(event: Event) -> bytes:
-    return f"id: {event.id}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
+    """The event as an SSE message, encoded once however many clients it goes to."""
+    key = (event.job_id, event.id)
+    data = _ENCODED.get(key)
+    if data is None:
+        data = f"id: {event.id}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
+        _ENCODED[key] = data
+        if len(_ENCODED) > _ENCODED_MAX:
+            _ENCODED.popitem(last=False)
+    return data
 
 
 @router.get(
@@ -74,25 +87,25 @@ async def job_events(
             )
         last = int(last_event_id)
     async with runtime.engine.connect() as conn:
-        await queries.job_status(conn, job_id)  # 404 before the stream starts
+        status = await queries.job_status(conn, job_id)  # 404 before the stream starts
     return StreamingResponse(
-        _stream(runtime, job_id, last),
+        _stream(runtime, job_id, last, status),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[bytes]:
+async def _stream(runtime: Runtime, job_id: UUID, last: int, status: JobStatus) -> AsyncIterator[bytes]:
     # Subscribe before replaying, so nothing committed in between is missed; ids <= last are dropped.
     sub = await runtime.feed.subscribe(job_id)
     metrics.SSE_OPEN.labels("job_events").inc()
     try:
         while True:
             sub.drain()
-            # The status is read before the replay: if the job was over then, the replay holds its
-            # last event. (A terminal event in the log is not the end when a retry reopened the job.)
-            async with runtime.engine.connect() as conn:
-                ended = await queries.job_status(conn, job_id) in JOB_TERMINAL
+            # The status is read before the replay (the first time, by the route): if the job was over
+            # then, the replay holds its last event. (A terminal event in the log is not the end when a
+            # retry reopened the job.)
+            ended = status in JOB_TERMINAL
             # The job may also end between that read and the replay: then the replay's last event is
             # its terminal one, and the live tail would drop it as already sent and wait forever.
             ends_replay = False
@@ -122,6 +135,8 @@ async def _stream(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[by
                 if batch:
                     yield bytes(batch)
             # The subscriber fell behind and events were dropped: catch up from the database.
+            async with runtime.engine.connect() as conn:
+                status = await queries.job_status(conn, job_id)
     finally:
         metrics.SSE_OPEN.labels("job_events").dec()
         runtime.feed.unsubscribe(sub)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from planwright.core.db.eventlog import events_after
+from planwright.core.states import JobStatus
 from planwright.follow import sse_events
 
 
@@ -68,7 +69,7 @@ async def test_live_subscriber_receives_events_as_they_commit(runtime, demo_goal
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
     received = []
     async with asyncio.timeout(10):
-        async for chunk in _stream(runtime, job_id, 0):
+        async for chunk in _stream(runtime, job_id, 0, JobStatus.pending):
             received.extend(parse(chunk.decode()))
     types = [e for _, e, _ in received]
     assert types[0] == "job.created"
@@ -78,26 +79,20 @@ async def test_live_subscriber_receives_events_as_they_commit(runtime, demo_goal
     assert runtime.feed.subscriber_count() == 0  # unsubscribed when the stream ended
 
 
-async def test_a_job_that_ends_between_the_status_read_and_the_replay_ends_the_stream(
-    runtime, demo_goal, monkeypatch
-):
+async def test_a_job_that_ends_between_the_status_read_and_the_replay_ends_the_stream(runtime, demo_goal):
     """The race a resumed stream once hit: the status read says running, then the terminal event is
     committed before the replay reads the log. The replay sends it, and the stream must end there."""
     from planwright.services.api.routes import events as route
 
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
     async with asyncio.timeout(10):
-        async for _ in route._stream(runtime, job_id, 0):
+        async for _ in route._stream(runtime, job_id, 0, JobStatus.pending):
             pass  # run the job to its end
     cut = 3  # resume after the third event, as a client reconnecting with Last-Event-ID would
-
-    async def still_running(conn, job):
-        return "running"  # what the status read saw, just before the job ended
-
-    monkeypatch.setattr("planwright.services.api.queries.job_status", still_running)
     received = []
     async with asyncio.timeout(5):
-        async for chunk in route._stream(runtime, job_id, cut):
+        # "running": what the route's status read saw, just before the job ended.
+        async for chunk in route._stream(runtime, job_id, cut, JobStatus.running):
             received.extend(parse(chunk.decode()))
     assert received[-1][1] == "job.succeeded"
     assert received[0][0] == cut + 1
@@ -107,7 +102,7 @@ async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goa
     from planwright.services.api.routes.events import _stream
 
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
-    gen = _stream(runtime, job_id, 0)
+    gen = _stream(runtime, job_id, 0, JobStatus.pending)
     first = parse((await anext(gen)).decode())
     assert first[0][1] == "job.created"
     # A slow client: its queue holds one event, so the feed drops the rest and flags the lag.
