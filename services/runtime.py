@@ -202,5 +202,5 @@ class Runtime:
         await self.feed.close()
         await self.bus.close()
         await self.llm.provider.aclose()
-        await self.orchestrator.writer.close()
+        await self.orchestrator.close()
         await self.engine.dispose()

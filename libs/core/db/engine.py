@@ -38,31 +38,31 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 class Writer:
-    """Where one process's write transactions run.
+    """Where one process's write transactions run, one at a time (the caller serialises them).
 
-    On SQLite (one writer, this process, its writes serialised by the caller's lock) one connection is
-    held and reused: a pool checkout and return cost several times what a small transaction does. On
-    Postgres each transaction takes a connection from the pool, which replaces broken ones.
+    One connection is held and reused: a pool checkout (with its pre-ping round trip on Postgres) cost
+    more than a small transaction. A connection that failed is closed and the next transaction takes a
+    fresh one, so a database restart costs the transactions in flight and nothing more.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._held = engine.dialect.name == "sqlite"
         self._conn: AsyncConnection | None = None
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A transaction, committed when the block ends (rolled back if it raises)."""
-        if not self._held:
-            async with self._engine.begin() as conn:
-                yield conn
-            return
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             self._conn = await self._engine.connect()
-        async with self._conn.begin():
-            yield self._conn
+        try:
+            async with self._conn.begin():
+                yield self._conn
+        except BaseException:
+            await self.close()  # whatever went wrong, the next transaction starts on a fresh connection
+            raise
 
     async def close(self) -> None:
         if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()

@@ -52,8 +52,8 @@ class Intake:
         committed: Callable[[Sequence[NewJob]], None] = lambda _: None,
         max_batch: int = 500,
     ) -> None:
-        self._writer = writer
         self._committed = committed  # told of each commit's jobs (the Orchestrator keeps them in memory)
+        self.writer = writer
         self._outbox = outbox
         self._feed = feed
         self._lock = lock  # shared with the Orchestrator's writes when the database has one writer
@@ -91,7 +91,7 @@ class Intake:
 
     async def _commit(self, new: Sequence[NewJob]) -> None:
         async with self._lock or contextlib.nullcontext():
-            async with self._writer.begin() as conn:
+            async with self.writer.begin() as conn:
                 await insert_rows(conn, jobs, [_row(job) for job in new])
                 pending = await self._outbox.write(conn, [(names.JOBS, job.message) for job in new])
                 created = [

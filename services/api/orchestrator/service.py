@@ -78,9 +78,15 @@ class Orchestrator:
         self._sole_writer = engine.dialect.name == "sqlite"
         self.writer = Writer(engine)
         self._cache = JobCache()
-        lock = self._write if self._sole_writer else None
-        self.intake = Intake(self.writer, outbox, feed, lock, committed=self._cache.created)
+        # On SQLite new jobs share the Orchestrator's lock and connection; elsewhere they have their own.
+        lock, intake_writer = (self._write, self.writer) if self._sole_writer else (None, Writer(engine))
+        self.intake = Intake(intake_writer, outbox, feed, lock, committed=self._cache.created)
         self._held: dict[UUID, JobState] = {}  # the jobs the transaction in progress loaded
+
+    async def close(self) -> None:
+        """Give back the connections held for writing (the engine is disposed of by its owner)."""
+        await self.writer.close()
+        await self.intake.writer.close()
 
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
         """Store a new job (see ``submit_job``); returns its id."""

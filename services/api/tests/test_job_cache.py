@@ -79,6 +79,7 @@ async def test_a_replica_reloads_a_job_another_replica_wrote(tmp_path, database_
         assert [d.key for d in await dispatched(bus)] == ["summarize_text"]
     finally:
         for replica in replicas:
+            await replica.close()
             await replica.engine.dispose()
 
 
