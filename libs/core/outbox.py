@@ -81,7 +81,8 @@ class DirectOutbox:
 class OutboxRelay:
     """Distributed mode: outbox rows, published by their writer after commit, swept if left behind.
 
-    ``sent`` publishes what this process just committed and queues the rows for deletion. A sweep
+    ``sent`` publishes what this process just committed and queues the rows for deletion (every
+    ``delete_every_s``, many commits' rows in one statement). A sweep
     every ``sweep_s`` (and ``flush`` at start) publishes rows older than ``grace_s`` — left by a crash
     of any process, or by a publish that failed — so a live writer and the sweep rarely both send one.
     A row may still be published twice (a crash between publish and delete); every consumer is
@@ -96,12 +97,14 @@ class OutboxRelay:
         batch: int = 500,
         sweep_s: float = 1.0,
         grace_s: float = 2.0,
+        delete_every_s: float = 0.2,
     ) -> None:
         self._engine = engine
         self._bus = bus
         self._batch = batch
         self._sweep_s = sweep_s
         self._grace_s = grace_s
+        self._delete_every_s = delete_every_s
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._published: list[int] = []  # rows on the bus, still to delete
@@ -122,9 +125,11 @@ class OutboxRelay:
         except Exception as exc:  # the rows stay; the sweep publishes them once the bus answers
             log.warning("outbox: publishing after commit failed (%s); the relay will retry", exc)
             self._failed = True
+            self._wake.set()
         else:
             self._published.extend(pending.row_ids)
-        self._wake.set()
+            if len(self._published) >= self._batch:
+                self._wake.set()  # else the next tick deletes them, many commits' rows in one statement
 
     async def backlog(self) -> int:
         """Rows committed but not yet published and deleted (for metrics)."""
@@ -170,11 +175,13 @@ class OutboxRelay:
             return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Delete what was published, and sweep rows left behind, on every kick and every ``sweep_s``."""
+        """Delete what was published (every ``delete_every_s``, or at once when a batch is waiting), and
+        sweep rows left behind every ``sweep_s`` (at once after a failed publish)."""
         next_sweep = time.monotonic() + self._sweep_s
         while not stop.is_set():
+            wait = min(self._delete_every_s, max(next_sweep - time.monotonic(), 0))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(next_sweep - time.monotonic(), 0))
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
             self._wake.clear()
             try:
                 if self._failed or time.monotonic() >= next_sweep:
