@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from planwright.core.states import JobStatus
 from planwright.services.api import queries, schemas
@@ -18,12 +19,19 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+def _json(model: BaseModel, status_code: int = 200) -> Response:
+    """``model`` as the response, serialised once by pydantic. FastAPI would validate it against the
+    route's ``response_model`` again and go through a dict and ``json.dumps``; the model already is
+    that type, so the hot routes skip that (the OpenAPI schema still comes from ``response_model``)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
 @router.post("/jobs", status_code=201, response_model=schemas.JobDetail, responses=_ERRORS)
-async def create_job(body: schemas.JobCreate, runtime: RuntimeDep) -> schemas.JobDetail:
+async def create_job(body: schemas.JobCreate, runtime: RuntimeDep) -> Response:
     """Submit a goal. The job is stored before the answer; planning starts right after."""
     job = await runtime.orchestrator.submit_job(body.goal, body.context_json, body.priority)
     # The job as committed: nothing but the Orchestrator has touched it yet, so no need to read it back.
-    return schemas.JobDetail(
+    detail = schemas.JobDetail(
         id=job.id,
         goal=job.goal,
         context_json=job.context,
@@ -38,6 +46,7 @@ async def create_job(body: schemas.JobCreate, runtime: RuntimeDep) -> schemas.Jo
         trace_url=queries.trace_url(runtime.settings.jaeger_url, job.trace_id),
         plan=None,
     )
+    return _json(detail, 201)
 
 
 @router.get("/jobs", response_model=schemas.JobPage, responses=_ERRORS)
@@ -55,9 +64,10 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.JobDetail, responses=_ERRORS)
-async def get_job(job_id: UUID, conn: ConnDep, runtime: RuntimeDep) -> schemas.JobDetail:
+async def get_job(job_id: UUID, runtime: RuntimeDep) -> Response:
     """The job with its task counts, model usage, current plan and trace."""
-    return await queries.get_job(conn, job_id, runtime.settings.jaeger_url)
+    async with runtime.engine.connect() as conn:
+        return _json(await queries.get_job(conn, job_id, runtime.settings.jaeger_url))
 
 
 @router.get("/jobs/{job_id}/tasks", response_model=list[schemas.TaskOut], responses=_ERRORS)
