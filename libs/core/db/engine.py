@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from planwright.core.db import sqlite_inline
 from planwright.core.settings import async_db_url
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -60,6 +65,20 @@ class Writer:
         except BaseException:
             await self.close()  # whatever went wrong, the next transaction starts on a fresh connection
             raise
+
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work`` in a transaction. If the held connection turns out to be dead (the database
+        restarted since its last use; a pool would have pinged it first), ``work`` runs once more on a
+        fresh connection, so a restart fails nothing that a pool checkout would not have failed."""
+        try:
+            async with self.begin() as conn:
+                return await work(conn)
+        except sa_exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.info("database connection was lost; running the transaction again on a new one")
+        async with self.begin() as conn:
+            return await work(conn)
 
     async def close(self) -> None:
         if self._conn is not None:

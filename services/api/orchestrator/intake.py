@@ -15,15 +15,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from planwright.core import names
 from planwright.core.db.engine import Writer
 from planwright.core.db.eventlog import append_events
 from planwright.core.db.schema import jobs
 from planwright.core.db.writes import insert_rows
-from planwright.core.events import EventDraft
+from planwright.core.events import Event, EventDraft
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated
-from planwright.core.outbox import Outbox
+from planwright.core.outbox import Outbox, Pending
 from planwright.core.states import JobStatus
 
 log = logging.getLogger(__name__)
@@ -90,17 +92,19 @@ class Intake:
             _settle(done, None)
 
     async def _commit(self, new: Sequence[NewJob]) -> None:
+        async def store(conn: AsyncConnection) -> tuple[Pending, list[Event]]:
+            await insert_rows(conn, jobs, [_row(job) for job in new])
+            pending = await self._outbox.write(conn, [(names.JOBS, job.message) for job in new])
+            created = [
+                EventDraft(
+                    job_id=job.id, type="job.created", data={"goal": job.goal, "priority": job.priority}
+                )
+                for job in new
+            ]
+            return pending, await append_events(conn, created)
+
         async with self._lock or contextlib.nullcontext():
-            async with self.writer.begin() as conn:
-                await insert_rows(conn, jobs, [_row(job) for job in new])
-                pending = await self._outbox.write(conn, [(names.JOBS, job.message) for job in new])
-                created = [
-                    EventDraft(
-                        job_id=job.id, type="job.created", data={"goal": job.goal, "priority": job.priority}
-                    )
-                    for job in new
-                ]
-                events = await append_events(conn, created)
+            pending, events = await self.writer.run(store)
             self._committed(new)
             await self._feed.publish(events)
             await self._outbox.sent(pending)

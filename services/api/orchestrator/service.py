@@ -273,15 +273,20 @@ class Orchestrator:
     async def _transact(self, work: Callable[[AsyncConnection], Awaitable[list[Event]]]) -> None:
         # Commit and publish under one lock per process, so the live feed sees a job's events in id
         # order (an SSE client drops any id at or below the last one it sent).
-        async with self._write:
+        async def attempt(conn: AsyncConnection) -> list[Event]:
+            self._cache.drop(self._held)  # what an attempt that failed changed in memory
             self._counted, self._spans, self._pending, self._held = [], [], Pending(), {}
+            return await work(conn)
+
+        async with self._write:
             try:
-                async with self.writer.begin() as conn:
-                    committed = await work(conn)
+                committed = await self.writer.run(attempt)
             except BaseException:
                 self._cache.drop(self._held)  # changed in memory, rolled back in the database
                 raise
-            self._cache.committed(self._held.values())
+            finally:
+                held, self._held = self._held, {}
+            self._cache.committed(held.values())
             for count in self._counted:
                 count()
             for span in self._spans:
