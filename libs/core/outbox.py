@@ -82,9 +82,9 @@ class OutboxRelay:
     """Distributed mode: outbox rows, published by their writer after commit, swept if left behind.
 
     ``sent`` publishes what this process just committed and queues the rows for deletion (every
-    ``delete_every_s``, many commits' rows in one statement). A sweep
-    every ``sweep_s`` (and ``flush`` at start) publishes rows older than ``grace_s`` — left by a crash
-    of any process, or by a publish that failed — so a live writer and the sweep rarely both send one.
+    ``delete_every_s``, many commits' rows in one statement). A sweep every ``sweep_s`` (and ``flush``
+    at start) publishes rows older than ``grace_s``, left by a crash of any process or by a publish
+    that failed, so a live writer and the sweep rarely both send one.
     A row may still be published twice (a crash between publish and delete); every consumer is
     idempotent, so that is safe.
     """

@@ -26,9 +26,6 @@ class JobCache:
         self._jobs: OrderedDict[UUID, JobState] = OrderedDict()
         self._max = max_jobs
 
-    def __len__(self) -> int:
-        return len(self._jobs)
-
     def get(self, job_id: UUID) -> JobState | None:
         job = self._jobs.get(job_id)
         if job is not None:
