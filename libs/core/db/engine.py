@@ -18,6 +18,12 @@ from planwright.core.settings import async_db_url
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# How long a SQLite statement waits for another process's lock. Statements run on the event loop and
+# this process serialises its own writes, so only another process (one running `planwright migrate`
+# on the same file, say) can hold it: a short wait keeps the loop responsive, and the failed batch is
+# held and retried like any outage (database is locked is an OperationalError).
+SQLITE_BUSY_TIMEOUT_MS = 250
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for ``url`` (plain ``postgresql://`` accepted). SQLite gets WAL and a busy timeout."""
@@ -27,7 +33,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Statements run on the event loop, not in aiosqlite's thread (sqlite_inline.py, ADR 0013).
-        engine = create_async_engine(url, async_creator=sqlite_inline.connector(path, timeout_s=30))
+        engine = create_async_engine(
+            url, async_creator=sqlite_inline.connector(path, timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,7 +43,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.close()
 
         return engine
