@@ -98,16 +98,30 @@ async def test_a_job_that_ends_between_the_status_read_and_the_replay_ends_the_s
     assert received[0][0] == cut + 1
 
 
-async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goal):
+async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goal, monkeypatch):
+    from planwright.services.api import queries
     from planwright.services.api.routes.events import _stream
 
+    subscribe = runtime.feed.subscribe
+
+    async def slow_client(job_id):  # its queue holds one event: the feed drops the rest, flags the lag
+        sub = await subscribe(job_id)
+        sub.queue = asyncio.Queue(maxsize=1)
+        return sub
+
+    monkeypatch.setattr(runtime.feed, "subscribe", slow_client)
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
     gen = _stream(runtime, job_id, 0, JobStatus.pending)
     first = parse((await anext(gen)).decode())
     assert first[0][1] == "job.created"
-    # A slow client: its queue holds one event, so the feed drops the rest and flags the lag.
+    async with asyncio.timeout(10):  # the client reads nothing while the whole job runs
+        while True:
+            async with runtime.engine.connect() as conn:
+                if await queries.job_status(conn, job_id) == "succeeded":
+                    break
+            await asyncio.sleep(0.02)
     (sub,) = runtime.feed._subs[job_id]
-    sub.queue = asyncio.Queue(maxsize=1)
+    assert sub.lagged
     rest = []
     async with asyncio.timeout(10):
         async for chunk in gen:
@@ -115,7 +129,8 @@ async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goa
     assert rest[-1][1] == "job.succeeded"
     async with runtime.engine.connect() as conn:
         stored = [e.id for e in await events_after(conn, job_id, 0)]
-    assert [first[0][0]] + [i for i, _, _ in rest] == stored  # nothing lost, nothing twice
+    seen = [e[0] for e in first]
+    assert seen + [i for i, _, _ in rest] == stored  # nothing lost, nothing twice
 
 
 async def test_the_jobs_list_stream_says_ready_then_names_each_job_that_changed(runtime, demo_goal):
