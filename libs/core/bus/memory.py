@@ -57,7 +57,8 @@ class MemoryBus:
     def __init__(self, *, visibility_timeout_s: float = 120.0) -> None:
         self._streams: dict[str, _Stream] = {}
         self._visibility = visibility_timeout_s
-        self._changed = asyncio.Condition()
+        # Readers blocked on a stream: a publish wakes only those waiting on its stream.
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._closed = False
         self._epoch_seen = False
         self.dead: list[tuple[Delivery, str]] = []  # the dead-letter "stream"
@@ -69,8 +70,13 @@ class MemoryBus:
         if not messages:
             return
         self._stream(stream).entries.extend(messages)
-        async with self._changed:
-            self._changed.notify_all()
+        self._wake(stream)
+
+    def _wake(self, *streams: str) -> None:
+        for name in streams:
+            for waiter in self._waiters.pop(name, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def read(
         self, streams: Sequence[str], group: str, consumer: str, *, count: int, block_s: float
@@ -81,9 +87,16 @@ class MemoryBus:
             remaining = deadline - time.monotonic()
             if out or remaining <= 0 or self._closed:
                 return out
-            async with self._changed:
+            waiter = asyncio.get_running_loop().create_future()
+            for name in streams:
+                self._waiters.setdefault(name, set()).add(waiter)
+            try:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=remaining)
+                    async with asyncio.timeout(remaining):
+                        await waiter
+            finally:
+                for name in streams:
+                    self._waiters.get(name, set()).discard(waiter)
 
     def _take(self, streams: Sequence[str], group: str, consumer: str, count: int) -> list[Delivery]:
         now = time.monotonic()
@@ -134,8 +147,7 @@ class MemoryBus:
     async def release(self, group: str, consumer: str, deliveries: Sequence[Delivery]) -> None:
         for p in self._pending(group, deliveries):
             p.delivered_at = time.monotonic() - self._visibility
-        async with self._changed:
-            self._changed.notify_all()
+        self._wake(*{d.stream for d in deliveries})
 
     async def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
         metrics.MESSAGES_DEAD_LETTERED.labels(delivery.stream).inc()
@@ -169,5 +181,4 @@ class MemoryBus:
     async def close(self) -> None:
         """Wake every blocked reader; reads return at once from now on."""
         self._closed = True
-        async with self._changed:
-            self._changed.notify_all()
+        self._wake(*list(self._waiters))
