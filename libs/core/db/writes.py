@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -124,7 +124,7 @@ def _converters(dialect: Dialect, table: sa.Table, columns: tuple[str, ...]) -> 
     )
 
 
-@cache
+@lru_cache(maxsize=512)  # keyed by the row count too: bounded, since counts vary with every batch
 def _insert(
     dialect: Dialect, table: sa.Table, columns: tuple[str, ...], *, returning: bool, count: int = 1
 ) -> tuple[str, tuple[_Convert, ...]]:
