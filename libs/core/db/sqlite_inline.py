@@ -114,11 +114,10 @@ class Connection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.stop()
 
     def stop(self) -> None:
+        """Close at once (SQLAlchemy's forced terminate calls this; ``close`` is the same here)."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
