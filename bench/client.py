@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from bench.config import Shape
+from bench.http_raw import RawHttp
 from bench.util import BenchError
 
 TERMINAL_EVENTS = ("job.succeeded", "job.failed", "job.cancelled")
@@ -27,9 +28,12 @@ def parse_time(text: str) -> float:
 
 
 class Api:
-    """An async client of one API process."""
+    """An async client of one API process: the measured requests (submit, GET /jobs/{id}, the SSE
+    stream) over the lean ``RawHttp``, the rest (listing, tasks) over httpx."""
 
     def __init__(self, base: str, connections: int = 100) -> None:
+        url = httpx.URL(base)
+        self.raw = RawHttp(url.host, url.port or 80, connections)
         # Idle connections are dropped well before uvicorn's 5 s keep-alive timeout closes them: reusing
         # one the server is closing at that moment fails the request (httpx.ReadError).
         limits = httpx.Limits(
@@ -38,18 +42,20 @@ class Api:
         self.http = httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(60.0), limits=limits)
 
     async def close(self) -> None:
+        await self.raw.close()
         await self.http.aclose()
 
     async def submit(self, goal: str) -> str:
-        resp = await self.http.post("/jobs", json={"goal": goal})
-        if resp.status_code != 201:
-            raise BenchError(f"POST /jobs answered {resp.status_code}: {resp.text[:500]}")
+        resp = await self.raw.request("POST", "/jobs", {"goal": goal})
+        if resp.status != 201:
+            raise BenchError(f"POST /jobs answered {resp.status}: {resp.body[:500]!r}")
         job_id: str = resp.json()["id"]
         return job_id
 
     async def job(self, job_id: str) -> dict[str, Any]:
-        resp = await self.http.get(f"/jobs/{job_id}")
-        resp.raise_for_status()
+        resp = await self.raw.request("GET", f"/jobs/{job_id}")
+        if resp.status != 200:
+            raise BenchError(f"GET /jobs/{job_id} answered {resp.status}: {resp.body[:500]!r}")
         job: dict[str, Any] = resp.json()
         return job
 
@@ -61,19 +67,24 @@ class Api:
 
     async def follow(self, job_id: str) -> tuple[str, float]:
         """Follow the job's SSE stream to its terminal event: (event type, monotonic time it arrived)."""
-        async with self.http.stream("GET", f"/jobs/{job_id}/events") as resp:
-            if resp.status_code != 200:
-                raise BenchError(f"GET /jobs/{job_id}/events answered {resp.status_code}")
-            async for line in resp.aiter_lines():
-                if line.startswith("event: ") and line[7:] in TERMINAL_EVENTS:
-                    return line[7:], time.monotonic()
-        raise BenchError(f"the event stream of job {job_id} ended without a terminal event")
+        seen: list[tuple[str, float]] = []
+
+        def terminal(chunk: bytes) -> bool:
+            for kind in TERMINAL_EVENTS:
+                if f"event: {kind}\n".encode() in chunk:
+                    seen.append((kind, time.monotonic()))
+                    return True
+            return False
+
+        await self.raw.stream_until(f"/jobs/{job_id}/events", terminal)
+        if not seen:
+            raise BenchError(f"the event stream of job {job_id} ended without a terminal event")
+        return seen[0]
 
     async def poll(self, job_id: str) -> tuple[str, float]:
         """GET /jobs/{id} in a tight loop until it is finished: (status, monotonic time of that answer)."""
         while True:
-            resp = await self.http.get(f"/jobs/{job_id}")
-            status: str = resp.json()["status"]
+            status: str = (await self.job(job_id))["status"]
             if status not in UNFINISHED:
                 return status, time.monotonic()
 
