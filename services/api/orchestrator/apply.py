@@ -33,7 +33,15 @@ from planwright.core.messages import (
 )
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
-from planwright.core.states import TASK_TERMINAL, JobStatus, TaskStatus, can_job, can_task, check_task
+from planwright.core.states import (
+    TASK_DEAD,
+    TASK_TERMINAL,
+    JobStatus,
+    TaskStatus,
+    can_job,
+    can_task,
+    check_task,
+)
 from planwright.services.api.orchestrator.governance import Governance
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
 
@@ -56,6 +64,7 @@ class Applier(Governance):
         self.policy = policy  # set when the gate is on: plans are checked before anything runs
 
     def apply(self, job: JobState, msg: Message, ch: Changes) -> None:
+        """Apply one message; call ``settle`` once the batch's messages for the job are applied."""
         match msg:
             case PlanStarted():
                 if can_job(job.status, JobStatus.planning):
@@ -75,7 +84,12 @@ class Applier(Governance):
                 self._task_msg(job, msg, ch)
             case _:
                 return
-        if job.status is JobStatus.running and not self.over_budget(job, ch):
+        self.over_budget(job, ch)
+
+    def settle(self, job: JobState, ch: Changes) -> None:
+        """What follows from the messages just applied to ``job``: once per job and batch, not per
+        message (a batch of 100 results of one fan-out scans its graph once, not 100 times)."""
+        if job.status is JobStatus.running:
             self.advance(job, ch)
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -156,13 +170,14 @@ class Applier(Governance):
         """Skip what can no longer run, release what is ready, and finish the job when all is done."""
         graph = {k: t.depends_on for k, t in job.tasks.items()}
         status = {k: t.status for k, t in job.tasks.items()}
-        for key in scheduler.tasks_to_skip(graph, status):
-            task = job.tasks[key]
-            dead = [d for d in task.depends_on if job.tasks[d].status is not TaskStatus.succeeded]
-            self._task(
-                job, task, TaskStatus.skipped, ch, reason=f"dependency {', '.join(dead)} did not succeed"
-            )
-        status = {k: t.status for k, t in job.tasks.items()}
+        if not TASK_DEAD.isdisjoint(status.values()):
+            for key in scheduler.tasks_to_skip(graph, status):
+                task = job.tasks[key]
+                dead = [d for d in task.depends_on if job.tasks[d].status is not TaskStatus.succeeded]
+                self._task(
+                    job, task, TaskStatus.skipped, ch, reason=f"dependency {', '.join(dead)} did not succeed"
+                )
+            status = {k: t.status for k, t in job.tasks.items()}
         for key in scheduler.ready_tasks(graph, status):
             self._release(job, job.tasks[key], ch)
         outcome = scheduler.job_outcome({k: t.status for k, t in job.tasks.items()})

@@ -236,6 +236,7 @@ class Orchestrator:
         async def work(conn: AsyncConnection) -> list[Event]:
             ch = Changes(now=utcnow())
             states = await self._load(conn, (d.message.job_id for d in deliveries))
+            touched: dict[UUID, JobState] = {}  # in order of their first message
             for d in deliveries:
                 job = states.get(d.message.job_id)
                 if job is None:
@@ -245,6 +246,10 @@ class Orchestrator:
                     continue
                 with within(job, getattr(d.message, "task_id", None)):
                     self.applier.apply(job, d.message, ch)
+                touched[job.id] = job
+            for job in touched.values():
+                with within(job):
+                    self.applier.settle(job, ch)
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
