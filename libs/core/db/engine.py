@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from planwright.core.db import sqlite_inline
+from planwright.core.db import jsoncodec, sqlite_inline
 from planwright.core.settings import async_db_url
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Statements run on the event loop, not in aiosqlite's thread (sqlite_inline.py, ADR 0013).
         engine = create_async_engine(
-            url, async_creator=sqlite_inline.connector(path, timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            url,
+            async_creator=sqlite_inline.connector(path, timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000),
+            json_serializer=jsoncodec.dumps,
+            json_deserializer=jsoncodec.loads,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -47,7 +50,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=jsoncodec.dumps,
+        json_deserializer=jsoncodec.loads,
+    )
 
 
 class Writer:
