@@ -119,9 +119,26 @@ def _values(row: Row, columns: Sequence[str], convert: Sequence[_Convert]) -> li
 
 @cache
 def _converters(dialect: Dialect, table: sa.Table, columns: tuple[str, ...]) -> tuple[_Convert, ...]:
-    return tuple(
-        cast(_Convert, table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) for c in columns
-    )
+    out = []
+    for c in columns:
+        convert = cast(_Convert, table.c[c].type.dialect_impl(dialect).bind_processor(dialect))
+        if convert is not None and isinstance(table.c[c].type, sa.DateTime | sa.Uuid):
+            convert = _last_one(convert)
+        out.append(convert)
+    return tuple(out)
+
+
+def _last_one(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` remembering its last value: a batch's rows share one timestamp (and often a job
+    id), and SQLite's DATETIME processor formats each field in Python."""
+    last: list[Any] = [object(), None]
+
+    def memo(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
+
+    return memo
 
 
 @lru_cache(maxsize=512)  # keyed by the row count too: bounded, since counts vary with every batch

@@ -139,3 +139,26 @@ async def test_returned_ids_follow_the_rows_across_statements(engine, monkeypatc
     async with engine.connect() as conn:
         found = dict((await conn.execute(sa.select(events.c.id, events.c.data))).all())
     assert [found[i] for i in ids] == [{"n": n} for n in range(7)]
+
+
+async def test_each_row_keeps_its_own_time_and_id_when_values_alternate(engine):
+    # The converters remember their last value (rows of a batch share one timestamp): a value that
+    # differs from the one before, or comes back after another, is converted again.
+    first, second = (datetime(2026, 11, 26, 14, 30, s, tzinfo=UTC) for s in (1, 2))
+    a, b = job_row(created_at=first), job_row(created_at=second)
+    rows = [
+        {"job_id": job["id"], "type": "job.created", "task_id": None, "data": {}, "created_at": when}
+        for job, when in ((a, first), (b, second), (a, first), (a, second))
+    ]
+    async with engine.begin() as conn:
+        await writes.insert_rows(conn, jobs, [a, b])
+        ids = await writes.insert_returning_ids(conn, events, rows)
+    async with engine.connect() as conn:
+        got = {
+            r.id: (r.job_id, r.created_at.replace(tzinfo=UTC))
+            for r in await conn.execute(sa.select(events.c.id, events.c.job_id, events.c.created_at))
+        }
+    assert [got[i] for i in ids] == [(r["job_id"], r["created_at"]) for r in rows]
+    async with engine.connect() as conn:
+        created = dict((await conn.execute(sa.select(jobs.c.id, jobs.c.created_at))).all())
+    assert {k: v.replace(tzinfo=UTC) for k, v in created.items()} == {a["id"]: first, b["id"]: second}
