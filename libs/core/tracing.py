@@ -73,6 +73,11 @@ def shutdown() -> None:
     _tracer = trace.NoOpTracer()
 
 
+def enabled() -> bool:
+    """Whether spans are recorded and exported (``configure`` was called)."""
+    return _provider is not None
+
+
 def carrier() -> dict[str, str]:
     """The current trace context as W3C headers (``traceparent``, ``tracestate``); empty if none."""
     headers: dict[str, str] = {}

@@ -36,7 +36,11 @@ class RequestTelemetry:
             return
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
-        if path.startswith(UNTRACED):
+        # No span when nothing would record it: tracing is off and the caller sent no trace context
+        # to continue (with one, the job keeps the caller's trace id even while tracing is off).
+        if path.startswith(UNTRACED) or not (
+            tracing.enabled() or any(k == b"traceparent" for k, _ in scope["headers"])
+        ):
             await self.app(scope, receive, self._observer(scope, send, started, None))
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

@@ -11,9 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from planwright.services.runtime import Runtime
 
 
-async def get_runtime(request: Request) -> Runtime:  # async: a plain def would run in a thread
+def runtime_of(request: Request) -> Runtime:
+    """The app's runtime; the hottest routes take ``request`` and call this rather than depend on
+    ``RuntimeDep``, which costs FastAPI a dependency to solve on every request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:  # async: a plain def would run in a thread
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from planwright.core.db.reads import fetch_all
 from planwright.core.db.schema import (
     artifacts,
     critic_verdicts,
@@ -41,9 +43,15 @@ def _count_columns() -> tuple[sa.ColumnElement[Any], ...]:
     return (
         sa.func.count().label("total"),
         share(s == TaskStatus.succeeded.value, "succeeded"),
-        share(s.in_(_FAILED), "failed"),
-        share(s.in_(_RUNNING), "running"),
+        share(_one_of(s, _FAILED), "failed"),
+        share(_one_of(s, _RUNNING), "running"),
     )
+
+
+def _one_of(column: sa.ColumnElement[str], values: Iterable[str]) -> sa.ColumnElement[bool]:
+    """``column IN ('a', 'b')`` with the (fixed, known) values written into the SQL: an IN over bound
+    parameters is expanded at every execution, which cost GET /jobs/{id} ~90 us."""
+    return column.in_([sa.literal_column(f"'{value}'") for value in values])
 
 
 def _counts_of(row: Row[Any]) -> schemas.TaskCounts:
@@ -169,9 +177,10 @@ _JOB_DETAIL = (
 
 
 async def get_job(conn: AsyncConnection, job_id: UUID, jaeger_url: str | None = None) -> schemas.JobDetail:
-    row = (await conn.execute(_JOB_DETAIL, {"job_id": job_id})).first()
-    if row is None:
+    found = await fetch_all(conn, _JOB_DETAIL, {"job_id": job_id})
+    if not found:
         raise NotFound(f"job {job_id} not found")
+    row = found[0]
     plan = None
     if row.plan_version_found is not None:
         plan = schemas.PlanOut(
@@ -183,11 +192,14 @@ async def get_job(conn: AsyncConnection, job_id: UUID, jaeger_url: str | None = 
     return schemas.JobDetail(**_job(row, _counts_of(row), _usage_of(row), jaeger_url), plan=plan)
 
 
+_JOB_STATUS = sa.select(jobs.c.status).where(jobs.c.id == _JOB_ID)
+
+
 async def job_status(conn: AsyncConnection, job_id: UUID) -> JobStatus:
-    status = (await conn.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
-    if status is None:
+    found = await fetch_all(conn, _JOB_STATUS, {"job_id": job_id})
+    if not found:
         raise NotFound(f"job {job_id} not found")
-    return JobStatus(status)
+    return JobStatus(found[0].status)
 
 
 async def list_tasks(conn: AsyncConnection, job_id: UUID) -> list[schemas.TaskOut]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from planwright.core.states import JobStatus
 from planwright.services.api import queries, schemas
-from planwright.services.api.deps import ConnDep, RuntimeDep
+from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
 
 router = APIRouter(tags=["jobs"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -27,8 +27,9 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
 
 
 @router.post("/jobs", status_code=201, response_model=schemas.JobDetail, responses=_ERRORS)
-async def create_job(body: schemas.JobCreate, runtime: RuntimeDep) -> Response:
+async def create_job(body: schemas.JobCreate, request: Request) -> Response:
     """Submit a goal. The job is stored before the answer; planning starts right after."""
+    runtime = runtime_of(request)
     job = await runtime.orchestrator.submit_job(body.goal, body.context_json, body.priority)
     # The job as committed: nothing but the Orchestrator has touched it yet, so no need to read it back.
     detail = schemas.JobDetail(
@@ -64,8 +65,9 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.JobDetail, responses=_ERRORS)
-async def get_job(job_id: UUID, runtime: RuntimeDep) -> Response:
+async def get_job(job_id: UUID, request: Request) -> Response:
     """The job with its task counts, model usage, current plan and trace."""
+    runtime = runtime_of(request)
     async with runtime.engine.connect() as conn:
         return _json(await queries.get_job(conn, job_id, runtime.settings.jaeger_url))
 
