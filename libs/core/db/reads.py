@@ -72,6 +72,18 @@ def _compile(dialect: Dialect, stmt: sa.Select[Any]) -> _Compiled:
         name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in set(names)
     }
     columns = compiled._result_columns
-    result = tuple(column[3].dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    result = tuple(
+        column[3].dialect_impl(dialect).result_processor(dialect, _type_code(column[3])) for column in columns
+    )
     row = namedtuple("Row", [column[0] for column in columns], rename=True)  # type: ignore[misc]
     return _Compiled(compiled.string, names, dict(compiled.params), bind, row, result)
+
+
+def _type_code(type_: Any) -> int | None:
+    """The driver's code for a numeric result column (asyncpg's numeric processors need the Postgres
+    type: float8 or numeric); None for everything else, which no processor looks at."""
+    if isinstance(type_, sa.Float):
+        return 701  # float8: what a Float column, and a sum over one, are
+    if isinstance(type_, sa.Numeric):
+        return 1700  # numeric
+    return None

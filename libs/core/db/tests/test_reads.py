@@ -16,6 +16,7 @@ JOB_ID = sa.bindparam("job_id", type_=sa.Uuid)
 COUNTS = (
     sa.select(
         sa.func.count().label("total"),
+        sa.func.coalesce(sa.func.sum(sa.cast(tasks.c.position, sa.Float)), 0.0).label("weight"),
         sa.func.sum(
             sa.case(
                 (tasks.c.status.in_([sa.literal_column("'failed'"), sa.literal_column("'blocked'")]), 1),
@@ -64,10 +65,11 @@ async def test_a_statement_reads_back_what_core_reads(engine):  # noqa: F811
         missing = await reads.fetch_all(conn, DETAIL, {"job_id": uuid.uuid4()})
     assert [tuple(r) for r in fast] == [tuple(r) for r in core]
     assert fast[0].plan_spec == {"tasks": [{"k": 1}]}
-    assert (fast[0].id, fast[0].total, fast[0].failed, fast[0].context_json) == (
+    assert (fast[0].id, fast[0].total, fast[0].failed, fast[0].weight, fast[0].context_json) == (
         job["id"],
         2,
         1,
+        1.0,
         job["context_json"],
     )
     assert missing == []
