@@ -145,3 +145,5 @@ TARGETS: dict[str, tuple[str, float | str]] = {
     "w4_connect_replay_s": ("<=", 2),
     "idle_rss_mb": ("<=", 90),
 }
+# Targets the issue sets for one mode only: idle RSS is `planwright up`'s (embedded mode).
+TARGET_MODES: dict[str, str] = {"idle_rss_mb": "embedded"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.config import TARGETS
+from bench.config import TARGET_MODES, TARGETS
 
 EMBEDDED, DISTRIBUTED = "embedded", "distributed"
 BOTH = (EMBEDDED, DISTRIBUTED)
@@ -96,9 +96,9 @@ def _ratio(figure: Figure, value: float | None, floor_ms: float | None) -> str:
     return f"{_num(as_ms / floor_ms)}x"
 
 
-def _met(key: str, value: float | None) -> str:
+def _met(key: str, value: float | None, mode: str) -> str:
     target = TARGETS.get(key)
-    if value is None or target is None or target[0] == "info":
+    if value is None or target is None or target[0] == "info" or TARGET_MODES.get(key, mode) != mode:
         return "-"
     op, bound = target
     assert isinstance(bound, int | float)
@@ -125,7 +125,7 @@ def table(results: dict[str, dict[str, float]], floors: dict[str, float | None])
             _ratio(figure, value, floors.get(floor) if floor else None)
             for value, floor in zip(values, figure.floors, strict=True)
         ]
-        mets = [_met(figure.key, value) for value in values]
+        mets = [_met(figure.key, value, mode) for value, mode in zip(values, BOTH, strict=True)]
         ratio = " / ".join(ratios) if any(r != "-" for r in ratios) else "-"
         met = " / ".join(mets) if any(m != "-" for m in mets) else "-"
         rows.append([figure.label, *map(_num, values), figure.unit, ratio, _target(figure.key), met])
