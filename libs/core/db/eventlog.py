@@ -8,6 +8,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from planwright.core.db.reads import fetch_all
 from planwright.core.db.schema import events
 from planwright.core.db.writes import insert_returning_ids
 from planwright.core.events import Event, EventDraft, as_utc, utcnow
@@ -32,16 +33,23 @@ async def append_events(conn: AsyncConnection, drafts: Sequence[EventDraft]) -> 
     ]
 
 
+_AFTER = (
+    sa.select(events)
+    .where(
+        events.c.job_id == sa.bindparam("job_id", type_=sa.Uuid),
+        events.c.id > sa.bindparam("after", type_=sa.BigInteger),
+    )
+    .order_by(events.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
+
 async def events_after(conn: AsyncConnection, job_id: UUID, after: int, limit: int = 1000) -> list[Event]:
     """A job's events with id > ``after``, oldest first."""
-    result = await conn.execute(
-        sa.select(events)
-        .where(events.c.job_id == job_id, events.c.id > after)
-        .order_by(events.c.id)
-        .limit(limit)
-    )
+    rows = await fetch_all(conn, _AFTER, {"job_id": job_id, "after": after, "limit": limit})
+    # Rows of the event log were validated when they were appended: no second validation.
     return [
-        Event(
+        Event.model_construct(
             id=r.id,
             job_id=r.job_id,
             type=r.type,
@@ -49,5 +57,5 @@ async def events_after(conn: AsyncConnection, job_id: UUID, after: int, limit: i
             data=r.data,
             created_at=as_utc(r.created_at),
         )
-        for r in result
+        for r in rows
     ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.types import Receive, Scope, Send
 
 from planwright.core import metrics
 from planwright.core.db.eventlog import events_after
@@ -86,22 +87,51 @@ async def job_events(
                 f"Last-Event-ID must be an event id (a whole number), got {last_event_id!r}"
             )
         last = int(last_event_id)
-    async with runtime.engine.connect() as conn:
-        status = await queries.job_status(conn, job_id)  # 404 before the stream starts
-    return StreamingResponse(
-        _stream(runtime, job_id, last, status),
+    sub, status, page = await _open(runtime, job_id, last)  # 404 before the stream starts
+    return _EventStream(
+        _stream(runtime, sub, job_id, last, status, page),
+        on_close=lambda: runtime.feed.unsubscribe(sub),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(runtime: Runtime, job_id: UUID, last: int, status: JobStatus) -> AsyncIterator[bytes]:
-    # Subscribe before replaying, so nothing committed in between is missed; ids <= last are dropped.
+async def _open(runtime: Runtime, job_id: UUID, last: int) -> tuple[Subscription, JobStatus, list[Event]]:
+    """Subscribe to the job's live events, then read its status and the first page of the replay over
+    one connection. Subscribing first means nothing committed in between is missed (the stream drops
+    ids <= the last one sent). Raises NotFound (unsubscribed) if there is no such job."""
     sub = await runtime.feed.subscribe(job_id)
+    try:
+        async with runtime.engine.connect() as conn:
+            status = await queries.job_status(conn, job_id)
+            page = await events_after(conn, job_id, last, limit=REPLAY_PAGE)
+    except BaseException:
+        runtime.feed.unsubscribe(sub)
+        raise
+    return sub, status, page
+
+
+class _EventStream(StreamingResponse):
+    """A stream that lets go of its subscription when it ends, even if it never started (the client
+    left before the first byte)."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
+async def _stream(
+    runtime: Runtime, sub: Subscription, job_id: UUID, last: int, status: JobStatus, page: list[Event]
+) -> AsyncIterator[bytes]:
     metrics.SSE_OPEN.labels("job_events").inc()
     try:
         while True:
-            sub.drain()
             # The status is read before the replay (the first time, by the route): if the job was over
             # then, the replay holds its last event. (A terminal event in the log is not the end when a
             # retry reopened the job.)
@@ -109,7 +139,7 @@ async def _stream(runtime: Runtime, job_id: UUID, last: int, status: JobStatus) 
             # The job may also end between that read and the replay: then the replay's last event is
             # its terminal one, and the live tail would drop it as already sent and wait forever.
             ends_replay = False
-            async for chunk, event in _replay(runtime, job_id, last):
+            async for chunk, event in _replay(runtime, job_id, last, page):
                 yield chunk
                 last = event.id
                 ends_replay = event.type in JOB_TERMINAL_EVENTS
@@ -135,8 +165,10 @@ async def _stream(runtime: Runtime, job_id: UUID, last: int, status: JobStatus) 
                 if batch:
                     yield bytes(batch)
             # The subscriber fell behind and events were dropped: catch up from the database.
+            sub.drain()
             async with runtime.engine.connect() as conn:
                 status = await queries.job_status(conn, job_id)
+                page = await events_after(conn, job_id, last, limit=REPLAY_PAGE)
     finally:
         metrics.SSE_OPEN.labels("job_events").dec()
         runtime.feed.unsubscribe(sub)
@@ -192,13 +224,16 @@ def _queued(sub: Subscription, first: Event) -> Iterator[Event]:
         yield sub.queue.get_nowait()
 
 
-async def _replay(runtime: Runtime, job_id: UUID, last: int) -> AsyncIterator[tuple[bytes, Event]]:
-    """Pages of the job's events after ``last``: each page as one chunk, with its last event."""
+async def _replay(
+    runtime: Runtime, job_id: UUID, last: int, page: list[Event]
+) -> AsyncIterator[tuple[bytes, Event]]:
+    """The job's events after ``last``, starting with ``page`` (already read): each page as one chunk,
+    with its last event; further pages are read while a page is full."""
     while True:
-        async with runtime.engine.connect() as conn:
-            page = await events_after(conn, job_id, last, limit=REPLAY_PAGE)
         if page:
             yield b"".join(_sse(event) for event in page), page[-1]
             last = page[-1].id
         if len(page) < REPLAY_PAGE:
             return
+        async with runtime.engine.connect() as conn:
+            page = await events_after(conn, job_id, last, limit=REPLAY_PAGE)

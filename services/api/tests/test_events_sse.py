@@ -6,6 +6,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from planwright.core.db.eventlog import events_after
 from planwright.core.states import JobStatus
 from planwright.follow import sse_events
@@ -62,14 +64,20 @@ async def test_bad_last_event_id_is_a_422(client, demo_goal):
     assert resp.json()["error"]["code"] == "invalid_last_event_id"
 
 
+async def opened(open_, runtime, job_id, last):
+    """``_stream``'s arguments after ``runtime``, as the route opens a stream."""
+    sub, status, page = await open_(runtime, job_id, last)
+    return sub, job_id, last, status, page
+
+
 async def test_live_subscriber_receives_events_as_they_commit(runtime, demo_goal):
     """Drive the stream generator directly: subscribe first, then the job runs, and every event arrives."""
-    from planwright.services.api.routes.events import _stream
+    from planwright.services.api.routes.events import _open, _stream
 
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
     received = []
     async with asyncio.timeout(10):
-        async for chunk in _stream(runtime, job_id, 0, JobStatus.pending):
+        async for chunk in _stream(runtime, *await opened(_open, runtime, job_id, 0)):
             received.extend(parse(chunk.decode()))
     types = [e for _, e, _ in received]
     assert types[0] == "job.created"
@@ -86,13 +94,15 @@ async def test_a_job_that_ends_between_the_status_read_and_the_replay_ends_the_s
 
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
     async with asyncio.timeout(10):
-        async for _ in route._stream(runtime, job_id, 0, JobStatus.pending):
+        async for _ in route._stream(runtime, *await opened(route._open, runtime, job_id, 0)):
             pass  # run the job to its end
     cut = 3  # resume after the third event, as a client reconnecting with Last-Event-ID would
     received = []
     async with asyncio.timeout(5):
-        # "running": what the route's status read saw, just before the job ended.
-        async for chunk in route._stream(runtime, job_id, cut, JobStatus.running):
+        # "running": what the route's status read saw, just before the job ended (the replay read
+        # after it holds the terminal event).
+        sub, _, page = await route._open(runtime, job_id, cut)
+        async for chunk in route._stream(runtime, sub, job_id, cut, JobStatus.running, page):
             received.extend(parse(chunk.decode()))
     assert received[-1][1] == "job.succeeded"
     assert received[0][0] == cut + 1
@@ -100,7 +110,7 @@ async def test_a_job_that_ends_between_the_status_read_and_the_replay_ends_the_s
 
 async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goal, monkeypatch):
     from planwright.services.api import queries
-    from planwright.services.api.routes.events import _stream
+    from planwright.services.api.routes.events import _open, _stream
 
     subscribe = runtime.feed.subscribe
 
@@ -111,7 +121,7 @@ async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goa
 
     monkeypatch.setattr(runtime.feed, "subscribe", slow_client)
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
-    gen = _stream(runtime, job_id, 0, JobStatus.pending)
+    gen = _stream(runtime, *await opened(_open, runtime, job_id, 0))
     first = parse((await anext(gen)).decode())
     assert first[0][1] == "job.created"
     async with asyncio.timeout(10):  # the client reads nothing while the whole job runs
@@ -162,3 +172,26 @@ async def test_the_jobs_list_stream_says_ready_then_names_each_job_that_changed(
 def parse_named(chunk: bytes) -> tuple[str, dict[str, Any]]:
     lines = chunk.decode().strip().split("\n")
     return lines[0].removeprefix("event: "), json.loads(lines[1].removeprefix("data: "))
+
+
+async def test_a_stream_that_never_starts_still_lets_go_of_its_subscription(runtime, demo_goal):
+    """The client leaves before the first byte: the generator never runs, so its own cleanup cannot;
+    the response releases the subscription."""
+    from planwright.services.api.routes.events import _EventStream, _open, _stream
+
+    job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
+    sub, status, page = await _open(runtime, job_id, 0)
+    assert runtime.feed.subscriber_count() == 1
+    response = _EventStream(
+        _stream(runtime, sub, job_id, 0, status, page), on_close=lambda: runtime.feed.unsubscribe(sub)
+    )
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        raise OSError("the client is gone")
+
+    with pytest.raises(OSError, match="the client is gone"):
+        await response({"type": "http", "method": "GET", "path": "/", "headers": []}, receive, send)
+    assert runtime.feed.subscriber_count() == 0
