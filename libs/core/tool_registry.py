@@ -6,6 +6,8 @@ To add one, see "How to add a new tool" in docs/tools.md.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -322,11 +324,19 @@ def _make_http_fetch(limit: int) -> Handler:
     return _http_fetch
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every fetch: building one (loading the CA bundle) costs milliseconds."""
+    import certifi  # httpx's own CA bundle
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 async def _fetch(url: str, cap: int) -> HttpFetchOutput:
     import httpx
 
     async with (
-        httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(15.0)) as client,
+        httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(15.0), verify=_tls()) as client,
         client.stream("GET", url, headers={"User-Agent": "planwright-http-fetch"}) as response,
     ):
         _check_status(url, response.status_code)
