@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 from uuid import UUID
@@ -15,8 +16,17 @@ class Subscription:
 
     def __init__(self, job_id: UUID, maxsize: int = 1024) -> None:
         self.job_id = job_id
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        # None in the queue: the subscription was closed (its client left); stop reading.
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
         self.lagged = False
+        self.closed = False
+
+    def close(self) -> None:
+        """The reader should stop: wakes it with None (or, if its queue is full, it sees ``closed``
+        when it next looks)."""
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
 
     def drain(self) -> None:
         """Forget queued events and the lag flag (the caller re-reads the database)."""

@@ -22,6 +22,15 @@ from planwright.services.runtime import Runtime
 UNTRACED = ("/metrics", "/healthz", "/_next/", "/favicon.ico")
 
 
+class PlanwrightApp(FastAPI):
+    """The app, keeping the server's own ``send`` in the scope (``events.SERVER_SEND``) for event streams:
+    their head goes through every middleware, their chunks straight to the server (routes/events.py)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[events.SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
 class RequestTelemetry:
     """Counts and times each request by its route template (``/jobs/{job_id}``, never the id), and
     runs it in a server span (``POST /jobs`` is the root of the job's trace; a caller's
@@ -83,7 +92,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    app = PlanwrightApp(
         title="Planwright",
         version=planwright.__version__,
         description="Submit a goal; a planner makes a plan; workers run it; watch it live.",

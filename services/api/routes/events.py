@@ -90,6 +90,7 @@ async def job_events(
     sub, status, page = await _open(runtime, job_id, last)  # 404 before the stream starts
     return _EventStream(
         _stream(runtime, sub, job_id, last, status, page),
+        sub=sub,
         on_close=lambda: runtime.feed.unsubscribe(sub),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -111,19 +112,42 @@ async def _open(runtime: Runtime, job_id: UUID, last: int) -> tuple[Subscription
     return sub, status, page
 
 
-class _EventStream(StreamingResponse):
-    """A stream that lets go of its subscription when it ends, even if it never started (the client
-    left before the first byte)."""
+SERVER_SEND = "planwright.server_send"  # the server's own send, kept in the scope by the app
 
-    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kwargs: Any) -> None:
+
+class _EventStream(StreamingResponse):
+    """An event stream, cheap per chunk and per client (thousands of them share one process).
+
+    The head goes through every middleware (telemetry, CORS); the chunks go straight to the server's
+    ``send`` when the app kept it in the scope, not through the layers that only look at the head.
+    One task per stream waits for the client to leave and closes the subscription, which ends the
+    stream; the subscription is released even if the stream never started."""
+
+    def __init__(
+        self, content: AsyncIterator[bytes], *, sub: Subscription, on_close: Callable[[], None], **kwargs: Any
+    ) -> None:
         super().__init__(content, **kwargs)
+        self._sub = sub
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks = scope.get(SERVER_SEND, send)
+        watcher = asyncio.create_task(self._until_gone(receive))
         try:
-            await super().__call__(scope, receive, send)
+            await send(
+                {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            )
+            async for chunk in self.body_iterator:
+                await chunks({"type": "http.response.body", "body": chunk, "more_body": True})
+            await chunks({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            watcher.cancel()
             self._on_close()
+
+    async def _until_gone(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._sub.close()
 
 
 async def _stream(
@@ -145,13 +169,15 @@ async def _stream(
                 ends_replay = event.type in JOB_TERMINAL_EVENTS
             if ended or ends_replay:
                 return
-            while not sub.lagged:
+            while not sub.lagged and not sub.closed:
                 try:
                     async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, unlike wait_for
                         first = await sub.queue.get()
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
+                if first is None or sub.closed:
+                    return  # the client left
                 # Whatever else is queued goes in the same write: one send per commit, not per event.
                 batch = bytearray()
                 for event in _queued(sub, first):
@@ -164,6 +190,8 @@ async def _stream(
                         return
                 if batch:
                     yield bytes(batch)
+            if sub.closed:
+                return  # the client left
             # The subscriber fell behind and events were dropped: catch up from the database.
             sub.drain()
             async with runtime.engine.connect() as conn:
@@ -218,10 +246,13 @@ async def _changes(runtime: Runtime) -> AsyncIterator[bytes]:
 
 
 def _queued(sub: Subscription, first: Event) -> Iterator[Event]:
-    """``first``, then every event already waiting in the subscription."""
+    """``first``, then every event already waiting in the subscription (up to a close)."""
     yield first
     while not sub.queue.empty():
-        yield sub.queue.get_nowait()
+        event = sub.queue.get_nowait()
+        if event is None:
+            return
+        yield event
 
 
 async def _replay(

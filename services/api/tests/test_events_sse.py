@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -183,7 +184,9 @@ async def test_a_stream_that_never_starts_still_lets_go_of_its_subscription(runt
     sub, status, page = await _open(runtime, job_id, 0)
     assert runtime.feed.subscriber_count() == 1
     response = _EventStream(
-        _stream(runtime, sub, job_id, 0, status, page), on_close=lambda: runtime.feed.unsubscribe(sub)
+        _stream(runtime, sub, job_id, 0, status, page),
+        sub=sub,
+        on_close=lambda: runtime.feed.unsubscribe(sub),
     )
 
     async def receive():
@@ -195,3 +198,35 @@ async def test_a_stream_that_never_starts_still_lets_go_of_its_subscription(runt
     with pytest.raises(OSError, match="the client is gone"):
         await response({"type": "http", "method": "GET", "path": "/", "headers": []}, receive, send)
     assert runtime.feed.subscriber_count() == 0
+
+
+async def test_a_client_that_leaves_mid_stream_ends_it(runtime):
+    """A stream waiting for live events ends when its client disconnects, and lets go of its
+    subscription: nothing keeps waiting for a job on behalf of nobody."""
+    from planwright.services.api.routes.events import _EventStream, _stream
+
+    job_id = uuid.uuid4()  # no events will ever come: the stream waits until the client leaves
+    sub = await runtime.feed.subscribe(job_id)
+    stream = _stream(runtime, sub, job_id, 0, JobStatus.running, [])
+    response = _EventStream(stream, sub=sub, on_close=lambda: runtime.feed.unsubscribe(sub))
+    gone, started = asyncio.Event(), asyncio.Event()
+    sent = []
+
+    async def receive():
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        started.set()
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    serving = asyncio.create_task(response(scope, receive, send))
+    async with asyncio.timeout(10):  # the head is sent before any event
+        await started.wait()
+    assert sent[0]["type"] == "http.response.start"
+    gone.set()
+    async with asyncio.timeout(10):
+        await serving
+    assert runtime.feed.subscriber_count() == 0
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
