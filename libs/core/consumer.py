@@ -92,9 +92,11 @@ async def read_batch(
     count: int,
     block_s: float,
     max_deliveries: int,
+    ack: Sequence[Delivery] = (),
 ) -> list[Delivery]:
-    """One read; messages past ``max_deliveries`` are given up on instead of returned."""
-    batch = await bus.read(streams, group, consumer, count=count, block_s=block_s)
+    """One read (acking ``ack`` first, in the same round trip); messages past ``max_deliveries`` are
+    given up on instead of returned."""
+    batch = await bus.read(streams, group, consumer, count=count, block_s=block_s, ack=ack)
     keep = []
     for d in batch:
         if d.deliveries > max_deliveries:
@@ -125,19 +127,33 @@ async def consume(
     ``max_deliveries``.
     """
     backoff = 0.1
-    while not stop.is_set():
-        try:
-            batch = await read_batch(
-                bus, streams, group, consumer, count=count, block_s=block_s, max_deliveries=max_deliveries
-            )
-        except transient() as exc:
-            log.warning("%s: bus unavailable (%s); retrying in %.1fs", group, exc, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
-            continue
-        backoff = 0.1
-        if batch and await _handle_through_outages(bus, group, consumer, handle, batch, stop):
-            await bus.ack(group, batch)
+    done: Sequence[Delivery] = ()  # handled, to be acked with the next read (one round trip for both)
+    try:
+        while not stop.is_set():
+            try:
+                batch = await read_batch(
+                    bus,
+                    streams,
+                    group,
+                    consumer,
+                    count=count,
+                    block_s=block_s,
+                    max_deliveries=max_deliveries,
+                    ack=done,
+                )
+            except transient() as exc:
+                log.warning("%s: bus unavailable (%s); retrying in %.1fs", group, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            backoff = 0.1
+            done = ()
+            if batch and await _handle_through_outages(bus, group, consumer, handle, batch, stop):
+                done = batch
+    finally:
+        if done:  # stopping: ack what was handled (if this fails, it is redelivered and found done)
+            with contextlib.suppress(Exception):
+                await bus.ack(group, done)
 
 
 async def _handle_through_outages(

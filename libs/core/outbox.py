@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from planwright.core.bus.base import Bus
 from planwright.core.db.schema import outbox
 from planwright.core.db.writes import insert_returning_ids
-from planwright.core.events import utcnow
+from planwright.core.events import Event, utcnow
+from planwright.core.feed import EventFeed, MemoryFeed
 from planwright.core.messages import Message, decode, encode
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,20 @@ class Outbox(Protocol):
 
     async def sent(self, pending: Pending) -> None:
         """After the commit: put the messages on the bus."""
+
+
+async def announce(feed: EventFeed, outbox: Outbox, events: Sequence[Event], pending: Pending) -> None:
+    """After a commit: the committed events to the live feed, then the messages to the bus.
+
+    The in-process feed hands the events themselves to subscribers, so they go first: a message sent
+    now can cause the job's next events. The Redis feed only announces that a job has new events
+    (readers then read the log in id order), so there both are independent round trips, made at once.
+    """
+    if isinstance(feed, MemoryFeed):
+        await feed.publish(events)
+        await outbox.sent(pending)
+        return
+    await asyncio.gather(feed.publish(events), outbox.sent(pending))
 
 
 async def publish_in_order(bus: Bus, items: Items) -> None:

@@ -143,11 +143,10 @@ class Worker:
                 )
             else:
                 log.info("%s %s attempt %d %s in %.2fs", msg.key, msg.tool, msg.attempt, outcome, took)
-        await self.bus.ack(names.G_WORKER, [delivery])
 
     async def _run(self, msg: TaskDispatch, delivery: Delivery) -> tuple[str, str | None]:
-        """Run one attempt and report it; returns its outcome (``succeeded``, ``failed``,
-        ``retryable`` or ``refused``) and error, for the attempt's span."""
+        """Run one attempt and report it, acking ``delivery`` with the report; returns its outcome
+        (``succeeded``, ``failed``, ``retryable`` or ``refused``) and error, for the attempt's span."""
         ident = msg.ident()
         limits = ToolLimits()
         if self.policy is not None:
@@ -156,7 +155,7 @@ class Worker:
             decision = engine.decide(self.policy_mode, msg.tool, msg.args)
             if not decision.allowed:
                 refused = TaskFailed(**ident, error=f"refused by policy at the worker: {decision.reason}")
-                await self.bus.publish(names.ORCHESTRATOR, [refused])
+                await self.bus.publish(names.ORCHESTRATOR, [refused], ack=(names.G_WORKER, [delivery]))
                 return "refused", refused.error
             limits = engine.limits(self.policy_mode, msg.tool)
         if msg.dispatched_at is not None:
@@ -218,7 +217,8 @@ class Worker:
             result = TaskCompleted(**ident, output=output, **spent)
         finally:
             running.cancel()  # only does something when this attempt itself was cancelled
-        await self.bus.publish(names.ORCHESTRATOR, [*(held or ()), result])
+        # The report and the end of this delivery in one step: no round trip for the ack alone.
+        await self.bus.publish(names.ORCHESTRATOR, [*(held or ()), result], ack=(names.G_WORKER, [delivery]))
         if isinstance(result, TaskCompleted):
             return "succeeded", None
         return ("retryable" if result.retryable else "failed"), result.error

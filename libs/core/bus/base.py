@@ -20,17 +20,31 @@ class Delivery:
     deliveries: int  # 1 on first delivery; grows each time an unacked message is handed out again
 
 
+# Deliveries to acknowledge for a group along with another operation: (group, deliveries).
+Acks = tuple[str, Sequence[Delivery]]
+
+
 class Bus(Protocol):
-    async def publish(self, stream: str, messages: Sequence[Message]) -> None:
-        """Append messages to a stream, in order."""
+    async def publish(self, stream: str, messages: Sequence[Message], *, ack: Acks | None = None) -> None:
+        """Append messages to a stream, in order; with ``ack``, also acknowledge those deliveries, in
+        the same step (Redis: one MULTI), so a worker's result and the end of its task go together."""
 
     async def read(
-        self, streams: Sequence[str], group: str, consumer: str, *, count: int, block_s: float
+        self,
+        streams: Sequence[str],
+        group: str,
+        consumer: str,
+        *,
+        count: int,
+        block_s: float,
+        ack: Sequence[Delivery] = (),
     ) -> list[Delivery]:
         """Up to ``count`` messages for ``group``, taking earlier streams first (priority lanes).
 
         Messages that a consumer of the group took but did not ack within the visibility timeout are
-        handed out again first. Waits up to ``block_s`` when there is nothing to read.
+        handed out again first. Waits up to ``block_s`` when there is nothing to read. ``ack``:
+        deliveries of ``group`` to acknowledge first, in the same round trip (a consume loop's
+        previous batch), so acking costs no round trip of its own.
         """
 
     async def ack(self, group: str, deliveries: Sequence[Delivery]) -> None:

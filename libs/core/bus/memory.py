@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from planwright.core import metrics
-from planwright.core.bus.base import Delivery
+from planwright.core.bus.base import Acks, Delivery
 from planwright.core.messages import Message
 from planwright.core.metrics import StreamStat
 
@@ -66,11 +66,12 @@ class MemoryBus:
     def _stream(self, name: str) -> _Stream:
         return self._streams.setdefault(name, _Stream())
 
-    async def publish(self, stream: str, messages: Sequence[Message]) -> None:
-        if not messages:
-            return
-        self._stream(stream).entries.extend(messages)
-        self._wake(stream)
+    async def publish(self, stream: str, messages: Sequence[Message], *, ack: Acks | None = None) -> None:
+        if messages:
+            self._stream(stream).entries.extend(messages)
+            self._wake(stream)
+        if ack is not None:
+            await self.ack(*ack)
 
     def _wake(self, *streams: str) -> None:
         for name in streams:
@@ -79,8 +80,17 @@ class MemoryBus:
                     waiter.set_result(None)
 
     async def read(
-        self, streams: Sequence[str], group: str, consumer: str, *, count: int, block_s: float
+        self,
+        streams: Sequence[str],
+        group: str,
+        consumer: str,
+        *,
+        count: int,
+        block_s: float,
+        ack: Sequence[Delivery] = (),
     ) -> list[Delivery]:
+        if ack:
+            await self.ack(group, ack)
         deadline = time.monotonic() + block_s
         while True:
             out = self._take(streams, group, consumer, count)

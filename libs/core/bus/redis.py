@@ -21,7 +21,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from planwright.core import metrics, names
-from planwright.core.bus.base import Delivery
+from planwright.core.bus.base import Acks, Delivery
 from planwright.core.messages import Message, decode, encode
 from planwright.core.metrics import StreamStat
 
@@ -86,21 +86,29 @@ class RedisBus:
 
     # -- publishing -----------------------------------------------------------------------------
 
-    async def publish(self, stream: str, messages: Sequence[Message]) -> None:
-        if not messages:
+    async def publish(self, stream: str, messages: Sequence[Message], *, ack: Acks | None = None) -> None:
+        if not messages and not ack:
             return
         key = self.key(stream)
         payloads = [encode(m) for m in messages]
+        group, acks = (ack[0], self._ids_by_key(ack[1])) if ack else ("", {})
 
         async def op() -> None:
             # Several entries in one MULTI/EXEC: a reader blocked on the stream is served once, after
-            # all of them are there, so a worker's start, progress and result are one batch downstream.
-            pipe = self.redis.pipeline(transaction=len(payloads) > 1)
+            # all of them are there, so a worker's start, progress and result are one batch downstream;
+            # the acks in the same MULTI make the result and the end of its task one step.
+            pipe = self.redis.pipeline(transaction=len(payloads) + len(acks) > 1)
             for data in payloads:
                 pipe.xadd(key, {FIELD: data})
-            await pipe.execute()
+            for ack_key, ids in acks.items():
+                pipe.xack(ack_key, group, *ids)
+            results = await pipe.execute(raise_on_error=False)
+            _raise_errors(results[: len(payloads)])
+            _raise_errors(results[len(payloads) :], tolerate="NOGROUP")
 
         await self._retry(op)
+        for ack_key in acks:
+            await self._maybe_trim(ack_key)
 
     # -- consuming ------------------------------------------------------------------------------
 
@@ -115,9 +123,17 @@ class RedisBus:
         self._groups.add((key, group))
 
     async def read(
-        self, streams: Sequence[str], group: str, consumer: str, *, count: int, block_s: float
+        self,
+        streams: Sequence[str],
+        group: str,
+        consumer: str,
+        *,
+        count: int,
+        block_s: float,
+        ack: Sequence[Delivery] = (),
     ) -> list[Delivery]:
         keys = [self.key(s) for s in streams]
+        acks = self._ids_by_key(ack)
 
         async def op() -> list[Delivery]:
             for key in keys:
@@ -125,30 +141,45 @@ class RedisBus:
             out = await self._reclaim(streams, keys, group, consumer, count)
             # Higher lanes first: a non-blocking look at each stream in order, in one round trip...
             if len(keys) > 1 and len(out) < count:
+                await self._send_acks(group, acks)  # (a script in a pipeline costs a round trip more)
                 reply = await self._read_in_order(keys=keys, args=[group, consumer, count - len(out)])
                 out += await self._deliveries(reply, streams, keys, group)
             if out:
+                await self._send_acks(group, acks)
                 return out
-            # ...then wait on all of them at once.
+            # ...then wait on all of them at once, the acks going first in the same round trip.
             block = max(1, int(block_s * 1000))
-            return await self._read_new(
-                dict.fromkeys(keys, ">"), streams, keys, group, consumer, count, block
-            )
+            pipe = self.redis.pipeline(transaction=False)
+            for ack_key, ids in acks.items():
+                pipe.xack(ack_key, group, *ids)
+            pipe.xreadgroup(group, consumer, dict.fromkeys(keys, ">"), count=count, block=block)
+            results = await pipe.execute(raise_on_error=False)
+            _raise_errors(results[:-1], tolerate="NOGROUP")
+            _raise_errors(results[-1:])
+            acks.clear()
+            return await self._deliveries(results[-1], streams, keys, group)
 
-        return await self._retry(op)
+        out = await self._retry(op)
+        for ack_key in self._ids_by_key(ack):
+            await self._maybe_trim(ack_key)
+        return out
 
-    async def _read_new(
-        self,
-        query: dict[str, str],
-        streams: Sequence[str],
-        keys: Sequence[str],
-        group: str,
-        consumer: str,
-        count: int,
-        block: int | None,
-    ) -> list[Delivery]:
-        reply: Any = await self.redis.xreadgroup(group, consumer, query, count=count, block=block)  # type: ignore[arg-type]
-        return await self._deliveries(reply, streams, keys, group)
+    def _ids_by_key(self, deliveries: Sequence[Delivery]) -> dict[str, list[str]]:
+        by_key: dict[str, list[str]] = {}
+        for d in deliveries:
+            by_key.setdefault(self.key(d.stream), []).append(d.id)
+        return by_key
+
+    async def _send_acks(self, group: str, acks: dict[str, list[str]]) -> None:
+        """XACK what ``acks`` holds (by key), in one round trip, and forget it."""
+        if not acks:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for key, ids in acks.items():
+            pipe.xack(key, group, *ids)
+        # A group that vanished (FLUSHALL) holds nothing to ack: not an error.
+        _raise_errors(await pipe.execute(raise_on_error=False), tolerate="NOGROUP")
+        acks.clear()
 
     async def _deliveries(
         self, reply: Any, streams: Sequence[str], keys: Sequence[str], group: str
@@ -217,20 +248,8 @@ class RedisBus:
     async def ack(self, group: str, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
-        by_key: dict[str, list[str]] = {}
-        for d in deliveries:
-            by_key.setdefault(self.key(d.stream), []).append(d.id)
-
-        async def op() -> None:
-            pipe = self.redis.pipeline(transaction=False)
-            for key, ids in by_key.items():
-                pipe.xack(key, group, *ids)
-            # A group that vanished (FLUSHALL) holds nothing to ack: not an error.
-            for result in await pipe.execute(raise_on_error=False):
-                if isinstance(result, Exception) and "NOGROUP" not in str(result):
-                    raise result
-
-        await self._retry(op)
+        by_key = self._ids_by_key(deliveries)
+        await self._retry(lambda: self._send_acks(group, dict(by_key)))
         for key in by_key:
             await self._maybe_trim(key)
 
@@ -329,6 +348,13 @@ for _, key in ipairs(KEYS) do
 end
 return out
 """
+
+
+def _raise_errors(results: Sequence[Any], tolerate: str | None = None) -> None:
+    """Raise the first error among a pipeline's results (except those naming ``tolerate``)."""
+    for result in results:
+        if isinstance(result, Exception) and (tolerate is None or tolerate not in str(result)):
+            raise result
 
 
 def _fields(entries: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:

@@ -25,7 +25,7 @@ from planwright.core.db.writes import insert_rows
 from planwright.core.events import Event, EventDraft
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated
-from planwright.core.outbox import Outbox, Pending
+from planwright.core.outbox import Outbox, Pending, announce
 from planwright.core.states import JobStatus
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ class Intake:
         async with self._lock or contextlib.nullcontext():
             pending, events = await self.writer.run(store)
             self._committed(new)
-            await self._feed.publish(events)
-            await self._outbox.sent(pending)
+            await announce(self._feed, self._outbox, events, pending)
 
 
 def _row(job: NewJob) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, utcnow
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated
-from planwright.core.outbox import Outbox, Pending
+from planwright.core.outbox import Outbox, Pending, announce
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
@@ -296,9 +296,7 @@ class Orchestrator:
                 count()
             for span in self._spans:
                 span.end()
-            # Events first: a message sent now can cause the job's next events.
-            await self.feed.publish(committed)
-            await self.outbox.sent(self._pending)
+            await announce(self.feed, self.outbox, committed, self._pending)
 
     async def _load(self, conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
         states = await load_jobs(conn, job_ids, self._cache, sole_writer=self._sole_writer)

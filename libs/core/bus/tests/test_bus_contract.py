@@ -79,6 +79,27 @@ async def test_released_messages_can_be_taken_at_once(bus):
     assert again.id == taken.id
 
 
+@pytest.mark.parametrize("lanes", [["s"], ["s", "other"]])  # one stream, and priority lanes
+async def test_a_read_acks_the_previous_batch_first(bus, lanes):
+    await bus.publish("s", [msg(1), msg(2)])
+    first = await bus.read(lanes, "g", "c", count=1, block_s=0.01)
+    second = await bus.read(lanes, "g", "c", count=1, block_s=0.01, ack=first)
+    assert [reason(d) for d in first + second] == ["1", "2"]
+    assert await bus.read(lanes, "g", "c", count=1, block_s=0.01, ack=second) == []  # acked, nothing new
+    await asyncio.sleep(VISIBILITY_S + 0.05)
+    assert await bus.read(lanes, "g", "c2", count=10, block_s=0.01) == []  # nothing to redeliver
+
+
+async def test_a_publish_can_ack_in_the_same_step(bus):
+    await bus.publish("work", [msg(1)])
+    (task,) = await bus.read(["work"], "w", "c", count=1, block_s=0.01)
+    await bus.publish("results", [msg(2)], ack=("w", [task]))
+    (result,) = await bus.read(["results"], "o", "c", count=1, block_s=0.01)
+    assert reason(result) == "2"
+    await asyncio.sleep(VISIBILITY_S + 0.05)
+    assert await bus.read(["work"], "w", "c2", count=1, block_s=0.01) == []  # the task was acked
+
+
 async def test_earlier_streams_are_read_first(bus):
     await bus.publish("low", [msg(1)])
     await bus.publish("high", [msg(2)])
