@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -21,10 +22,11 @@ from uuid import UUID
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from planwright.core import names
 from planwright.core.bus.redis import RETRYABLE
+from planwright.core.db.engine import HeldReader
 from planwright.core.db.eventlog import events_after
 from planwright.core.db.schema import events
 from planwright.core.events import Event
@@ -58,6 +60,7 @@ class RedisFeed:
         # takes a connection the bus needs.
         self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name="planwright-feed")
         self.engine = engine
+        self._db = HeldReader(engine)  # the reader's own connection: no pool checkout per wake-up
         self.prefix = prefix
         self._sweep_s = sweep_s
         self._maxlen = stream_maxlen
@@ -187,8 +190,7 @@ class RedisFeed:
         """Hand the job's new events, from the database, to everyone watching it here."""
         try:
             while (watch := self._watches.get(job_id)) is not None:
-                async with self.engine.connect() as conn:
-                    page = await events_after(conn, job_id, watch.last, limit=PAGE)
+                page = await self._db.run(functools.partial(_page, job_id=job_id, after=watch.last))
                 for event in page:
                     for sub in list(watch.subs):
                         sub.offer(event)
@@ -208,3 +210,8 @@ class RedisFeed:
         await self.redis.aclose()  # ends the reader's blocking read at once
         if self._reader is not None:
             await asyncio.wait([self._reader], timeout=5.0)
+        await self._db.close()
+
+
+async def _page(conn: AsyncConnection, *, job_id: UUID, after: int) -> list[Event]:
+    return await events_after(conn, job_id, after, limit=PAGE)

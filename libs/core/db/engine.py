@@ -103,3 +103,46 @@ class Writer:
             conn, self._conn = self._conn, None
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+class HeldReader:
+    """One connection kept for the reads of one task that reads over and over (the live feed's
+    reader): a pool checkout pings the database first, a round trip as long as the read itself.
+    Reads run one at a time. If the connection turns out to be dead (the database restarted), the
+    read runs once more on a fresh one."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    async def run(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        for attempt in (1, 2):
+            if self._conn is None or self._conn.closed or self._conn.invalidated:
+                self._conn = await self._engine.connect()
+            conn = self._conn
+            try:
+                return await read(conn)
+            except Exception:
+                dead = await _is_dead(conn)
+                await self.close()  # either way, the next read starts on a fresh connection
+                if attempt == 2 or not dead:
+                    raise
+                log.info("database connection was lost; reading again on a new one")
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+async def _is_dead(conn: AsyncConnection) -> bool:
+    """Whether ``conn`` can no longer be used (the server closed it), not merely had a failed query."""
+    if conn.closed or conn.invalidated:
+        return True
+    with contextlib.suppress(Exception):
+        driver = (await conn.get_raw_connection()).driver_connection
+        is_closed = getattr(driver, "is_closed", None)  # asyncpg's; a SQLite file is never closed under us
+        return bool(is_closed()) if callable(is_closed) else False
+    return True

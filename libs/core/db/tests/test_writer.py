@@ -1,4 +1,5 @@
-"""The held write connection: reused, and replaced without failing anything when the database dropped it."""
+"""The held write and read connections: reused, and replaced without failing anything when the
+database dropped them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from planwright.core.db.engine import Writer, make_engine
+from planwright.core.db.engine import HeldReader, Writer, make_engine
+from planwright.core.db.reads import fetch_all
 from planwright.core.db.tests.support import postgres_database
 
 
@@ -76,3 +78,50 @@ async def test_an_error_of_the_work_itself_is_not_retried(engine):
         assert runs == [1]
     finally:
         await writer.close()
+
+
+PID = sa.select(sa.func.pg_backend_pid().label("pid"))
+
+
+async def raw_backend_pid(conn) -> int:
+    """The same through the driver (reads.fetch_all), as the live feed reads events."""
+    return int((await fetch_all(conn, PID, {}))[0].pid)
+
+
+@pytest.mark.parametrize("backend_pid", [backend_pid, raw_backend_pid], ids=["core", "driver"])
+async def test_a_held_reader_keeps_its_connection_and_replaces_a_dead_one(engine, backend_pid):
+    reader = HeldReader(engine)
+    try:
+        first = await reader.run(backend_pid)
+        assert await reader.run(backend_pid) == first  # no checkout (and no ping) per read
+        async with engine.connect() as admin:
+            await admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            await admin.commit()
+        await asyncio.sleep(0.1)
+        runs = []
+
+        async def read(conn):
+            runs.append(1)
+            return await backend_pid(conn)
+
+        assert await reader.run(read) != first
+        assert len(runs) == 2  # the first try met the dead connection; the second succeeded
+    finally:
+        await reader.close()
+
+
+async def test_a_held_reader_does_not_retry_a_failing_read(engine):
+    reader = HeldReader(engine)
+    runs = []
+
+    async def read(conn):
+        runs.append(1)
+        await conn.execute(sa.text("SELECT 1/0"))
+
+    try:
+        with pytest.raises(sa.exc.DBAPIError):
+            await reader.run(read)
+        assert runs == [1]
+        assert await reader.run(backend_pid) > 0  # and reads again afterwards
+    finally:
+        await reader.close()
