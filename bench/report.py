@@ -54,6 +54,8 @@ FIGURES = [
     Figure("scale_2api_cpu_s_api2", "scale-out W1, 2 APIs: CPU of API 2", "s", _D),
     Figure("scale_2api_cpu_s_planner", "scale-out W1, 2 APIs: CPU of planner", "s", _D),
     Figure("scale_2api_cpu_s_worker", "scale-out W1, 2 APIs: CPU of worker", "s", _D),
+    Figure("scale_1worker_tasks_per_s", "scale-out W1, 1 worker (same jobs): throughput", "tasks/s", _D),
+    Figure("scale_1worker_cpu_ms_per_task", "scale-out W1, 1 worker: CPU per task (all)", "ms", _D),
     Figure("scale_2workers_tasks_per_s", "scale-out W1, 2 workers: throughput", "tasks/s", _D),
     Figure("scale_2workers_cpu_ms_per_task", "scale-out W1, 2 workers: CPU per task (all)", "ms", _D),
 ]

@@ -128,17 +128,21 @@ async def _scale_apis(stack: DistributedStack, sizes: Sizes, out: ModeResult) ->
     out.details["scale_2api"] = {**w1, "cpu_s": cpu}
 
 
-async def _scale_workers(stack: DistributedStack, sizes: Sizes, out: ModeResult) -> None:
-    """W1 with two worker processes: throughput and total CPU per task."""
+async def _scale_workers(stack: DistributedStack, sizes: Sizes, out: ModeResult, workers: int) -> None:
+    """W1 with ``workers`` worker processes: throughput and total CPU per task (run with 1 and with 2,
+    the same number of jobs, so the two CPU figures compare like with like)."""
     api = Api(stack.api)
+    label = f"{workers}worker{'s' if workers > 1 else ''}"
     try:
         meter = CpuMeter(stack.pids())
-        w1, cpu = await _step("W1, 2 workers", workloads.throughput([api], sizes, sizes.scale_jobs, meter))
+        w1, cpu = await _step(
+            f"W1, {workers} worker(s)", workloads.throughput([api], sizes, sizes.scale_jobs, meter)
+        )
     finally:
         await api.close()
-    out.figures["scale_2workers_tasks_per_s"] = w1["tasks_per_s"]
-    out.figures["scale_2workers_cpu_ms_per_task"] = w1["cpu_ms_per_task"]
-    out.details["scale_2workers"] = {**w1, "cpu_s": cpu}
+    out.figures[f"scale_{label}_tasks_per_s"] = w1["tasks_per_s"]
+    out.figures[f"scale_{label}_cpu_ms_per_task"] = w1["cpu_ms_per_task"]
+    out.details[f"scale_{label}"] = {**w1, "cpu_s": cpu}
 
 
 def run_distributed(tmp: Path, sizes: Sizes, database_url: str, prefix: str) -> ModeResult:
@@ -152,7 +156,8 @@ def run_distributed(tmp: Path, sizes: Sizes, database_url: str, prefix: str) -> 
         stack.spawn_api("api2", "api")
         asyncio.run(_scale_apis(stack, sizes, out))
         stack.stop("api2")
+        asyncio.run(_scale_workers(stack, sizes, out, 1))
         stack.start_service("worker2")
-        asyncio.run(_scale_workers(stack, sizes, out))
+        asyncio.run(_scale_workers(stack, sizes, out, 2))
         stack.check_alive()
     return out
