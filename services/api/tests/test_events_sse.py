@@ -58,6 +58,16 @@ async def test_resume_after_the_terminal_event_ends_at_once(client, demo_goal, f
     assert parse(resp.text) == []
 
 
+@pytest.mark.parametrize("after", ["-1", "abc", "1.5"])
+async def test_a_bad_after_is_a_422_naming_it(client, demo_goal, after):
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    resp = await client.get(f"/jobs/{job_id}/events", params={"after": after})
+    assert resp.status_code == 422
+    error = resp.json()["error"]
+    assert error["code"] == "validation_error"
+    assert [d["field"] for d in error["details"]] == ["after"]
+
+
 async def test_bad_last_event_id_is_a_422(client, demo_goal):
     job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
     resp = await client.get(f"/jobs/{job_id}/events", headers={"Last-Event-ID": "abc"})
@@ -230,3 +240,18 @@ async def test_a_client_that_leaves_mid_stream_ends_it(runtime):
         await serving
     assert runtime.feed.subscriber_count() == 0
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def test_a_replay_from_the_encoding_cache_is_the_replay_from_the_database(client, demo_goal, finished):
+    from planwright.services.api.routes import events as route
+
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    route._ENCODED.clear()
+    cold = (await client.get(f"/jobs/{job_id}/events")).content  # reads the events, fills the cache
+    assert any(key[0] == uuid.UUID(job_id) for key in route._ENCODED)
+    warm = (await client.get(f"/jobs/{job_id}/events")).content  # ids only, bytes from the cache
+    route._ENCODED.pop(next(k for k in route._ENCODED if k[0] == uuid.UUID(job_id)))
+    partly = (await client.get(f"/jobs/{job_id}/events")).content  # one missing: read them again
+    assert cold == warm == partly
+    assert parse(cold.decode())[-1][1] == "job.succeeded"
