@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -128,9 +128,14 @@ class OutboxRelay:
     async def write(self, conn: AsyncConnection, items: Items) -> Pending:
         if not items:
             return Pending()
+        return Pending(list(items), await insert_returning_ids(conn, outbox, self.rows(items)))
+
+    @staticmethod
+    def rows(items: Items) -> list[dict[str, Any]]:
+        """The outbox rows of ``items`` (for a caller that inserts them itself; ``Pending`` takes
+        the items and the rows' ids)."""
         now = utcnow()
-        rows = [{"stream": s, "payload": encode(m).decode(), "created_at": now} for s, m in items]
-        return Pending(list(items), await insert_returning_ids(conn, outbox, rows))
+        return [{"stream": s, "payload": encode(m).decode(), "created_at": now} for s, m in items]
 
     async def sent(self, pending: Pending) -> None:
         if not pending.items:

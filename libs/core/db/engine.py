@@ -98,6 +98,28 @@ class Writer:
         async with self.begin() as conn:
             return await work(conn)
 
+    async def once(self, statement: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``statement`` (one statement, meant to go straight to the driver) on the held connection,
+        outside a transaction: it commits on its own (through Core, it is committed after). Runs once
+        more on a fresh connection if the held one turns out to be dead; a statement that failed on
+        a live connection is not retried, and the next work starts on a fresh connection."""
+        for attempt in (1, 2):
+            if self._conn is None or self._conn.closed or self._conn.invalidated:
+                self._conn = await self._engine.connect()
+            conn = self._conn
+            try:
+                result = await statement(conn)
+                if conn.in_transaction():  # it went through Core, which began one: commit it
+                    await conn.commit()
+                return result
+            except Exception:
+                dead = await _is_dead(conn)
+                await self.close()
+                if attempt == 2 or not dead:
+                    raise
+                log.info("database connection was lost; running the statement again on a new one")
+        raise AssertionError("unreachable")
+
     async def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -19,11 +21,20 @@ async def append_events(conn: AsyncConnection, drafts: Sequence[EventDraft]) -> 
     if not drafts:
         return []
     now = utcnow()
-    rows = [
+    ids = await insert_returning_ids(conn, events, event_rows(drafts, now))
+    return committed(drafts, ids, now)
+
+
+def event_rows(drafts: Sequence[EventDraft], now: datetime) -> list[dict[str, Any]]:
+    """The ``events`` rows of ``drafts``, stamped ``now``."""
+    return [
         {"job_id": d.job_id, "type": d.type, "task_id": d.task_id, "data": d.data, "created_at": now}
         for d in drafts
     ]
-    ids = await insert_returning_ids(conn, events, rows)
+
+
+def committed(drafts: Sequence[EventDraft], ids: Sequence[int], now: datetime) -> list[Event]:
+    """The events as stored: the drafts with their ids and time."""
     # The drafts were validated when they were made: no second validation of the same fields.
     return [
         Event.model_construct(

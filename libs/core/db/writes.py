@@ -63,6 +63,63 @@ async def insert_returning_ids(conn: AsyncConnection, table: sa.Table, rows: Seq
     return ids
 
 
+# One part of ``insert_together``: a table, its rows (all with the same keys), and whether the
+# generated ``id``s are wanted back.
+Part = tuple[sa.Table, Sequence[Row], bool]
+
+
+def can_insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> bool:
+    """Whether ``insert_together`` can take ``parts`` on ``conn``: Postgres (SQLite has no INSERT in
+    a WITH), within the bound-values limit."""
+    return (
+        conn.dialect.name == "postgresql" and sum(len(r) * len(r[0]) for _, r, _ in parts if r) <= _MAX_VALUES
+    )
+
+
+async def insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> list[list[int]]:
+    """INSERT into several tables in one statement (Postgres: data-modifying WITH queries), straight
+    to asyncpg and outside any transaction: one round trip instead of BEGIN, one per table and
+    COMMIT, and atomic as every statement is. Foreign keys between the parts hold (they are checked
+    at the end of the statement). Returns, per part, the generated ids in row order ([] when not
+    wanted). Check ``can_insert_together`` first."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(driver, asyncpg.Connection):
+        raise TypeError("insert_together runs on Postgres (asyncpg) only")
+    present = [(i, table, rows, want) for i, (table, rows, want) in enumerate(parts) if rows]
+    shape = tuple((table, tuple(rows[0]), len(rows), want) for _, table, rows, want in present)
+    sql, converters = _together(conn.dialect, shape)
+    values: list[Any] = []
+    for (_, _, rows, _), (columns, convert) in zip(present, converters, strict=True):
+        for row in rows:
+            values.extend(_values(row, columns, convert))
+    out: list[list[int]] = [[] for _ in parts]
+    for part, generated in await driver.fetch(sql, *values):
+        out[present[part][0]].append(generated)
+    return [sorted(ids) for ids in out]  # ids come from a sequence, one per row in turn: row order
+
+
+@lru_cache(maxsize=512)
+def _together(
+    dialect: Dialect, shape: tuple[tuple[sa.Table, tuple[str, ...], int, bool], ...]
+) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
+    q = dialect.identifier_preparer
+    first = 1
+    ctes, selects, converters = [], [], []
+    for n, (table, columns, count, want) in enumerate(shape):
+        width = len(columns)
+        rows = ", ".join(f"({_placeholders(dialect, first + i * width, width)})" for i in range(count))
+        first += width * count
+        names = ", ".join(q.quote(c) for c in columns)
+        returning = " RETURNING id" if want else ""
+        ctes.append(f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) VALUES {rows}{returning})")
+        if want:
+            selects.append(f"SELECT {n} AS part, id FROM p{n}")
+        converters.append((columns, _converters(dialect, table, columns)))
+    # A WITH query's data-modifying parts run whether or not the final SELECT reads them.
+    final = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
+    return f"WITH {', '.join(ctes)} {final}", tuple(converters)
+
+
 async def update_rows(
     conn: AsyncConnection, table: sa.Table, rows: Sequence[Row], *, key: str = "id"
 ) -> None:

@@ -19,13 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core import names
 from planwright.core.db.engine import Writer
-from planwright.core.db.eventlog import append_events
-from planwright.core.db.schema import jobs
-from planwright.core.db.writes import insert_rows
-from planwright.core.events import Event, EventDraft
+from planwright.core.db.eventlog import append_events, committed, event_rows
+from planwright.core.db.schema import events as event_log
+from planwright.core.db.schema import jobs, outbox
+from planwright.core.db.writes import Part, can_insert_together, insert_rows, insert_together
+from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
-from planwright.core.messages import JobCreated
-from planwright.core.outbox import Outbox, Pending, announce
+from planwright.core.messages import JobCreated, Message
+from planwright.core.outbox import Outbox, OutboxRelay, Pending, announce
 from planwright.core.states import JobStatus
 
 log = logging.getLogger(__name__)
@@ -92,19 +93,36 @@ class Intake:
             _settle(done, None)
 
     async def _commit(self, new: Sequence[NewJob]) -> None:
+        items: list[tuple[str, Message]] = [(names.JOBS, job.message) for job in new]
+        created = [
+            EventDraft(job_id=job.id, type="job.created", data={"goal": job.goal, "priority": job.priority})
+            for job in new
+        ]
+
         async def store(conn: AsyncConnection) -> tuple[Pending, list[Event]]:
             await insert_rows(conn, jobs, [_row(job) for job in new])
-            pending = await self._outbox.write(conn, [(names.JOBS, job.message) for job in new])
-            created = [
-                EventDraft(
-                    job_id=job.id, type="job.created", data={"goal": job.goal, "priority": job.priority}
-                )
-                for job in new
-            ]
+            pending = await self._outbox.write(conn, items)
             return pending, await append_events(conn, created)
 
+        async def store_at_once(conn: AsyncConnection) -> tuple[Pending, list[Event]] | None:
+            # Postgres with outbox rows: the job rows, their outbox rows and their events in one
+            # statement (one round trip, no BEGIN/COMMIT), the transaction's all-or-nothing kept.
+            if not isinstance(self._outbox, OutboxRelay):
+                return None
+            now = utcnow()
+            parts: list[Part] = [
+                (jobs, [_row(job) for job in new], False),
+                (outbox, self._outbox.rows(items), True),
+                (event_log, event_rows(created, now), True),
+            ]
+            if not can_insert_together(conn, parts):
+                return None
+            _, outbox_ids, event_ids = await insert_together(conn, parts)
+            return Pending(items, outbox_ids), committed(created, event_ids, now)
+
         async with self._lock or contextlib.nullcontext():
-            pending, events = await self.writer.run(store)
+            done = await self.writer.once(store_at_once) if self._lock is None else None
+            pending, events = done if done is not None else await self.writer.run(store)
             self._committed(new)
             await announce(self._feed, self._outbox, events, pending)
 

@@ -125,3 +125,28 @@ async def test_a_held_reader_does_not_retry_a_failing_read(engine):
         assert await reader.run(backend_pid) > 0  # and reads again afterwards
     finally:
         await reader.close()
+
+
+async def test_a_single_statement_commits_on_its_own_and_survives_a_dropped_connection(engine):
+    writer = Writer(engine)
+    try:
+        await writer.once(lambda conn: conn.execute(sa.text("CREATE TABLE t (n int)")))
+        await writer.run(lambda conn: conn.execute(sa.text("SELECT 1")))  # the same held connection
+        first = await writer.run(backend_pid)
+
+        async def insert(conn):
+            driver = (await conn.get_raw_connection()).driver_connection
+            await driver.execute("INSERT INTO t VALUES (1)")  # straight to asyncpg: no transaction
+            return await backend_pid(conn)
+
+        assert await writer.once(insert) == first
+        async with engine.connect() as other:  # committed: another connection sees it at once
+            assert (await other.execute(sa.text("SELECT count(*) FROM t"))).scalar() == 1
+            await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            await other.commit()
+        await asyncio.sleep(0.1)
+        assert await writer.once(insert) != first  # found dead, run once more on a fresh connection
+        async with engine.connect() as other:
+            assert (await other.execute(sa.text("SELECT count(*) FROM t"))).scalar() == 2
+    finally:
+        await writer.close()

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 import sqlalchemy as sa
 
@@ -162,3 +163,64 @@ async def test_each_row_keeps_its_own_time_and_id_when_values_alternate(engine):
     async with engine.connect() as conn:
         created = dict((await conn.execute(sa.select(jobs.c.id, jobs.c.created_at))).all())
     assert {k: v.replace(tzinfo=UTC) for k, v in created.items()} == {a["id"]: first, b["id"]: second}
+
+
+@pytest.fixture
+def pg_url():
+    with postgres_database() as url:  # creates and drops it with a loop of its own: a plain fixture
+        yield url
+
+
+@pytest.fixture
+async def pg_engine(pg_url):
+    await asyncio.to_thread(upgrade_head, pg_url)
+    engine = make_engine(pg_url)
+    yield engine
+    await engine.dispose()
+
+
+def event_row(job_id, n):
+    return {"job_id": job_id, "type": "job.created", "task_id": None, "data": {"n": n}, "created_at": NOW}
+
+
+NOW = datetime(2026, 11, 26, 14, 30, 1, 123456, tzinfo=UTC)
+
+
+async def test_rows_of_several_tables_go_in_one_statement(pg_engine):
+    a, b = job_row(), job_row()
+    parts = [
+        (jobs, [a, b], False),
+        (events, [event_row(a["id"], 1), event_row(b["id"], 2), event_row(a["id"], 3)], True),
+    ]
+    async with pg_engine.connect() as conn:
+        assert writes.can_insert_together(conn, parts)
+        job_ids, event_ids = await writes.insert_together(conn, parts)  # no transaction: it commits
+    assert job_ids == []  # not asked for
+    async with pg_engine.connect() as conn:  # another connection sees all of it
+        found = dict((await conn.execute(sa.select(events.c.id, events.c.data))).all())
+        stored_jobs = set((await conn.execute(sa.select(jobs.c.id))).scalars())
+    assert [found[i] for i in event_ids] == [{"n": 1}, {"n": 2}, {"n": 3}]  # ids in row order
+    assert stored_jobs == {a["id"], b["id"]}
+    core, fast = job_row(), job_row()
+    async with pg_engine.begin() as conn:
+        await conn.execute(sa.insert(jobs), [core])
+    async with pg_engine.connect() as conn:
+        await writes.insert_together(conn, [(jobs, [fast], False)])
+    assert await stored(pg_engine, jobs, [core["id"]]) == await stored(pg_engine, jobs, [fast["id"]])
+
+
+async def test_one_statement_is_all_or_nothing(pg_engine):
+    good = job_row()
+    orphan = event_row(uuid.uuid4(), 1)  # no such job: the foreign key fails the statement
+    async with pg_engine.connect() as conn:
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await writes.insert_together(conn, [(jobs, [good], False), (events, [orphan], True)])
+    async with pg_engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(jobs))).scalar() == 0
+
+
+async def test_sqlite_has_no_insert_in_a_with(engine, database_url):
+    async with engine.connect() as conn:
+        assert writes.can_insert_together(conn, [(jobs, [job_row()], False)]) == database_url.startswith(
+            "postgresql"
+        )
