@@ -76,6 +76,86 @@ def can_insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> bool:
     )
 
 
+# One update of ``write_together``: a table, its rows (all with the same keys), the key column.
+Change = tuple[sa.Table, Sequence[Row], str]
+
+
+async def write_together(
+    conn: AsyncConnection, parts: Sequence[Part], changes: Sequence[Change]
+) -> list[list[int]] | None:
+    """The updates and inserts of a transaction in one statement (Postgres: data-modifying WITH
+    queries), on asyncpg inside the transaction SQLAlchemy began: one round trip instead of one per
+    table. No row may be both inserted and updated, nor updated twice (a statement's parts see the
+    same snapshot). Returns, per insert part, the generated ids in row order; None when it cannot
+    run here (SQLite, too many values, no transaction open on the driver yet): then write them one by
+    one."""
+    raw = await _driver(conn)
+    values_count = sum(len(r) * len(r[0]) for _, r, _ in parts if r) + sum(
+        len(r) * len(r[0]) for _, r, _ in changes if r
+    )
+    if not isinstance(raw, asyncpg.Connection) or values_count > _MAX_VALUES:
+        return None
+    present = [(i, table, rows, want) for i, (table, rows, want) in enumerate(parts) if rows]
+    updated = [(table, rows, key) for table, rows, key in changes if rows]
+    if not present and not updated:
+        return [[] for _ in parts]
+    shape = tuple((table, tuple(rows[0]), len(rows), want) for _, table, rows, want in present)
+    update_shape = tuple(
+        (table, tuple(c for c in rows[0] if c != key), key, len(rows)) for table, rows, key in updated
+    )
+    sql, converters = _written_together(conn.dialect, shape, update_shape)
+    values: list[Any] = []
+    for (_, rows, _), (columns, convert) in zip(updated, converters[: len(updated)], strict=True):
+        for row in rows:
+            values.extend(_values(row, columns, convert))
+    for (_, _, rows, _), (columns, convert) in zip(present, converters[len(updated) :], strict=True):
+        for row in rows:
+            values.extend(_values(row, columns, convert))
+    out: list[list[int]] = [[] for _ in parts]
+    for part, generated in await raw.fetch(sql, *values):
+        out[present[part][0]].append(generated)
+    return [sorted(ids) for ids in out]
+
+
+@lru_cache(maxsize=512)
+def _written_together(
+    dialect: Dialect,
+    shape: tuple[tuple[sa.Table, tuple[str, ...], int, bool], ...],
+    update_shape: tuple[tuple[sa.Table, tuple[str, ...], str, int], ...],
+) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
+    q = dialect.identifier_preparer
+    first = 1
+    ctes, converters = [], []
+    for n, (table, columns, key, count) in enumerate(update_shape):
+        ordered = (*columns, key)
+        # VALUES has no column types to go by: each placeholder is cast to its column's type.
+        types = [table.c[c].type.compile(dialect=dialect) for c in ordered]
+        rows = []
+        for _ in range(count):
+            rows.append("(" + ", ".join(f"${first + i}::{t}" for i, t in enumerate(types)) + ")")
+            first += len(ordered)
+        names = ", ".join(q.quote(c) for c in ordered)
+        sets = ", ".join(f"{q.quote(c)} = v.{q.quote(c)}" for c in columns)
+        ctes.append(
+            f"u{n} AS (UPDATE {q.format_table(table)} AS t SET {sets} FROM (VALUES {', '.join(rows)}) "
+            f"AS v({names}) WHERE t.{q.quote(key)} = v.{q.quote(key)})"
+        )
+        converters.append((ordered, _converters(dialect, table, ordered)))
+    selects = []
+    for n, (table, columns, count, want) in enumerate(shape):
+        width = len(columns)
+        rows_sql = ", ".join(f"({_placeholders(dialect, first + i * width, width)})" for i in range(count))
+        first += width * count
+        names = ", ".join(q.quote(c) for c in columns)
+        returning = " RETURNING id" if want else ""
+        ctes.append(f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) VALUES {rows_sql}{returning})")
+        if want:
+            selects.append(f"SELECT {n} AS part, id FROM p{n}")
+        converters.append((columns, _converters(dialect, table, columns)))
+    final = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
+    return f"WITH {', '.join(ctes)} {final}", tuple(converters)
+
+
 async def insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> list[list[int]]:
     """INSERT into several tables in one statement (Postgres: data-modifying WITH queries), straight
     to asyncpg and outside any transaction: one round trip instead of BEGIN, one per table and
@@ -87,7 +167,7 @@ async def insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> list[
         raise TypeError("insert_together runs on Postgres (asyncpg) only")
     present = [(i, table, rows, want) for i, (table, rows, want) in enumerate(parts) if rows]
     shape = tuple((table, tuple(rows[0]), len(rows), want) for _, table, rows, want in present)
-    sql, converters = _together(conn.dialect, shape)
+    sql, converters = _written_together(conn.dialect, shape, ())
     values: list[Any] = []
     for (_, _, rows, _), (columns, convert) in zip(present, converters, strict=True):
         for row in rows:
@@ -96,28 +176,6 @@ async def insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> list[
     for part, generated in await driver.fetch(sql, *values):
         out[present[part][0]].append(generated)
     return [sorted(ids) for ids in out]  # ids come from a sequence, one per row in turn: row order
-
-
-@lru_cache(maxsize=512)
-def _together(
-    dialect: Dialect, shape: tuple[tuple[sa.Table, tuple[str, ...], int, bool], ...]
-) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
-    q = dialect.identifier_preparer
-    first = 1
-    ctes, selects, converters = [], [], []
-    for n, (table, columns, count, want) in enumerate(shape):
-        width = len(columns)
-        rows = ", ".join(f"({_placeholders(dialect, first + i * width, width)})" for i in range(count))
-        first += width * count
-        names = ", ".join(q.quote(c) for c in columns)
-        returning = " RETURNING id" if want else ""
-        ctes.append(f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) VALUES {rows}{returning})")
-        if want:
-            selects.append(f"SELECT {n} AS part, id FROM p{n}")
-        converters.append((columns, _converters(dialect, table, columns)))
-    # A WITH query's data-modifying parts run whether or not the final SELECT reads them.
-    final = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
-    return f"WITH {', '.join(ctes)} {final}", tuple(converters)
 
 
 async def update_rows(

@@ -18,29 +18,38 @@ from planwright.core import logs, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.engine import Writer
-from planwright.core.db.eventlog import append_events
+from planwright.core.db.eventlog import append_events, event_rows
+from planwright.core.db.eventlog import committed as stored_events
 from planwright.core.db.schema import (
     artifacts,
     critic_verdicts,
     jobs,
     llm_calls,
+    outbox,
     plans,
     policy_decisions,
     tasks,
 )
-from planwright.core.db.writes import insert_rows
+from planwright.core.db.schema import events as event_log
+from planwright.core.db.writes import Change, Part, insert_rows, update_rows, write_together
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, utcnow
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated
-from planwright.core.outbox import Outbox, Pending, announce
+from planwright.core.outbox import Outbox, OutboxRelay, Pending, announce
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api.orchestrator.apply import Applier
 from planwright.services.api.orchestrator.cache import JobCache
 from planwright.services.api.orchestrator.intake import Intake, NewJob
-from planwright.services.api.orchestrator.state import Changes, JobState, TaskState, load_jobs, save_jobs
+from planwright.services.api.orchestrator.state import (
+    Changes,
+    JobState,
+    TaskState,
+    changed_rows,
+    load_jobs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -304,18 +313,36 @@ class Orchestrator:
         return states
 
     async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
-        await insert_rows(conn, plans, ch.plans)
-        await save_jobs(conn, states, ch.now)
-        for table, rows in (
-            (artifacts, ch.artifacts),
-            (critic_verdicts, ch.verdicts),
-            (policy_decisions, ch.decisions),
-            (llm_calls, ch.llm_calls),
-        ):
-            await insert_rows(conn, table, rows)
-        self._pending.extend(await self.outbox.write(conn, ch.outbox))
         self._counted.extend(ch.metrics)
         self._spans.extend(ch.spans)
+        task_inserts, job_updates, task_updates = changed_rows(states, ch.now)
+        inserts: list[Part] = [
+            (plans, ch.plans, False),
+            (tasks, task_inserts, False),
+            (artifacts, ch.artifacts, False),
+            (critic_verdicts, ch.verdicts, False),
+            (policy_decisions, ch.decisions, False),
+            (llm_calls, ch.llm_calls, False),
+        ]
+        updates: list[Change] = [(jobs, job_updates, "id"), (tasks, task_updates, "id")]
+        if isinstance(self.outbox, OutboxRelay):
+            # Postgres: every write of the batch in one statement, one round trip instead of one per
+            # table (write_together answers None where it cannot: then one by one, below).
+            now = utcnow()
+            parts = [
+                *inserts,
+                (outbox, self.outbox.rows(ch.outbox), True),
+                (event_log, event_rows(ch.events, now), True),
+            ]
+            written = await write_together(conn, parts, updates)
+            if written is not None:
+                self._pending.extend(Pending(list(ch.outbox), written[-2]))
+                return stored_events(ch.events, written[-1], now)
+        for table, rows, _ in inserts:
+            await insert_rows(conn, table, rows)
+        for table, rows, key in updates:
+            await update_rows(conn, table, rows, key=key)
+        self._pending.extend(await self.outbox.write(conn, ch.outbox))
         return await append_events(conn, ch.events)
 
     async def run(

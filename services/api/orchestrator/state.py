@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db.schema import jobs, tasks
-from planwright.core.db.writes import insert_rows, update_rows
 from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
 from planwright.core.states import JobStatus, TaskStatus
@@ -209,8 +208,12 @@ async def _load(conn: AsyncConnection, ids: list[UUID]) -> dict[UUID, JobState]:
     return states
 
 
-async def save_jobs(conn: AsyncConnection, states: Iterable[JobState], now: datetime) -> None:
-    """Write back what changed: new tasks in one insert, updates in one executemany per table."""
+Rows = list[dict[str, Any]]
+
+
+def changed_rows(states: Iterable[JobState], now: datetime) -> tuple[Rows, Rows, Rows]:
+    """What changed, as rows: (new tasks to insert, jobs to update, tasks to update). Every changed
+    job's version moves on, so other replicas reload it."""
     job_updates: list[dict[str, Any]] = []
     task_inserts: list[dict[str, Any]] = []
     task_updates: list[dict[str, Any]] = []
@@ -255,6 +258,4 @@ async def save_jobs(conn: AsyncConnection, states: Iterable[JobState], now: date
             for t in job.tasks.values()
             if t.dirty and t.id not in new_ids
         )
-    await insert_rows(conn, tasks, task_inserts)
-    await update_rows(conn, jobs, job_updates)
-    await update_rows(conn, tasks, task_updates)
+    return task_inserts, job_updates, task_updates

@@ -224,3 +224,43 @@ async def test_sqlite_has_no_insert_in_a_with(engine, database_url):
         assert writes.can_insert_together(conn, [(jobs, [job_row()], False)]) == database_url.startswith(
             "postgresql"
         )
+
+
+async def test_a_transactions_updates_and_inserts_go_in_one_statement(pg_engine):
+    job = job_row()
+    task = task_row(job["id"])
+    async with pg_engine.begin() as conn:
+        await conn.execute(sa.insert(jobs), [job])
+        await conn.execute(sa.insert(tasks), [task])
+    change = {"status": "succeeded", "output": {"text": "done"}, "error": None, "finished_at": NOW}
+    new_task = task_row(job["id"], key="second", position=1)
+    async with pg_engine.begin() as conn:
+        assert await writes.write_together(conn, [(events, [event_row(job["id"], 1)], True)], []) is None
+        await conn.execute(sa.select(1))  # the transaction is open on the driver from here on
+        written = await writes.write_together(
+            conn,
+            [(tasks, [new_task], False), (events, [event_row(job["id"], 2), event_row(job["id"], 3)], True)],
+            [
+                (jobs, [{"id": job["id"], "status": "running", "version": 7}], "id"),
+                (tasks, [{"id": task["id"], **change}], "id"),
+            ],
+        )
+    assert written is not None
+    assert written[0] == []  # not asked for
+    assert len(written[1]) == 2
+    async with pg_engine.connect() as conn:
+        stored_job = (await conn.execute(sa.select(jobs.c.status, jobs.c.version))).one()
+        stored_tasks = dict((await conn.execute(sa.select(tasks.c.key, tasks.c.output))).all())
+        found = dict((await conn.execute(sa.select(events.c.id, events.c.data))).all())
+    assert tuple(stored_job) == ("running", 7)
+    assert stored_tasks == {"write_note": {"text": "done"}, "second": None}
+    assert [found[i] for i in written[1]] == [{"n": 2}, {"n": 3}]
+    # Stored exactly as the statements one by one store them
+    other_job = job_row()
+    other_task = task_row(other_job["id"])
+    async with pg_engine.begin() as conn:
+        await conn.execute(sa.insert(jobs), [other_job])
+        await conn.execute(sa.insert(tasks), [other_task])
+        await writes.update_rows(conn, tasks, [{"id": other_task["id"], **change}])
+    core, fast = await stored(pg_engine, tasks, [other_task["id"], task["id"]])
+    assert core[1:] == fast[1:]  # all but the job id
