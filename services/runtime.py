@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from planwright.core import metrics, names
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import Bus, MemoryBus
-from planwright.core.db.engine import make_engine
+from planwright.core.db.engine import ReadPool, make_engine
 from planwright.core.errors import ConfigError
 from planwright.core.feed import EventFeed, MemoryFeed
 from planwright.core.llm import make_client
@@ -48,6 +48,7 @@ class Runtime:
         self.settings = settings
         self.roles = tuple(roles)
         self.engine = make_engine(settings.db_url)
+        self.reads = ReadPool(self.engine)  # the API's hottest reads (GET /jobs/{id}, event streams)
         self.bus: Bus
         self.feed: EventFeed
         if settings.redis_url is None:
@@ -203,4 +204,5 @@ class Runtime:
         await self.bus.close()
         await self.llm.provider.aclose()
         await self.orchestrator.close()
+        await self.reads.close()
         await self.engine.dispose()

@@ -43,6 +43,12 @@ class _Watch:
     subs: set[Subscription] = field(default_factory=set)
     last: int = 0  # the last event id handed to the subscribers
     position: str = "0-0"  # the last Redis entry seen on the job's stream
+    # Done once ``last`` is known (made inside the event loop: watches are made by ``subscribe``).
+    ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def known(self) -> bool:
+        return self.ready.done() and not self.ready.cancelled() and self.ready.exception() is None
 
 
 class RedisFeed:
@@ -100,11 +106,24 @@ class RedisFeed:
         sub = Subscription(job_id)
         watch = self._watches.get(job_id)
         if watch is None:
-            async with self.engine.connect() as conn:
-                query = sa.select(sa.func.max(events.c.id)).where(events.c.job_id == job_id)
-                last = (await conn.execute(query)).scalar() or 0
-            watch = self._watches.setdefault(job_id, _Watch(last=last))
+            # The first subscriber of a job here reads where its events stand; those who arrive
+            # meanwhile (a page opened by many at once) wait for that one read instead of each
+            # making their own.
+            watch = self._watches[job_id] = _Watch()
+            try:
+                async with self.engine.connect() as conn:
+                    query = sa.select(sa.func.max(events.c.id)).where(events.c.job_id == job_id)
+                    watch.last = (await conn.execute(query)).scalar() or 0
+            except BaseException as exc:
+                if self._watches.get(job_id) is watch:
+                    del self._watches[job_id]
+                watch.ready.set_exception(exc)
+                watch.ready.exception()  # retrieved: no "never retrieved" warning when nobody waited
+                raise
+            watch.ready.set_result(None)
             await self._wake_reader()
+        else:
+            await asyncio.shield(watch.ready)
         watch.subs.add(sub)
         return sub
 
@@ -142,7 +161,7 @@ class RedisFeed:
     async def _read(self) -> None:
         next_sweep = time.monotonic() + self._sweep_s
         while self._watches or self._boards:
-            keys = {self.key(job_id): job_id for job_id in self._watches}
+            keys = {self.key(job_id): job_id for job_id, watch in self._watches.items() if watch.known}
             streams: dict[Any, Any] = {key: self._watches[job_id].position for key, job_id in keys.items()}
             streams[self._control] = self._control_position
             if self._boards:
@@ -189,7 +208,7 @@ class RedisFeed:
     async def _fan_out(self, job_id: UUID) -> None:
         """Hand the job's new events, from the database, to everyone watching it here."""
         try:
-            while (watch := self._watches.get(job_id)) is not None:
+            while (watch := self._watches.get(job_id)) is not None and watch.known:
                 page = await self._db.run(functools.partial(_page, job_id=job_id, after=watch.last))
                 for event in page:
                     for sub in list(watch.subs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -145,9 +146,13 @@ class HeldReader:
             try:
                 return await read(conn)
             except Exception:
-                dead = await _is_dead(conn)
-                await self.close()  # either way, the next read starts on a fresh connection
-                if attempt == 2 or not dead:
+                if not await _is_dead(conn):
+                    if conn.in_transaction():  # a read through Core began one: end it
+                        with contextlib.suppress(Exception):
+                            await conn.rollback()
+                    raise  # the read's own error (a 404, a bad query): the connection stays
+                await self.close()
+                if attempt == 2:
                     raise
                 log.info("database connection was lost; reading again on a new one")
         raise AssertionError("unreachable")
@@ -168,3 +173,26 @@ async def _is_dead(conn: AsyncConnection) -> bool:
         is_closed = getattr(driver, "is_closed", None)  # asyncpg's; a SQLite file is never closed under us
         return bool(is_closed()) if callable(is_closed) else False
     return True
+
+
+class ReadPool:
+    """A few ``HeldReader`` connections for the API's hottest reads (``GET /jobs/{id}``, opening an
+    event stream): no pool checkout and pre-ping round trip per read, and still no failed read after
+    the database restarted (a dead connection is replaced and the read run once more). Reads beyond
+    ``size`` at once wait their turn."""
+
+    def __init__(self, engine: AsyncEngine, size: int = 8) -> None:
+        self._idle = [HeldReader(engine) for _ in range(size)]
+        self._turns = asyncio.Semaphore(size)
+
+    async def run(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self._turns:
+            reader = self._idle.pop()
+            try:
+                return await reader.run(read)
+            finally:
+                self._idle.append(reader)
+
+    async def close(self) -> None:
+        for reader in self._idle:
+            await reader.close()

@@ -106,3 +106,26 @@ async def test_a_jobs_list_is_told_to_reread_everything_after_the_sweep(runtime_
         assert board.take() == (set(), True)
     finally:
         await feed.close()
+
+
+async def test_clients_arriving_together_share_one_read_of_where_the_job_stands(runtime_factory, key_prefix):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    connects = []
+
+    class CountingEngine:  # the engine, counting the connections the feed takes
+        def connect(self):
+            connects.append(1)
+            return runtime.engine.connect()
+
+    feed.engine = CountingEngine()
+    try:
+        job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
+        subs = await asyncio.gather(*(feed.subscribe(job_id) for _ in range(50)))
+        assert len(connects) == 1  # one read for all fifty, not fifty
+        await runtime.orchestrator.cancel_job(job_id)
+        await feed.publish(await _committed(runtime, job_id, after=1))
+        for sub in subs:
+            assert (await _next(sub)).type == "job.cancelled"
+    finally:
+        await feed.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, cast
@@ -142,9 +143,7 @@ async def _open(runtime: Runtime, job_id: UUID, last: int) -> tuple[Subscription
     ids <= the last one sent). Raises NotFound (unsubscribed) if there is no such job."""
     sub = await runtime.feed.subscribe(job_id)
     try:
-        async with runtime.engine.connect() as conn:
-            status = await queries.job_status(conn, job_id)
-            page = await _page(conn, job_id, last)
+        status, page = await runtime.reads.run(functools.partial(_status_and_page, job_id=job_id, after=last))
     except BaseException:
         runtime.feed.unsubscribe(sub)
         raise
@@ -233,9 +232,9 @@ async def _stream(
                 return  # the client left
             # The subscriber fell behind and events were dropped: catch up from the database.
             sub.drain()
-            async with runtime.engine.connect() as conn:
-                status = await queries.job_status(conn, job_id)
-                page = await _page(conn, job_id, last)
+            status, page = await runtime.reads.run(
+                functools.partial(_status_and_page, job_id=job_id, after=last)
+            )
     finally:
         metrics.SSE_OPEN.labels("job_events").dec()
         runtime.feed.unsubscribe(sub)
@@ -320,6 +319,13 @@ _IDS_AFTER = (
     .order_by(events.c.id)
     .limit(REPLAY_PAGE)
 )
+
+
+async def _status_and_page(
+    conn: AsyncConnection, *, job_id: UUID, after: int
+) -> tuple[JobStatus, list[Encoded]]:
+    """The job's status (NotFound if there is no such job), then its first page after ``after``."""
+    return await queries.job_status(conn, job_id), await _page(conn, job_id, after)
 
 
 async def _page(conn: AsyncConnection, job_id: UUID, after: int) -> list[Encoded]:

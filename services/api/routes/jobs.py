@@ -68,8 +68,8 @@ async def list_jobs(
 async def get_job(job_id: UUID, request: Request) -> Response:
     """The job with its task counts, model usage, current plan and trace."""
     runtime = runtime_of(request)
-    async with runtime.engine.connect() as conn:
-        return _json(await queries.get_job(conn, job_id, runtime.settings.jaeger_url))
+    jaeger_url = runtime.settings.jaeger_url
+    return _json(await runtime.reads.run(lambda conn: queries.get_job(conn, job_id, jaeger_url)))
 
 
 @router.get("/jobs/{job_id}/tasks", response_model=list[schemas.TaskOut], responses=_ERRORS)

@@ -9,7 +9,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from planwright.core.db.engine import HeldReader, Writer, make_engine
+from planwright.core.db.engine import HeldReader, ReadPool, Writer, make_engine
 from planwright.core.db.reads import fetch_all
 from planwright.core.db.tests.support import postgres_database
 
@@ -150,3 +150,21 @@ async def test_a_single_statement_commits_on_its_own_and_survives_a_dropped_conn
             assert (await other.execute(sa.text("SELECT count(*) FROM t"))).scalar() == 2
     finally:
         await writer.close()
+
+
+async def test_a_read_pool_serves_many_reads_on_its_few_connections(engine):
+    pool = ReadPool(engine, size=2)
+
+    async def slow_pid(conn):
+        pid = await backend_pid(conn)
+        await asyncio.sleep(0.01)  # held across an await: other reads must wait their turn
+        return pid
+
+    try:
+        pids = await asyncio.gather(*(pool.run(slow_pid) for _ in range(20)))
+        assert len(set(pids)) <= 2
+        with pytest.raises(sa.exc.DBAPIError):  # a failing read fails alone...
+            await pool.run(lambda conn: conn.execute(sa.text("SELECT 1/0")))
+        assert set(await asyncio.gather(*(pool.run(backend_pid) for _ in range(4)))) <= set(pids)  # ...kept
+    finally:
+        await pool.close()
