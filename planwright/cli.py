@@ -10,9 +10,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -118,6 +118,17 @@ def _traced(settings: Settings, service: str) -> Iterator[None]:
         tracing.shutdown()
 
 
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service's loop on uvloop, as uvicorn runs the API's (it comes with uvicorn[standard]);
+    on plain asyncio where uvloop is not available."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, service: str) -> None:
     import uvicorn
 
@@ -211,7 +222,7 @@ def _service(role: str) -> None:
             await runtime.stop()
 
     with _traced(settings, f"planwright-{role}"):
-        asyncio.run(main())
+        _run_loop(main())
 
 
 @app.command()

@@ -118,7 +118,7 @@ async def test_clients_arriving_together_share_one_read_of_where_the_job_stands(
             connects.append(1)
             return runtime.engine.connect()
 
-    feed.engine = CountingEngine()
+    feed.engine = CountingEngine()  # type: ignore[assignment]
     try:
         job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
         subs = await asyncio.gather(*(feed.subscribe(job_id) for _ in range(50)))
