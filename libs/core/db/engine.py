@@ -61,26 +61,64 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-class Writer:
-    """Where one process's write transactions run, one at a time (the caller serialises them).
-
-    One connection is held and reused: a pool checkout (with its pre-ping round trip on Postgres) cost
-    more than a small transaction. A connection that failed is closed and the next transaction takes a
-    fresh one, so a database restart costs the transactions in flight and nothing more.
-    """
+class _Held:
+    """One connection kept open and reused, instead of a pool checkout (with its pre-ping round trip
+    on Postgres) per use; a connection found dead is replaced."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
 
+    async def _current(self) -> AsyncConnection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = await self._engine.connect()
+        return self._conn
+
+    async def _twice(self, work: Callable[[AsyncConnection], Awaitable[T]], what: str) -> T:
+        """``work`` on the held connection, outside a transaction of ours (one that Core began for it
+        is committed after, or rolled back if it raised). If the connection turns out to be dead (the
+        database restarted since its last use), ``work`` runs once more on a fresh one; an error of
+        the work itself is raised at once and the connection stays."""
+        for attempt in (1, 2):
+            conn = await self._current()
+            try:
+                result = await work(conn)
+                if conn.in_transaction():
+                    await conn.commit()
+                return result
+            except Exception:
+                if not await _is_dead(conn):
+                    if conn.in_transaction():
+                        with contextlib.suppress(Exception):
+                            await conn.rollback()
+                    raise
+                await self.close()
+                if attempt == 2:
+                    raise
+                log.info("database connection was lost; %s again on a new one", what)
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+class Writer(_Held):
+    """Where one process's write transactions run, one at a time (the caller serialises them), on
+    one held connection: a pool checkout cost more than a small transaction. A connection that failed
+    is closed and the next transaction takes a fresh one, so a database restart costs the
+    transactions in flight and nothing more.
+    """
+
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """A transaction, committed when the block ends (rolled back if it raises)."""
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = await self._engine.connect()
+        conn = await self._current()
         try:
-            async with self._conn.begin():
-                yield self._conn
+            async with conn.begin():
+                yield conn
         except BaseException:
             await self.close()  # whatever went wrong, the next transaction starts on a fresh connection
             raise
@@ -100,68 +138,17 @@ class Writer:
             return await work(conn)
 
     async def once(self, statement: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """``statement`` (one statement, meant to go straight to the driver) on the held connection,
-        outside a transaction: it commits on its own (through Core, it is committed after). Runs once
-        more on a fresh connection if the held one turns out to be dead; a statement that failed on
-        a live connection is not retried, and the next work starts on a fresh connection."""
-        for attempt in (1, 2):
-            if self._conn is None or self._conn.closed or self._conn.invalidated:
-                self._conn = await self._engine.connect()
-            conn = self._conn
-            try:
-                result = await statement(conn)
-                if conn.in_transaction():  # it went through Core, which began one: commit it
-                    await conn.commit()
-                return result
-            except Exception:
-                dead = await _is_dead(conn)
-                await self.close()
-                if attempt == 2 or not dead:
-                    raise
-                log.info("database connection was lost; running the statement again on a new one")
-        raise AssertionError("unreachable")
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            with contextlib.suppress(Exception):
-                await conn.close()
+        """``statement`` (one statement, meant to go straight to the driver) outside a transaction: it
+        commits on its own. Runs once more on a fresh connection if the held one turns out dead."""
+        return await self._twice(statement, "running the statement")
 
 
-class HeldReader:
-    """One connection kept for the reads of one task that reads over and over (the live feed's
-    reader): a pool checkout pings the database first, a round trip as long as the read itself.
-    Reads run one at a time. If the connection turns out to be dead (the database restarted), the
-    read runs once more on a fresh one."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
+class HeldReader(_Held):
+    """One held connection for the reads of one task that reads over and over (the live feed's
+    reader), one read at a time. A read that meets a dead connection runs once more on a fresh one."""
 
     async def run(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        for attempt in (1, 2):
-            if self._conn is None or self._conn.closed or self._conn.invalidated:
-                self._conn = await self._engine.connect()
-            conn = self._conn
-            try:
-                return await read(conn)
-            except Exception:
-                if not await _is_dead(conn):
-                    if conn.in_transaction():  # a read through Core began one: end it
-                        with contextlib.suppress(Exception):
-                            await conn.rollback()
-                    raise  # the read's own error (a 404, a bad query): the connection stays
-                await self.close()
-                if attempt == 2:
-                    raise
-                log.info("database connection was lost; reading again on a new one")
-        raise AssertionError("unreachable")
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            with contextlib.suppress(Exception):
-                await conn.close()
+        return await self._twice(read, "reading")
 
 
 async def _is_dead(conn: AsyncConnection) -> bool:
