@@ -20,7 +20,7 @@ import redis
 import redis.asyncio as aredis
 
 from bench.config import REDIS_URL
-from bench.util import median, ms
+from bench.util import median, ms, run
 
 PINGS = 1000
 ROUNDS = 200
@@ -80,7 +80,7 @@ async def _stream_2hop(prefix: str) -> float:
 
 
 def stream_2hop_ms(prefix: str) -> float:
-    return asyncio.run(_stream_2hop(prefix))
+    return run(_stream_2hop(prefix))
 
 
 async def _pg_commit(database_url: str) -> float:
@@ -100,7 +100,7 @@ async def _pg_commit(database_url: str) -> float:
 
 
 def pg_commit_ms(database_url: str) -> float:
-    return asyncio.run(_pg_commit(database_url))
+    return run(_pg_commit(database_url))
 
 
 def sqlite_commit_ms() -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Awaitable
@@ -17,6 +16,7 @@ from bench.infra import InfraMeter
 from bench.procstat import CpuMeter, rss_mb
 from bench.servers import DistributedStack, Stack, distributed, embedded
 from bench.sse_storm import sse_storm
+from bench.util import run
 
 T = TypeVar("T")
 
@@ -107,7 +107,7 @@ def run_embedded(tmp: Path, sizes: Sizes) -> ModeResult:
     with embedded(tmp) as stack:
         say(f"embedded: planwright up on {stack.api}")
         _idle(stack, sizes, out, "up")
-        asyncio.run(_workloads(stack, stack.procs["up"].pid, sizes, out, None))
+        run(_workloads(stack, stack.procs["up"].pid, sizes, out, None))
         stack.check_alive()
         _peaks(stack, out)
     return out
@@ -151,13 +151,13 @@ def run_distributed(tmp: Path, sizes: Sizes, database_url: str, prefix: str) -> 
         say(f"distributed: api on {stack.api}, planner, worker; database {database_url.rsplit('/', 1)[-1]}")
         _idle(stack, sizes, out, "api")
         infra = InfraMeter(database_url)
-        asyncio.run(_workloads(stack, stack.procs["api"].pid, sizes, out, infra))
+        run(_workloads(stack, stack.procs["api"].pid, sizes, out, infra))
         _peaks(stack, out)
         stack.spawn_api("api2", "api")
-        asyncio.run(_scale_apis(stack, sizes, out))
+        run(_scale_apis(stack, sizes, out))
         stack.stop("api2")
-        asyncio.run(_scale_workers(stack, sizes, out, 1))
+        run(_scale_workers(stack, sizes, out, 1))
         stack.start_service("worker2")
-        asyncio.run(_scale_workers(stack, sizes, out, 2))
+        run(_scale_workers(stack, sizes, out, 2))
         stack.check_alive()
     return out

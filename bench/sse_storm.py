@@ -25,7 +25,7 @@ from bench.client import Api, check_shape, parse_time, require_succeeded
 from bench.config import Sizes, chain_shape, held_goal
 from bench.procstat import CpuMeter
 from bench.sse_client import HoldServer, follow_raw
-from bench.util import BenchError, ms, percentile
+from bench.util import BenchError, ms, percentile, run
 
 Plan = list[tuple[str, int, int]]  # (job id, events before release, clients)
 WAIT_S = 90.0
@@ -116,7 +116,7 @@ def client_process(host: str, port: int, plan: Plan, idx: int, go: Any, out: Any
     """One client process: reports ready, waits for go, then runs its clients."""
     out.put(("ready", idx))
     go.wait(WAIT_S)
-    asyncio.run(_run_clients(host, port, plan, idx, out))
+    run(_run_clients(host, port, plan, idx, out))
 
 
 def _collect(out: Any, kind: str, count: int, procs: list[Any]) -> list[tuple[Any, ...]]:
