@@ -11,18 +11,16 @@ Any other driver goes through Core.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, NamedTuple
 
-import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from planwright.core.db import sqlite_inline
+from planwright.core.db.writes import raw_connection, raw_fetch
 
 _Convert = Callable[[Any], Any] | None
 
@@ -39,12 +37,8 @@ class _Compiled(NamedTuple):
 async def fetch_all(conn: AsyncConnection, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[Any]:
     """The rows of ``stmt`` (a statement built once, at import) with ``params``: named tuples whose
     fields are the statement's column labels, holding what Core would return."""
-    driver = (await conn.get_raw_connection()).driver_connection
-    if isinstance(driver, sqlite_inline.Connection):
-        raw: Any = driver.sqlite
-    elif isinstance(driver, asyncpg.Connection):
-        raw = driver
-    else:
+    raw = await raw_connection(conn, outside_transaction=True)
+    if raw is None:
         return list((await conn.execute(stmt, dict(params))).all())
     c = _compile(conn.dialect, stmt)
     values = []
@@ -52,10 +46,7 @@ async def fetch_all(conn: AsyncConnection, stmt: sa.Select[Any], params: Mapping
         value = params[name] if name in params else c.constants[name]
         convert = c.bind[name]
         values.append(value if convert is None else convert(value))
-    if isinstance(raw, sqlite3.Connection):
-        found = raw.execute(c.sql, values).fetchall()
-    else:
-        found = await raw.fetch(c.sql, *values)
+    found = await raw_fetch(raw, c.sql, values)
     return [
         c.row(*(v if f is None else f(v) for v, f in zip(record, c.result, strict=True))) for record in found
     ]

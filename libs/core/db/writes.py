@@ -33,7 +33,7 @@ async def insert_rows(conn: AsyncConnection, table: sa.Table, rows: Sequence[Row
     """INSERT ``rows`` (all with the same keys) into ``table``."""
     if not rows:
         return
-    raw = await _driver(conn)
+    raw = await raw_connection(conn)
     if raw is None:
         await conn.execute(sa.insert(table), list(rows))
         return
@@ -46,7 +46,7 @@ async def insert_returning_ids(conn: AsyncConnection, table: sa.Table, rows: Seq
     """INSERT ``rows`` and return their generated ``id``s in row order."""
     if not rows:
         return []
-    raw = await _driver(conn)
+    raw = await raw_connection(conn)
     if raw is None:
         stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list((await conn.execute(stmt, list(rows))).scalars().all())
@@ -59,61 +59,53 @@ async def insert_returning_ids(conn: AsyncConnection, table: sa.Table, rows: Seq
         values = [v for row in chunk for v in _values(row, columns, convert)]
         # Each row takes the next id in turn (SQLite: the largest + 1; Postgres: the sequence's next
         # value, row by row): sorted, the returned ids are in row order.
-        ids.extend(sorted(r[0] for r in await _fetch(raw, sql, values)))
+        ids.extend(sorted(r[0] for r in await raw_fetch(raw, sql, values)))
     return ids
 
 
-# One part of ``insert_together``: a table, its rows (all with the same keys), and whether the
+# One insert of ``write_together``: a table, its rows (all with the same keys), and whether the
 # generated ``id``s are wanted back.
 Part = tuple[sa.Table, Sequence[Row], bool]
-
-
-def can_insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> bool:
-    """Whether ``insert_together`` can take ``parts`` on ``conn``: Postgres (SQLite has no INSERT in
-    a WITH), within the bound-values limit."""
-    return (
-        conn.dialect.name == "postgresql" and sum(len(r) * len(r[0]) for _, r, _ in parts if r) <= _MAX_VALUES
-    )
-
-
 # One update of ``write_together``: a table, its rows (all with the same keys), the key column.
 Change = tuple[sa.Table, Sequence[Row], str]
 
 
 async def write_together(
-    conn: AsyncConnection, parts: Sequence[Part], changes: Sequence[Change]
+    conn: AsyncConnection,
+    parts: Sequence[Part],
+    changes: Sequence[Change] = (),
+    *,
+    own_statement: bool = False,
 ) -> list[list[int]] | None:
-    """The updates and inserts of a transaction in one statement (Postgres: data-modifying WITH
-    queries), on asyncpg inside the transaction SQLAlchemy began: one round trip instead of one per
-    table. No row may be both inserted and updated, nor updated twice (a statement's parts see the
-    same snapshot). Returns, per insert part, the generated ids in row order; None when it cannot
-    run here (SQLite, too many values, no transaction open on the driver yet): then write them one by
-    one."""
-    raw = await _driver(conn)
-    values_count = sum(len(r) * len(r[0]) for _, r, _ in parts if r) + sum(
-        len(r) * len(r[0]) for _, r, _ in changes if r
-    )
-    if not isinstance(raw, asyncpg.Connection) or values_count > _MAX_VALUES:
-        return None
+    """Updates and inserts in one statement (Postgres: data-modifying WITH queries), straight to
+    asyncpg: one round trip instead of one per table. Inside the transaction SQLAlchemy began on
+    ``conn`` or, with ``own_statement``, as a statement of its own outside any transaction (it
+    commits by itself, atomic as every statement is). Foreign keys between the parts hold (they are
+    checked at the end of the statement); no row may be both inserted and updated, nor updated twice
+    (the parts see one snapshot). Returns, per insert part, the generated ids in row order ([] when
+    not wanted); None when it cannot run here (SQLite has no INSERT in a WITH; too many values; no
+    transaction open on the driver yet): then write them one by one."""
+    raw = await raw_connection(conn, outside_transaction=own_statement)
     present = [(i, table, rows, want) for i, (table, rows, want) in enumerate(parts) if rows]
     updated = [(table, rows, key) for table, rows, key in changes if rows]
-    if not present and not updated:
-        return [[] for _ in parts]
+    written = [rows for _, rows, _ in updated] + [rows for _, _, rows, _ in present]
+    if not isinstance(raw, asyncpg.Connection) or sum(len(r) * len(r[0]) for r in written) > _MAX_VALUES:
+        return None
+    out: list[list[int]] = [[] for _ in parts]
+    if not written:
+        return out
     shape = tuple((table, tuple(rows[0]), len(rows), want) for _, table, rows, want in present)
     update_shape = tuple(
         (table, tuple(c for c in rows[0] if c != key), key, len(rows)) for table, rows, key in updated
     )
     sql, converters = _written_together(conn.dialect, shape, update_shape)
     values: list[Any] = []
-    for (_, rows, _), (columns, convert) in zip(updated, converters[: len(updated)], strict=True):
+    for rows, (columns, convert) in zip(written, converters, strict=True):
         for row in rows:
             values.extend(_values(row, columns, convert))
-    for (_, _, rows, _), (columns, convert) in zip(present, converters[len(updated) :], strict=True):
-        for row in rows:
-            values.extend(_values(row, columns, convert))
-    out: list[list[int]] = [[] for _ in parts]
     for part, generated in await raw.fetch(sql, *values):
         out[present[part][0]].append(generated)
+    # Each row takes the sequence's next value in turn: sorted, the ids are in row order.
     return [sorted(ids) for ids in out]
 
 
@@ -123,6 +115,8 @@ def _written_together(
     shape: tuple[tuple[sa.Table, tuple[str, ...], int, bool], ...],
     update_shape: tuple[tuple[sa.Table, tuple[str, ...], str, int], ...],
 ) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
+    """The statement, and the columns and converters of each part's values in placeholder order:
+    the updates' first, then the inserts'."""
     q = dialect.identifier_preparer
     first = 1
     ctes, converters = [], []
@@ -143,39 +137,13 @@ def _written_together(
         converters.append((ordered, _converters(dialect, table, ordered)))
     selects = []
     for n, (table, columns, count, want) in enumerate(shape):
-        width = len(columns)
-        rows_sql = ", ".join(f"({_placeholders(dialect, first + i * width, width)})" for i in range(count))
-        first += width * count
-        names = ", ".join(q.quote(c) for c in columns)
-        returning = " RETURNING id" if want else ""
-        ctes.append(f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) VALUES {rows_sql}{returning})")
+        ctes.append(f"p{n} AS ({_insert_sql(dialect, table, columns, count, first=first, returning=want)})")
+        first += len(columns) * count
         if want:
             selects.append(f"SELECT {n} AS part, id FROM p{n}")
         converters.append((columns, _converters(dialect, table, columns)))
     final = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
     return f"WITH {', '.join(ctes)} {final}", tuple(converters)
-
-
-async def insert_together(conn: AsyncConnection, parts: Sequence[Part]) -> list[list[int]]:
-    """INSERT into several tables in one statement (Postgres: data-modifying WITH queries), straight
-    to asyncpg and outside any transaction: one round trip instead of BEGIN, one per table and
-    COMMIT, and atomic as every statement is. Foreign keys between the parts hold (they are checked
-    at the end of the statement). Returns, per part, the generated ids in row order ([] when not
-    wanted). Check ``can_insert_together`` first."""
-    driver = (await conn.get_raw_connection()).driver_connection
-    if not isinstance(driver, asyncpg.Connection):
-        raise TypeError("insert_together runs on Postgres (asyncpg) only")
-    present = [(i, table, rows, want) for i, (table, rows, want) in enumerate(parts) if rows]
-    shape = tuple((table, tuple(rows[0]), len(rows), want) for _, table, rows, want in present)
-    sql, converters = _written_together(conn.dialect, shape, ())
-    values: list[Any] = []
-    for (_, _, rows, _), (columns, convert) in zip(present, converters, strict=True):
-        for row in rows:
-            values.extend(_values(row, columns, convert))
-    out: list[list[int]] = [[] for _ in parts]
-    for part, generated in await driver.fetch(sql, *values):
-        out[present[part][0]].append(generated)
-    return [sorted(ids) for ids in out]  # ids come from a sequence, one per row in turn: row order
 
 
 async def update_rows(
@@ -184,7 +152,7 @@ async def update_rows(
     """UPDATE each row of ``table`` whose ``key`` equals the row's, setting the row's other values."""
     if not rows:
         return
-    raw = await _driver(conn)
+    raw = await raw_connection(conn)
     columns = tuple(c for c in rows[0] if c != key)
     if raw is None:
         stmt = sa.update(table).where(table.c[key] == sa.bindparam("b_key"))
@@ -195,14 +163,15 @@ async def update_rows(
     await _executemany(raw, sql, [_values(row, (*columns, key), convert) for row in rows])
 
 
-async def _driver(conn: AsyncConnection) -> Any:
+async def raw_connection(conn: AsyncConnection, *, outside_transaction: bool = False) -> Any:
     """The driver connection under ``conn``: SQLite run inline (sqlite_inline.py), or asyncpg once the
-    transaction SQLAlchemy began is open on it (so a statement never runs outside the transaction);
-    None otherwise (then Core runs the statement)."""
+    transaction SQLAlchemy began is open on it, so a statement never runs outside the transaction
+    (``outside_transaction``: or whenever, for a statement of its own or a read); None otherwise
+    (then Core runs the statement)."""
     driver = (await conn.get_raw_connection()).driver_connection
     if isinstance(driver, sqlite_inline.Connection):
         return driver.sqlite
-    if isinstance(driver, asyncpg.Connection) and driver.is_in_transaction():
+    if isinstance(driver, asyncpg.Connection) and (outside_transaction or driver.is_in_transaction()):
         return driver
     return None
 
@@ -214,7 +183,7 @@ async def _executemany(raw: Any, sql: str, rows: list[list[Any]]) -> None:
         await raw.executemany(sql, rows)
 
 
-async def _fetch(raw: Any, sql: str, values: list[Any]) -> list[Any]:
+async def raw_fetch(raw: Any, sql: str, values: Sequence[Any]) -> list[Any]:
     if isinstance(raw, sqlite3.Connection):
         return raw.execute(sql, values).fetchall()
     return list(await raw.fetch(sql, *values))
@@ -260,14 +229,27 @@ def _last_one(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _insert(
     dialect: Dialect, table: sa.Table, columns: tuple[str, ...], *, returning: bool, count: int = 1
 ) -> tuple[str, tuple[_Convert, ...]]:
+    sql = _insert_sql(dialect, table, columns, count, returning=returning)
+    return sql, _converters(dialect, table, columns)
+
+
+def _insert_sql(
+    dialect: Dialect,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    count: int,
+    *,
+    returning: bool,
+    first: int = 1,
+) -> str:
+    """``INSERT INTO table (columns) VALUES`` ``count`` rows, placeholders numbered from ``first``."""
     q = dialect.identifier_preparer
     width = len(columns)
-    rows = ", ".join(f"({_placeholders(dialect, 1 + i * width, width)})" for i in range(count))
+    rows = ", ".join(f"({_placeholders(dialect, first + i * width, width)})" for i in range(count))
     names = ", ".join(q.quote(c) for c in columns)
-    sql = f"INSERT INTO {q.format_table(table)} ({names}) VALUES {rows}"
-    if returning:
-        sql += " RETURNING id"
-    return sql, _converters(dialect, table, columns)
+    return f"INSERT INTO {q.format_table(table)} ({names}) VALUES {rows}" + (
+        " RETURNING id" if returning else ""
+    )
 
 
 @cache

@@ -22,7 +22,7 @@ from planwright.core.db.engine import Writer
 from planwright.core.db.eventlog import append_events, committed, event_rows
 from planwright.core.db.schema import events as event_log
 from planwright.core.db.schema import jobs, outbox
-from planwright.core.db.writes import Part, can_insert_together, insert_rows, insert_together
+from planwright.core.db.writes import Part, insert_rows, write_together
 from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
 from planwright.core.messages import JobCreated, Message
@@ -115,9 +115,10 @@ class Intake:
                 (outbox, self._outbox.rows(items), True),
                 (event_log, event_rows(created, now), True),
             ]
-            if not can_insert_together(conn, parts):
+            written = await write_together(conn, parts, own_statement=True)
+            if written is None:
                 return None
-            _, outbox_ids, event_ids = await insert_together(conn, parts)
+            _, outbox_ids, event_ids = written
             return Pending(items, outbox_ids), committed(created, event_ids, now)
 
         async with self._lock or contextlib.nullcontext():

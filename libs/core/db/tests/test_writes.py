@@ -134,7 +134,7 @@ async def test_returned_ids_follow_the_rows_across_statements(engine, monkeypatc
     async with engine.begin() as conn:
         await writes.insert_rows(conn, jobs, [job])
         ids = await writes.insert_returning_ids(conn, events, rows)
-        assert await writes._driver(conn) is not None  # the driver took them, not Core
+        assert await writes.raw_connection(conn) is not None  # the driver took them, not Core
     assert ids == sorted(ids)
     assert len(set(ids)) == 7
     async with engine.connect() as conn:
@@ -193,8 +193,9 @@ async def test_rows_of_several_tables_go_in_one_statement(pg_engine):
         (events, [event_row(a["id"], 1), event_row(b["id"], 2), event_row(a["id"], 3)], True),
     ]
     async with pg_engine.connect() as conn:
-        assert writes.can_insert_together(conn, parts)
-        job_ids, event_ids = await writes.insert_together(conn, parts)  # no transaction: it commits
+        written = await writes.write_together(conn, parts, own_statement=True)  # no transaction: it commits
+        assert written is not None
+        job_ids, event_ids = written
     assert job_ids == []  # not asked for
     async with pg_engine.connect() as conn:  # another connection sees all of it
         found = dict((await conn.execute(sa.select(events.c.id, events.c.data))).all())
@@ -205,7 +206,7 @@ async def test_rows_of_several_tables_go_in_one_statement(pg_engine):
     async with pg_engine.begin() as conn:
         await conn.execute(sa.insert(jobs), [core])
     async with pg_engine.connect() as conn:
-        await writes.insert_together(conn, [(jobs, [fast], False)])
+        assert await writes.write_together(conn, [(jobs, [fast], False)], own_statement=True) == [[]]
     assert await stored(pg_engine, jobs, [core["id"]]) == await stored(pg_engine, jobs, [fast["id"]])
 
 
@@ -214,16 +215,17 @@ async def test_one_statement_is_all_or_nothing(pg_engine):
     orphan = event_row(uuid.uuid4(), 1)  # no such job: the foreign key fails the statement
     async with pg_engine.connect() as conn:
         with pytest.raises(asyncpg.ForeignKeyViolationError):
-            await writes.insert_together(conn, [(jobs, [good], False), (events, [orphan], True)])
+            await writes.write_together(
+                conn, [(jobs, [good], False), (events, [orphan], True)], own_statement=True
+            )
     async with pg_engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(jobs))).scalar() == 0
 
 
 async def test_sqlite_has_no_insert_in_a_with(engine, database_url):
     async with engine.connect() as conn:
-        assert writes.can_insert_together(conn, [(jobs, [job_row()], False)]) == database_url.startswith(
-            "postgresql"
-        )
+        written = await writes.write_together(conn, [(jobs, [job_row()], False)], own_statement=True)
+    assert (written is not None) == database_url.startswith("postgresql")
 
 
 async def test_a_transactions_updates_and_inserts_go_in_one_statement(pg_engine):
