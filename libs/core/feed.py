@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -78,8 +78,12 @@ class JobChanges:
 
 
 class EventFeed(Protocol):
-    async def publish(self, events: Sequence[Event]) -> None:
-        """Hand committed events to every live subscriber (all processes in distributed mode)."""
+    async def publish(self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
+        """Hand committed events to every live subscriber (all processes in distributed mode).
+
+        ``follows``: for a job, the id of its last event before these, where the committer knows it
+        (no other process wrote the job in between): subscribers in this process that were handed
+        exactly that far get the events without reading them back."""
 
     async def subscribe(self, job_id: UUID) -> Subscription:
         """Start receiving the job's events; every event committed after this returns is offered."""
@@ -101,7 +105,7 @@ class MemoryFeed:
         self._subs: dict[UUID, set[Subscription]] = {}
         self._boards: set[JobChanges] = set()
 
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
         for event in events:
             for sub in self._subs.get(event.job_id, ()):
                 sub.offer(event)

@@ -5,6 +5,10 @@ every watched job's stream (plus a control stream that wakes it when a new job i
 job's stream grows, the events after the last one handed out are read from the database, in id
 order. Reading the database rather than trusting the Redis entries keeps the stream gap-free even
 when two replicas publish out of order (docs/adr/0006-live-events-wake-up-then-read-postgres.md).
+
+The process that committed a job's events hands them to its own subscribers at once, without that
+read, when it knows they follow exactly the last event those subscribers had (``follows``: no other
+process wrote the job in between); its own announcement then finds them served and reads nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -63,8 +68,10 @@ class RedisFeed:
         ttl_s: int = 86_400,
     ) -> None:
         # A client of its own: its blocking read outlasts the bus client's socket timeout, and it never
-        # takes a connection the bus needs.
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name="planwright-feed")
+        # takes a connection the bus needs. Named per process (CLIENT LIST tells the feeds apart).
+        instance = uuid.uuid4().hex[:16]
+        self.client_name = f"planwright-feed-{instance}"
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name=self.client_name)
         self.engine = engine
         self._db = HeldReader(engine)  # the reader's own connection: no pool checkout per wake-up
         self.prefix = prefix
@@ -75,32 +82,61 @@ class RedisFeed:
         self._boards: set[JobChanges] = set()
         self._changes = f"{prefix}{names.JOBS_CHANGED}"  # which jobs got events, for live job lists
         self._changes_position = "$"
-        self._control = f"{prefix}{names.PREFIX}:feedctl:{uuid.uuid4().hex}"
+        self._control = f"{prefix}{names.PREFIX}:feedctl:{instance}"
         self._control_position = "$"
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+        self._expiring: dict[str, float] = {}  # key -> when its TTL was last renewed (monotonic)
 
     def key(self, job_id: UUID) -> str:
         return f"{self.prefix}{names.job_events_stream(job_id)}"
 
-    async def publish(self, committed: Sequence[Event]) -> None:
+    async def publish(self, committed: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
         last: dict[UUID, int] = {}
         for event in committed:
             last[event.job_id] = event.id
         if not last:
             return
+        if follows:
+            self._hand_over(committed, follows)
         pipe = self.redis.pipeline(transaction=False)
+        now = time.monotonic()
         for job_id, event_id in last.items():
-            pipe.xadd(self.key(job_id), {"id": str(event_id)}, maxlen=self._maxlen, approximate=True)
-            pipe.expire(self.key(job_id), self._ttl_s)
+            key = self.key(job_id)
+            pipe.xadd(key, {"id": str(event_id)}, maxlen=self._maxlen, approximate=True)
+            self._expire(pipe, key, now)
         changed = ",".join(str(job_id) for job_id in last)
         pipe.xadd(self._changes, {"jobs": changed}, maxlen=self._maxlen, approximate=True)
-        pipe.expire(self._changes, self._ttl_s)
+        self._expire(pipe, self._changes, now)
         try:
             await pipe.execute()
         except RETRYABLE as exc:
             # The events are committed; readers pick them up on their next sweep.
             log.warning("feed: could not announce events (%s)", exc)
+
+    def _hand_over(self, committed: Sequence[Event], follows: Mapping[UUID, int]) -> None:
+        """Offer committed events to this process's subscribers of their job, where they follow
+        exactly the last event those were handed (else the reader reads them, as for any process)."""
+        by_job: dict[UUID, list[Event]] = {}
+        for event in committed:
+            by_job.setdefault(event.job_id, []).append(event)
+        for job_id, job_events in by_job.items():
+            watch = self._watches.get(job_id)
+            if watch is None or not watch.known or follows.get(job_id) != watch.last:
+                continue
+            for event in sorted(job_events, key=lambda e: e.id):
+                for sub in list(watch.subs):
+                    sub.offer(event)
+                watch.last = event.id
+
+    def _expire(self, pipe: Any, key: str, now: float) -> None:
+        """Renew ``key``'s TTL, at most every tenth of the TTL (it only has to outlive a quiet job)."""
+        if now - self._expiring.get(key, -self._ttl_s) < self._ttl_s / 10:
+            return
+        if len(self._expiring) >= 10_000:
+            self._expiring.clear()
+        self._expiring[key] = now
+        pipe.expire(key, self._ttl_s)
 
     async def subscribe(self, job_id: UUID) -> Subscription:
         sub = Subscription(job_id)
@@ -188,8 +224,12 @@ class RedisFeed:
                         UUID(j) for _, fields in entries for j in fields[b"jobs"].decode().split(",")
                     )
                 elif (job_id := keys.get(key)) in self._watches:
-                    self._watches[job_id].position = position
-                    woken.add(job_id)
+                    watch = self._watches[job_id]
+                    watch.position = position
+                    # Announced up to an event already handed out (this process committed it and
+                    # handed it over itself): nothing to read.
+                    if _announced(entries) > watch.last:
+                        woken.add(job_id)
             if time.monotonic() >= next_sweep:  # a safety net for an announcement that was lost
                 woken, next_sweep = set(self._watches), time.monotonic() + self._sweep_s
                 self._tell_boards(everything=True)
@@ -211,6 +251,8 @@ class RedisFeed:
             while (watch := self._watches.get(job_id)) is not None and watch.known:
                 page = await self._db.run(functools.partial(_page, job_id=job_id, after=watch.last))
                 for event in page:
+                    if event.id <= watch.last:  # handed over by ``publish`` while this read ran
+                        continue
                     for sub in list(watch.subs):
                         sub.offer(event)
                     watch.last = event.id
@@ -230,6 +272,14 @@ class RedisFeed:
         if self._reader is not None:
             await asyncio.wait([self._reader], timeout=5.0)
         await self._db.close()
+
+
+def _announced(entries: Any) -> float:
+    """The newest event id announced by a job stream's ``entries`` (infinity if one cannot be read)."""
+    try:
+        return max(int(fields[b"id"]) for _, fields in entries)
+    except (KeyError, ValueError):
+        return math.inf
 
 
 async def _page(conn: AsyncConnection, *, job_id: UUID, after: int) -> list[Event]:

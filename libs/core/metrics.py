@@ -86,6 +86,10 @@ SSE_OPEN = Gauge(
     "planwright_sse_connections_open", "Open SSE streams (job events and the jobs list).", ["stream"]
 )
 OUTBOX_BACKLOG = Gauge("planwright_outbox_backlog_messages", "Outbox rows committed but not yet on the bus.")
+ORCHESTRATOR_CONFLICTS = Counter(
+    "planwright_orchestrator_conflicts_total",
+    "Orchestrator batches applied again under the row lock: another replica had written one of their jobs.",
+)
 
 
 def job_finished(status: str, seconds: float) -> None:

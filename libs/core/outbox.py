@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -57,8 +58,15 @@ class Outbox(Protocol):
         """After the commit: put the messages on the bus."""
 
 
-async def announce(feed: EventFeed, outbox: Outbox, events: Sequence[Event], pending: Pending) -> None:
-    """After a commit: the committed events to the live feed, then the messages to the bus.
+async def announce(
+    feed: EventFeed,
+    outbox: Outbox,
+    events: Sequence[Event],
+    pending: Pending,
+    follows: Mapping[UUID, int] | None = None,
+) -> None:
+    """After a commit: the committed events to the live feed, then the messages to the bus
+    (``follows``: see ``EventFeed.publish``).
 
     The in-process feed hands the events themselves to subscribers, so they go first: a message sent
     now can cause the job's next events. The Redis feed only announces that a job has new events
@@ -68,7 +76,7 @@ async def announce(feed: EventFeed, outbox: Outbox, events: Sequence[Event], pen
         await feed.publish(events)
         await outbox.sent(pending)
         return
-    await asyncio.gather(feed.publish(events), outbox.sent(pending))
+    await asyncio.gather(feed.publish(events, follows), outbox.sent(pending))
 
 
 async def publish_in_order(bus: Bus, items: Items) -> None:

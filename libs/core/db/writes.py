@@ -68,6 +68,13 @@ async def insert_returning_ids(conn: AsyncConnection, table: sa.Table, rows: Seq
 Part = tuple[sa.Table, Sequence[Row], bool]
 # One update of ``write_together``: a table, its rows (all with the same keys), the key column.
 Change = tuple[sa.Table, Sequence[Row], str]
+# A guarded update of ``write_together``: its table and version column (see there).
+Guard = tuple[sa.Table, str]
+
+
+class VersionConflict(Exception):
+    """A guarded ``write_together`` found a row whose version another writer had moved: nothing of
+    the statement was written."""
 
 
 async def write_together(
@@ -76,6 +83,7 @@ async def write_together(
     changes: Sequence[Change] = (),
     *,
     own_statement: bool = False,
+    guard: Guard | None = None,
 ) -> list[list[int]] | None:
     """Updates and inserts in one statement (Postgres: data-modifying WITH queries), straight to
     asyncpg: one round trip instead of one per table. Inside the transaction SQLAlchemy began on
@@ -84,7 +92,12 @@ async def write_together(
     checked at the end of the statement); no row may be both inserted and updated, nor updated twice
     (the parts see one snapshot). Returns, per insert part, the generated ids in row order ([] when
     not wanted); None when it cannot run here (SQLite has no INSERT in a WITH; too many values; no
-    transaction open on the driver yet): then write them one by one."""
+    transaction open on the driver yet): then write them one by one.
+
+    With ``guard`` (a table and its version column), the update of that table only writes a row
+    whose version in the database is one below the row's new one, and unless every one of its rows
+    is written the whole statement is rolled back (Postgres function ``planwright_versions_held``,
+    migration 0007) and ``VersionConflict`` raised: optimistic concurrency in one round trip."""
     raw = await raw_connection(conn, outside_transaction=own_statement)
     present = [(i, table, rows, want) for i, (table, rows, want) in enumerate(parts) if rows]
     updated = [(table, rows, key) for table, rows, key in changes if rows]
@@ -98,13 +111,20 @@ async def write_together(
     update_shape = tuple(
         (table, tuple(c for c in rows[0] if c != key), key, len(rows)) for table, rows, key in updated
     )
-    sql, converters = _written_together(conn.dialect, shape, update_shape)
+    sql, converters = _written_together(conn.dialect, shape, update_shape, guard)
     values: list[Any] = []
     for rows, (columns, convert) in zip(written, converters, strict=True):
         for row in rows:
             values.extend(_values(row, columns, convert))
-    for part, generated in await raw.fetch(sql, *values):
-        out[present[part][0]].append(generated)
+    try:
+        result = await raw.fetch(sql, *values)
+    except asyncpg.PostgresError as exc:
+        if guard is not None and exc.sqlstate == "40001":
+            raise VersionConflict(str(exc)) from exc
+        raise
+    for part, generated in result:
+        if part >= 0:
+            out[present[part][0]].append(generated)
     # Each row takes the sequence's next value in turn: sorted, the ids are in row order.
     return [sorted(ids) for ids in out]
 
@@ -114,12 +134,13 @@ def _written_together(
     dialect: Dialect,
     shape: tuple[tuple[sa.Table, tuple[str, ...], int, bool], ...],
     update_shape: tuple[tuple[sa.Table, tuple[str, ...], str, int], ...],
+    guard: Guard | None = None,
 ) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
     """The statement, and the columns and converters of each part's values in placeholder order:
     the updates' first, then the inserts'."""
     q = dialect.identifier_preparer
     first = 1
-    ctes, converters = [], []
+    ctes, converters, selects = [], [], []
     for n, (table, columns, key, count) in enumerate(update_shape):
         ordered = (*columns, key)
         # VALUES has no column types to go by: each placeholder is cast to its column's type.
@@ -130,12 +151,17 @@ def _written_together(
             first += len(ordered)
         names = ", ".join(q.quote(c) for c in ordered)
         sets = ", ".join(f"{q.quote(c)} = v.{q.quote(c)}" for c in columns)
+        where = f"t.{q.quote(key)} = v.{q.quote(key)}"
+        if guard is not None and guard[0] is table:
+            version = q.quote(guard[1])
+            where += f" AND t.{version} = v.{version} - 1 RETURNING 1"
+            held = f"planwright_versions_held({count}, (SELECT count(*) FROM u{n}))"
+            selects.append(f"SELECT -1 AS part, {held}")
         ctes.append(
             f"u{n} AS (UPDATE {q.format_table(table)} AS t SET {sets} FROM (VALUES {', '.join(rows)}) "
-            f"AS v({names}) WHERE t.{q.quote(key)} = v.{q.quote(key)})"
+            f"AS v({names}) WHERE {where})"
         )
         converters.append((ordered, _converters(dialect, table, ordered)))
-    selects = []
     for n, (table, columns, count, want) in enumerate(shape):
         ctes.append(f"p{n} AS ({_insert_sql(dialect, table, columns, count, first=first, returning=want)})")
         first += len(columns) * count

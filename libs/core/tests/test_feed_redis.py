@@ -32,7 +32,7 @@ async def test_one_reader_serves_many_jobs(runtime_factory, redis_client, key_pr
         for sub in subs:
             event = await _next(sub)
             assert (event.job_id, event.type) == (sub.job_id, "job.cancelled")
-        clients = [c for c in await redis_client.client_list() if c.get("name") == "planwright-feed"]
+        clients = [c for c in await redis_client.client_list() if c.get("name") == feed.client_name]
         # One blocking reader plus a connection or two to publish: a handful, not one per watched job.
         assert 1 <= len(clients) < 5, len(clients)
     finally:
@@ -127,5 +127,46 @@ async def test_clients_arriving_together_share_one_read_of_where_the_job_stands(
         await feed.publish(await _committed(runtime, job_id, after=1))
         for sub in subs:
             assert (await _next(sub)).type == "job.cancelled"
+    finally:
+        await feed.close()
+
+
+async def test_the_committer_hands_its_own_subscribers_the_events_without_reading_them(
+    runtime_factory, key_prefix
+):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    reads: list[int] = []
+    read = feed._db.run
+
+    async def counted(work):
+        reads.append(1)
+        return await read(work)
+
+    feed._db.run = counted  # type: ignore[method-assign]
+    try:
+        handed, gapped, other = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(3)]
+        subs = {job_id: await feed.subscribe(job_id) for job_id in (handed, gapped, other)}
+        created = {job_id: (await _committed(runtime, job_id))[0].id for job_id in subs}
+        for job_id in (handed, gapped):
+            await runtime.orchestrator.cancel_job(job_id)
+
+        # Follows the last event the subscribers have: handed over at once, before any read.
+        stored = await _committed(runtime, handed, after=created[handed])
+        await feed.publish(stored, {handed: created[handed]})
+        assert [subs[handed].queue.get_nowait().id for _ in stored] == [e.id for e in stored]
+        assert reads == []
+        # Said to follow an event the subscribers never had: not handed over, read from the log.
+        stored_gapped = await _committed(runtime, gapped, after=created[gapped])
+        await feed.publish(stored_gapped, {gapped: created[gapped] - 1})
+        assert [(await _next(subs[gapped])).id for _ in stored_gapped] == [e.id for e in stored_gapped]
+        assert reads == [1]
+
+        # The handed-over job's own announcement (read by now: announced before this one) reads nothing.
+        await runtime.orchestrator.cancel_job(other)
+        await feed.publish(await _committed(runtime, other, after=created[other]))
+        assert (await _next(subs[other])).type == "job.cancelled"
+        assert reads == [1, 1]
+        assert subs[handed].queue.empty()  # and hands nothing out twice
     finally:
         await feed.close()

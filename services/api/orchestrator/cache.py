@@ -13,9 +13,10 @@ holds committed state.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
+from planwright.core.events import Event
 from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api.orchestrator.intake import NewJob
 from planwright.services.api.orchestrator.state import JobState
@@ -44,8 +45,10 @@ class JobCache:
         while len(self._jobs) > self._max:
             self._jobs.popitem(last=False)
 
-    def created(self, new: Iterable[NewJob]) -> None:
-        """Jobs just stored by the intake: the Orchestrator's next batch for them needs no load."""
+    def created(self, new: Iterable[NewJob], events: Sequence[Event] = ()) -> None:
+        """Jobs just stored by the intake, with their events (``job.created``): the Orchestrator's
+        next batch for them needs no load."""
+        newest = {event.job_id: event.id for event in events}
         self.committed(
             JobState(
                 id=job.id,
@@ -57,6 +60,7 @@ class JobCache:
                 context=job.context,
                 created_at=job.created_at,
                 trace_parent=job.trace_parent,
+                last_event=newest.get(job.id),
             )
             for job in new
         )

@@ -52,10 +52,11 @@ class Intake:
         feed: EventFeed,
         lock: asyncio.Lock | None = None,
         *,
-        committed: Callable[[Sequence[NewJob]], None] = lambda _: None,
+        committed: Callable[[Sequence[NewJob], Sequence[Event]], None] = lambda _jobs, _events: None,
         max_batch: int = 500,
     ) -> None:
-        self._committed = committed  # told of each commit's jobs (the Orchestrator keeps them in memory)
+        # Told of each commit's jobs and their events (the Orchestrator keeps the jobs in memory).
+        self._committed = committed
         self.writer = writer
         self._outbox = outbox
         self._feed = feed
@@ -124,7 +125,7 @@ class Intake:
         async with self._lock or contextlib.nullcontext():
             done = await self.writer.once(store_at_once) if self._lock is None else None
             pending, events = done if done is not None else await self.writer.run(store)
-            self._committed(new)
+            self._committed(new, events)
             await announce(self._feed, self._outbox, events, pending)
 
 

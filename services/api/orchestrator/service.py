@@ -14,7 +14,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from planwright.core import logs, names, tracing
+from planwright.core import logs, metrics, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.engine import Writer
@@ -31,7 +31,14 @@ from planwright.core.db.schema import (
     tasks,
 )
 from planwright.core.db.schema import events as event_log
-from planwright.core.db.writes import Change, Part, insert_rows, update_rows, write_together
+from planwright.core.db.writes import (
+    Change,
+    Part,
+    VersionConflict,
+    insert_rows,
+    update_rows,
+    write_together,
+)
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, utcnow
 from planwright.core.feed import EventFeed
@@ -91,6 +98,12 @@ class Orchestrator:
         lock, intake_writer = (self._write, self.writer) if self._sole_writer else (None, Writer(engine))
         self.intake = Intake(intake_writer, outbox, feed, lock, committed=self._cache.created)
         self._held: dict[UUID, JobState] = {}  # the jobs the transaction in progress loaded
+        # Postgres: a batch of messages is first applied to the jobs in memory without locking them
+        # and written as one statement that checks each job's version (one round trip instead of
+        # BEGIN, a locking read, the write and COMMIT); only if a version moved is it applied again
+        # under the lock. See docs/adr/0015-optimistic-orchestrator-writes.md.
+        self._can_be_optimistic = isinstance(outbox, OutboxRelay)
+        self._optimistic = False  # the attempt in progress is the optimistic one
 
     async def close(self) -> None:
         """Give back the connections held for writing (the engine is disposed of by its owner)."""
@@ -259,9 +272,12 @@ class Orchestrator:
             for job in touched.values():
                 with within(job):
                     self.applier.settle(job, ch)
+                # Optimistic: every job a message was applied to is written, so its version is
+                # checked (a job whose cached state was stale may have ignored a message it should not).
+                job.dirty = job.dirty or self._optimistic
             return await self._persist(conn, states.values(), ch)
 
-        await self._transact(work)
+        await self._transact(work, optimistic=self._can_be_optimistic)
 
     async def reconcile(self, *, page: int = 500) -> int:
         """Re-publish the pending work of every unfinished job (the bus lost it); returns the job count."""
@@ -284,7 +300,9 @@ class Orchestrator:
                 return total
             after = resumed[-1]
 
-    async def _transact(self, work: Callable[[AsyncConnection], Awaitable[list[Event]]]) -> None:
+    async def _transact(
+        self, work: Callable[[AsyncConnection], Awaitable[list[Event]]], *, optimistic: bool = False
+    ) -> None:
         # Commit and publish under one lock per process, so the live feed sees a job's events in id
         # order (an SSE client drops any id at or below the last one it sent).
         async def attempt(conn: AsyncConnection) -> list[Event]:
@@ -294,25 +312,43 @@ class Orchestrator:
 
         async with self._write:
             try:
-                committed = await self.writer.run(attempt)
+                committed = None
+                if optimistic:
+                    self._optimistic = True
+                    try:
+                        committed = await self.writer.once(attempt)
+                    except VersionConflict as exc:
+                        metrics.ORCHESTRATOR_CONFLICTS.inc()
+                        log.debug("orchestrator: %s; applying the batch again under the lock", exc)
+                    finally:
+                        self._optimistic = False
+                if committed is None:
+                    committed = await self.writer.run(attempt)
             except BaseException:
                 self._cache.drop(self._held)  # changed in memory, rolled back in the database
                 raise
             finally:
                 held, self._held = self._held, {}
+            follows = _follow_on(held, committed)
             self._cache.committed(held.values())
             for count in self._counted:
                 count()
             for span in self._spans:
                 span.end()
-            await announce(self.feed, self.outbox, committed, self._pending)
+            await announce(self.feed, self.outbox, committed, self._pending, follows)
 
     async def _load(self, conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
-        states = await load_jobs(conn, job_ids, self._cache, sole_writer=self._sole_writer)
+        states = await load_jobs(
+            conn, job_ids, self._cache, sole_writer=self._sole_writer, optimistic=self._optimistic
+        )
         self._held.update(states)
         return states
 
     async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
+        if ch.events:  # a job that gets events is written, so its version moves (see JobState.last_event)
+            with_events = {draft.job_id for draft in ch.events}
+            for job in states:
+                job.dirty = job.dirty or job.id in with_events
         self._counted.extend(ch.metrics)
         self._spans.extend(ch.spans)
         task_inserts, job_updates, task_updates = changed_rows(states, ch.now)
@@ -334,7 +370,16 @@ class Orchestrator:
                 (outbox, self.outbox.rows(ch.outbox), True),
                 (event_log, event_rows(ch.events, now), True),
             ]
-            written = await write_together(conn, parts, updates)
+            if self._optimistic:
+                # Outside a transaction (unless loading a job began one): one statement, all or
+                # nothing, written only if no job's version moved since this process wrote it.
+                written = await write_together(
+                    conn, parts, updates, own_statement=True, guard=(jobs, "version")
+                )
+                if written is None:  # too large for one statement: under the lock, one by one
+                    raise VersionConflict("the batch is too large for one statement")
+            else:
+                written = await write_together(conn, parts, updates)
             if written is not None:
                 self._pending.extend(Pending(list(ch.outbox), written[-2]))
                 return stored_events(ch.events, written[-1], now)
@@ -358,3 +403,21 @@ class Orchestrator:
             count=256,
             max_deliveries=max_deliveries,
         )
+
+
+def _follow_on(held: dict[UUID, JobState], committed: Sequence[Event]) -> dict[UUID, int]:
+    """After a commit: for each job that got events and whose newest event before them this process
+    knew, that event's id (the live feed hands the new ones straight to its subscribers); each job's
+    ``last_event`` moves to its newest."""
+    newest: dict[UUID, int] = {}
+    for event in committed:
+        newest[event.job_id] = max(event.id, newest.get(event.job_id, 0))
+    follows: dict[UUID, int] = {}
+    for job_id, last in newest.items():
+        job = held.get(job_id)
+        if job is None:
+            continue
+        if job.last_event is not None:
+            follows[job_id] = job.last_event
+        job.last_event = last
+    return follows

@@ -79,6 +79,9 @@ class JobState:
     created_at: datetime | None = None
     trace_parent: str | None = None  # the root span of the job's trace (W3C traceparent), if traced
     version: int = 0  # jobs.version as loaded or last written by this process
+    # The id of the job's newest event, when this process wrote it (None: loaded, not known). Every
+    # write of events moves ``version``, so while the version holds, so does this.
+    last_event: int | None = None
     dirty: bool = False
     new_tasks: list[tuple[int, TaskState]] = field(default_factory=list)  # (position, task)
 
@@ -129,11 +132,14 @@ async def load_jobs(
     cache: JobCache | None = None,
     *,
     sole_writer: bool = False,
+    optimistic: bool = False,
 ) -> dict[UUID, JobState]:
     """Lock and load the jobs (rows locked until commit on Postgres, so replicas serialise per job).
 
     With a ``cache``, a cached job whose version is still the one in the database is used as it is;
-    a ``sole_writer`` (no other process writes these rows) uses cached jobs without asking.
+    a ``sole_writer`` (no other process writes these rows) uses cached jobs without asking, and so
+    does an ``optimistic`` batch, whose write then checks each job's version (``write_together``'s
+    guard) and is applied again under the lock if one moved.
     """
     ids = sorted(set(job_ids))
     if not ids:
@@ -141,7 +147,7 @@ async def load_jobs(
     states: dict[UUID, JobState] = {}
     missing = ids
     if cache is not None:
-        if sole_writer:
+        if sole_writer or optimistic:
             current = {i: cache.get(i) for i in ids}
         else:
             rows = await conn.execute(_LOCK_VERSIONS, {"ids": ids})

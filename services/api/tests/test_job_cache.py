@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from planwright.core import names
+from planwright.core import metrics, names
 from planwright.core.bus import MemoryBus
 from planwright.core.bus.base import Delivery
 from planwright.core.db.engine import make_engine
@@ -18,7 +18,7 @@ from planwright.core.db.schema import tasks
 from planwright.core.db.tests.support import postgres_database
 from planwright.core.feed import MemoryFeed
 from planwright.core.messages import PlanCreated, PlanStarted, TaskCompleted, TaskDispatch, TaskStarted
-from planwright.core.outbox import DirectOutbox
+from planwright.core.outbox import DirectOutbox, OutboxRelay
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.settings import Settings
 from planwright.core.tool_registry import default_registry
@@ -46,15 +46,25 @@ def database_url():
         pytest.skip(f"Postgres is not reachable: {exc}")
 
 
-async def test_a_replica_reloads_a_job_another_replica_wrote(tmp_path, database_url):
+def conflicts() -> float:
+    return float(metrics.ORCHESTRATOR_CONFLICTS._value.get())
+
+
+@pytest.mark.parametrize("outbox", ["direct", "relay"])
+async def test_a_replica_reloads_a_job_another_replica_wrote(tmp_path, database_url, outbox):
+    """``direct``: each batch locks its jobs and checks their versions first. ``relay`` (as the
+    distributed API runs it): a batch is written optimistically, and the stale one is applied again
+    under the lock."""
     await asyncio.to_thread(upgrade_head, database_url)
     settings = Settings(_env_file=None, planwright_data_dir=tmp_path)
     bus = MemoryBus()
     replicas = []
     for _ in range(2):
         engine = make_engine(database_url, pool_size=2)
-        replicas.append(Orchestrator(engine, bus, DirectOutbox(bus), MemoryFeed(), settings))
+        box = DirectOutbox(bus) if outbox == "direct" else OutboxRelay(engine, bus)
+        replicas.append(Orchestrator(engine, bus, box, MemoryFeed(), settings))
     a, b = replicas
+    before = conflicts()
     try:
         job_id = await a.create_job(GOAL, {}, 1)
         plan = RuleBasedPlanner(default_registry()).plan(GOAL)
@@ -66,7 +76,9 @@ async def test_a_replica_reloads_a_job_another_replica_wrote(tmp_path, database_
         (first,) = await dispatched(bus)  # replica a now holds the job in memory, first task queued
         ident = first.ident()
         await handle(b, TaskStarted(**ident, worker="w1"))  # b moves it to running
+        assert conflicts() == before  # b had not seen the job: it read it, nothing to conflict with
         await handle(a, TaskCompleted(**ident, output={"text": "a note"}))
+        assert conflicts() == before + (outbox == "relay")
 
         async with a.engine.connect() as conn:
             events = [e.type for e in await events_after(conn, job_id, 0) if e.task_id == first.task_id]

@@ -266,3 +266,45 @@ async def test_a_transactions_updates_and_inserts_go_in_one_statement(pg_engine)
         await writes.update_rows(conn, tasks, [{"id": other_task["id"], **change}])
     core, fast = await stored(pg_engine, tasks, [other_task["id"], task["id"]])
     assert core[1:] == fast[1:]  # all but the job id
+
+
+async def test_a_guarded_write_is_all_or_nothing_on_the_versions(pg_engine):
+    """With a guard, the statement writes only if every guarded row still has the version it was
+    computed from (new version - 1); one moved row rolls back all of it, inserts included."""
+    a, b = job_row(), job_row()
+    async with pg_engine.begin() as conn:
+        await conn.execute(sa.insert(jobs), [a, b])
+        await conn.execute(sa.update(jobs).where(jobs.c.id == b["id"]).values(version=5))
+
+    def batch(a_version, b_version, n):
+        parts = [(events, [event_row(a["id"], n), event_row(b["id"], n)], True)]
+        changes = [
+            (
+                jobs,
+                [
+                    {"id": a["id"], "status": "running", "version": a_version},
+                    {"id": b["id"], "status": "running", "version": b_version},
+                ],
+                "id",
+            )
+        ]
+        return parts, changes
+
+    async def state():
+        async with pg_engine.connect() as conn:
+            versions = dict((await conn.execute(sa.select(jobs.c.id, jobs.c.version))).all())
+            data = [r for (r,) in await conn.execute(sa.select(events.c.data).order_by(events.c.id))]
+        return versions[a["id"]], versions[b["id"]], data
+
+    stale = batch(1, 5, 1)  # b is at 5, so 5 is no longer one above what the batch read
+    async with pg_engine.connect() as conn:
+        with pytest.raises(writes.VersionConflict, match="1 of 2 guarded job rows"):
+            await writes.write_together(conn, *stale, own_statement=True, guard=(jobs, "version"))
+    assert await state() == (0, 5, [])  # nothing written: not a's update, not the events
+
+    current = batch(1, 6, 2)
+    async with pg_engine.connect() as conn:
+        written = await writes.write_together(conn, *current, own_statement=True, guard=(jobs, "version"))
+    assert written is not None
+    assert len(written[0]) == 2
+    assert await state() == (1, 6, [{"n": 2}, {"n": 2}])
