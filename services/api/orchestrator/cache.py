@@ -12,6 +12,7 @@ holds committed state.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from uuid import UUID
@@ -23,9 +24,13 @@ from planwright.services.api.orchestrator.state import JobState
 
 
 class JobCache:
-    def __init__(self, max_jobs: int = 4096) -> None:
+    def __init__(self, max_jobs: int = 4096, shared_s: float = 10.0) -> None:
         self._jobs: OrderedDict[UUID, JobState] = OrderedDict()
         self._max = max_jobs
+        # Until when (monotonic) other replicas count as writing the same jobs as this one: a job
+        # version moved under a copy here within the last ``shared_s``.
+        self._shared_until = 0.0
+        self._shared_s = shared_s
 
     def get(self, job_id: UUID) -> JobState | None:
         job = self._jobs.get(job_id)
@@ -64,6 +69,16 @@ class JobCache:
             )
             for job in new
         )
+
+    def written_elsewhere(self) -> None:
+        """Another replica wrote a job this process holds (its version moved under the copy)."""
+        self._shared_until = time.monotonic() + self._shared_s
+
+    def shared(self) -> bool:
+        """Whether other replicas wrote this process's jobs lately. The bus hands a job's messages to
+        whichever replica reads first, so where several run, they mostly share every job: a copy in
+        memory is then often stale, and an optimistic write would often be done twice."""
+        return time.monotonic() < self._shared_until
 
     def drop(self, job_ids: Iterable[UUID]) -> None:
         """Forget jobs a failed batch changed in memory."""

@@ -101,7 +101,7 @@ class Orchestrator:
         # Postgres: a batch of messages is first applied to the jobs in memory without locking them
         # and written as one statement that checks each job's version (one round trip instead of
         # BEGIN, a locking read, the write and COMMIT); only if a version moved is it applied again
-        # under the lock. See docs/adr/0015-optimistic-orchestrator-writes.md.
+        # under the lock (docs/adr/0015-optimistic-orchestrator-writes-and-the-committers-own-feed.md).
         self._can_be_optimistic = isinstance(outbox, OutboxRelay)
         self._optimistic = False  # the attempt in progress is the optimistic one
 
@@ -277,7 +277,8 @@ class Orchestrator:
                 job.dirty = job.dirty or self._optimistic
             return await self._persist(conn, states.values(), ch)
 
-        await self._transact(work, optimistic=self._can_be_optimistic)
+        # Optimistic unless other replicas were found writing the same jobs lately.
+        await self._transact(work, optimistic=self._can_be_optimistic and not self._cache.shared())
 
     async def reconcile(self, *, page: int = 500) -> int:
         """Re-publish the pending work of every unfinished job (the bus lost it); returns the job count."""
@@ -319,6 +320,7 @@ class Orchestrator:
                         committed = await self.writer.once(attempt)
                     except VersionConflict as exc:
                         metrics.ORCHESTRATOR_CONFLICTS.inc()
+                        self._cache.written_elsewhere()
                         log.debug("orchestrator: %s; applying the batch again under the lock", exc)
                     finally:
                         self._optimistic = False

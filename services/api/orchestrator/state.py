@@ -151,7 +151,13 @@ async def load_jobs(
             current = {i: cache.get(i) for i in ids}
         else:
             rows = await conn.execute(_LOCK_VERSIONS, {"ids": ids})
-            current = {r.id: c for r in rows if (c := cache.get(r.id)) is not None and c.version == r.version}
+            current = {}
+            for r in rows:
+                if (c := cache.get(r.id)) is not None:
+                    if c.version == r.version:
+                        current[r.id] = c
+                    else:
+                        cache.written_elsewhere()
         states = {i: c for i, c in current.items() if c is not None}
         missing = [i for i in ids if i not in states]
     if missing:

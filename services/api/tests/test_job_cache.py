@@ -14,7 +14,7 @@ from planwright.core.bus.base import Delivery
 from planwright.core.db.engine import make_engine
 from planwright.core.db.eventlog import append_events, events_after
 from planwright.core.db.migrate import upgrade_head
-from planwright.core.db.schema import tasks
+from planwright.core.db.schema import jobs, tasks
 from planwright.core.db.tests.support import postgres_database
 from planwright.core.feed import MemoryFeed
 from planwright.core.messages import PlanCreated, PlanStarted, TaskCompleted, TaskDispatch, TaskStarted
@@ -88,7 +88,21 @@ async def test_a_replica_reloads_a_job_another_replica_wrote(tmp_path, database_
         # Had a used its stale copy (task still queued) it would have passed through running again.
         assert events == ["task.ready", "task.queued", "task.running", "task.succeeded"]
         assert status == "succeeded"
-        assert [d.key for d in await dispatched(bus)] == ["summarize_text"]
+        (second,) = await dispatched(bus)
+        assert second.key == "summarize_text"
+
+        # b's copy is stale now too (its first conflict, if optimistic); a knows the job is shared:
+        # its next batch for it takes the lock at once, without a second conflict.
+        await handle(b, TaskStarted(**second.ident(), worker="w2"))
+        after_b = conflicts()
+        assert after_b == before + 2 * (outbox == "relay")
+        await handle(a, TaskCompleted(**second.ident(), output={"text": "a summary"}))
+        assert conflicts() == after_b
+        async with a.engine.connect() as conn:
+            job_status = (await conn.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
+            events = [e.type for e in await events_after(conn, job_id, 0) if e.task_id == second.task_id]
+        assert events == ["task.ready", "task.queued", "task.running", "task.succeeded"]
+        assert job_status == "succeeded"
     finally:
         for replica in replicas:
             await replica.close()

@@ -6,7 +6,8 @@ each job row updated only if its version is still the one the batch was computed
 replica wrote one of those jobs in between, fewer rows are updated than guarded, and this function
 raises SQLSTATE 40001 (serialization_failure), which rolls the whole statement back; the replica then
 loads the jobs under a row lock and applies the batch again. See
-docs/adr/0015-optimistic-orchestrator-writes.md. SQLite (one writer, embedded mode) needs none.
+docs/adr/0015-optimistic-orchestrator-writes-and-the-committers-own-feed.md. SQLite (one writer,
+embedded mode) needs none.
 
 Revision ID: 0007
 Revises: 0006
