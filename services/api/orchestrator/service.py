@@ -347,7 +347,8 @@ class Orchestrator:
         return states
 
     async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
-        if ch.events:  # a job that gets events is written, so its version moves (see JobState.last_event)
+        if ch.events and not self._sole_writer:
+            # A job that gets events is written, so its version moves (see JobState.last_event).
             with_events = {draft.job_id for draft in ch.events}
             for job in states:
                 job.dirty = job.dirty or job.id in with_events
