@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -12,7 +12,10 @@ from planwright.core.events import Event
 
 
 class Subscription:
-    """A client's view of one job's live events. ``lagged`` means events were dropped: re-read the DB."""
+    """A client's view of one job's live events. ``lagged`` means events were dropped: re-read the DB.
+
+    ``direct``, while set by the reader (only when it is idle, waiting on an empty queue), takes
+    offered events straight to the client and answers True; False (it cannot write now) queues them."""
 
     def __init__(self, job_id: UUID, maxsize: int = 1024) -> None:
         self.job_id = job_id
@@ -20,6 +23,7 @@ class Subscription:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
         self.lagged = False
         self.closed = False
+        self.direct: Callable[[Sequence[Event]], bool] | None = None
 
     def close(self) -> None:
         """The reader should stop: wakes it with None (or, if its queue is full, it sees ``closed``
@@ -39,6 +43,22 @@ class Subscription:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.lagged = True
+
+    def offer_all(self, events: Sequence[Event]) -> None:
+        """Offer events of this job, in id order (one commit's): written at once by ``direct`` when
+        it can, without waking the reader, else queued."""
+        if self.direct is not None and self.queue.empty() and self.direct(events):
+            return
+        for event in events:
+            self.offer(event)
+
+
+def by_job(events: Sequence[Event]) -> dict[UUID, list[Event]]:
+    """``events`` grouped by job, each group in the order given."""
+    groups: dict[UUID, list[Event]] = {}
+    for event in events:
+        groups.setdefault(event.job_id, []).append(event)
+    return groups
 
 
 class JobChanges:
@@ -106,9 +126,10 @@ class MemoryFeed:
         self._boards: set[JobChanges] = set()
 
     async def publish(self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
-        for event in events:
-            for sub in self._subs.get(event.job_id, ()):
-                sub.offer(event)
+        if self._subs:
+            for job_id, job_events in by_job(events).items():
+                for sub in list(self._subs.get(job_id, ())):
+                    sub.offer_all(job_events)
         if events and self._boards:
             job_ids = {event.job_id for event in events}
             for board in self._boards:

@@ -35,7 +35,7 @@ from planwright.core.db.engine import HeldReader
 from planwright.core.db.eventlog import events_after
 from planwright.core.db.schema import events
 from planwright.core.events import Event
-from planwright.core.feed import JobChanges, Subscription
+from planwright.core.feed import JobChanges, Subscription, by_job
 
 log = logging.getLogger(__name__)
 PAGE = 500
@@ -117,17 +117,14 @@ class RedisFeed:
     def _hand_over(self, committed: Sequence[Event], follows: Mapping[UUID, int]) -> None:
         """Offer committed events to this process's subscribers of their job, where they follow
         exactly the last event those were handed (else the reader reads them, as for any process)."""
-        by_job: dict[UUID, list[Event]] = {}
-        for event in committed:
-            by_job.setdefault(event.job_id, []).append(event)
-        for job_id, job_events in by_job.items():
+        for job_id, job_events in by_job(committed).items():
             watch = self._watches.get(job_id)
             if watch is None or not watch.known or follows.get(job_id) != watch.last:
                 continue
-            for event in sorted(job_events, key=lambda e: e.id):
-                for sub in list(watch.subs):
-                    sub.offer(event)
-                watch.last = event.id
+            job_events.sort(key=lambda e: e.id)
+            for sub in list(watch.subs):
+                sub.offer_all(job_events)
+            watch.last = job_events[-1].id
 
     def _expire(self, pipe: Any, key: str, now: float) -> None:
         """Renew ``key``'s TTL, at most every tenth of the TTL (it only has to outlive a quiet job)."""
@@ -250,12 +247,12 @@ class RedisFeed:
         try:
             while (watch := self._watches.get(job_id)) is not None and watch.known:
                 page = await self._db.run(functools.partial(_page, job_id=job_id, after=watch.last))
-                for event in page:
-                    if event.id <= watch.last:  # handed over by ``publish`` while this read ran
-                        continue
+                # Skip what ``publish`` handed over while this read ran.
+                fresh = [event for event in page if event.id > watch.last]
+                if fresh:
                     for sub in list(watch.subs):
-                        sub.offer(event)
-                    watch.last = event.id
+                        sub.offer_all(fresh)
+                    watch.last = fresh[-1].id
                 if len(page) < PAGE:
                     return
         except Exception:

@@ -1,0 +1,161 @@
+"""Event streams under the real server (uvicorn, httptools): live events are written to each client by
+the flusher, straight to its connection, without waking the stream's task; a client that cannot take
+more (flow control) gets them from its own task instead. Either way every client gets every event
+once, in order, in a well-formed chunked response."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from planwright.core.db.eventlog import events_after
+from planwright.services.api.app import create_app
+from planwright.services.api.routes import events as route
+from planwright.services.api.tests.support import wait_for_job, wait_for_task
+from planwright.services.api.tests.test_events_sse import parse
+
+POLICY = """
+version: 1
+environments:
+  prod:
+    allowed_tools: [text_generate, file_write_artifact, text_summarize]
+    require_approval: [file_write_artifact]
+"""
+CLIENTS = 12
+
+
+async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, http="httptools", lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(30):  # the server's own readiness flag
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, port
+
+
+async def _follow(port: int, job_id: str) -> tuple[bytes, bool]:
+    """The stream's body, de-chunked, and whether it ended with the last chunk (``0\\r\\n\\r\\n``)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET /jobs/{job_id}/events HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert b"transfer-encoding: chunked" in head.lower()
+        body = bytearray()
+        while True:
+            size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+            chunk = await reader.readexactly(size + 2)
+            assert chunk.endswith(b"\r\n")
+            if size == 0:
+                return bytes(body), True
+            body += chunk[:-2]
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def served(runtime_factory, tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod", policy_config_path=path)
+    server, task, port = await _serve(create_app(runtime))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield runtime, client, port
+    server.should_exit = True
+    await asyncio.wait_for(task, 30)
+
+
+async def test_live_events_reach_every_client_once_in_order_written_directly(
+    served, demo_goal, monkeypatch
+):
+    runtime, client, port = served
+    made: list[route._Direct] = []
+    writes: list[int] = []
+    init, write = route._Direct.__init__, route._Direct.write
+
+    def remember(self: route._Direct, cycle: Any) -> None:
+        init(self, cycle)
+        made.append(self)
+
+    def counted(self: route._Direct, body: bytes) -> None:
+        writes.append(len(body))
+        write(self, body)
+
+    monkeypatch.setattr(route._Direct, "__init__", remember)
+    monkeypatch.setattr(route._Direct, "write", counted)
+
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    task = await wait_for_task(client, job_id, "write_artifact", "awaiting_approval", timeout_s=30)
+    followers = [asyncio.create_task(_follow(port, job_id)) for _ in range(CLIENTS)]
+    async with asyncio.timeout(30):  # every stream is open (each subscribed before it answered)
+        while runtime.feed.subscriber_count() < CLIENTS:
+            await asyncio.sleep(0.01)
+    assert len(made) == CLIENTS
+    await asyncio.sleep(0.05)  # the replays are out; what follows is live
+
+    resp = await client.post(f"/tasks/{task['id']}/approve", json={"comment": "go"})
+    assert resp.status_code == 200
+    async with asyncio.timeout(30):
+        bodies = await asyncio.gather(*followers)
+    assert (await wait_for_job(client, job_id))["status"] == "succeeded"
+
+    async with runtime.engine.connect() as conn:
+        stored = [(e.id, e.type) for e in await events_after(conn, uuid.UUID(job_id), 0)]
+    for body, ended in bodies:
+        assert ended
+        assert [(i, kind) for i, kind, _ in parse(body.decode())] == stored
+    assert stored[-1][1] == "job.succeeded"
+    assert writes  # the live events went out through the flusher
+
+
+async def test_a_client_the_server_cannot_write_to_now_gets_everything_from_its_own_task(
+    served, demo_goal, monkeypatch
+):
+    """As if its transport were above the high-water mark: the feed hands it nothing directly, its
+    stream's task writes instead (awaiting the drain), and it still gets every event once, in order."""
+    runtime, client, port = served
+    made: list[route._Direct] = []
+    init, writable = route._Direct.__init__, route._Direct.writable
+
+    def remember(self: route._Direct, cycle: Any) -> None:
+        init(self, cycle)
+        made.append(self)
+
+    paused: list[route._Direct] = []
+
+    def maybe_paused(self: route._Direct) -> bool:
+        return False if self in paused else writable(self)
+
+    monkeypatch.setattr(route._Direct, "__init__", remember)
+    monkeypatch.setattr(route._Direct, "writable", maybe_paused)
+
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    task = await wait_for_task(client, job_id, "write_artifact", "awaiting_approval", timeout_s=30)
+    slow = asyncio.create_task(_follow(port, job_id))
+    async with asyncio.timeout(30):
+        while len(made) < 1:
+            await asyncio.sleep(0.01)
+    paused.append(made[0])
+    fast = asyncio.create_task(_follow(port, job_id))
+    async with asyncio.timeout(30):
+        while runtime.feed.subscriber_count() < 2:
+            await asyncio.sleep(0.01)
+
+    await client.post(f"/tasks/{task['id']}/approve", json={"comment": "go"})
+    async with asyncio.timeout(30):
+        (slow_body, slow_ended), (fast_body, fast_ended) = await asyncio.gather(slow, fast)
+    async with runtime.engine.connect() as conn:
+        stored = [(e.id, e.type) for e in await events_after(conn, uuid.UUID(job_id), 0)]
+    assert slow_ended
+    assert fast_ended
+    assert [(i, kind) for i, kind, _ in parse(slow_body.decode())] == stored
+    assert [(i, kind) for i, kind, _ in parse(fast_body.decode())] == stored
