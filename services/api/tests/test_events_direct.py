@@ -62,6 +62,24 @@ async def _follow(port: int, job_id: str) -> tuple[bytes, bool]:
         writer.close()
 
 
+async def _until(check: Any, what: str) -> None:
+    """Wait (generous ceiling) until ``check()``; the message says what was awaited."""
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                if check():
+                    return
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+def _waiting(runtime: Any, job_id: str) -> int:
+    """How many of the job's streams wait for live events, ready to have them handed over."""
+    subs = runtime.feed._subs.get(uuid.UUID(job_id), ())
+    return sum(1 for sub in subs if sub.direct is not None)
+
+
 @pytest.fixture
 async def served(runtime_factory, tmp_path):
     path = tmp_path / "policy.yaml"
@@ -74,9 +92,7 @@ async def served(runtime_factory, tmp_path):
     await asyncio.wait_for(task, 30)
 
 
-async def test_live_events_reach_every_client_once_in_order_written_directly(
-    served, demo_goal, monkeypatch
-):
+async def test_live_events_reach_every_client_once_in_order_written_directly(served, demo_goal, monkeypatch):
     runtime, client, port = served
     made: list[route._Direct] = []
     writes: list[int] = []
@@ -96,11 +112,8 @@ async def test_live_events_reach_every_client_once_in_order_written_directly(
     job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
     task = await wait_for_task(client, job_id, "write_artifact", "awaiting_approval", timeout_s=30)
     followers = [asyncio.create_task(_follow(port, job_id)) for _ in range(CLIENTS)]
-    async with asyncio.timeout(30):  # every stream is open (each subscribed before it answered)
-        while runtime.feed.subscriber_count() < CLIENTS:
-            await asyncio.sleep(0.01)
+    await _until(lambda: _waiting(runtime, job_id) == CLIENTS, "every stream replayed and waiting")
     assert len(made) == CLIENTS
-    await asyncio.sleep(0.05)  # the replays are out; what follows is live
 
     resp = await client.post(f"/tasks/{task['id']}/approve", json={"comment": "go"})
     assert resp.status_code == 200
@@ -141,14 +154,10 @@ async def test_a_client_the_server_cannot_write_to_now_gets_everything_from_its_
     job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
     task = await wait_for_task(client, job_id, "write_artifact", "awaiting_approval", timeout_s=30)
     slow = asyncio.create_task(_follow(port, job_id))
-    async with asyncio.timeout(30):
-        while len(made) < 1:
-            await asyncio.sleep(0.01)
+    await _until(lambda: len(made) == 1, "the first stream opened")
     paused.append(made[0])
     fast = asyncio.create_task(_follow(port, job_id))
-    async with asyncio.timeout(30):
-        while runtime.feed.subscriber_count() < 2:
-            await asyncio.sleep(0.01)
+    await _until(lambda: runtime.feed.subscriber_count() == 2, "both streams subscribed")
 
     await client.post(f"/tasks/{task['id']}/approve", json={"comment": "go"})
     async with asyncio.timeout(30):
