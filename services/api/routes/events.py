@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Annotated, Any, cast
@@ -191,10 +190,11 @@ class _EventStream(StreamingResponse):
 
 
 class _Direct:
-    """Writes a stream's chunks from whichever task has them (the one that committed the events),
-    straight to the connection, without waking the stream's own task: where the server is uvicorn's
-    HTTP/1.1 (httptools) and the response is chunked. Delivering one commit to thousands of clients
-    then costs a write each, not a task switch, a generator step and the ASGI send each.
+    """Writes a stream's chunks from whichever task has them (the one that committed the events, or
+    the live feed's reader), straight to the connection, without waking the stream's own task: where
+    the server is uvicorn's HTTP/1.1 (httptools) and the response is chunked. Delivering one commit
+    to thousands of clients then costs a write each, not a task switch, a generator step and the ASGI
+    send each.
 
     ``writable`` is false once the client left, the response ended, or the transport is above its
     high-water mark (uvicorn's flow control paused writing): then the stream's task writes, awaiting
@@ -215,53 +215,15 @@ class _Direct:
             return None
         return cls(cycle)
 
-    def open(self) -> bool:
-        """The chunked response is under way and the client still there."""
-        c = self._cycle
-        return bool(
-            c.chunked_encoding is True
-            and c.response_started
-            and not c.response_complete
-            and not c.disconnected
-        )
-
     def writable(self) -> bool:
-        return self.open() and not self._cycle.flow.write_paused
+        """The chunked response is under way, the client still there and not behind."""
+        c = self._cycle
+        under_way = c.chunked_encoding is True and c.response_started and not c.response_complete
+        return bool(under_way and not c.disconnected and not c.flow.write_paused)
 
     def write(self, body: bytes) -> None:
         """One chunk of the body (chunked transfer coding, as uvicorn frames it)."""
         self._cycle.transport.write(b"%x\r\n%b\r\n" % (len(body), body))
-
-
-class _Flusher:
-    """Writes what streams were handed since the event loop last came round, in one callback: the
-    events of several commits in a row go to a client as one write (as a stream's own task, waking
-    late under load, would batch them), and no client costs a task switch."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._due: list[Callable[[], None]] = []
-
-    def add(self, flush: Callable[[], None]) -> None:
-        if not self._due:
-            self._loop.call_soon(self._run)
-        self._due.append(flush)
-
-    def _run(self) -> None:
-        due, self._due = self._due, []
-        for flush in due:
-            flush()
-
-
-_FLUSHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = weakref.WeakKeyDictionary()
-
-
-def _flusher() -> _Flusher:
-    loop = asyncio.get_running_loop()
-    flusher = _FLUSHERS.get(loop)
-    if flusher is None:
-        flusher = _FLUSHERS[loop] = _Flusher(loop)
-    return flusher
 
 
 async def _stream(
@@ -273,43 +235,27 @@ async def _stream(
     page: list[Encoded],
     direct: _Direct | None = None,
 ) -> AsyncIterator[bytes]:
-    # Events handed over by the feed while this stream's task waited (``sub.direct``), to be written
-    # by the flusher; ``done`` once the job's last event is among them.
-    pending = bytearray()
-    scheduled = done = False
-    flusher = _flusher() if direct is not None else None
-
-    def flush() -> None:
-        nonlocal scheduled, done
-        scheduled = False
-        if pending:
-            if direct is not None and direct.open():
-                direct.write(bytes(pending))
-            pending.clear()
-        if done:
-            done = False
-            sub.close()  # wakes this stream's task, which ends the response
-
     def hand_over(events: Sequence[Event]) -> bool:
-        """``sub.direct``: take the events for the flusher (False: the stream's task must, because
-        the client cannot take more now)."""
-        nonlocal last, scheduled, done
-        if direct is None or flusher is None or sub.closed or done:
+        """``sub.direct``: write the events to the client at once, from the caller's task (False:
+        the stream's own task must, because the client cannot take more now)."""
+        nonlocal last
+        if direct is None or sub.closed or not direct.writable():
             return False
-        if not pending and not direct.writable():
-            return False  # (with bytes pending, more go after them, never before them)
+        batch = bytearray()
+        done = False
         for event in events:
             if event.id <= last:
                 continue
-            pending.extend(_sse(event))
+            batch += _sse(event)
             last = event.id
             if event.type in JOB_TERMINAL_EVENTS:
                 done = True
-                sub.direct = None
                 break
-        if (pending or done) and not scheduled:
-            scheduled = True
-            flusher.add(flush)
+        if batch:
+            direct.write(bytes(batch))
+        if done:
+            sub.direct = None
+            sub.close()  # wakes this stream's task, which ends the response
         return True
 
     metrics.SSE_OPEN.labels("job_events").inc()
@@ -329,8 +275,7 @@ async def _stream(
             if ended or ends_replay:
                 return
             while not sub.lagged and not sub.closed:
-                # While this task waits with nothing queued, the feed hands events over to the
-                # flusher instead of waking it.
+                # While this task waits with nothing queued, the feed writes the events itself.
                 sub.direct = hand_over if direct is not None else None
                 try:
                     async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, unlike wait_for
@@ -339,8 +284,6 @@ async def _stream(
                     first = None
                 finally:
                     sub.direct = None
-                if scheduled:
-                    flush()  # what was handed over goes first
                 if _gone(sub):
                     return  # the client left, or the job's last event was handed over
                 if first is None:

@@ -1,5 +1,5 @@
 """Event streams under the real server (uvicorn, httptools): live events are written to each client by
-the flusher, straight to its connection, without waking the stream's task; a client that cannot take
+the feed, straight to its connection, without waking the stream's task; a client that cannot take
 more (flow control) gets them from its own task instead. Either way every client gets every event
 once, in order, in a well-formed chunked response."""
 
@@ -127,7 +127,7 @@ async def test_live_events_reach_every_client_once_in_order_written_directly(ser
         assert ended
         assert [(i, kind) for i, kind, _ in parse(body.decode())] == stored
     assert stored[-1][1] == "job.succeeded"
-    assert writes  # the live events went out through the flusher
+    assert writes  # the live events were written by the feed, not by the streams' tasks
 
 
 async def test_a_client_the_server_cannot_write_to_now_gets_everything_from_its_own_task(
