@@ -79,9 +79,16 @@ class Intake:
             await self._commit_each(batch)
 
     async def _commit_each(self, batch: Sequence[tuple[NewJob, asyncio.Future[None]]]) -> None:
-        """Commit the batch together; if that fails, one by one, so one bad job fails only itself."""
+        """Commit the batch together; if that fails, one by one, so one bad job fails only itself.
+        Each request is answered once its job is committed, before the job's message is published
+        (it is durable from the commit on: an outbox row, or the reconciler in embedded mode)."""
+
+        def answer() -> None:
+            for _, done in batch:
+                _settle(done, None)
+
         try:
-            await self._commit([job for job, _ in batch])
+            await self._commit([job for job, _ in batch], answer)
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
@@ -89,11 +96,8 @@ class Intake:
             log.warning("intake: committing %d jobs together failed (%s); one by one", len(batch), exc)
             for item in batch:
                 await self._commit_each([item])
-            return
-        for _, done in batch:
-            _settle(done, None)
 
-    async def _commit(self, new: Sequence[NewJob]) -> None:
+    async def _commit(self, new: Sequence[NewJob], answer: Callable[[], None]) -> None:
         items: list[tuple[str, Message]] = [(names.JOBS, job.message) for job in new]
         created = [
             EventDraft(job_id=job.id, type="job.created", data={"goal": job.goal, "priority": job.priority})
@@ -126,7 +130,12 @@ class Intake:
             done = await self.writer.once(store_at_once) if self._lock is None else None
             pending, events = done if done is not None else await self.writer.run(store)
             self._committed(new, events)
-            await announce(self._feed, self._outbox, events, pending)
+            answer()
+            try:
+                await announce(self._feed, self._outbox, events, pending)
+            except Exception:
+                # Committed: the outbox relay's sweep sends it (embedded: the next start's reconcile).
+                log.exception("intake: announcing %d committed job(s) failed", len(new))
 
 
 def _row(job: NewJob) -> dict[str, Any]:

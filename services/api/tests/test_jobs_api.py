@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from planwright.core.settings import GOAL_MAX_CHARS
@@ -163,3 +165,40 @@ async def test_failed_task_is_retried_then_skips_dependents_and_fails_the_job(cl
     assert job["error"].startswith(f"task '{tasks[0]['key']}' failed:")
     events = (await client.get(f"/jobs/{job['id']}/events")).text
     assert events.count("event: task.retrying") == 2
+
+
+async def test_a_job_is_answered_once_committed_not_once_its_message_is_out(runtime, client, finished):
+    """201 as soon as the job is committed: a slow (or failing) publish after the commit holds up no
+    request, and a publish that fails is logged, not turned into a second commit of the job."""
+    outbox = runtime.orchestrator.intake._outbox
+    sent = outbox.sent
+    release = asyncio.Event()
+    calls = []
+
+    async def slow(pending):
+        calls.append(pending)
+        await release.wait()
+        await sent(pending)
+
+    outbox.sent = slow
+    try:
+        async with asyncio.timeout(10):
+            resp = await client.post("/jobs", json={"goal": "Write a note"})
+        assert resp.status_code == 201
+        assert len(calls) == 1  # its message is still on its way
+    finally:
+        release.set()
+        outbox.sent = sent
+    assert (await finished(resp.json()["id"]))["status"] == "succeeded"
+
+    async def failing(pending):
+        raise RuntimeError("the bus is on fire")
+
+    outbox.sent = failing
+    try:
+        resp = await client.post("/jobs", json={"goal": "Write a note"})
+    finally:
+        outbox.sent = sent
+    assert resp.status_code == 201
+    listed = (await client.get("/jobs", params={"limit": 10})).json()
+    assert sum(1 for job in listed["items"] if job["id"] == resp.json()["id"]) == 1
