@@ -322,6 +322,8 @@ class Orchestrator:
                         metrics.ORCHESTRATOR_CONFLICTS.inc()
                         self._cache.written_elsewhere()
                         log.debug("orchestrator: %s; applying the batch again under the lock", exc)
+                    except _TooLarge:
+                        pass  # applied again under the lock, written one table at a time
                     finally:
                         self._optimistic = False
                 if committed is None:
@@ -379,8 +381,8 @@ class Orchestrator:
                 written = await write_together(
                     conn, parts, updates, own_statement=True, guard=(jobs, "version")
                 )
-                if written is None:  # too large for one statement: under the lock, one by one
-                    raise VersionConflict("the batch is too large for one statement")
+                if written is None:
+                    raise _TooLarge
             else:
                 written = await write_together(conn, parts, updates)
             if written is not None:
@@ -406,6 +408,10 @@ class Orchestrator:
             count=256,
             max_deliveries=max_deliveries,
         )
+
+
+class _TooLarge(Exception):
+    """An optimistic batch holds more values than one statement may carry (nothing was written)."""
 
 
 def _follow_on(held: dict[UUID, JobState], committed: Sequence[Event]) -> dict[UUID, int]:

@@ -137,3 +137,36 @@ async def test_a_rolled_back_batch_leaves_nothing_in_memory(runtime_factory, mon
         events = [e.type for e in await events_after(conn, job_id, 0) if e.task_id == first.task_id]
     assert status == "running"
     assert events == ["task.ready", "task.queued", "task.running"]
+
+
+async def test_a_batch_too_large_for_one_statement_is_written_under_the_lock(
+    tmp_path, database_url, monkeypatch
+):
+    """An optimistic batch that one statement cannot carry writes nothing, and is applied again the
+    locked way (one statement per table): no conflict counted, the same result."""
+    from planwright.core.db import writes
+
+    await asyncio.to_thread(upgrade_head, database_url)
+    settings = Settings(_env_file=None, planwright_data_dir=tmp_path)
+    bus = MemoryBus()
+    engine = make_engine(database_url, pool_size=2)
+    orchestrator = Orchestrator(engine, bus, OutboxRelay(engine, bus), MemoryFeed(), settings)
+    before = conflicts()
+    try:
+        job_id = await orchestrator.create_job(GOAL, {}, 1)
+        monkeypatch.setattr(writes, "_MAX_VALUES", 10)  # the plan's rows hold far more values
+        plan = RuleBasedPlanner(default_registry()).plan(GOAL)
+        await handle(
+            orchestrator,
+            PlanStarted(job_id=job_id, planner="rules"),
+            PlanCreated(job_id=job_id, plan=plan, planner="rules"),
+        )
+        (first,) = await dispatched(bus)
+        assert first.key == "generate_text"
+        assert conflicts() == before
+        async with engine.connect() as conn:
+            stored = (await conn.execute(sa.select(sa.func.count()).where(tasks.c.job_id == job_id))).scalar()
+        assert stored == 2
+    finally:
+        await orchestrator.close()
+        await engine.dispose()
