@@ -87,11 +87,11 @@ def extractive_summary(text: str, max_sentences: int = 3) -> str:
     sentences = split_sentences(text)
     if not sentences or max_sentences < 1:
         return ""
-    counts = Counter(w for s in sentences for w in words(s))
+    per_sentence = [words(s) for s in sentences]
+    counts = Counter(w for content in per_sentence for w in content)
     top = max(counts.values(), default=1)
     scores = []
-    for index, sentence in enumerate(sentences):
-        content = words(sentence)
+    for index, content in enumerate(per_sentence):
         relevance = sum(counts[w] / top for w in content) / max(len(content), 4)
         position = 0.1 * (1 - index / len(sentences))
         scores.append((relevance + position, -index))

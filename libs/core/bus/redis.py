@@ -54,6 +54,7 @@ class RedisBus:
         self._reclaim_from: dict[tuple[str, str], Any] = {}
         self._last_trim: dict[str, float] = {}
         self._read_in_order = client.register_script(_READ_IN_ORDER)
+        self._publish_and_ack = client.register_script(_PUBLISH_AND_ACK)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBus:
@@ -94,17 +95,17 @@ class RedisBus:
         group, acks = (ack[0], self._ids_by_key(ack[1])) if ack else ("", {})
 
         async def op() -> None:
-            # Several entries in one MULTI/EXEC: a reader blocked on the stream is served once, after
-            # all of them are there, so a worker's start, progress and result are one batch downstream;
-            # the acks in the same MULTI make the result and the end of its task one step.
-            pipe = self.redis.pipeline(transaction=len(payloads) + len(acks) > 1)
-            for data in payloads:
-                pipe.xadd(key, {FIELD: data})
-            for ack_key, ids in acks.items():
-                pipe.xack(ack_key, group, *ids)
-            results = await pipe.execute(raise_on_error=False)
-            _raise_errors(results[: len(payloads)])
-            _raise_errors(results[len(payloads) :], tolerate="NOGROUP")
+            if len(payloads) == 1 and not acks:  # one command: no pipeline's machinery around it
+                await self.redis.xadd(key, {FIELD: payloads[0]})
+                return
+            # Several entries and the acks in one script, atomic as a MULTI/EXEC: a reader blocked on
+            # the stream is served once, after all of them are there, so a worker's start, progress
+            # and result are one batch downstream, and the result and the end of its task one step.
+            # (One command to pack and one reply to parse, where MULTI/EXEC has one per part.)
+            args: list[Any] = [FIELD, len(payloads), *payloads, group]
+            for ids in acks.values():
+                args += [len(ids), *ids]
+            await self._publish_and_ack(keys=[key, *acks], args=args)
 
         await self._retry(op)
         for ack_key in acks:
@@ -149,6 +150,11 @@ class RedisBus:
                 return out
             # ...then wait on all of them at once, the acks going first in the same round trip.
             block = max(1, int(block_s * 1000))
+            if not acks:  # one command: no pipeline's machinery around it
+                reply = await self.redis.xreadgroup(
+                    group, consumer, dict.fromkeys(keys, ">"), count=count, block=block
+                )
+                return await self._deliveries(reply, streams, keys, group)
             pipe = self.redis.pipeline(transaction=False)
             for ack_key, ids in acks.items():
                 pipe.xack(ack_key, group, *ids)
@@ -347,6 +353,32 @@ for _, key in ipairs(KEYS) do
   end
 end
 return out
+"""
+
+
+# Appends ARGV[2] entries (ARGV[3..], each under the field ARGV[1]) to KEYS[1], then, for group
+# ARGV[3 + n], acknowledges on each of KEYS[2..] the ids that follow their count in ARGV. A group that
+# vanished (FLUSHALL) holds nothing to ack: not an error. Atomic, as a script is.
+_PUBLISH_AND_ACK = """
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  redis.call('XADD', KEYS[1], '*', ARGV[1], ARGV[2 + i])
+end
+local at = 3 + n
+local group = ARGV[at]
+for k = 2, #KEYS do
+  local count = tonumber(ARGV[at + 1])
+  local ids = {}
+  for j = 1, count do
+    ids[j] = ARGV[at + 1 + j]
+  end
+  at = at + 1 + count
+  local reply = redis.pcall('XACK', KEYS[k], group, unpack(ids))
+  if type(reply) == 'table' and reply.err and not string.find(reply.err, 'NOGROUP', 1, true) then
+    return reply
+  end
+end
+return n
 """
 
 

@@ -100,6 +100,28 @@ async def test_a_publish_can_ack_in_the_same_step(bus):
     assert await bus.read(["work"], "w", "c2", count=1, block_s=0.01) == []  # the task was acked
 
 
+async def test_several_messages_and_acks_on_several_streams_go_in_one_step(bus):
+    await bus.publish("lane-a", [msg(1)])
+    await bus.publish("lane-b", [msg(2), msg(3)])
+    taken = await bus.read(["lane-a", "lane-b"], "w", "c", count=3, block_s=0.01)
+    assert [reason(d) for d in taken] == ["1", "2", "3"]
+    await bus.publish("results", [msg(4), msg(5), msg(6)], ack=("w", taken))
+    got = await bus.read(["results"], "o", "c", count=10, block_s=0.01)
+    assert [reason(d) for d in got] == ["4", "5", "6"]  # all of them, in order
+    await asyncio.sleep(VISIBILITY_S + 0.05)
+    assert await bus.read(["lane-a", "lane-b"], "w", "c2", count=10, block_s=0.01) == []  # all acked
+
+
+async def test_redis_an_ack_for_a_group_that_vanished_is_not_an_error(redis_bus):
+    """After a FLUSHALL the group is gone and holds nothing to ack: the messages still go out."""
+    await redis_bus.publish("work", [msg(1)])
+    (task,) = await redis_bus.read(["work"], "w", "c", count=1, block_s=0.01)
+    await redis_bus.redis.xgroup_destroy(redis_bus.key("work"), "w")
+    await redis_bus.publish("results", [msg(2), msg(3)], ack=("w", [task]))
+    got = await redis_bus.read(["results"], "o", "c", count=10, block_s=0.01)
+    assert [reason(d) for d in got] == ["2", "3"]
+
+
 async def test_earlier_streams_are_read_first(bus):
     await bus.publish("low", [msg(1)])
     await bus.publish("high", [msg(2)])
