@@ -25,7 +25,8 @@ from planwright.core.db import sqlite_inline
 
 Row = dict[str, Any]
 _Convert = Callable[[Any], Any] | None
-# SQLite allows 32,766 bound values per statement, Postgres 65,535; a multi-row insert stays below both.
+# SQLite allows 32,766 bound values per statement, Postgres 65,535; a multi-row insert stays below both
+# (write_together passes one array per column, and keeps to the same bound on the values it carries).
 _MAX_VALUES = 30_000
 
 
@@ -107,15 +108,15 @@ async def write_together(
     out: list[list[int]] = [[] for _ in parts]
     if not written:
         return out
-    shape = tuple((table, tuple(rows[0]), len(rows), want) for _, table, rows, want in present)
-    update_shape = tuple(
-        (table, tuple(c for c in rows[0] if c != key), key, len(rows)) for table, rows, key in updated
-    )
+    shape = tuple((table, tuple(rows[0]), want) for _, table, rows, want in present)
+    update_shape = tuple((table, tuple(c for c in rows[0] if c != key), key) for table, rows, key in updated)
     sql, converters = _written_together(conn.dialect, shape, update_shape, guard)
+    # One array per column: the statement's text (and so its prepared form, here and in Postgres)
+    # does not depend on how many rows there are.
     values: list[Any] = []
     for rows, (columns, convert) in zip(written, converters, strict=True):
-        for row in rows:
-            values.extend(_values(row, columns, convert))
+        converted = [_values(row, columns, convert) for row in rows]
+        values.extend([list(column) for column in zip(*converted, strict=True)])
     try:
         result = await raw.fetch(sql, *values)
     except asyncpg.PostgresError as exc:
@@ -132,39 +133,46 @@ async def write_together(
 @lru_cache(maxsize=512)
 def _written_together(
     dialect: Dialect,
-    shape: tuple[tuple[sa.Table, tuple[str, ...], int, bool], ...],
-    update_shape: tuple[tuple[sa.Table, tuple[str, ...], str, int], ...],
+    shape: tuple[tuple[sa.Table, tuple[str, ...], bool], ...],
+    update_shape: tuple[tuple[sa.Table, tuple[str, ...], str], ...],
     guard: Guard | None = None,
 ) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
     """The statement, and the columns and converters of each part's values in placeholder order:
-    the updates' first, then the inserts'."""
+    the updates' first, then the inserts'. Every column's values come as one array parameter
+    (``unnest``), cast to an array of the column's type."""
     q = dialect.identifier_preparer
     first = 1
     ctes, converters, selects = [], [], []
-    for n, (table, columns, key, count) in enumerate(update_shape):
+
+    def arrays(table: sa.Table, columns: tuple[str, ...]) -> str:
+        nonlocal first
+        typed = [f"${first + i}::{table.c[c].type.compile(dialect=dialect)}[]" for i, c in enumerate(columns)]
+        first += len(columns)
+        return f"unnest({', '.join(typed)})"
+
+    for n, (table, columns, key) in enumerate(update_shape):
         ordered = (*columns, key)
-        # VALUES has no column types to go by: each placeholder is cast to its column's type.
-        types = [table.c[c].type.compile(dialect=dialect) for c in ordered]
-        rows = []
-        for _ in range(count):
-            rows.append("(" + ", ".join(f"${first + i}::{t}" for i, t in enumerate(types)) + ")")
-            first += len(ordered)
+        key_param = first + len(columns)  # the key column's array: its length is the row count
+        source = arrays(table, ordered)
         names = ", ".join(q.quote(c) for c in ordered)
         sets = ", ".join(f"{q.quote(c)} = v.{q.quote(c)}" for c in columns)
         where = f"t.{q.quote(key)} = v.{q.quote(key)}"
         if guard is not None and guard[0] is table:
             version = q.quote(guard[1])
             where += f" AND t.{version} = v.{version} - 1 RETURNING 1"
-            held = f"planwright_versions_held({count}, (SELECT count(*) FROM u{n}))"
+            held = f"planwright_versions_held(cardinality(${key_param}), (SELECT count(*) FROM u{n}))"
             selects.append(f"SELECT -1 AS part, {held}")
-        ctes.append(
-            f"u{n} AS (UPDATE {q.format_table(table)} AS t SET {sets} FROM (VALUES {', '.join(rows)}) "
-            f"AS v({names}) WHERE {where})"
-        )
+        target = q.format_table(table)
+        ctes.append(f"u{n} AS (UPDATE {target} AS t SET {sets} FROM {source} AS v({names}) WHERE {where})")
         converters.append((ordered, _converters(dialect, table, ordered)))
-    for n, (table, columns, count, want) in enumerate(shape):
-        ctes.append(f"p{n} AS ({_insert_sql(dialect, table, columns, count, first=first, returning=want)})")
-        first += len(columns) * count
+    for n, (table, columns, want) in enumerate(shape):
+        names = ", ".join(q.quote(c) for c in columns)
+        source = arrays(table, columns)
+        # In row order (WITH ORDINALITY ... ORDER BY): each row takes the sequence's next id in turn.
+        ctes.append(
+            f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) SELECT {names} FROM {source} "
+            f"WITH ORDINALITY AS v({names}, pw_row) ORDER BY pw_row" + (" RETURNING id)" if want else ")")
+        )
         if want:
             selects.append(f"SELECT {n} AS part, id FROM p{n}")
         converters.append((columns, _converters(dialect, table, columns)))

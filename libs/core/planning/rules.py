@@ -187,6 +187,7 @@ class _PlanBuilder:
     def __init__(self) -> None:
         self.tasks: list[TaskSpec] = []
         self._tool_of: dict[str, str] = {}
+        self._suffix: dict[str, int] = {}  # the last suffix given to each key's base
         self._unconsumed: list[str] = []  # results no later task has used yet, oldest first
         self._previous: list[str] = []  # the results of the step before this one
 
@@ -286,10 +287,14 @@ class _PlanBuilder:
         if not base[:1].isalpha():
             base = f"task_{base}".rstrip("_")
         base = base[:56].rstrip("_")
-        key, n = base, 1
+        # The first free suffix, counting on from the last one given to this base (keys are never
+        # freed, so that is the first free one from 1): no rescan of a hundred "generate_text_n".
+        n = self._suffix.get(base, 1)
+        key = base if n == 1 else f"{base}_{n}"
         while key in self._tool_of:
             n += 1
             key = f"{base}_{n}"
+        self._suffix[base] = n
         return key
 
 
