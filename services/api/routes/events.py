@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Annotated, Any, cast
@@ -29,6 +30,7 @@ from planwright.services.api import queries, schemas
 from planwright.services.api.deps import RuntimeDep, runtime_of
 from planwright.services.runtime import Runtime
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15.0
 REPLAY_PAGE = 500
@@ -243,16 +245,22 @@ async def _stream(
             return False
         batch = bytearray()
         done = False
+        sent = last
         for event in events:
-            if event.id <= last:
+            if event.id <= sent:
                 continue
             batch += _sse(event)
-            last = event.id
+            sent = event.id
             if event.type in JOB_TERMINAL_EVENTS:
                 done = True
                 break
         if batch:
-            direct.write(bytes(batch))
+            try:
+                direct.write(bytes(batch))
+            except Exception:  # the connection broke under us: the stream's task finds out itself
+                log.debug("event stream: writing to the client failed; left to its stream", exc_info=True)
+                return False
+        last = sent
         if done:
             sub.direct = None
             sub.close()  # wakes this stream's task, which ends the response

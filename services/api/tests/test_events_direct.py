@@ -168,3 +168,40 @@ async def test_a_client_the_server_cannot_write_to_now_gets_everything_from_its_
     assert fast_ended
     assert [(i, kind) for i, kind, _ in parse(slow_body.decode())] == stored
     assert [(i, kind) for i, kind, _ in parse(fast_body.decode())] == stored
+
+
+async def test_a_write_that_fails_leaves_the_events_to_the_streams_task(served, demo_goal, monkeypatch):
+    """If writing to a connection raises in the feed's hands, nothing is lost and the committer is not
+    disturbed: the events go to the stream's queue and its task sends them."""
+    runtime, client, port = served
+    made: list[route._Direct] = []
+    init, write = route._Direct.__init__, route._Direct.write
+    failed: list[int] = []
+
+    def remember(self: route._Direct, cycle: Any) -> None:
+        init(self, cycle)
+        made.append(self)
+
+    def breaks_for_the_first(self: route._Direct, body: bytes) -> None:
+        if self is made[0]:
+            failed.append(len(body))
+            raise OSError("the connection broke")
+        write(self, body)
+
+    monkeypatch.setattr(route._Direct, "__init__", remember)
+    monkeypatch.setattr(route._Direct, "write", breaks_for_the_first)
+
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    task = await wait_for_task(client, job_id, "write_artifact", "awaiting_approval", timeout_s=30)
+    followers = [asyncio.create_task(_follow(port, job_id)) for _ in range(2)]
+    await _until(lambda: _waiting(runtime, job_id) == 2, "both streams replayed and waiting")
+    await client.post(f"/tasks/{task['id']}/approve", json={"comment": "go"})
+    async with asyncio.timeout(30):
+        bodies = await asyncio.gather(*followers)
+    assert (await wait_for_job(client, job_id))["status"] == "succeeded"
+    async with runtime.engine.connect() as conn:
+        stored = [(e.id, e.type) for e in await events_after(conn, uuid.UUID(job_id), 0)]
+    assert failed  # the feed tried, and it failed
+    for body, ended in bodies:
+        assert ended
+        assert [(i, kind) for i, kind, _ in parse(body.decode())] == stored
