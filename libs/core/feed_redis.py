@@ -86,7 +86,6 @@ class RedisFeed:
         self._control_position = "$"
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
-        self._expiring: dict[str, float] = {}  # key -> when its TTL was last renewed (monotonic)
 
     def key(self, job_id: UUID) -> str:
         return f"{self.prefix}{names.job_events_stream(job_id)}"
@@ -100,14 +99,12 @@ class RedisFeed:
         if follows:
             self._hand_over(committed, follows)
         pipe = self.redis.pipeline(transaction=False)
-        now = time.monotonic()
         for job_id, event_id in last.items():
-            key = self.key(job_id)
-            pipe.xadd(key, {"id": str(event_id)}, maxlen=self._maxlen, approximate=True)
-            self._expire(pipe, key, now)
+            pipe.xadd(self.key(job_id), {"id": str(event_id)}, maxlen=self._maxlen, approximate=True)
+            pipe.expire(self.key(job_id), self._ttl_s)
         changed = ",".join(str(job_id) for job_id in last)
         pipe.xadd(self._changes, {"jobs": changed}, maxlen=self._maxlen, approximate=True)
-        self._expire(pipe, self._changes, now)
+        pipe.expire(self._changes, self._ttl_s)
         try:
             await pipe.execute()
         except RETRYABLE as exc:
@@ -125,15 +122,6 @@ class RedisFeed:
             for sub in list(watch.subs):
                 sub.offer_all(job_events)
             watch.last = job_events[-1].id
-
-    def _expire(self, pipe: Any, key: str, now: float) -> None:
-        """Renew ``key``'s TTL, at most every tenth of the TTL (it only has to outlive a quiet job)."""
-        if now - self._expiring.get(key, -self._ttl_s) < self._ttl_s / 10:
-            return
-        if len(self._expiring) >= 10_000:
-            self._expiring.clear()
-        self._expiring[key] = now
-        pipe.expire(key, self._ttl_s)
 
     async def subscribe(self, job_id: UUID) -> Subscription:
         sub = Subscription(job_id)
