@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -107,8 +108,18 @@ async def redis_client() -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-def key_prefix() -> str:
-    return f"pwtest:{uuid.uuid4().hex[:10]}:"
+def key_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own; whatever it left under it is removed afterwards."""
+    prefix = f"pwtest:{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    try:
+        client = SyncRedis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    except (OSError, RedisError):
+        pass  # nothing reachable to clean (the test said so already)
 
 
 @pytest.fixture
