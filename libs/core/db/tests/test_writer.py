@@ -31,6 +31,15 @@ async def backend_pid(conn) -> int:
     return int((await conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one())
 
 
+async def drop(engine, pid: int) -> None:
+    """The server drops that connection, as in a restart; returns once its backend has exited."""
+    async with engine.connect() as admin:
+        query = sa.text("SELECT pg_terminate_backend(:pid, 30000)")  # waits for the exit, 30 s at most
+        gone = (await admin.execute(query, {"pid": pid})).scalar()
+        await admin.commit()
+    assert gone, f"the backend {pid} was still running 30 s after it was told to stop"
+
+
 async def test_transactions_share_one_connection(engine):
     writer = Writer(engine)
     try:
@@ -46,10 +55,7 @@ async def test_a_connection_the_server_closed_is_replaced_and_the_work_runs(engi
     writer = Writer(engine)
     try:
         dead = await writer.run(backend_pid)
-        async with engine.connect() as admin:  # the server drops the held connection, as in a restart
-            await admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": dead})
-            await admin.commit()
-        await asyncio.sleep(0.1)
+        await drop(engine, dead)
         runs = []
 
         async def work(conn):
@@ -94,10 +100,7 @@ async def test_a_held_reader_keeps_its_connection_and_replaces_a_dead_one(engine
     try:
         first = await reader.run(backend_pid)
         assert await reader.run(backend_pid) == first  # no checkout (and no ping) per read
-        async with engine.connect() as admin:
-            await admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-            await admin.commit()
-        await asyncio.sleep(0.1)
+        await drop(engine, first)
         runs = []
 
         async def read(conn):
@@ -142,9 +145,7 @@ async def test_a_single_statement_commits_on_its_own_and_survives_a_dropped_conn
         assert await writer.once(insert) == first
         async with engine.connect() as other:  # committed: another connection sees it at once
             assert (await other.execute(sa.text("SELECT count(*) FROM t"))).scalar() == 1
-            await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-            await other.commit()
-        await asyncio.sleep(0.1)
+        await drop(engine, first)
         assert await writer.once(insert) != first  # found dead, run once more on a fresh connection
         async with engine.connect() as other:
             assert (await other.execute(sa.text("SELECT count(*) FROM t"))).scalar() == 2
