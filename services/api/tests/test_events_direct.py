@@ -17,15 +17,9 @@ from planwright.core.db.eventlog import events_after
 from planwright.services.api.app import create_app
 from planwright.services.api.routes import events as route
 from planwright.services.api.tests.support import wait_for_job, wait_for_task
+from planwright.services.api.tests.test_approvals import POLICY
 from planwright.services.api.tests.test_events_sse import parse
 
-POLICY = """
-version: 1
-environments:
-  prod:
-    allowed_tools: [text_generate, file_write_artifact, text_summarize]
-    require_approval: [file_write_artifact]
-"""
 CLIENTS = 12
 
 
@@ -83,7 +77,7 @@ def _waiting(runtime: Any, job_id: str) -> int:
 @pytest.fixture
 async def served(runtime_factory, tmp_path):
     path = tmp_path / "policy.yaml"
-    path.write_text(POLICY)
+    path.write_text(POLICY.format(timeout=3600))  # the approval of write_artifact holds each job
     runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod", policy_config_path=path)
     server, task, port = await _serve(create_app(runtime))
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
