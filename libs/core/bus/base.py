@@ -27,7 +27,8 @@ Acks = tuple[str, Sequence[Delivery]]
 class Bus(Protocol):
     async def publish(self, stream: str, messages: Sequence[Message], *, ack: Acks | None = None) -> None:
         """Append messages to a stream, in order; with ``ack``, also acknowledge those deliveries, in
-        the same step (Redis: one MULTI), so a worker's result and the end of its task go together."""
+        the same step (Redis: one script, atomic), so a worker's result and the end of its task go
+        together."""
 
     async def read(
         self,

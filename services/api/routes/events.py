@@ -365,6 +365,8 @@ async def _changes(runtime: Runtime) -> AsyncIterator[bytes]:
 
 
 def _gone(sub: Subscription) -> bool:
+    """``sub.closed``, read through a call: it changes while the stream awaits (mypy would keep the
+    ``not sub.closed`` of the loop's condition)."""
     return sub.closed
 
 
