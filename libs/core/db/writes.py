@@ -263,27 +263,15 @@ def _last_one(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _insert(
     dialect: Dialect, table: sa.Table, columns: tuple[str, ...], *, returning: bool, count: int = 1
 ) -> tuple[str, tuple[_Convert, ...]]:
-    sql = _insert_sql(dialect, table, columns, count, returning=returning)
-    return sql, _converters(dialect, table, columns)
-
-
-def _insert_sql(
-    dialect: Dialect,
-    table: sa.Table,
-    columns: tuple[str, ...],
-    count: int,
-    *,
-    returning: bool,
-    first: int = 1,
-) -> str:
-    """``INSERT INTO table (columns) VALUES`` ``count`` rows, placeholders numbered from ``first``."""
+    """``INSERT INTO table (columns) VALUES`` ``count`` rows, and the columns' converters."""
     q = dialect.identifier_preparer
     width = len(columns)
-    rows = ", ".join(f"({_placeholders(dialect, first + i * width, width)})" for i in range(count))
+    rows = ", ".join(f"({_placeholders(dialect, 1 + i * width, width)})" for i in range(count))
     names = ", ".join(q.quote(c) for c in columns)
-    return f"INSERT INTO {q.format_table(table)} ({names}) VALUES {rows}" + (
+    sql = f"INSERT INTO {q.format_table(table)} ({names}) VALUES {rows}" + (
         " RETURNING id" if returning else ""
     )
+    return sql, _converters(dialect, table, columns)
 
 
 @cache
