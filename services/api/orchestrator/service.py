@@ -333,7 +333,8 @@ class Orchestrator:
                 raise
             finally:
                 held, self._held = self._held, {}
-            follows = _follow_on(held, committed)
+            # Only the Redis feed uses it: the in-process feed hands every event over anyway.
+            follows = None if self._sole_writer else _follow_on(held, committed)
             self._cache.committed(held.values())
             for count in self._counted:
                 count()
