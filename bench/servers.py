@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -17,12 +18,32 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import redis
+import yaml
 
 from bench.config import PG_ADMIN_URL, REDIS_URL, SERVER_ENV, SERVER_ENV_DROP
 from bench.util import BenchError, free_port
 
 HEALTHZ_CEILING_S = 60.0
 REPO = Path(__file__).resolve().parents[1]  # the checkout bench/ sits in
+
+
+@functools.cache
+def hold_port() -> int:
+    """The port of W4's held fetch (``HoldServer``), chosen once so that the servers' policy allows it."""
+    return free_port()
+
+
+def _fetch_policy(data_dir: Path) -> Path:
+    """A copy of config/policy.yaml in which http_fetch may reach the bench's hold server on loopback
+    (the network guard's opt-in, docs/tools.md); it refuses loopback otherwise."""
+    policy = yaml.safe_load((REPO / "config" / "policy.yaml").read_text())
+    for env in policy["environments"].values():
+        fetch = env.setdefault("tools", {}).setdefault("http_fetch", {})
+        fetch["allow_private_networks"] = ["127.0.0.0/8"]
+        fetch["allowed_ports"] = [hold_port()]
+    path = data_dir / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
 
 
 def _base_env(data_dir: Path) -> dict[str, str]:
@@ -33,6 +54,7 @@ def _base_env(data_dir: Path) -> dict[str, str]:
         **SERVER_ENV,
         "PLANWRIGHT_DATA_DIR": str(data_dir),
         "PLANWRIGHT_UI_DIR": str(data_dir / "no-ui"),
+        "POLICY_CONFIG_PATH": str(_fetch_policy(data_dir)),
     }
 
 

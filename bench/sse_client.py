@@ -174,8 +174,8 @@ PAGE_TEXT = (
 class HoldServer:
     """Answers GET /hold/<n> only once ``release()`` is called (or after ``max_hold_s``)."""
 
-    def __init__(self, max_hold_s: float = 12.0) -> None:
-        self.port = free_port()
+    def __init__(self, max_hold_s: float = 12.0, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.released = threading.Event()
         self.timed_out = threading.Event()  # a request waited max_hold_s: the hold ended on its own
         released, timed_out, hold = self.released, self.timed_out, max_hold_s

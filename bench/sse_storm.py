@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from bench.client import Api, check_shape, parse_time, require_succeeded
 from bench.config import Sizes, chain_shape, held_goal
 from bench.procstat import CpuMeter
+from bench.servers import hold_port
 from bench.sse_client import HoldServer, follow_raw
 from bench.util import BenchError, ms, percentile, run
 
@@ -228,7 +229,7 @@ def _lags(payloads: list[dict[str, Any]], steady_from: float) -> dict[str, Any]:
 
 async def sse_storm(api: Api, sizes: Sizes, meter: CpuMeter) -> tuple[dict[str, float], dict[str, Any]]:
     """W4; ``meter`` measures the server processes while the clients run."""
-    with HoldServer() as hold:
+    with HoldServer(port=hold_port()) as hold:  # the port the servers' policy lets http_fetch reach
         jobs = await _prepare(api, hold, sizes)
         plans = _plans(jobs, sizes)
         meter.start()

@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 
-from planwright.core import metrics, names
+from planwright.core import metrics, names, redact
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import Bus, MemoryBus
 from planwright.core.db.engine import ReadPool, make_engine
@@ -46,6 +46,7 @@ class Runtime:
                 "set both DATABASE_URL and REDIS_URL for distributed mode, or neither for embedded mode"
             )
         self.settings = settings
+        redact.install(settings)  # its secrets are masked in errors, events and logs from now on
         self.roles = tuple(roles)
         self.engine = make_engine(settings.db_url)
         self.reads = ReadPool(self.engine)  # the API's hottest reads (GET /jobs/{id}, event streams)
@@ -68,6 +69,8 @@ class Runtime:
             self.feed = RedisFeed(settings.redis_url, self.engine, prefix=settings.redis_key_prefix)
         # Load the policy now so that an invalid file stops the process at start, not mid-run.
         self.policy = PolicyStore(settings.policy_config_path) if settings.policy_gate_enabled else None
+        # http_fetch's network guard reads its opt-ins from the file with the gate off too.
+        self.guard_policy = self.policy or PolicyStore.if_present(settings.policy_config_path)
         # Distributed: outbox rows. Embedded: straight to the in-process bus after commit (ADR 0013);
         # the relay there only publishes rows an older version left at start.
         self.relay = OutboxRelay(self.engine, self.bus)
@@ -107,6 +110,7 @@ class Runtime:
                 demo_fault_rate=s.critic_demo_fault_rate if s.critic_enabled else 0.0,
                 policy=self.policy,
                 policy_mode=s.policy_mode,
+                guard_policy=self.guard_policy,
             )
             loops["worker"] = lambda: worker.run(stop)
         if "critic" in self.roles:

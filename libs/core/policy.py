@@ -16,8 +16,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from planwright.core import netguard
 from planwright.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,37 @@ class ToolLimits(_Strict):
         None, description="http_fetch hosts; '*.example.com' for subdomains."
     )
     max_calls_per_job: int | None = Field(None, ge=1, description="Tasks of one job that may use the tool.")
+    allow_private_networks: list[netguard.IPNetwork] = Field(
+        [], description="http_fetch: non-global networks it may still reach (CIDRs); off by default."
+    )
+    allowed_ports: list[int] = Field([], description="http_fetch: ports besides 80 and 443.")
+
+    @field_validator("allow_private_networks", mode="before")
+    @classmethod
+    def _cidrs(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value  # pydantic reports the wrong type
+        if not all(isinstance(v, str) for v in value):
+            raise ValueError("write each network as a string in CIDR form, such as 10.1.0.0/16")
+        return list(netguard.parse_networks(value))
+
+    @field_validator("allowed_ports")
+    @classmethod
+    def _ports(cls, ports: list[int]) -> list[int]:
+        wrong = [p for p in ports if not 1 <= p <= 65535]
+        if wrong:
+            raise ValueError(f"{wrong[0]} is not a port (1 to 65535)")
+        return ports
+
+    def net_policy(self, *, with_domains: bool) -> netguard.NetPolicy:
+        """The network guard's settings from these limits (``allowed_domains`` only when enforced)."""
+        return netguard.NetPolicy(
+            private_networks=tuple(self.allow_private_networks),
+            extra_ports=frozenset(self.allowed_ports),
+            allowed_domains=tuple(self.allowed_domains)
+            if with_domains and self.allowed_domains is not None
+            else None,
+        )
 
 
 class JobLimits(_Strict):
@@ -79,17 +111,18 @@ class PlanCheck:
         return not self.problems and all(d.allowed for d in self.decisions.values())
 
 
-def _host_allowed(host: str, patterns: list[str]) -> bool:
-    host = host.lower().rstrip(".")
-    for pattern in (p.lower() for p in patterns):
-        if host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
-            return True
-    return False
+_NO_LIMITS = ToolLimits()
+
+
+def netguard_decision(mode: str, tool: str, refused: netguard.Refused) -> Decision:
+    """A block for a URL the network guard refuses; the rule names the key that could allow it."""
+    return Decision(False, refused.reason, f"environments.{mode}.tools.{tool}.{refused.setting or 'url'}")
 
 
 class PolicyEngine:
     def __init__(self, policy: PolicyFile) -> None:
         self.policy = policy
+        self._net: dict[tuple[str, str, bool], netguard.NetPolicy] = {}
 
     @classmethod
     def load(cls, path: Path) -> PolicyEngine:
@@ -117,7 +150,15 @@ class PolicyEngine:
 
     def limits(self, mode: str, tool: str) -> ToolLimits:
         env = self.environment(mode)
-        return env.tools.get(tool, ToolLimits()) if env else ToolLimits()
+        return env.tools.get(tool, _NO_LIMITS) if env else _NO_LIMITS
+
+    def net_policy(self, mode: str, tool: str, *, with_domains: bool) -> netguard.NetPolicy:
+        """Where ``tool`` may connect in ``mode`` (cached: the engine is rebuilt when the file changes)."""
+        key = (mode, tool, with_domains)
+        found = self._net.get(key)
+        if found is None:
+            found = self._net[key] = self.limits(mode, tool).net_policy(with_domains=with_domains)
+        return found
 
     def decide(self, mode: str, tool: str, args: Mapping[str, Any] | None = None) -> Decision:
         env = self.environment(mode)
@@ -135,9 +176,14 @@ class PolicyEngine:
         url = (args or {}).get("url")
         if domains is not None and isinstance(url, str):
             host = urlsplit(url).hostname or ""
-            if not _host_allowed(host, domains):
+            if not netguard.host_allowed(host, domains):
                 rule = f"{where}.tools.{tool}.allowed_domains"
                 return Decision(False, f"{host or url!r} is not an allowed domain for {tool} in {mode}", rule)
+        if isinstance(url, str):
+            try:
+                netguard.check_url(url, self.limits(mode, tool).net_policy(with_domains=False))
+            except netguard.Refused as exc:
+                return netguard_decision(mode, tool, exc)
         if tool in env.require_approval:
             reason = f"tool '{tool}' needs a person's approval in {mode}"
             return Decision(True, reason, f"{where}.require_approval", needs_approval=True)
@@ -170,6 +216,11 @@ class PolicyStore:
         self.path = path
         self._stamp = self._stat()
         self._engine = PolicyEngine.load(path)  # an invalid file at start stops the process
+
+    @classmethod
+    def if_present(cls, path: Path) -> PolicyStore | None:
+        """The store, or None when there is no file (an invalid one still stops the process)."""
+        return cls(path) if path.exists() else None
 
     def _stat(self) -> tuple[int, int] | None:
         try:

@@ -6,11 +6,9 @@ To add one, see "How to add a new tool" in docs/tools.md.
 from __future__ import annotations
 
 import asyncio
-import functools
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -21,10 +19,8 @@ from planwright.core.artifacts import ArtifactStore, safe_artifact_name
 from planwright.core.errors import InvalidArtifactName, RetryableToolError, ToolError, UnknownTool
 from planwright.core.llm.client import LLMClient
 from planwright.core.llm.demo_faults import faulty, leave_out_items
+from planwright.core.netguard import STRICT, NetPolicy, Resolver
 from planwright.core.text import html_to_text
-
-if TYPE_CHECKING:
-    import httpx  # imported by http_fetch when it runs: no need to load it (and its CLI) at start
 
 ProgressFn = Callable[[str], Awaitable[None]]
 # The second parameter is Any because each handler takes its own args model; the registry guarantees
@@ -49,6 +45,7 @@ class ToolCall:
     demo_fault_rate: float = 0.0  # CRITIC_DEMO_FAULT_RATE when the critic is on; see llm/demo_faults.py
     timeout_s: float | None = None  # the policy's tighter limit, if any
     max_response_bytes: int | None = None  # the policy's cap for http_fetch, if any
+    net_policy: NetPolicy = STRICT  # where http_fetch may connect (netguard; the policy's opt-ins)
 
 
 @dataclass(frozen=True)
@@ -193,10 +190,17 @@ async def _text_generate(call: ToolCall, args: TextGenerateArgs) -> TextOutput:
     return TextOutput(text=text)
 
 
+# type/subtype and optional ``; name=value`` parameters, RFC 9110 tokens (ASCII only); ``$`` is the
+# end of the text in pydantic's regex engine.
+_TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
+MEDIA_TYPE_PATTERN = rf"^{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}={_TOKEN})*$"
+
+
 class FileWriteArgs(_Args):
     name: str = Field(description="A plain file name such as 'tools.md'.")
     content: str | None = Field(default=None, description="Defaults to the dependencies' text.")
-    media_type: str | None = Field(default=None, max_length=127, pattern=r"^[\w.+-]+/[\w.+-]+")
+    # The whole value (a start-anchored pattern let "text/html\r\nX-Injected: 1" through to a header).
+    media_type: str | None = Field(default=None, max_length=127, pattern=MEDIA_TYPE_PATTERN)
 
     @field_validator("name")
     @classmethod
@@ -286,6 +290,10 @@ class HttpFetchArgs(_Args):
             raise PydanticCustomError(
                 "url_scheme", "only http and https URLs can be fetched, got scheme {s}", {"s": shown}
             )
+        if "@" in parts.netloc:  # never stored in a result, never sent
+            raise PydanticCustomError(
+                "url_userinfo", "the URL has user info (a name or password before '@'); it is refused", {}
+            )
         if not parts.hostname:
             raise PydanticCustomError("url_host", "the URL has no host name", {})
         return url.strip()
@@ -303,59 +311,31 @@ class HttpFetchOutput(BaseModel):
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
 
 
-def _make_http_fetch(limit: int) -> Handler:
+def _make_http_fetch(limit: int, resolver: Resolver | None) -> Handler:
     async def _http_fetch(call: ToolCall, args: HttpFetchArgs) -> HttpFetchOutput:
         cap = min(args.max_bytes or limit, limit, call.max_response_bytes or limit)
         await call.progress(f"fetching {args.url}")
-        import httpx
+        from planwright.core.http_fetch import fetch  # loads httpx: only once a fetch runs
 
-        try:
-            out = await _fetch(args.url, cap)
-        except httpx.UnsupportedProtocol as exc:  # e.g. redirected to ftp://
-            raise ToolError(f"cannot fetch {args.url}: {exc}") from exc
-        except httpx.TransportError as exc:  # connection refused, reset, timeouts
-            raise RetryableToolError(f"fetching {args.url} failed: {type(exc).__name__}: {exc}") from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # too many redirects, undecodable body, ...
-            raise ToolError(f"fetching {args.url} failed: {type(exc).__name__}: {exc}") from exc
-        note = " (truncated)" if out.truncated else ""
-        await call.progress(f"received {out.bytes} bytes{note}, HTTP {out.status_code}")
-        return out
-
-    return _http_fetch
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every fetch: building one (loading the CA bundle) costs milliseconds."""
-    import certifi  # httpx's own CA bundle
-
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-async def _fetch(url: str, cap: int) -> HttpFetchOutput:
-    import httpx
-
-    async with (
-        httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(15.0), verify=_tls()) as client,
-        client.stream("GET", url, headers={"User-Agent": "planwright-http-fetch"}) as response,
-    ):
-        _check_status(url, response.status_code)
-        body, truncated = await _read_capped(response, cap)
-        content_type = response.headers.get("content-type", "")
-        media = content_type.split(";")[0].strip().lower()
-        text = _decode(body, response.charset_encoding)
+        got = await fetch(args.url, cap, call.net_policy, resolver=resolver)
+        media = got.content_type.split(";")[0].strip().lower()
+        text = _decode(got.body, got.charset)
         if media in ("text/html", "application/xhtml+xml"):
             text = html_to_text(text)
         elif media and not (media.startswith(_TEXTUAL) or media.endswith(("+json", "+xml"))):
             text = ""  # binary: report its size, not mojibake
+        note = " (truncated)" if got.truncated else ""
+        await call.progress(f"received {len(got.body)} bytes{note}, HTTP {got.status_code}")
         return HttpFetchOutput(
-            url=str(response.url),
-            status_code=response.status_code,
-            content_type=content_type,
+            url=got.url,
+            status_code=got.status_code,
+            content_type=got.content_type,
             text=text,
-            bytes=len(body),
-            truncated=truncated,
+            bytes=len(got.body),
+            truncated=got.truncated,
         )
+
+    return _http_fetch
 
 
 def _decode(body: bytes, charset: str | None) -> str:
@@ -365,26 +345,11 @@ def _decode(body: bytes, charset: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _check_status(url: str, status: int) -> None:
-    if status >= 500 or status in (408, 429):  # server trouble, request timeout, rate limit
-        raise RetryableToolError(f"{url} answered HTTP {status}; will retry")
-    if status >= 400:
-        raise ToolError(f"{url} answered HTTP {status}")
-
-
-async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        room = cap - len(body)
-        if len(chunk) > room:
-            body += chunk[:room]
-            return bytes(body), True
-        body += chunk
-    return bytes(body), False
-
-
-def default_registry(*, http_fetch_max_bytes: int = 1_000_000) -> ToolRegistry:
-    """A fresh registry holding the four built-in tools."""
+def default_registry(
+    *, http_fetch_max_bytes: int = 1_000_000, resolver: Resolver | None = None
+) -> ToolRegistry:
+    """A fresh registry holding the four built-in tools. ``resolver`` replaces DNS for http_fetch
+    (tests script its answers; see netguard)."""
     registry = ToolRegistry()
     for spec in (
         ToolSpec(
@@ -419,7 +384,7 @@ def default_registry(*, http_fetch_max_bytes: int = 1_000_000) -> ToolRegistry:
             description="GET an http(s) URL and return its text (HTML as plain text), up to a byte cap.",
             args_model=HttpFetchArgs,
             output_model=HttpFetchOutput,
-            handler=_make_http_fetch(http_fetch_max_bytes),
+            handler=_make_http_fetch(http_fetch_max_bytes, resolver),
             side_effects=False,
             timeout_s=20,
         ),

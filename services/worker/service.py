@@ -20,7 +20,9 @@ from planwright.core.messages import (
     TaskProgress,
     TaskStarted,
 )
+from planwright.core.netguard import STRICT, NetPolicy
 from planwright.core.policy import PolicyStore, ToolLimits
+from planwright.core.redact import redact
 from planwright.core.tool_registry import ToolCall, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Worker:
         demo_fault_rate: float = 0.0,
         policy: PolicyStore | None = None,
         policy_mode: str = "dev",
+        guard_policy: PolicyStore | None = None,
     ) -> None:
         self.bus = bus
         self.registry = registry
@@ -58,6 +61,8 @@ class Worker:
         self.demo_fault_rate = demo_fault_rate
         self.policy = policy
         self.policy_mode = policy_mode
+        # http_fetch's network guard applies with the gate off too: it reads its opt-ins from here.
+        self.guard_policy = guard_policy or policy
         self._running: dict[asyncio.Task[None], Delivery] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -144,6 +149,13 @@ class Worker:
             else:
                 log.info("%s %s attempt %d %s in %.2fs", msg.key, msg.tool, msg.attempt, outcome, took)
 
+    def _net_policy(self, tool: str) -> NetPolicy:
+        """The network guard's settings for ``tool``; ``allowed_domains`` only while the gate is on."""
+        if self.guard_policy is None:
+            return STRICT
+        engine = self.guard_policy.engine
+        return engine.net_policy(self.policy_mode, tool, with_domains=self.policy is not None)
+
     async def _run(self, msg: TaskDispatch, delivery: Delivery) -> tuple[str, str | None]:
         """Run one attempt and report it, acking ``delivery`` with the report; returns its outcome
         (``succeeded``, ``failed``, ``retryable`` or ``refused``) and error, for the attempt's span."""
@@ -172,7 +184,7 @@ class Worker:
             held = None
 
         async def progress(message: str) -> None:
-            update = TaskProgress(**ident, message=message)
+            update = TaskProgress(**ident, message=redact(message))
             if held is not None:
                 held.append(update)
             else:
@@ -193,6 +205,7 @@ class Worker:
             demo_fault_rate=self.demo_fault_rate,
             timeout_s=limits.timeout_s,
             max_response_bytes=limits.max_response_bytes,
+            net_policy=self._net_policy(msg.tool),
         )
         result: TaskCompleted | TaskFailed
         spent = {"llm_calls": llm.calls}
@@ -203,15 +216,15 @@ class Worker:
                 await release()
             output = await running
         except RetryableToolError as exc:
-            result = TaskFailed(**ident, error=str(exc), retryable=True, **spent)
+            result = TaskFailed(**ident, error=redact(str(exc)), retryable=True, **spent)
         except (ToolError, TokenBudgetExceeded) as exc:
-            result = TaskFailed(**ident, error=str(exc), **spent)
+            result = TaskFailed(**ident, error=redact(str(exc)), **spent)
         except LLMError as exc:
             # The SDK already retried 429/5xx/connection errors; the task may still try again later.
-            result = TaskFailed(**ident, error=exc.message, retryable=exc.retryable, **spent)
+            result = TaskFailed(**ident, error=redact(exc.message), retryable=exc.retryable, **spent)
         except Exception as exc:
             log.exception("worker: tool %s crashed on task %s", msg.tool, msg.task_id)
-            error = f"tool {msg.tool} crashed: {type(exc).__name__}: {exc}"
+            error = redact(f"tool {msg.tool} crashed: {type(exc).__name__}: {exc}")
             result = TaskFailed(**ident, error=error, **spent)
         else:
             result = TaskCompleted(**ident, output=output, **spent)

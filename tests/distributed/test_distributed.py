@@ -12,7 +12,9 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ import redis
 from planwright.core import names
 from planwright.core.messages import TaskCompleted, TaskDispatch, encode
 from planwright.follow import sse_events
+from planwright.services.api.tests.support import loopback_policy
 from tests.distributed.conftest import pending_total
 from tests.distributed.stack import Stack
 
@@ -58,6 +61,11 @@ def slow_site() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def may_fetch(tmp_path: Path, *urls: str) -> Path:
+    """A policy file that lets http_fetch reach these loopback URLs (the network guard's opt-in)."""
+    return loopback_policy(tmp_path / "fetch-policy.yaml", *(urlsplit(url).port or 80 for url in urls))
 
 
 def slow_goal(site: str, n: int) -> str:
@@ -106,8 +114,8 @@ def test_demo_and_200_concurrent_jobs_on_two_workers(make_stack):
     assert pending_total(stack) == 0
 
 
-def test_kill_9_a_worker_mid_task(make_stack, slow_site):
-    stack = make_stack(visibility_timeout_s=3)
+def test_kill_9_a_worker_mid_task(make_stack, slow_site, tmp_path):
+    stack = make_stack(visibility_timeout_s=3, policy_config_path=may_fetch(tmp_path, slow_site))
     stack.start_all(workers=2, concurrency=4)
     ids = [stack.submit(slow_goal(slow_site, i)) for i in range(8)]
     deadline = time.monotonic() + 20
@@ -162,8 +170,8 @@ def test_a_job_accepted_while_redis_is_down_runs_when_it_is_back(own_redis, make
     assert [t["status"] for t in stack.tasks(job_id)] == ["succeeded"] * 3
 
 
-def test_flushall_mid_run_is_recovered_by_the_reconciler(own_redis, make_stack, slow_site):
-    stack = make_stack(redis_url=own_redis.url)
+def test_flushall_mid_run_is_recovered_by_the_reconciler(own_redis, make_stack, slow_site, tmp_path):
+    stack = make_stack(redis_url=own_redis.url, policy_config_path=may_fetch(tmp_path, slow_site))
     stack.start_all(workers=2, concurrency=4)
     ids = [stack.submit(slow_goal(slow_site, i)) for i in range(6)]
     time.sleep(1.0)
@@ -173,8 +181,8 @@ def test_flushall_mid_run_is_recovered_by_the_reconciler(own_redis, make_stack, 
     assert_ran_once(stack, ids)
 
 
-def test_sse_across_an_api_restart_sees_every_event_once(make_stack, slow_site):
-    stack = make_stack()
+def test_sse_across_an_api_restart_sees_every_event_once(make_stack, slow_site, tmp_path):
+    stack = make_stack(policy_config_path=may_fetch(tmp_path, slow_site))
     stack.start_all(workers=1)
     job_id = stack.submit(slow_goal(slow_site, 1))
     seen: list[tuple[int, str]] = []
@@ -201,8 +209,8 @@ def test_sse_across_an_api_restart_sees_every_event_once(make_stack, slow_site):
     assert ids == stored, "no gap"
 
 
-def test_a_failing_tool_is_retried_then_fails_the_job_and_poison_is_dead_lettered(make_stack):
-    stack = make_stack(task_max_retries=2)
+def test_a_failing_tool_is_retried_then_fails_the_job_and_poison_is_dead_lettered(make_stack, tmp_path):
+    stack = make_stack(task_max_retries=2, policy_config_path=may_fetch(tmp_path, "http://127.0.0.1:1/"))
     stack.start_all(workers=1)
     job_id = stack.submit("Fetch http://127.0.0.1:1/ then summarize it.")
     (job,) = stack.wait_all([job_id]).values()
@@ -231,8 +239,8 @@ def test_a_failing_tool_is_retried_then_fails_the_job_and_poison_is_dead_lettere
     assert pending_total(stack) == 0
 
 
-def test_two_api_replicas_serve_the_same_jobs_and_sse_resumes_on_either(make_stack, slow_site):
-    stack = make_stack()
+def test_two_api_replicas_serve_the_same_jobs_and_sse_resumes_on_either(make_stack, slow_site, tmp_path):
+    stack = make_stack(policy_config_path=may_fetch(tmp_path, slow_site))
     stack.start_all(workers=2)
     other = stack.start_api("api2")
     job_id = stack.submit(slow_goal(slow_site, 7))
@@ -255,9 +263,10 @@ def test_two_api_replicas_serve_the_same_jobs_and_sse_resumes_on_either(make_sta
     assert {j["status"] for j in stack.wait_all(ids).values()} == {"succeeded"}
 
 
-def test_sigterm_releases_unfinished_tasks_to_another_worker(make_stack, slow_site):
+def test_sigterm_releases_unfinished_tasks_to_another_worker(make_stack, slow_site, tmp_path):
     # A visibility timeout far beyond the test: only an explicit release lets worker2 take the tasks.
-    stack = make_stack(visibility_timeout_s=300, shutdown_grace_s=0.2)
+    policy = may_fetch(tmp_path, slow_site)
+    stack = make_stack(visibility_timeout_s=300, shutdown_grace_s=0.2, policy_config_path=policy)
     stack.start_all(workers=1, concurrency=4)
     ids = [stack.submit(slow_goal(slow_site, i)) for i in range(4)]
     deadline = time.monotonic() + 20
@@ -272,11 +281,11 @@ def test_sigterm_releases_unfinished_tasks_to_another_worker(make_stack, slow_si
     assert_ran_once(stack, ids)
 
 
-def test_a_live_long_task_is_never_stolen(make_stack, slow_site):
+def test_a_live_long_task_is_never_stolen(make_stack, slow_site, tmp_path):
     # Each fetch takes 3 s, three times the visibility timeout: only the heartbeat keeps it.
     _Slow.delay_s = 3.0
     try:
-        stack = make_stack(visibility_timeout_s=1)
+        stack = make_stack(visibility_timeout_s=1, policy_config_path=may_fetch(tmp_path, slow_site))
         stack.start_all(workers=2, concurrency=2)
         ids = [stack.submit(slow_goal(slow_site, i)) for i in range(2)]
         jobs = stack.wait_all(ids, timeout_s=60)

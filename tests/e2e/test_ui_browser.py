@@ -31,6 +31,8 @@ environments:
     tools:
       http_fetch:
         allowed_domains: [127.0.0.1]
+        allow_private_networks: [127.0.0.0/8]  # the slow site: the network guard's opt-in
+        allowed_ports: [{port}]
 """
 # A second server for the retry test: writing the artifact waits for a person's approval.
 APPROVAL_POLICY = """
@@ -97,11 +99,11 @@ def traces() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, traces: OtlpReceiver) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, traces: OtlpReceiver, site: str) -> Iterator[str]:
     """Traced, with Jaeger's UI configured: job pages link to their traces."""
     yield from _governed_server(
         tmp_path_factory,
-        POLICY,
+        POLICY.format(port=site.rsplit(":", 1)[1]),
         OTEL_EXPORTER_OTLP_ENDPOINT=traces.endpoint,
         OTEL_BSP_SCHEDULE_DELAY="100",
         JAEGER_URL=JAEGER,

@@ -11,6 +11,7 @@ import pytest
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, MockProvider
+from planwright.core.netguard import STRICT, NetPolicy, parse_networks
 from planwright.core.text import split_sentences
 from planwright.core.tool_registry import ToolCall, default_registry
 
@@ -33,6 +34,7 @@ class Recorder:
         self.store = ArtifactStore(root)
         self.messages = []
         self.task_id = uuid.uuid4()
+        self.net_policy = STRICT
 
     async def progress(self, message):
         self.messages.append(message)
@@ -49,7 +51,13 @@ class Recorder:
             llm=llm or LLMClient(MockProvider()),
             progress=self.progress,
             feedback=feedback,
+            net_policy=self.net_policy,
         )
+
+
+def loopback(port):
+    """The network guard's opt-in for a test server on 127.0.0.1:port (as a policy file would give)."""
+    return NetPolicy(private_networks=parse_networks(["127.0.0.0/8"]), extra_ports=frozenset({port}))
 
 
 class PromptRecorder:
@@ -257,7 +265,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server():
+def local_server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -265,6 +273,13 @@ def server():
     httpd.shutdown()
     httpd.server_close()
     thread.join()
+
+
+@pytest.fixture
+def server(local_server, rec):
+    """The test server, which the network guard lets the tool reach (a loopback opt-in)."""
+    rec.net_policy = loopback(int(local_server.rsplit(":", 1)[1]))
+    return local_server
 
 
 async def test_http_fetch_turns_html_into_text(rec, registry, server):
@@ -327,6 +342,7 @@ async def test_http_fetch_connection_refused_is_retryable(rec, registry):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    rec.net_policy = loopback(port)
     with pytest.raises(RetryableToolError, match="ConnectError"):
         await registry.run(rec.call({"url": f"http://127.0.0.1:{port}/"}), "http_fetch")
 
@@ -345,6 +361,7 @@ async def test_http_fetch_redirect_to_another_scheme_is_refused(rec, registry, s
         ("javascript:alert(1)", "got scheme javascript"),
         ("example.com/page", "got scheme none"),
         ("http:///no-host", "the URL has no host name"),
+        ("http://user:pw@example.com/", "the URL has user info"),
     ],
 )
 async def test_http_fetch_refuses_other_schemes_before_any_io(rec, registry, monkeypatch, url, message):

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from planwright.core import netguard
 from planwright.core.errors import ConfigError, PlanwrightError
-from planwright.core.plan import PlanSpec
+from planwright.core.plan import PlanSpec, TaskSpec
 from planwright.core.planning.rules import RuleBasedPlanner
-from planwright.core.policy import Decision, PolicyEngine
+from planwright.core.policy import Decision, PolicyEngine, netguard_decision
 from planwright.services.api import schemas
 from planwright.services.api.deps import RuntimeDep
+from planwright.services.api.limits import check_json
 from planwright.services.runtime import Runtime
 
 router = APIRouter(tags=["policy"])
+RESOLVE_S = 2.0  # how long POST /policy/evaluate waits for each URL's DNS answer
 
 
 class PolicyUnavailable(PlanwrightError):
@@ -38,6 +43,12 @@ class EvaluateIn(BaseModel):
     )
     plan: PlanSpec | None = None
     mode: str | None = Field(None, description="Defaults to POLICY_MODE.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        check_json(data, max_depth=64)  # no lone surrogate, NaN or deep nesting anywhere in it
+        return data
 
     @model_validator(mode="after")
     def _one(self) -> EvaluateIn:
@@ -113,15 +124,16 @@ async def evaluate(body: EvaluateIn, runtime: RuntimeDep) -> EvaluateOut:
         assert body.goal is not None
         plan = RuleBasedPlanner(runtime.registry, max_tasks=runtime.settings.plan_max_tasks).plan(body.goal)
     check = engine.check_plan(mode, [(t.key, t.tool, t.args) for t in plan.tasks])
+    decisions = await _with_addresses(engine, mode, plan.tasks, check.decisions)
     return EvaluateOut(
         mode=mode,
         gate_enabled=runtime.settings.policy_gate_enabled,
-        allowed=check.allowed,
+        allowed=not check.problems and all(d.allowed for d in decisions.values()),
         tasks=[
             TaskDecisionOut(
                 key=t.key,
                 tool=t.tool,
-                decision=_outcome(d := check.decisions[t.key]),
+                decision=_outcome(d := decisions[t.key]),
                 rule=d.rule,
                 reason=d.reason,
             )
@@ -129,3 +141,27 @@ async def evaluate(body: EvaluateIn, runtime: RuntimeDep) -> EvaluateOut:
         ],
         problems=[ProblemOut(rule=p.rule, reason=p.reason) for p in check.problems],
     )
+
+
+async def _with_addresses(
+    engine: PolicyEngine, mode: str, tasks: Sequence[TaskSpec], decisions: dict[str, Decision]
+) -> dict[str, Decision]:
+    """The decisions, with each allowed task's URL also resolved and checked the way http_fetch
+    checks it when it runs, so a name that leads to an internal address is blocked here too. A name
+    that does not resolve (within RESOLVE_S) is left allowed: that is not the policy's call."""
+    out = dict(decisions)
+
+    async def resolve(task: TaskSpec) -> None:
+        url = task.args.get("url")
+        if not out[task.key].allowed or not isinstance(url, str):
+            return
+        policy = engine.net_policy(mode, task.tool, with_domains=False)
+        try:
+            await netguard.check_fetch(url, policy, timeout_s=RESOLVE_S)
+        except netguard.Refused as exc:
+            out[task.key] = netguard_decision(mode, task.tool, exc)
+        except netguard.Unresolved:
+            pass
+
+    await asyncio.gather(*(resolve(t) for t in tasks))
+    return out

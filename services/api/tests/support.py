@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -33,3 +35,19 @@ async def wait_for_task(
                     found: dict[str, Any] = task
                     return found
             await asyncio.sleep(0.02)
+
+
+SHIPPED_POLICY = Path(__file__).resolve().parents[3] / "config" / "policy.yaml"
+
+
+def loopback_policy(path: Path, *ports: int, source: Path = SHIPPED_POLICY) -> Path:
+    """Write to ``path`` a copy of ``source`` in which every environment lets http_fetch reach
+    127.0.0.0/8 on ``ports``: the network guard's opt-in (docs/tools.md), for tests whose fetches go
+    to a local server. Returns ``path``."""
+    data = yaml.safe_load(source.read_text())
+    for env in data["environments"].values():
+        fetch = env.setdefault("tools", {}).setdefault("http_fetch", {})
+        fetch["allow_private_networks"] = ["127.0.0.0/8"]
+        fetch["allowed_ports"] = list(ports)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

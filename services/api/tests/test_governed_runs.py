@@ -9,13 +9,15 @@ from pathlib import Path
 import httpx
 
 from planwright.services.api.app import create_app
-from planwright.services.api.tests.support import wait_for_job
+from planwright.services.api.tests.support import loopback_policy, wait_for_job
 
 SHIPPED = Path(__file__).parents[3] / "config" / "policy.yaml"
 
 
 async def _client(runtime):
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost"
+    )
 
 
 async def _run(client, goal):
@@ -74,9 +76,10 @@ async def _page_server():
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
 
 
-async def test_the_same_goal_runs_in_dev(runtime_factory):
-    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="dev")
+async def test_the_same_goal_runs_in_dev(runtime_factory, tmp_path):
     server, url = await _page_server()
+    policy = loopback_policy(tmp_path / "policy.yaml", server.sockets[0].getsockname()[1])
+    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="dev", policy_config_path=policy)
     async with server, await _client(runtime) as client:
         job, tasks = await _run(client, f"Fetch {url} then summarize it.")
     assert job["status"] == "succeeded", job["error"]
@@ -84,10 +87,10 @@ async def test_the_same_goal_runs_in_dev(runtime_factory):
 
 
 async def test_a_policy_edit_takes_effect_without_a_restart(runtime_factory, tmp_path):
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(SHIPPED.read_text())
-    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod", policy_config_path=policy)
     server, url = await _page_server()
+    port = server.sockets[0].getsockname()[1]
+    policy = loopback_policy(tmp_path / "policy.yaml", port)  # the shipped file, with the page's port
+    runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod", policy_config_path=policy)
     async with server, await _client(runtime) as client:
         before, _ = await _run(client, f"Fetch {url} then summarize it.")
         assert before["status"] == "failed"
@@ -97,7 +100,8 @@ async def test_a_policy_edit_takes_effect_without_a_restart(runtime_factory, tmp
             "allowed_tools: [text_generate, file_write_artifact, text_summarize, http_fetch]\n",
         )
         assert text != SHIPPED.read_text()
-        policy.write_text(text)
+        (tmp_path / "edited.yaml").write_text(text)
+        loopback_policy(policy, port, source=tmp_path / "edited.yaml")
         os.utime(policy, ns=(1, 10**18))
         after, tasks = await _run(client, f"Fetch {url} then summarize it.")
     assert after["status"] == "succeeded", after["error"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from planwright.core.settings import GOAL_MAX_CHARS
+from planwright.services.api.app import create_app
+from planwright.services.api.tests.support import loopback_policy, wait_for_job
 
 
 async def test_demo_job_runs_the_three_seed_tasks_in_order(client, demo_goal, finished):
@@ -150,11 +153,16 @@ async def test_failed_plan_fails_the_job_with_the_reason(client, finished):
     assert (await client.get(f"/jobs/{job_id}/tasks")).json() == []
 
 
-async def test_failed_task_is_retried_then_skips_dependents_and_fails_the_job(client, finished):
+async def test_failed_task_is_retried_then_skips_dependents_and_fails_the_job(runtime_factory, tmp_path):
     # Port 1 on loopback refuses connections: a retryable error, retried TASK_MAX_RETRIES (2) times.
-    goal = "Fetch http://127.0.0.1:1/ then summarize it."
-    job = await finished((await client.post("/jobs", json={"goal": goal})).json()["id"])
-    tasks = (await client.get(f"/jobs/{job['id']}/tasks")).json()
+    # The policy lets http_fetch reach it (the network guard refuses loopback otherwise).
+    runtime = await runtime_factory(policy_config_path=loopback_policy(tmp_path / "policy.yaml", 1))
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        goal = "Fetch http://127.0.0.1:1/ then summarize it."
+        job = await wait_for_job(client, (await client.post("/jobs", json={"goal": goal})).json()["id"])
+        tasks = (await client.get(f"/jobs/{job['id']}/tasks")).json()
+        events = (await client.get(f"/jobs/{job['id']}/events")).text
     assert job["status"] == "failed"
     assert [(t["tool"], t["status"]) for t in tasks] == [
         ("http_fetch", "failed"),
@@ -163,7 +171,6 @@ async def test_failed_task_is_retried_then_skips_dependents_and_fails_the_job(cl
     assert tasks[0]["attempt"] == 3
     assert tasks[0]["error"].endswith("(after 3 attempts)")
     assert job["error"].startswith(f"task '{tasks[0]['key']}' failed:")
-    events = (await client.get(f"/jobs/{job['id']}/events")).text
     assert events.count("event: task.retrying") == 2
 
 

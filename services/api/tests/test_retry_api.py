@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from planwright.services.api.app import create_app
-from planwright.services.api.tests.support import wait_for_job, wait_for_task
+from planwright.services.api.tests.support import loopback_policy, wait_for_job, wait_for_task
 from planwright.services.api.tests.test_governed_runs import _page_server
 
 SHIPPED = Path(__file__).parents[3] / "config" / "policy.yaml"
@@ -30,7 +30,7 @@ def governed(runtime_factory, tmp_path):
         path.write_text(policy_text)
         runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod", policy_config_path=path)
         app = create_app(runtime)
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"), path
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), path
 
     return make
 
@@ -56,13 +56,16 @@ async def test_a_blocked_task_retried_after_the_policy_changed_runs_and_the_job_
         assert again["policy_decisions"][-1]["rule"] == "environments.prod.denied_tools.http_fetch"
         assert (await wait_for_job(client, job_id))["status"] == "failed"
 
-        path.write_text(
+        edited = path.parent / "edited.yaml"
+        edited.write_text(
             SHIPPED.read_text().replace(
                 "allowed_tools: [text_generate, file_write_artifact, text_summarize]\n    denied_tools:\n"
                 "      http_fetch: outbound HTTP requests are not allowed in prod\n",
                 "allowed_tools: [text_generate, file_write_artifact, text_summarize, http_fetch]\n",
             )
         )
+        # ... and the page server on loopback opted in for the network guard.
+        loopback_policy(path, server.sockets[0].getsockname()[1], source=edited)
         os.utime(path, ns=(1, 10**18))
         assert (await client.post(f"/tasks/{fetch['id']}/retry")).status_code == 200
         job = await wait_for_job(client, job_id)

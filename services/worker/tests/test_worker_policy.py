@@ -23,13 +23,15 @@ environments:
     tools:
       http_fetch:
         allowed_domains: [127.0.0.1]
+        allow_private_networks: [127.0.0.0/8]
+        allowed_ports: [{port}]
         max_response_bytes: 10
 """
 
 
-async def run_one(tmp_path, tool, args, *, write_policy=True):
+async def run_one(tmp_path, tool, args, *, write_policy=True, port=1):
     if write_policy:
-        (tmp_path / "policy.yaml").write_text(POLICY)
+        (tmp_path / "policy.yaml").write_text(POLICY.format(port=port))
     bus = MemoryBus()
     worker = Worker(
         bus,
@@ -80,7 +82,7 @@ async def test_the_policy_caps_what_http_fetch_reads(tmp_path):
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
-        out = await run_one(tmp_path, "http_fetch", {"url": f"http://127.0.0.1:{port}/"})
+        out = await run_one(tmp_path, "http_fetch", {"url": f"http://127.0.0.1:{port}/"}, port=port)
     assert isinstance(out[-1], TaskCompleted)
     assert (out[-1].output["bytes"], out[-1].output["truncated"]) == (10, True)
 
@@ -96,7 +98,9 @@ async def test_the_policys_timeout_is_tighter_than_the_tools(tmp_path):
 
     server = await asyncio.start_server(slow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    (tmp_path / "policy.yaml").write_text(POLICY.replace("max_response_bytes: 10", "timeout_s: 0.2"))
+    (tmp_path / "policy.yaml").write_text(
+        POLICY.format(port=port).replace("max_response_bytes: 10", "timeout_s: 0.2")
+    )
     async with server:
         out = await run_one(tmp_path, "http_fetch", {"url": f"http://127.0.0.1:{port}/"}, write_policy=False)
         release.set()
