@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from uuid import UUID
 
 import sqlalchemy.exc
 
@@ -71,6 +73,43 @@ def failure_for(message: Message, reason: str) -> Message:
     if task_id is not None and attempt is not None:
         return TaskFailed(job_id=message.job_id, task_id=task_id, attempt=attempt, error=reason, trace=trace)
     return PlanFailed(job_id=message.job_id, reason=reason, trace=trace)
+
+
+# The ids a message names, read from its JSON text without decoding it: ``encode`` writes them first.
+_UUID = rb'"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"'
+_JOB_ID = re.compile(rb'"job_id"\s*:\s*' + _UUID)
+_TASK_ID = re.compile(rb'"task_id"\s*:\s*' + _UUID)
+_ATTEMPT = re.compile(rb'"attempt"\s*:\s*([1-9][0-9]{0,8})\b')
+_SALVAGE_SCAN = 4096  # the ids come first; a hostile payload's tail is never searched
+
+
+def failure_for_payload(payload: bytes | str, reason: str) -> Message | None:
+    """What to tell the Orchestrator about a payload that does not decode as a message (an outbox
+    row or a stream entry), so the work it stood for fails instead of waiting forever: ``task.failed``
+    if it names a task and attempt, ``plan.failed`` if it names only a job, None if it names none."""
+    head = (payload.encode(errors="replace") if isinstance(payload, str) else payload)[:_SALVAGE_SCAN]
+    job = _JOB_ID.search(head)
+    if job is None:
+        return None
+    job_id = UUID(job.group(1).decode())
+    task, attempt = _TASK_ID.search(head), _ATTEMPT.search(head)
+    if task is not None and attempt is not None:
+        task_id = UUID(task.group(1).decode())
+        return TaskFailed(
+            job_id=job_id, task_id=task_id, attempt=int(attempt.group(1)), error=reason, trace={}
+        )
+    return PlanFailed(job_id=job_id, reason=reason, trace={})
+
+
+def undecodable(exc: BaseException) -> str:
+    """The reason a payload is dead-lettered, short: pydantic's first error, or the exception's type."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        with contextlib.suppress(Exception):
+            first = errors()[0]
+            where = ".".join(map(str, first["loc"]))[:200]
+            return f"undecodable message: {first['msg']}" + (f" (at {where})" if where else "")
+    return f"undecodable message: {type(exc).__name__}"
 
 
 async def give_up(bus: Bus, group: str, delivery: Delivery) -> None:

@@ -205,9 +205,11 @@ class RedisFeed:
                     self._control_position = position
                 elif key == self._changes:
                     self._changes_position = position
-                    changed.update(
-                        UUID(j) for _, fields in entries for j in fields[b"jobs"].decode().split(",")
-                    )
+                    ids = _changed_jobs(entries)
+                    if ids is None:  # an entry that does not read: any job may have changed
+                        self._tell_boards(everything=True)
+                    else:
+                        changed.update(ids)
                 elif (job_id := keys.get(key)) in self._watches:
                     watch = self._watches[job_id]
                     watch.position = position
@@ -257,6 +259,15 @@ class RedisFeed:
         if self._reader is not None:
             await asyncio.wait([self._reader], timeout=5.0)
         await self._db.close()
+
+
+def _changed_jobs(entries: Any) -> set[UUID] | None:
+    """The job ids ``pw:jobs-changed`` entries name (None if one cannot be read: the reader must
+    not stop on an entry it does not understand)."""
+    try:
+        return {UUID(j) for _, fields in entries for j in fields[b"jobs"].decode().split(",")}
+    except (KeyError, ValueError, AttributeError):
+        return None
 
 
 def _announced(entries: Any) -> float:

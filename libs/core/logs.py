@@ -1,6 +1,7 @@
 """Logging: JSON lines for machines, readable text in a terminal; each record names its job, task
 and trace (docs/observability.md).
 
+Both formats mask the configured secrets (``redact``) in the whole line, traceback included.
 ``LOG_FORMAT=auto`` (the default) writes text when stderr is a terminal and JSON otherwise;
 ``json`` or ``text`` force one. A service binds the job and task it is working on with ``bound``;
 the trace and span ids come from the current OpenTelemetry span.
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opentelemetry import trace
+
+from planwright.core.redact import redact
 
 LogFormat = Literal["auto", "json", "text"]
 FIELDS = ("job_id", "task_id", "trace_id", "span_id")
@@ -65,11 +68,11 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             **_fields(record),
         }
         if record.exc_info:
-            line["exc_info"] = self.formatException(record.exc_info)
+            line["exc_info"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, default=str)
 
 
@@ -80,7 +83,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        text = redact(super().format(record))
         fields = _fields(record)
         tags = " ".join(f"{k.removesuffix('_id')}={fields[k]}" for k in FIELDS[:3] if k in fields)
         if not tags:

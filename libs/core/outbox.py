@@ -26,7 +26,9 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from planwright.core import names
 from planwright.core.bus.base import Bus
+from planwright.core.consumer import failure_for_payload, transient, undecodable
 from planwright.core.db.schema import outbox
 from planwright.core.db.writes import insert_returning_ids
 from planwright.core.events import Event, utcnow
@@ -198,9 +200,40 @@ class OutboxRelay:
             rows = (await conn.execute(query)).all()
             if not rows:
                 return 0
-            await publish_in_order(self._bus, [(row.stream, decode(row.payload)) for row in rows])
+            items: list[tuple[int, str, Message]] = []
+            for row in rows:
+                try:
+                    items.append((row.id, row.stream, decode(row.payload)))
+                except Exception as exc:  # a row no consumer could read must not hold up the rest
+                    await self._move_aside(row.id, row.stream, row.payload, undecodable(exc))
+            await self._publish_rows(items)
             await conn.execute(sa.delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
             return len(rows)
+
+    async def _publish_rows(self, items: Sequence[tuple[int, str, Message]]) -> None:
+        """Publish decoded rows. If the bus refuses them for a reason other than being away, they
+        go one by one, and a row refused alone is moved aside (a row published twice is harmless)."""
+        try:
+            await publish_in_order(self._bus, [(stream, message) for _, stream, message in items])
+        except transient():
+            raise  # the bus is away: the rows stay for the next sweep
+        except Exception as exc:
+            if len(items) > 1:
+                for item in items:
+                    await self._publish_rows([item])
+                return
+            row_id, stream, message = items[0]
+            reason = f"the bus refused it: {type(exc).__name__}: {str(exc)[:200]}"
+            await self._move_aside(row_id, stream, encode(message), reason)
+
+    async def _move_aside(self, row_id: int, stream: str, payload: str | bytes, reason: str) -> None:
+        """Dead-letter an outbox row that cannot go out, and fail the work it names (through the
+        Orchestrator, which owns job state: a failure on its stream, as for a message given up on)."""
+        data = payload.encode(errors="replace") if isinstance(payload, str) else payload
+        failure = failure_for_payload(data, f"{reason} (outbox row {row_id} for {stream}; dead-lettered)")
+        if failure is not None:
+            await self._bus.publish(names.ORCHESTRATOR, [failure])
+        await self._bus.dead_letter_payload(stream, f"outbox:{row_id}", data, reason)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delete what was published (every ``delete_every_s``, or at once when a batch is waiting), and

@@ -16,6 +16,7 @@ from planwright.core.errors import PlanwrightError
 from planwright.core.llm import LLMClient
 from planwright.core.llm.base import ChatRequest, JsonSchema
 from planwright.core.messages import CriticVerdict, Message, TaskReview
+from planwright.core.redact import redact
 from planwright.core.tool_registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,13 @@ class CriticService:
         llm = self.llm.metered(budget_tokens=msg.tokens_left) if self.llm else None
         if llm is not None and verdict.verdict == "approve":
             verdict = await _judged(llm, submission)
+        reasons = [redact(reason) for reason in verdict.reasons]  # a model's error may echo its key
         span.set_attribute("planwright.verdict", verdict.verdict)
-        if verdict.reasons:
-            span.set_attribute("planwright.reasons", "; ".join(verdict.reasons))
-        log.info("%s attempt %d: %s %s", msg.key, msg.attempt, verdict.verdict, "; ".join(verdict.reasons))
+        if reasons:
+            span.set_attribute("planwright.reasons", "; ".join(reasons))
+        log.info("%s attempt %d: %s %s", msg.key, msg.attempt, verdict.verdict, "; ".join(reasons))
         calls = llm.calls if llm else []
-        return CriticVerdict(**msg.ident(), verdict=verdict.verdict, reasons=verdict.reasons, llm_calls=calls)
+        return CriticVerdict(**msg.ident(), verdict=verdict.verdict, reasons=reasons, llm_calls=calls)
 
     async def _submission(self, msg: TaskReview) -> Submission:
         found = matches = None

@@ -12,6 +12,7 @@ from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume, handling
 from planwright.core.messages import JobCreated, Message, PlanCreated, PlanFailed, PlanStarted
 from planwright.core.planning.llm import PlanOutcome
+from planwright.core.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class PlannerService:
         span.set_attribute("planwright.planned_by", outcome.planner)
         span.set_attribute("planwright.llm_calls", len(outcome.calls))
         if outcome.plan is None:
-            reason = outcome.reason or "no plan"
+            reason = redact(outcome.reason or "no plan")  # a provider's error may echo its key
             tracing.failed(span, reason)
             log.info("planning failed (%s): %s", outcome.planner, reason)
             return [started, PlanFailed(job_id=msg.job_id, reason=reason, llm_calls=outcome.calls)]
@@ -56,7 +57,7 @@ class PlannerService:
             job_id=msg.job_id,
             plan=outcome.plan,
             planner=outcome.planner,
-            notes=outcome.notes,
+            notes=[redact(note) for note in outcome.notes],
             llm_calls=outcome.calls,
         )
         return [started, created]

@@ -60,6 +60,10 @@ class Bus(Protocol):
     async def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
         """Move a message that cannot be processed to the dead-letter stream and ack it."""
 
+    async def dead_letter_payload(self, stream: str, entry_id: str, payload: bytes, reason: str) -> None:
+        """Keep a payload that never became a message (an outbox row that does not decode or cannot
+        be published) in the dead letters, as meant for ``stream``; ``entry_id`` names where it was."""
+
     async def fresh_epoch(self) -> bool:
         """True exactly once per bus lifetime: the first call after the bus started empty.
 

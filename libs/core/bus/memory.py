@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from planwright.core import metrics
 from planwright.core.bus.base import Acks, Delivery
 from planwright.core.messages import Message
 from planwright.core.metrics import StreamStat
+
+log = logging.getLogger(__name__)
+DEAD_MAX = 10_000
 
 
 @dataclass(slots=True)
@@ -61,7 +65,9 @@ class MemoryBus:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._closed = False
         self._epoch_seen = False
-        self.dead: list[tuple[Delivery, str]] = []  # the dead-letter "stream"
+        # The dead-letter "stream" (the newest DEAD_MAX of each kind, as Redis caps pw:dead).
+        self.dead: list[tuple[Delivery, str]] = []
+        self.dead_payloads: list[tuple[str, str, bytes, str]] = []  # (stream, where, payload, reason)
 
     def _stream(self, name: str) -> _Stream:
         return self._streams.setdefault(name, _Stream())
@@ -160,9 +166,18 @@ class MemoryBus:
         self._wake(*{d.stream for d in deliveries})
 
     async def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
+        log.error("dead-lettered %s %s for %s: %s", delivery.stream, delivery.id, group, reason)
         metrics.MESSAGES_DEAD_LETTERED.labels(delivery.stream).inc()
         self.dead.append((delivery, reason))
+        del self.dead[:-DEAD_MAX]
         await self.ack(group, [delivery])
+
+    async def dead_letter_payload(self, stream: str, entry_id: str, payload: bytes, reason: str) -> None:
+        # The process's log is where these outlive it (the list dies with the process).
+        log.error("dead-lettered %s %s for outbox: %s (payload: %r)", stream, entry_id, reason, payload[:200])
+        metrics.MESSAGES_DEAD_LETTERED.labels(stream).inc()
+        self.dead_payloads.append((stream, entry_id, payload, reason))
+        del self.dead_payloads[:-DEAD_MAX]
 
     async def fresh_epoch(self) -> bool:
         fresh, self._epoch_seen = not self._epoch_seen, True

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from planwright.core import metrics, names
 from planwright.core.bus.base import Acks, Delivery
+from planwright.core.consumer import failure_for_payload, undecodable
 from planwright.core.messages import Message, decode, encode
 from planwright.core.metrics import StreamStat
 
@@ -245,9 +245,14 @@ class RedisBus:
         raw = fields.get(FIELD, b"")
         try:
             message = decode(raw)
-        except ValidationError as exc:
-            # A poison entry: no consumer can ever handle it, so it goes straight to the dead letters.
-            await self._dead(key, group, entry_id, raw, f"undecodable message: {exc.errors()[0]['msg']}")
+        except Exception as exc:  # ValidationError, or whatever else a hostile payload makes of it
+            # A poison entry: no consumer can ever handle it, so it goes straight to the dead letters,
+            # and the work it names (if it names any) fails rather than waits forever.
+            reason = undecodable(exc)
+            failure = failure_for_payload(raw, f"{reason} (a message on {stream}; dead-lettered)")
+            if failure is not None:
+                await self.publish(names.ORCHESTRATOR, [failure])
+            await self._dead(key, group, entry_id, raw, reason)
             return None
         return Delivery(stream, entry_id.decode(), message, deliveries)
 
@@ -278,7 +283,14 @@ class RedisBus:
         key = self.key(delivery.stream)
         await self._dead(key, group, delivery.id.encode(), encode(delivery.message), reason)
 
+    async def dead_letter_payload(self, stream: str, entry_id: str, payload: bytes, reason: str) -> None:
+        await self._keep_dead(self.key(stream), "outbox", entry_id.encode(), payload, reason)
+
     async def _dead(self, key: str, group: str, entry_id: bytes, payload: bytes, reason: str) -> None:
+        await self._keep_dead(key, group, entry_id, payload, reason)
+        await self.redis.xack(key, group, entry_id)
+
+    async def _keep_dead(self, key: str, group: str, entry_id: bytes, payload: bytes, reason: str) -> None:
         fields: dict[Any, Any] = {
             "stream": key,
             "id": entry_id,
@@ -289,7 +301,6 @@ class RedisBus:
         log.error("dead-lettered %s %s for %s: %s", key, entry_id.decode(), group, reason)
         metrics.MESSAGES_DEAD_LETTERED.labels(key.removeprefix(self.prefix)).inc()
         await self.redis.xadd(self.key(names.DEAD_LETTER), fields, maxlen=10_000, approximate=True)
-        await self.redis.xack(key, group, entry_id)
 
     async def _maybe_trim(self, key: str) -> None:
         """Drop entries every group has acked, so memory stays bounded without losing work."""

@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from planwright.core import metrics, names, scheduler, tracing
+from planwright.core import metrics, names, redact, scheduler, tracing
 from planwright.core.events import EventDraft
 from planwright.core.messages import (
     CriticVerdict,
@@ -65,6 +65,7 @@ class Applier(Governance):
 
     def apply(self, job: JobState, msg: Message, ch: Changes) -> None:
         """Apply one message; call ``settle`` once the batch's messages for the job are applied."""
+        msg = redact.scrub(msg)  # a secret echoed in an error is never stored nor streamed
         match msg:
             case PlanStarted():
                 if can_job(job.status, JobStatus.planning):
