@@ -69,7 +69,7 @@ async def runtime(runtime_factory: RuntimeFactory) -> Runtime:
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(runtime)  # the runtime is started by its fixture (ASGITransport has no lifespan)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         yield c
 
 

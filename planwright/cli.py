@@ -25,6 +25,12 @@ app = typer.Typer(help="Planwright: plan, run, check and govern multi-step work.
 METRICS_PORTS = {"planner": 9101, "worker": 9102, "critic": 9103, "policy": 9104}
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key", envvar="PLANWRIGHT_API_KEY", help="API key, when the API needs one.", show_default=False
+    ),
+]
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -129,11 +135,58 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
+def _check_auth(settings: Settings, host: str) -> None:
+    """Refuse to serve an open API on a non-loopback address; say at start how the API is reached."""
+    from planwright.services.api.auth import is_loopback
+
+    log = logging.getLogger("planwright")
+    if settings.planwright_auth == "none":
+        log.warning(
+            "auth: PLANWRIGHT_AUTH=none: the API needs no key; anyone who reaches %s can use it", host
+        )
+        return
+    keys = asyncio.run(_count_keys(settings))
+    if keys:
+        log.info("auth: API keys required (%d active); the web UI asks for one", keys)
+    elif settings.planwright_auth == "keys":
+        log.warning(
+            "auth: PLANWRIGHT_AUTH=keys but no API key exists yet: create one with `planwright keys create`"
+        )
+    elif is_loopback(host):
+        log.info(
+            "auth: open (no API keys exist, listening on %s only): anyone on this machine can use the API; "
+            "`planwright keys create --tenant <name>` turns keys on (docs/security.md)",
+            host,
+        )
+    else:
+        typer.echo(
+            f"planwright: refusing to serve {host} with no API key: anyone who reaches it could run and read "
+            "every job. Create a key first (`planwright keys create --tenant <name> --name <who>`), "
+            "listen on 127.0.0.1, or set PLANWRIGHT_AUTH=none to run it open on purpose (docs/security.md).",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+async def _count_keys(settings: Settings) -> int:
+    from planwright.core import apikeys
+    from planwright.core.db.engine import make_engine
+
+    engine = make_engine(settings.db_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return len(await apikeys.active(conn))
+    finally:
+        await engine.dispose()
+
+
 def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, service: str) -> None:
     import uvicorn
 
     from planwright.services.api.app import create_app
     from planwright.services.runtime import Runtime
+
+    _check_auth(settings, host)
 
     try:
         runtime = Runtime(settings, roles)
@@ -284,6 +337,7 @@ def submit(
     api_url: Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")] = (
         "http://localhost:8000"
     ),
+    key: KeyOpt = None,
 ) -> None:
     """Submit a job; with --follow, exit 0 only if it succeeds."""
     from planwright.follow import follow_job, submit_job
@@ -293,10 +347,10 @@ def submit(
     except json.JSONDecodeError as exc:
         typer.echo(f"planwright: --context is not valid JSON: {exc}", err=True)
         raise typer.Exit(2) from exc
-    job = submit_job(api_url, goal, context_json, priority)
+    job = submit_job(api_url, goal, context_json, priority, key=key)
     typer.echo(f"job {job['id']} {job['status']}")
     if follow:
-        status = follow_job(api_url, job["id"], out=sys.stdout)
+        status = follow_job(api_url, job["id"], out=sys.stdout, key=key)
         raise typer.Exit(0 if status == "succeeded" else 1)
 
 
@@ -306,21 +360,151 @@ def retry(
     api_url: Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")] = (
         "http://localhost:8000"
     ),
+    key: KeyOpt = None,
 ) -> None:
     """Retry a failed or blocked task; its failed job reopens (POST /tasks/{id}/retry)."""
     import httpx
 
+    from planwright.follow import auth_headers, error_message
+
     try:
-        resp = httpx.post(f"{api_url}/tasks/{task_id}/retry")
+        resp = httpx.post(f"{api_url}/tasks/{task_id}/retry", headers=auth_headers(key))
     except httpx.HTTPError as exc:
         typer.echo(f"planwright: cannot reach the API at {api_url}: {exc}", err=True)
         raise typer.Exit(2) from exc
     if resp.status_code != 200:
-        message = resp.json().get("error", {}).get("message", resp.text)
-        typer.echo(f"planwright: {message}", err=True)
+        typer.echo(f"planwright: {error_message(resp)}", err=True)
         raise typer.Exit(1)
     task = resp.json()
     typer.echo(f"task {task['key']} is {task['status']} (attempt {task['attempt']})")
+
+
+keys_app = typer.Typer(
+    help="API keys (docs/security.md): made, listed and revoked in the database the API uses "
+    "(DATABASE_URL, or the embedded SQLite file under --data-dir).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+DataDirOpt = Annotated[
+    Path | None, typer.Option(help="Embedded mode's data directory (env PLANWRIGHT_DATA_DIR; default ./var).")
+]
+
+
+def _quiet() -> None:
+    """Warnings only: the command's own output is what the user reads (or a script captures)."""
+    from planwright.core import logs
+
+    logs.configure("WARNING", "text")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _keys_db(data_dir: Path | None, work: Any) -> Any:
+    """Run ``work(conn)`` in a transaction on the migrated database; errors become one line."""
+    from planwright.core.db.engine import make_engine
+    from planwright.core.errors import PlanwrightError
+
+    settings = _settings(data_dir)
+    _migrate_apart(settings)
+
+    async def run() -> Any:
+        engine = make_engine(settings.db_url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except PlanwrightError as exc:
+        typer.echo(f"planwright: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Whose jobs the key submits and sees.")] = "default",
+    name: Annotated[str, typer.Option(help="Unique within the tenant, e.g. ci or alice.")] = "default",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: jobs:read, jobs:write, approvals:write, admin; or all.")
+    ] = "jobs:read,jobs:write,approvals:write",
+    out: Annotated[
+        Path | None, typer.Option(help="Write the key to this file (mode 600) instead of printing it.")
+    ] = None,
+    if_missing: Annotated[
+        bool,
+        typer.Option("--if-missing", help="Do nothing if the tenant already has an active key of that name."),
+    ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make a key and print it once (only its SHA-256 is stored): send it as 'Authorization: Bearer <key>'."""
+    from planwright.core import apikeys
+
+    _quiet()
+
+    async def work(conn: Any) -> tuple[str, Any] | None:
+        if if_missing and any(
+            k.name == name and k.revoked_at is None for k in await apikeys.list_keys(conn, tenant)
+        ):
+            return None
+        return await apikeys.create(conn, tenant=tenant, name=name, scopes=apikeys.parse_scopes(scopes))
+
+    made = _keys_db(data_dir, work)
+    if made is None:
+        typer.echo(f"tenant {tenant} already has an active key named {name}; nothing to do", err=True)
+        return
+    key, info = made
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+        typer.echo(f"wrote the key to {out}", err=True)
+    else:
+        typer.echo(key)
+    typer.echo(
+        f"key {info.name} of tenant {info.tenant} ({', '.join(sorted(info.scopes))}): "
+        "shown only now, keep it safe",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Every key (never the keys themselves): id, tenant, name, prefix, scopes, created, revoked."""
+    from planwright.core import apikeys
+
+    _quiet()
+
+    async def work(conn: Any) -> list[Any]:
+        return await apikeys.list_keys(conn, tenant)
+
+    for info in _keys_db(data_dir, work):
+        revoked = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        typer.echo(
+            f"{info.id}  {info.tenant}/{info.name}  {info.prefix}...  {','.join(sorted(info.scopes))}  "
+            f"created {info.created_at:%Y-%m-%d %H:%M}  {revoked}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id, its prefix, or tenant/name.")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Revoke a key: every API process refuses it within AUTH_REFRESH_S (2 s)."""
+    from planwright.core import apikeys
+
+    _quiet()
+
+    async def work(conn: Any) -> Any:
+        return await apikeys.revoke(conn, key)
+
+    info = _keys_db(data_dir, work)
+    typer.echo(f"revoked key {info.tenant}/{info.name} ({info.id})")
 
 
 @app.command("fake-llm")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -18,13 +19,36 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def submit_job(api: str, goal: str, context: dict[str, Any], priority: int) -> dict[str, Any]:
+def auth_headers(key: str | None) -> dict[str, str]:
+    """The API key as the API wants it (none: an open API)."""
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def error_message(resp: httpx.Response) -> str:
     try:
-        resp = httpx.post(f"{api}/jobs", json={"goal": goal, "context_json": context, "priority": priority})
-    except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach the API at {api}: {exc}") from exc
-    if resp.status_code != 201:
-        raise _fail(resp.json().get("error", {}).get("message", resp.text))
+        message: str = resp.json()["error"]["message"]
+        return message
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {resp.status_code}: {resp.text[:200]}"
+
+
+def submit_job(
+    api: str, goal: str, context: dict[str, Any], priority: int, *, key: str | None = None, attempts: int = 3
+) -> dict[str, Any]:
+    """POST the job with an Idempotency-Key, sent again on a connection failure: a job that was
+    stored before the connection broke comes back instead of being submitted twice."""
+    headers = {"Idempotency-Key": str(uuid.uuid4()), **auth_headers(key)}
+    body = {"goal": goal, "context_json": context, "priority": priority}
+    for attempt in range(1, attempts + 1):
+        try:
+            resp = httpx.post(f"{api}/jobs", json=body, headers=headers, timeout=30)
+            break
+        except httpx.TransportError as exc:
+            if attempt == attempts:
+                raise _fail(f"cannot reach the API at {api}: {exc}") from exc
+            time.sleep(attempt)
+    if resp.status_code not in (200, 201):
+        raise _fail(error_message(resp))
     job: dict[str, Any] = resp.json()
     return job
 
@@ -69,16 +93,18 @@ def _describe(event: str, data: dict[str, Any]) -> str | None:
     return None
 
 
-def follow_job(api: str, job_id: str, *, out: TextIO) -> str:
+def follow_job(api: str, job_id: str, *, out: TextIO, key: str | None = None) -> str:
     """Print events until the job ends; reconnects with Last-Event-ID. Returns the final job status."""
     last: int | None = None
     ended: str | None = None  # the last event was this terminal one; a later event means a retry reopened it
     while True:
         headers = {"Last-Event-ID": str(last)} if last is not None else {}
+        headers.update(auth_headers(key))
         try:
             with httpx.stream("GET", f"{api}/jobs/{job_id}/events", headers=headers, timeout=None) as resp:
                 if resp.status_code != 200:
-                    raise _fail(f"cannot follow job {job_id}: HTTP {resp.status_code}")
+                    resp.read()
+                    raise _fail(f"cannot follow job {job_id}: {error_message(resp)}")
                 for event_id, event, data in sse_events(resp.iter_lines()):
                     last = event_id if event_id is not None else last
                     line = _describe(event, data)

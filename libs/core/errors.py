@@ -27,6 +27,25 @@ class InvalidTransition(PlanwrightError):
     status_code = 409
 
 
+class Conflict(PlanwrightError):
+    code = "conflict"
+    status_code = 409
+
+
+class Unauthorized(PlanwrightError):
+    """No credentials, or a key that is unknown or revoked."""
+
+    code = "unauthorized"
+    status_code = 401
+
+
+class Forbidden(PlanwrightError):
+    """A known key without the scope the route needs."""
+
+    code = "forbidden"
+    status_code = 403
+
+
 class ConfigError(PlanwrightError):
     """An unusable configuration; processes refuse to start with it."""
 

@@ -14,6 +14,7 @@ from planwright.core.errors import ConfigError
 PRIORITY_MIN = 0
 PRIORITY_MAX = 9
 GOAL_MAX_CHARS = 10_000
+CONTEXT_MAX_DEPTH = 32  # how deeply a job's context_json may nest (objects and arrays)
 DEFAULT_MODELS = {"mock": "mock", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
 
 
@@ -32,6 +33,22 @@ class Settings(BaseSettings):
     planwright_ui_dir: Path = Path("ui/out")
     # Origins allowed to call the API from a browser (comma-separated), e.g. the `make ui-dev` server.
     planwright_cors_origins: str = ""
+
+    # Who may call the API (docs/security.md). auto: API keys (`planwright keys create`) are required
+    # once one exists; with none the API runs open, which it refuses to do on a non-loopback address.
+    # keys: required even before a key exists. none: never (say so explicitly, e.g. behind a proxy
+    # that authenticates).
+    planwright_auth: Literal["auto", "keys", "none"] = "auto"
+    # Host header values the API answers (comma-separated, a port is ignored; "*" for any): others get
+    # 400, which stops DNS rebinding against a local instance.
+    planwright_allowed_hosts: str = "localhost,127.0.0.1,[::1]"
+    # Requests per second per API key (and per client address when the API runs open; loopback clients
+    # of an open API are not limited), with a burst of twice that; 0 turns a limit off. Shared by the
+    # API replicas through Redis in distributed mode.
+    rate_limit_submit_per_s: float = Field(20.0, ge=0)  # POST /jobs and the other state changes
+    rate_limit_read_per_s: float = Field(100.0, ge=0)  # reads, event streams included
+    # How often an API process rereads the keys (a revoked key stops working within this).
+    auth_refresh_s: float = Field(2.0, gt=0, le=60)
 
     # Planning.
     planner_mode: Literal["rules", "llm"] = "rules"
@@ -80,6 +97,13 @@ class Settings(BaseSettings):
     otel_service_name: str | None = None
     # Jaeger's UI (e.g. http://localhost:16686): the API and the UI link each job to its trace there.
     jaeger_url: str | None = None
+
+    # What a request may carry (docs/api.md#limits). A body over MAX_REQUEST_BYTES is refused with 413
+    # while it is read; one that takes longer than REQUEST_BODY_TIMEOUT_S to arrive gets 408.
+    max_request_bytes: int = Field(1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    request_body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    # A job's context_json, serialized as compact JSON, and how deeply it may nest (422 over either).
+    context_max_bytes: int = Field(64 * 1024, ge=2, le=16 * 1024 * 1024)
 
     # Critic and policy gate (seed names).
     critic_enabled: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -13,9 +14,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import planwright
 from planwright.core import metrics, tracing
+from planwright.services.api.auth import Guard, KeyRing
 from planwright.services.api.errors import install_error_handlers
 from planwright.services.api.health import Health
+from planwright.services.api.limits import BodyLimits
+from planwright.services.api.options import AllowOptions
+from planwright.services.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from planwright.services.api.routes import artifacts, events, jobs, meta, policy, task_actions
+from planwright.services.api.routes import auth as auth_routes
 from planwright.services.runtime import Runtime
 
 # Requests worth no span: scrapes, probes and the UI's static files.
@@ -29,6 +35,20 @@ class PlanwrightApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[events.SERVER_SEND] = send
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """The schema, saying how to send an API key (the Guard checks it, not a route dependency)."""
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key (`planwright keys create`); none while the API runs open.",
+                }
+            }
+            schema["security"] = [{"apiKey": []}, {}]
+        return super().openapi()
 
 
 class RequestTelemetry:
@@ -77,6 +97,14 @@ class RequestTelemetry:
         return observe
 
 
+def _limiter(runtime: Runtime) -> Limiter:
+    """Rate limits shared by the replicas through Redis in distributed mode; one process's otherwise."""
+    redis = getattr(runtime.bus, "redis", None)
+    if runtime.settings.embedded or redis is None:
+        return MemoryLimiter()
+    return RedisLimiter(redis, runtime.settings.redis_key_prefix)
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """The app over ``runtime``; the runtime's background services start and stop with the app."""
 
@@ -86,7 +114,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             await health.start()  # the first check is done before the app serves
             try:
-                yield
+                await ring.start()  # the keys, before the first request
+                try:
+                    yield
+                finally:
+                    await ring.stop()
             finally:
                 await health.stop()
         finally:
@@ -100,10 +132,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.health = health = Health(runtime)  # /healthz answers from its last check
+    app.state.keyring = ring = KeyRing(runtime.engine, runtime.settings)
     install_error_handlers(app)
     # events first: its /jobs/changes must win over the jobs router's /jobs/{job_id}.
-    for module in (events, jobs, artifacts, task_actions, policy, meta):
+    for module in (events, jobs, artifacts, task_actions, policy, auth_routes, meta):
         app.include_router(module.router)
+    # Bounds on request bodies, and OPTIONS answered with Allow (inside CORS, which answers preflights).
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=runtime.settings.max_request_bytes,
+        timeout_s=runtime.settings.request_body_timeout_s,
+    )
+    app.add_middleware(AllowOptions)
+    # Hosts, cross-site writes, keys and scopes, rate limits (services/api/auth.py).
+    app.add_middleware(Guard, settings=runtime.settings, ring=ring, limiter=_limiter(runtime))
     origins = [o.strip() for o in runtime.settings.planwright_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"])

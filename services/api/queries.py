@@ -102,8 +102,8 @@ async def _usage(
     return {row.key: _usage_of(row) for row in await conn.execute(query)}
 
 
-async def list_llm_calls(conn: AsyncConnection, job_id: UUID) -> list[schemas.LLMCallOut]:
-    await job_status(conn, job_id)
+async def list_llm_calls(conn: AsyncConnection, job_id: UUID, tenant: str | None) -> list[schemas.LLMCallOut]:
+    await job_status(conn, job_id, tenant)
     rows = await conn.execute(
         sa.select(llm_calls).where(llm_calls.c.job_id == job_id).order_by(llm_calls.c.id)
     )
@@ -134,11 +134,20 @@ def _job(
 
 
 async def list_jobs(
-    conn: AsyncConnection, *, status: JobStatus | None, limit: int, offset: int, jaeger_url: str | None = None
+    conn: AsyncConnection,
+    *,
+    status: JobStatus | None,
+    limit: int,
+    offset: int,
+    jaeger_url: str | None = None,
+    tenant: str | None = None,
 ) -> schemas.JobPage:
+    """A page of jobs, newest first: ``tenant``'s, or every tenant's when None (an open API)."""
     query = sa.select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit + 1).offset(offset)
     if status is not None:
         query = query.where(jobs.c.status == status.value)
+    if tenant is not None:
+        query = query.where(jobs.c.tenant == tenant)
     rows = (await conn.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -176,9 +185,12 @@ _JOB_DETAIL = (
 )
 
 
-async def get_job(conn: AsyncConnection, job_id: UUID, jaeger_url: str | None = None) -> schemas.JobDetail:
+async def get_job(
+    conn: AsyncConnection, job_id: UUID, jaeger_url: str | None = None, tenant: str | None = None
+) -> schemas.JobDetail:
+    """The job, if it is ``tenant``'s (any tenant's when None): another tenant's job is not found."""
     found = await fetch_all(conn, _JOB_DETAIL, {"job_id": job_id})
-    if not found:
+    if not found or (tenant is not None and found[0].tenant != tenant):
         raise NotFound(f"job {job_id} not found")
     row = found[0]
     plan = None
@@ -192,18 +204,39 @@ async def get_job(conn: AsyncConnection, job_id: UUID, jaeger_url: str | None = 
     return schemas.JobDetail(**_job(row, _counts_of(row), _usage_of(row), jaeger_url), plan=plan)
 
 
-_JOB_STATUS = sa.select(jobs.c.status).where(jobs.c.id == _JOB_ID)
+_JOB_STATUS = sa.select(jobs.c.status, jobs.c.tenant).where(jobs.c.id == _JOB_ID)
 
 
-async def job_status(conn: AsyncConnection, job_id: UUID) -> JobStatus:
+async def job_status(conn: AsyncConnection, job_id: UUID, tenant: str | None) -> JobStatus:
+    """The job's status; NotFound if there is no such job, or it is not ``tenant``'s (when given)."""
     found = await fetch_all(conn, _JOB_STATUS, {"job_id": job_id})
-    if not found:
+    if not found or (tenant is not None and found[0].tenant != tenant):
         raise NotFound(f"job {job_id} not found")
     return JobStatus(found[0].status)
 
 
-async def list_tasks(conn: AsyncConnection, job_id: UUID) -> list[schemas.TaskOut]:
-    await job_status(conn, job_id)
+async def task_job(conn: AsyncConnection, task_id: UUID, tenant: str | None) -> UUID:
+    """The job of a task; NotFound if there is no such task, or its job is not ``tenant``'s."""
+    row = (
+        await conn.execute(
+            sa.select(jobs.c.id, jobs.c.tenant)
+            .join(tasks, tasks.c.job_id == jobs.c.id)
+            .where(tasks.c.id == task_id)
+        )
+    ).first()
+    if row is None or (tenant is not None and row.tenant != tenant):
+        raise NotFound(f"task {task_id} not found")
+    job_id: UUID = row.id
+    return job_id
+
+
+async def tenants_of(conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, str]:
+    rows = await conn.execute(sa.select(jobs.c.id, jobs.c.tenant).where(jobs.c.id.in_(list(job_ids))))
+    return {r.id: r.tenant for r in rows}
+
+
+async def list_tasks(conn: AsyncConnection, job_id: UUID, tenant: str | None = None) -> list[schemas.TaskOut]:
+    await job_status(conn, job_id, tenant)
     rows = await conn.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.position))
     verdicts = await _by_task(conn, critic_verdicts, job_id)
     decisions = await _by_task(conn, policy_decisions, job_id)
@@ -244,8 +277,10 @@ def _artifact(r: Row[Any]) -> schemas.ArtifactOut:
     )
 
 
-async def list_artifacts(conn: AsyncConnection, job_id: UUID) -> list[schemas.ArtifactOut]:
-    await job_status(conn, job_id)
+async def list_artifacts(
+    conn: AsyncConnection, job_id: UUID, tenant: str | None
+) -> list[schemas.ArtifactOut]:
+    await job_status(conn, job_id, tenant)
     rows = await conn.execute(
         sa.select(artifacts)
         .where(artifacts.c.job_id == job_id)
@@ -254,8 +289,10 @@ async def list_artifacts(conn: AsyncConnection, job_id: UUID) -> list[schemas.Ar
     return [_artifact(r) for r in rows]
 
 
-async def get_artifact(conn: AsyncConnection, artifact_id: UUID) -> schemas.ArtifactOut:
-    row = (await conn.execute(sa.select(artifacts).where(artifacts.c.id == artifact_id))).first()
-    if row is None:
+async def get_artifact(conn: AsyncConnection, artifact_id: UUID, tenant: str | None) -> schemas.ArtifactOut:
+    """The artifact, if its job is ``tenant``'s (any tenant's when None)."""
+    query = sa.select(artifacts, jobs.c.tenant).join(jobs, jobs.c.id == artifacts.c.job_id)
+    row = (await conn.execute(query.where(artifacts.c.id == artifact_id))).first()
+    if row is None or (tenant is not None and row.tenant != tenant):
         raise NotFound(f"artifact {artifact_id} not found")
     return _artifact(row)

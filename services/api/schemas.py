@@ -8,8 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from planwright.core.settings import GOAL_MAX_CHARS, PRIORITY_MAX, PRIORITY_MIN
+from planwright.core.settings import CONTEXT_MAX_DEPTH, GOAL_MAX_CHARS, PRIORITY_MAX, PRIORITY_MIN
 from planwright.core.states import JobStatus, TaskStatus
+from planwright.services.api.limits import check_json, check_text
 
 
 class JobCreate(BaseModel):
@@ -28,12 +29,13 @@ class JobCreate(BaseModel):
     def _context(cls, v: object) -> object:
         if not isinstance(v, dict):
             raise ValueError(f"context_json must be a JSON object, got {type(v).__name__}")
+        check_json(v, CONTEXT_MAX_DEPTH)  # its size is the route's to check: the limit is a setting
         return v
 
     @field_validator("goal")
     @classmethod
     def _goal(cls, v: str) -> str:
-        v = v.strip()
+        v = check_text(v).strip()
         if not v:
             raise ValueError("goal must not be empty")
         if len(v) > GOAL_MAX_CHARS:
@@ -127,6 +129,10 @@ class DecisionOut(BaseModel):
     decision: str
     rule: str
     reason: str
+    decided_by: str | None = Field(
+        None,
+        description="The name of the API key that approved or rejected (null: the gate, or an open API).",
+    )
     created_at: datetime
 
 
@@ -185,3 +191,42 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+class SessionOut(BaseModel):
+    """Who the caller is: ``auth`` is ``open`` (no keys needed) or ``keys``."""
+
+    auth: str
+    tenant: str | None
+    key_name: str | None
+    scopes: list[str]
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=200, description="An API key (planwright keys create).")
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, description="Unique within the tenant, e.g. ci.")
+    scopes: list[str] = Field(
+        min_length=1, max_length=8, description="jobs:read, jobs:write, approvals:write, admin (or all)."
+    )
+    tenant: str | None = Field(
+        None, max_length=64, description="Only on an open API; a key's own tenant otherwise."
+    )
+
+
+class KeyOut(BaseModel):
+    id: UUID
+    tenant: str
+    name: str
+    scopes: list[str]
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself: shown this once, stored only as its SHA-256.")

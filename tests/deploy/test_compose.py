@@ -28,7 +28,7 @@ from planwright.core.settings import load_settings
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 ROLES = ("api", "planner", "worker", "critic", "policy")
-PLANWRIGHT_SERVICES = {"migrate", *ROLES}
+PLANWRIGHT_SERVICES = {"migrate", "api-key", *ROLES}
 ALL_SERVICES = PLANWRIGHT_SERVICES | {"postgres", "redis", "prometheus", "jaeger"}
 DEFAULT = re.compile(r"\$\{(\w+):?-([^}]*)\}")
 
@@ -82,6 +82,42 @@ def test_each_planwright_service_runs_its_role_with_a_real_command(services):
         assert command[0] == role
         cli_accepts(command)
     assert services["worker"]["command"] == ["worker", "--concurrency", "8"]
+
+
+def test_the_api_starts_with_a_key_it_made_once(services, tmp_path, monkeypatch):
+    """The API listens on 0.0.0.0 in the stack, which needs a key: a one-shot service makes one
+    after the migration, keeps an existing one, and the API starts only after it."""
+    command = services["api-key"]["command"]
+    assert command[:2] == ["keys", "create"]
+    assert "--if-missing" in command
+    cli_accepts(command)
+    assert services["api-key"]["restart"] == "no"
+    assert services["api-key"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["api"]["depends_on"]["api-key"]["condition"] == "service_completed_successfully"
+    out = Path(command[command.index("--out") + 1])
+    assert out.parent == Path(env_of(services["api"])["PLANWRIGHT_DATA_DIR"])  # in the shared volume
+    # The command as the stack runs it, twice, on an embedded database: one key, kept.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    argv = [a if a != str(out) else str(tmp_path / "api-key") for a in command] + [
+        "--data-dir",
+        str(tmp_path),
+    ]
+    first = subprocess.run(
+        [sys.executable, "-m", "planwright", *argv], capture_output=True, text=True, cwd=REPO
+    )
+    assert first.returncode == 0, first.stderr
+    key = (tmp_path / "api-key").read_text().strip()
+    assert key.startswith("pw_")
+    assert oct((tmp_path / "api-key").stat().st_mode & 0o777) == "0o600"
+    again = subprocess.run(
+        [sys.executable, "-m", "planwright", *argv], capture_output=True, text=True, cwd=REPO
+    )
+    assert again.returncode == 0
+    assert "nothing to do" in again.stderr
+    assert (tmp_path / "api-key").read_text().strip() == key
+    # Prometheus reaches the API as "api": that Host is allowed.
+    assert "api" in env_of(services["api"])["PLANWRIGHT_ALLOWED_HOSTS"].split(",")
 
 
 def test_worker_runs_two_replicas(services):
@@ -179,7 +215,7 @@ def test_prometheus_scrapes_every_planwright_service(services):
         for sd in job.get("dns_sd_configs", [])
     }
     assert targets == {("api", 8000), ("planner", 9101), ("worker", 9102), ("critic", 9103), ("policy", 9104)}
-    assert {name for name, _ in targets} == PLANWRIGHT_SERVICES - {"migrate"}
+    assert {name for name, _ in targets} == PLANWRIGHT_SERVICES - {"migrate", "api-key"}
     assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in config["scrape_configs"])
 
 

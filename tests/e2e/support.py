@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,14 +24,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def planwright_up(data: Path, **env: str) -> Iterator[str]:
-    """Run `planwright up` (embedded mode) on a free port with ``data`` as its data directory; yields the
-    base URL once /healthz answers, and stops the process afterwards."""
+def planwright_up(data: Path, *, args: Sequence[str] = (), **env: str) -> Iterator[str]:
+    """Run `planwright up` (embedded mode) on a free port with ``data`` as its data directory (and
+    ``args`` added to its command line); yields the base URL once /healthz answers, and stops the
+    process afterwards."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     with (data / "server.log").open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "planwright", "up", "--port", str(port), "--data-dir", str(data)],
+            [sys.executable, "-m", "planwright", "up", "--port", str(port), "--data-dir", str(data), *args],
             env={**clean, **env},
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -43,8 +43,12 @@ jobs = sa.Table(
     # Bumped by every Orchestrator write to the job or its tasks: a replica reloads a job it holds in
     # memory only when this moved (services/api/orchestrator/cache.py).
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+    # Whose job: the tenant of the API key that submitted it ("default" when the API runs open).
+    # Its tasks, events, artifacts, model calls and decisions are the tenant's through the job.
+    sa.Column("tenant", sa.String(64), nullable=False, server_default="default"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_created", "created_at"),
+    sa.Index("ix_jobs_tenant_created", "tenant", "created_at"),
 )
 
 plans = sa.Table(
@@ -148,6 +152,8 @@ policy_decisions = sa.Table(
     sa.Column("decision", sa.String(16), nullable=False),
     sa.Column("rule", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    # Who approved or rejected (the API key's name); null for the gate's own decisions and open access.
+    sa.Column("decided_by", sa.String(64)),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_policy_decisions_job", "job_id"),
 )
@@ -170,4 +176,43 @@ llm_calls = sa.Table(
     sa.Column("cost_usd", sa.Float),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_llm_calls_job", "job_id"),
+)
+
+# API keys (docs/security.md): only a key's SHA-256 is kept; the key itself is shown once, at creation.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("scopes", JSON, nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),  # the key's first characters, to tell keys apart
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+    sa.UniqueConstraint("tenant", "name", name="uq_api_keys_tenant_name"),
+)
+
+# Web UI sessions (POST /auth/session): the SHA-256 of the cookie's token, for a key, until it expires
+# or the key is revoked.
+api_sessions = sa.Table(
+    "api_sessions",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.Uuid, sa.ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Index("ix_api_sessions_expires", "expires_at"),
+)
+
+# POST /jobs with an Idempotency-Key: the job the first request created, per tenant, for 24 hours.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.Uuid, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_idempotency_keys_created", "created_at"),
 )

@@ -126,22 +126,38 @@ class Governance:
         return cap
 
     def _decision(
-        self, job: JobState, task: TaskState, ch: Changes, decision: str, rule: str, reason: str
+        self,
+        job: JobState,
+        task: TaskState,
+        ch: Changes,
+        decision: str,
+        rule: str,
+        reason: str,
+        decided_by: str | None = None,
     ) -> None:
         record = {"attempt": task.attempt, "decision": decision, "rule": rule, "reason": reason}
         tool = task.tool
         ch.metrics.append(lambda: metrics.POLICY_DECISIONS.labels(decision, tool).inc())
-        ch.decisions.append({"job_id": job.id, "task_id": task.id, "created_at": ch.now, **record})
-        ch.events.append(
-            EventDraft(
-                job_id=job.id, task_id=task.id, type="policy.decision", data={"key": task.key, **record}
-            )
+        ch.decisions.append(
+            {"job_id": job.id, "task_id": task.id, "created_at": ch.now, "decided_by": decided_by, **record}
         )
+        data = {"key": task.key, **record} | ({"decided_by": decided_by} if decided_by else {})
+        ch.events.append(EventDraft(job_id=job.id, task_id=task.id, type="policy.decision", data=data))
 
-    def answer(self, job: JobState, task: TaskState, ch: Changes, *, approve: bool, comment: str) -> None:
-        """A person's answer to a task awaiting approval (the caller checked its state)."""
+    def answer(
+        self,
+        job: JobState,
+        task: TaskState,
+        ch: Changes,
+        *,
+        approve: bool,
+        comment: str,
+        by: str | None = None,
+    ) -> None:
+        """A person's answer to a task awaiting approval (the caller checked its state); ``by`` names
+        the API key that gave it (None while the API runs open)."""
         verdict = "approved" if approve else "rejected"
-        self._decision(job, task, ch, verdict, "human", comment or verdict)
+        self._decision(job, task, ch, verdict, "human", comment or verdict, by)
         if approve:
             self._dispatch(job, task, ch)
         else:

@@ -21,7 +21,7 @@ from planwright.core import names
 from planwright.core.db.engine import Writer
 from planwright.core.db.eventlog import append_events, committed, event_rows
 from planwright.core.db.schema import events as event_log
-from planwright.core.db.schema import jobs, outbox
+from planwright.core.db.schema import idempotency_keys, jobs, outbox
 from planwright.core.db.writes import Part, insert_rows, write_together
 from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
@@ -42,6 +42,9 @@ class NewJob:
     trace_id: str | None
     trace_parent: str | None
     message: JobCreated  # built in the request, so it carries the request's trace context
+    tenant: str = "default"
+    # (Idempotency-Key, SHA-256 of the request): stored with the job, in its transaction.
+    idempotency: tuple[str, str] | None = None
 
 
 class Intake:
@@ -104,8 +107,12 @@ class Intake:
             for job in new
         ]
 
+        remembered = [_remembered(job) for job in new if job.idempotency is not None]
+
         async def store(conn: AsyncConnection) -> tuple[Pending, list[Event]]:
             await insert_rows(conn, jobs, [_row(job) for job in new])
+            if remembered:
+                await insert_rows(conn, idempotency_keys, remembered)
             pending = await self._outbox.write(conn, items)
             return pending, await append_events(conn, created)
 
@@ -119,11 +126,12 @@ class Intake:
                 (jobs, [_row(job) for job in new], False),
                 (outbox, self._outbox.rows(items), True),
                 (event_log, event_rows(created, now), True),
+                (idempotency_keys, remembered, False),
             ]
             written = await write_together(conn, parts, own_statement=True)
             if written is None:
                 return None
-            _, outbox_ids, event_ids = written
+            _, outbox_ids, event_ids, _ = written
             return Pending(items, outbox_ids), committed(created, event_ids, now)
 
         async with self._lock or contextlib.nullcontext():
@@ -149,6 +157,19 @@ def _row(job: NewJob) -> dict[str, Any]:
         "updated_at": job.created_at,
         "trace_id": job.trace_id,
         "trace_parent": job.trace_parent,
+        "tenant": job.tenant,
+    }
+
+
+def _remembered(job: NewJob) -> dict[str, Any]:
+    assert job.idempotency is not None
+    key, body_sha256 = job.idempotency
+    return {
+        "tenant": job.tenant,
+        "key": key,
+        "body_sha256": body_sha256,
+        "job_id": job.id,
+        "created_at": job.created_at,
     }
 
 

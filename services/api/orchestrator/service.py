@@ -114,8 +114,17 @@ class Orchestrator:
         """Store a new job (see ``submit_job``); returns its id."""
         return (await self.submit_job(goal, context, priority)).id
 
-    async def submit_job(self, goal: str, context: dict[str, Any], priority: int) -> NewJob:
-        """Store a new job and its ``job.created`` message in one transaction (never lost once 201)."""
+    async def submit_job(
+        self,
+        goal: str,
+        context: dict[str, Any],
+        priority: int,
+        *,
+        tenant: str = "default",
+        idempotency: tuple[str, str] | None = None,
+    ) -> NewJob:
+        """Store a new job and its ``job.created`` message in one transaction (never lost once 201);
+        with ``idempotency`` (key, request digest) the key is stored in it too (unique per tenant)."""
         job_id = uuid.uuid4()
         # Called inside the POST /jobs span: the job's trace is that span's, and its root.
         trace_id, trace_parent = tracing.current_ids()
@@ -128,6 +137,8 @@ class Orchestrator:
             trace_id=trace_id,
             trace_parent=trace_parent,
             message=JobCreated(job_id=job_id, goal=goal, context=context, priority=priority),
+            tenant=tenant,
+            idempotency=idempotency,
         )
         await self.intake.submit(job)
         return job
@@ -149,8 +160,9 @@ class Orchestrator:
 
         await self._transact(work)
 
-    async def answer_task(self, task_id: UUID, *, approve: bool, comment: str) -> UUID:
-        """A person approves or rejects a task awaiting approval; returns its job id."""
+    async def answer_task(self, task_id: UUID, *, approve: bool, comment: str, by: str | None = None) -> UUID:
+        """A person (the API key named ``by``) approves or rejects a task awaiting approval; returns
+        its job id."""
 
         def act(job: JobState, task: TaskState, ch: Changes) -> None:
             if task.status is not TaskStatus.awaiting_approval or job.status is not JobStatus.running:
@@ -158,7 +170,7 @@ class Orchestrator:
                     f"task {task_id} is {task.status.value}; only a task awaiting approval can be "
                     f"{'approved' if approve else 'rejected'}"
                 )
-            self.applier.answer(job, task, ch, approve=approve, comment=comment)
+            self.applier.answer(job, task, ch, approve=approve, comment=comment, by=by)
 
         return await self._on_task(task_id, act)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from planwright.core.errors import NotFound
 from planwright.services.api import queries, schemas
+from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep
 
 router = APIRouter(tags=["artifacts"])
@@ -19,19 +20,21 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.get("/jobs/{job_id}/artifacts", response_model=list[schemas.ArtifactOut], responses=_ERRORS)
-async def list_job_artifacts(job_id: UUID, conn: ConnDep) -> list[schemas.ArtifactOut]:
-    return await queries.list_artifacts(conn, job_id)
+async def list_job_artifacts(job_id: UUID, conn: ConnDep, request: Request) -> list[schemas.ArtifactOut]:
+    return await queries.list_artifacts(conn, job_id, tenant_of(request))
 
 
 @router.get("/artifacts/{artifact_id}", response_model=schemas.ArtifactOut, responses=_ERRORS)
-async def get_artifact(artifact_id: UUID, conn: ConnDep) -> schemas.ArtifactOut:
-    return await queries.get_artifact(conn, artifact_id)
+async def get_artifact(artifact_id: UUID, conn: ConnDep, request: Request) -> schemas.ArtifactOut:
+    return await queries.get_artifact(conn, artifact_id, tenant_of(request))
 
 
 @router.get("/artifacts/{artifact_id}/content", response_class=FileResponse, responses=_ERRORS)
-async def get_artifact_content(artifact_id: UUID, conn: ConnDep, runtime: RuntimeDep) -> FileResponse:
+async def get_artifact_content(
+    artifact_id: UUID, conn: ConnDep, runtime: RuntimeDep, request: Request
+) -> FileResponse:
     """The artifact's bytes. Sandboxed so that HTML written by a tool can never run in the API's origin."""
-    meta = await queries.get_artifact(conn, artifact_id)
+    meta = await queries.get_artifact(conn, artifact_id, tenant_of(request))
     path = runtime.artifacts.path_for(meta.sha256)
     if not path.is_file():
         raise NotFound(f"the content of artifact {artifact_id} is missing from the artifact store")

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Annotated, Any, cast
 from uuid import UUID
 
@@ -27,12 +27,14 @@ from planwright.core.events import JOB_TERMINAL_EVENTS, Event
 from planwright.core.feed import Subscription
 from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, schemas
+from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
 from planwright.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15.0
+MAX_EVENT_ID = 2**63 - 1  # event ids are BIGINTs
 REPLAY_PAGE = 500
 COALESCE_S = 0.25
 
@@ -87,18 +89,22 @@ _STREAM_PARAMETERS = [
         "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Last-Event-Id"},
     },
 ]
-_AFTER = TypeAdapter(Annotated[int, Field(ge=0)])
+_AFTER = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_EVENT_ID)])
 
 
 def _resume_point(request: Request) -> int:
     """The event id to resume after: ``Last-Event-ID`` if sent, else ``after``, else 0."""
     last_event_id = request.headers.get("last-event-id")
     if last_event_id:
-        if not last_event_id.strip().isdigit():
+        text = last_event_id.strip()
+        digits = text.lstrip("0") or "0"
+        # ASCII digits only (``isdigit`` takes "²"), and few enough for an event id (a BIGINT).
+        if not (text.isascii() and text.isdigit() and len(digits) < 20 and int(digits) <= MAX_EVENT_ID):
             raise InvalidLastEventId(
-                f"Last-Event-ID must be an event id (a whole number), got {last_event_id!r}"
+                f"Last-Event-ID must be an event id (a whole number up to {MAX_EVENT_ID}), "
+                f"got {last_event_id[:40]!r}"
             )
-        return int(last_event_id)
+        return int(digits)
     after = request.query_params.get("after")
     if after is None:
         return 0
@@ -129,7 +135,7 @@ async def job_events(job_id: UUID, request: Request) -> StreamingResponse:
     ``id`` is the one to resume from."""
     runtime = runtime_of(request)
     last = _resume_point(request)
-    sub, status, page = await _open(runtime, job_id, last)  # 404 before the stream starts
+    sub, status, page = await _open(runtime, job_id, last, tenant_of(request))  # 404 before the stream starts
     direct = _Direct.of(request.scope.get(SERVER_SEND))
     return _EventStream(
         _stream(runtime, sub, job_id, last, status, page, direct),
@@ -140,13 +146,18 @@ async def job_events(job_id: UUID, request: Request) -> StreamingResponse:
     )
 
 
-async def _open(runtime: Runtime, job_id: UUID, last: int) -> tuple[Subscription, JobStatus, list[Encoded]]:
+async def _open(
+    runtime: Runtime, job_id: UUID, last: int, tenant: str | None
+) -> tuple[Subscription, JobStatus, list[Encoded]]:
     """Subscribe to the job's live events, then read its status and the first page of the replay over
     one connection. Subscribing first means nothing committed in between is missed (the stream drops
-    ids <= the last one sent). Raises NotFound (unsubscribed) if there is no such job."""
+    ids <= the last one sent). Raises NotFound (unsubscribed) if there is no such job, or it is not
+    ``tenant``'s."""
     sub = await runtime.feed.subscribe(job_id)
     try:
-        status, page = await runtime.reads.run(functools.partial(_status_and_page, job_id=job_id, after=last))
+        status, page = await runtime.reads.run(
+            functools.partial(_status_and_page, job_id=job_id, after=last, tenant=tenant)
+        )
     except BaseException:
         runtime.feed.unsubscribe(sub)
         raise
@@ -314,7 +325,7 @@ async def _stream(
             # The subscriber fell behind and events were dropped: catch up from the database.
             sub.drain()
             status, page = await runtime.reads.run(
-                functools.partial(_status_and_page, job_id=job_id, after=last)
+                functools.partial(_status_and_page, job_id=job_id, after=last, tenant=None)
             )
     finally:
         metrics.SSE_OPEN.labels("job_events").dec()
@@ -332,19 +343,22 @@ async def _stream(
         }
     },
 )
-async def jobs_changes(runtime: RuntimeDep) -> StreamingResponse:
+async def jobs_changes(runtime: RuntimeDep, request: Request) -> StreamingResponse:
     """Which jobs changed, live, for a jobs list: a ``ready`` event once listening (read the list
     then), then a ``jobs.changed`` event naming the jobs with new events (``all`` when too many to
     name or when announcements may have been missed: read the whole list again). Changes close
     together are sent as one event. On reconnect, read the list again after ``ready``."""
     return StreamingResponse(
-        _changes(runtime),
+        _changes(runtime, tenant_of(request)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _changes(runtime: Runtime) -> AsyncIterator[bytes]:
+async def _changes(runtime: Runtime, tenant: str | None) -> AsyncIterator[bytes]:
+    """The changes stream; with ``tenant``, naming only that tenant's jobs (``all`` only says to read
+    the list again, which is the tenant's own)."""
+    tenants = _Tenants(runtime) if tenant is not None else None
     board = await runtime.feed.watch_jobs()
     metrics.SSE_OPEN.labels("jobs_changes").inc()
     try:
@@ -357,11 +371,32 @@ async def _changes(runtime: Runtime) -> AsyncIterator[bytes]:
                 continue
             await asyncio.sleep(COALESCE_S)  # one event for a burst of commits
             job_ids, everything = board.take()
+            if tenants is not None and tenant is not None and job_ids:
+                job_ids = await tenants.keep(job_ids, tenant)
+                if not job_ids and not everything:
+                    continue
             body = JobsChanged(job_ids=sorted(job_ids), all=everything)
             yield f"event: jobs.changed\ndata: {body.model_dump_json()}\n\n".encode()
     finally:
         metrics.SSE_OPEN.labels("jobs_changes").dec()
         runtime.feed.unwatch_jobs(board)
+
+
+class _Tenants:
+    """Whose jobs are whose, for one tenant's changes stream: read from the database once per job."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._known: dict[UUID, str] = {}
+
+    async def keep(self, job_ids: Iterable[UUID], tenant: str) -> set[UUID]:
+        ids = set(job_ids)
+        if missing := [j for j in ids if j not in self._known]:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            async with self._runtime.engine.connect() as conn:
+                self._known.update(await queries.tenants_of(conn, missing))
+        return {j for j in ids if self._known.get(j) == tenant}
 
 
 def _gone(sub: Subscription) -> bool:
@@ -409,10 +444,11 @@ _IDS_AFTER = (
 
 
 async def _status_and_page(
-    conn: AsyncConnection, *, job_id: UUID, after: int
+    conn: AsyncConnection, *, job_id: UUID, after: int, tenant: str | None
 ) -> tuple[JobStatus, list[Encoded]]:
-    """The job's status (NotFound if there is no such job), then its first page after ``after``."""
-    return await queries.job_status(conn, job_id), await _page(conn, job_id, after)
+    """The job's status (NotFound if there is no such job, or not ``tenant``'s), then its first page
+    after ``after``."""
+    return await queries.job_status(conn, job_id, tenant), await _page(conn, job_id, after)
 
 
 async def _page(conn: AsyncConnection, job_id: UUID, after: int) -> list[Encoded]:

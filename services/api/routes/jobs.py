@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from planwright.core.states import JobStatus
-from planwright.services.api import queries, schemas
+from planwright.services.api import idempotency, limits, queries, schemas
+from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
 
 router = APIRouter(tags=["jobs"])
@@ -26,11 +27,46 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
-@router.post("/jobs", status_code=201, response_model=schemas.JobDetail, responses=_ERRORS)
-async def create_job(body: schemas.JobCreate, request: Request) -> Response:
+@router.post(
+    "/jobs",
+    status_code=201,
+    response_model=schemas.JobDetail,
+    responses={**_ERRORS, 200: {"model": schemas.JobDetail, "description": "A repeat (Idempotency-Key)."}},
+)
+async def create_job(
+    body: schemas.JobCreate,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Send the same key again (within 24 h) to get the first job back (200) instead "
+            "of a second job; the same key with another body is a 422."
+        ),
+    ] = None,
+) -> Response:
     """Submit a goal. The job is stored before the answer; planning starts right after."""
     runtime = runtime_of(request)
-    job = await runtime.orchestrator.submit_job(body.goal, body.context_json, body.priority)
+    if body.context_json:
+        limits.check_context_size(body.context_json, runtime.settings.context_max_bytes)
+    tenant = tenant_of(request) or idempotency.OPEN_TENANT
+    if idempotency_key is not None:
+        existing, remember = await idempotency.lookup(runtime, tenant, idempotency_key, body)
+        if existing is not None:
+            return _json(existing, 200)
+        try:
+            job = await runtime.orchestrator.submit_job(
+                body.goal, body.context_json, body.priority, tenant=tenant, idempotency=remember
+            )
+        except Exception:
+            # The same key, sent twice at once: the other request's job won the key.
+            existing, _ = await idempotency.lookup(runtime, tenant, idempotency_key, body)
+            if existing is None:
+                raise
+            return _json(existing, 200)
+    else:
+        job = await runtime.orchestrator.submit_job(
+            body.goal, body.context_json, body.priority, tenant=tenant
+        )
     # The job as committed: nothing but the Orchestrator has touched it yet, so no need to read it back.
     detail = schemas.JobDetail(
         id=job.id,
@@ -54,13 +90,19 @@ async def create_job(body: schemas.JobCreate, request: Request) -> Response:
 async def list_jobs(
     conn: ConnDep,
     runtime: RuntimeDep,
+    request: Request,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=limits.MAX_OFFSET)] = 0,
 ) -> schemas.JobPage:
     """Newest first; ``next_offset`` is null on the last page."""
     return await queries.list_jobs(
-        conn, status=status, limit=limit, offset=offset, jaeger_url=runtime.settings.jaeger_url
+        conn,
+        status=status,
+        limit=limit,
+        offset=offset,
+        jaeger_url=runtime.settings.jaeger_url,
+        tenant=tenant_of(request),
     )
 
 
@@ -68,20 +110,20 @@ async def list_jobs(
 async def get_job(job_id: UUID, request: Request) -> Response:
     """The job with its task counts, model usage, current plan and trace."""
     runtime = runtime_of(request)
-    jaeger_url = runtime.settings.jaeger_url
-    return _json(await runtime.reads.run(lambda conn: queries.get_job(conn, job_id, jaeger_url)))
+    jaeger_url, tenant = runtime.settings.jaeger_url, tenant_of(request)
+    return _json(await runtime.reads.run(lambda conn: queries.get_job(conn, job_id, jaeger_url, tenant)))
 
 
 @router.get("/jobs/{job_id}/tasks", response_model=list[schemas.TaskOut], responses=_ERRORS)
-async def list_tasks(job_id: UUID, conn: ConnDep) -> list[schemas.TaskOut]:
+async def list_tasks(job_id: UUID, conn: ConnDep, request: Request) -> list[schemas.TaskOut]:
     """The job's tasks in plan order, with status, attempt, output and error."""
-    return await queries.list_tasks(conn, job_id)
+    return await queries.list_tasks(conn, job_id, tenant_of(request))
 
 
 @router.get("/jobs/{job_id}/llm-calls", response_model=list[schemas.LLMCallOut], responses=_ERRORS)
-async def list_llm_calls(job_id: UUID, conn: ConnDep) -> list[schemas.LLMCallOut]:
+async def list_llm_calls(job_id: UUID, conn: ConnDep, request: Request) -> list[schemas.LLMCallOut]:
     """Every model call of the job (planning, tools, critic), oldest first: tokens, latency, cost."""
-    return await queries.list_llm_calls(conn, job_id)
+    return await queries.list_llm_calls(conn, job_id, tenant_of(request))
 
 
 @router.post(
@@ -89,8 +131,12 @@ async def list_llm_calls(job_id: UUID, conn: ConnDep) -> list[schemas.LLMCallOut
     response_model=schemas.JobDetail,
     responses={**_ERRORS, 409: {"model": schemas.ErrorOut}},
 )
-async def cancel_job(job_id: UUID, runtime: RuntimeDep) -> schemas.JobDetail:
+async def cancel_job(job_id: UUID, runtime: RuntimeDep, request: Request) -> schemas.JobDetail:
     """Cancel an unfinished job and its unfinished tasks; 409 if it has already finished."""
+    tenant = tenant_of(request)
+    if tenant is not None:
+        async with runtime.engine.connect() as conn:
+            await queries.job_status(conn, job_id, tenant)  # another tenant's job: 404
     await runtime.orchestrator.cancel_job(job_id)
     async with runtime.engine.connect() as conn:
-        return await queries.get_job(conn, job_id, runtime.settings.jaeger_url)
+        return await queries.get_job(conn, job_id, runtime.settings.jaeger_url, tenant)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from planwright.core.errors import NotFound
 from planwright.services.api import queries, schemas
+from planwright.services.api.auth import principal_of, tenant_of
 from planwright.services.api.deps import RuntimeDep
 
 router = APIRouter(tags=["tasks"])
@@ -25,11 +26,20 @@ class AnswerIn(BaseModel):
 
 
 async def _answer(
-    runtime: RuntimeDep, task_id: UUID, body: AnswerIn | None, approve: bool
+    runtime: RuntimeDep, request: Request, task_id: UUID, body: AnswerIn | None, approve: bool
 ) -> schemas.TaskOut:
     comment = body.comment.strip() if body else ""
-    job_id = await runtime.orchestrator.answer_task(task_id, approve=approve, comment=comment)
+    await _own(runtime, request, task_id)
+    by = principal_of(request).key_name
+    job_id = await runtime.orchestrator.answer_task(task_id, approve=approve, comment=comment, by=by)
     return await _task_out(runtime, job_id, task_id)
+
+
+async def _own(runtime: RuntimeDep, request: Request, task_id: UUID) -> None:
+    """NotFound unless the task's job is the caller's tenant's (nothing to check on an open API)."""
+    if (tenant := tenant_of(request)) is not None:
+        async with runtime.engine.connect() as conn:
+            await queries.task_job(conn, task_id, tenant)
 
 
 async def _task_out(runtime: RuntimeDep, job_id: UUID, task_id: UUID) -> schemas.TaskOut:
@@ -41,23 +51,29 @@ async def _task_out(runtime: RuntimeDep, job_id: UUID, task_id: UUID) -> schemas
 
 
 @router.post("/tasks/{task_id}/approve", response_model=schemas.TaskOut, responses=_ERRORS)
-async def approve(task_id: UUID, runtime: RuntimeDep, body: AnswerIn | None = None) -> schemas.TaskOut:
-    """Let a task awaiting approval run; 409 if it is not awaiting approval."""
-    return await _answer(runtime, task_id, body, approve=True)
+async def approve(
+    task_id: UUID, runtime: RuntimeDep, request: Request, body: AnswerIn | None = None
+) -> schemas.TaskOut:
+    """Let a task awaiting approval run; 409 if it is not awaiting approval. The decision records
+    the name of the API key that made it."""
+    return await _answer(runtime, request, task_id, body, approve=True)
 
 
 @router.post("/tasks/{task_id}/reject", response_model=schemas.TaskOut, responses=_ERRORS)
-async def reject(task_id: UUID, runtime: RuntimeDep, body: AnswerIn | None = None) -> schemas.TaskOut:
+async def reject(
+    task_id: UUID, runtime: RuntimeDep, request: Request, body: AnswerIn | None = None
+) -> schemas.TaskOut:
     """Fail a task awaiting approval with the comment; its dependents are skipped and the job fails."""
-    return await _answer(runtime, task_id, body, approve=False)
+    return await _answer(runtime, request, task_id, body, approve=False)
 
 
 @router.post("/tasks/{task_id}/retry", response_model=schemas.TaskOut, responses=_ERRORS)
-async def retry(task_id: UUID, runtime: RuntimeDep) -> schemas.TaskOut:
+async def retry(task_id: UUID, runtime: RuntimeDep, request: Request) -> schemas.TaskOut:
     """Run a failed or blocked task again with a fresh retry budget (blocked: the policy is asked again).
 
     The tasks its failure skipped go back to pending, and a failed job reopens (``job.running``);
     409 if the task is not failed or blocked, or its job was cancelled.
     """
+    await _own(runtime, request, task_id)
     job_id = await runtime.orchestrator.retry_task(task_id)
     return await _task_out(runtime, job_id, task_id)

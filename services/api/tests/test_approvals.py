@@ -26,7 +26,9 @@ def gated(runtime_factory, tmp_path):
         runtime = await runtime_factory(
             policy_gate_enabled=True, policy_mode="prod", policy_config_path=path, **settings
         )
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t")
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost"
+        )
 
     return make
 
@@ -94,13 +96,13 @@ async def test_an_approval_survives_a_restart(runtime_factory, tmp_path, demo_go
     settings = {"policy_gate_enabled": True, "policy_mode": "prod", "policy_config_path": path}
     first = await runtime_factory(**settings)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(first)), base_url="http://t"
+        transport=httpx.ASGITransport(app=create_app(first)), base_url="http://localhost"
     ) as c:
         job_id, task = await _waiting(c, demo_goal)
     await first.stop()
     second = await runtime_factory(**settings)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(second)), base_url="http://t"
+        transport=httpx.ASGITransport(app=create_app(second)), base_url="http://localhost"
     ) as c:
         assert (await c.post(f"/tasks/{task['id']}/approve")).status_code == 200
         assert (await wait_for_job(c, job_id))["status"] == "succeeded"

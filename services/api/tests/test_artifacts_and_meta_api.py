@@ -109,7 +109,7 @@ async def test_the_built_ui_is_served_at_the_root_next_to_the_api(runtime_factor
     (ui / "job" / "index.html").write_text("<html>job page</html>")
     runtime = await runtime_factory(planwright_ui_dir=ui, planwright_cors_origins="http://localhost:3000")
     transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         assert (await client.get("/")).text == "<html>jobs</html>"
         assert (await client.get("/job/")).text == "<html>job page</html>"
         assert (await client.get("/tools")).status_code == 200  # the API route still wins

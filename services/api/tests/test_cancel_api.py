@@ -12,7 +12,9 @@ async def test_cancel_an_unfinished_job_cancels_its_open_tasks(runtime_factory, 
     # No worker: tasks wait in the queue, so the job is still running when we cancel it.
     runtime = await runtime_factory(roles=("orchestrator", "planner"))
     app = create_app(runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as client:
         job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
         await wait_for_job(client, job_id, statuses=("running",))
 

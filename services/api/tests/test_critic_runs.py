@@ -10,7 +10,9 @@ from planwright.services.api.tests.support import wait_for_job
 
 async def _run(runtime, goal):
     app = create_app(runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as client:
         job = await wait_for_job(client, (await client.post("/jobs", json={"goal": goal})).json()["id"])
         tasks = (await client.get(f"/jobs/{job['id']}/tasks")).json()
         events = (await client.get(f"/jobs/{job['id']}/events")).text

@@ -40,7 +40,7 @@ async def _follow(port: int, job_id: str) -> tuple[bytes, bool]:
     """The stream's body, de-chunked, and whether it ended with the last chunk (``0\\r\\n\\r\\n``)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(f"GET /jobs/{job_id}/events HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        writer.write(f"GET /jobs/{job_id}/events HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200"), head
         assert b"transfer-encoding: chunked" in head.lower()

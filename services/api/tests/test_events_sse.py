@@ -77,7 +77,7 @@ async def test_bad_last_event_id_is_a_422(client, demo_goal):
 
 async def opened(open_, runtime, job_id, last):
     """``_stream``'s arguments after ``runtime``, as the route opens a stream."""
-    sub, status, page = await open_(runtime, job_id, last)
+    sub, status, page = await open_(runtime, job_id, last, None)
     return sub, job_id, last, status, page
 
 
@@ -112,7 +112,7 @@ async def test_a_job_that_ends_between_the_status_read_and_the_replay_ends_the_s
     async with asyncio.timeout(5):
         # "running": what the route's status read saw, just before the job ended (the replay read
         # after it holds the terminal event).
-        sub, _, page = await route._open(runtime, job_id, cut)
+        sub, _, page = await route._open(runtime, job_id, cut, None)
         async for chunk in route._stream(runtime, sub, job_id, cut, JobStatus.running, page):
             received.extend(parse(chunk.decode()))
     assert received[-1][1] == "job.succeeded"
@@ -138,7 +138,7 @@ async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goa
     async with asyncio.timeout(10):  # the client reads nothing while the whole job runs
         while True:
             async with runtime.engine.connect() as conn:
-                if await queries.job_status(conn, job_id) == "succeeded":
+                if await queries.job_status(conn, job_id, None) == "succeeded":
                     break
             await asyncio.sleep(0.02)
     (sub,) = runtime.feed._subs[job_id]
@@ -158,7 +158,7 @@ async def test_the_jobs_list_stream_says_ready_then_names_each_job_that_changed(
     from planwright.services.api import queries
     from planwright.services.api.routes.events import _changes
 
-    gen = _changes(runtime)  # an async generator
+    gen = _changes(runtime, None)  # an async generator
     assert parse_named(await anext(gen)) == ("ready", {})
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
     seen: set[str] = set()
@@ -170,7 +170,7 @@ async def test_the_jobs_list_stream_says_ready_then_names_each_job_that_changed(
             seen.update(body["job_ids"])
             changes += 1
             async with runtime.engine.connect() as conn:
-                if await queries.job_status(conn, job_id) == "succeeded":
+                if await queries.job_status(conn, job_id, None) == "succeeded":
                     break
     assert seen == {str(job_id)}
     # The job's ~20 events arrive in bursts; each burst is one change, not one per event.
@@ -191,7 +191,7 @@ async def test_a_stream_that_never_starts_still_lets_go_of_its_subscription(runt
     from planwright.services.api.routes.events import _EventStream, _open, _stream
 
     job_id = await runtime.orchestrator.create_job(demo_goal, {}, 1)
-    sub, status, page = await _open(runtime, job_id, 0)
+    sub, status, page = await _open(runtime, job_id, 0, None)
     assert runtime.feed.subscriber_count() == 1
     response = _EventStream(
         _stream(runtime, sub, job_id, 0, status, page),

@@ -34,7 +34,7 @@ def client_for(runtime: Runtime, health: Health | None = None) -> httpx.AsyncCli
     app = create_app(runtime)
     if health is not None:
         app.state.health = health
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 @pytest.fixture

@@ -32,7 +32,9 @@ def llm_client(runtime_factory, tmp_path):
             llm_max_retries=0,
             **settings,
         )
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://t")
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost"
+        )
 
     return make
 

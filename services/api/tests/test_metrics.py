@@ -33,7 +33,7 @@ async def test_counters_move_by_what_the_jobs_did(runtime_factory, demo_goal):
         metrics_refresh_s=0.05,
     )
     transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         before = samples((await client.get("/metrics")).text)
         goals = [
             "Write a short note about queues",  # one task, approved at once

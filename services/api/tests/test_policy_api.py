@@ -12,7 +12,9 @@ from planwright.services.api.app import create_app
 async def prod_client(runtime_factory):
     runtime = await runtime_factory(policy_gate_enabled=True, policy_mode="prod")
     app = create_app(runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as client:
         yield client
 
 

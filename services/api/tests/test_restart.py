@@ -23,7 +23,9 @@ async def test_unfinished_work_resumes_after_a_restart(runtime_factory, demo_goa
 
     second = await runtime_factory()
     app = create_app(second)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as client:
         for job_id in (waiting, other):
             job = await wait_for_job(client, str(job_id))
             assert job["status"] == "succeeded", job["error"]

@@ -50,7 +50,7 @@ def parent(spans: list[ReadableSpan], span: ReadableSpan) -> ReadableSpan:
 
 async def run_job(runtime: Any, goal: str) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         created = (await client.post("/jobs", json={"goal": goal})).json()
         return await wait_for_job(client, created["id"])
 
@@ -154,7 +154,7 @@ async def test_a_callers_traceparent_makes_the_job_part_of_its_trace(runtime_fac
     runtime = await runtime_factory()
     caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         job = (await client.post("/jobs", json={"goal": demo_goal}, headers={"traceparent": caller})).json()
     assert job["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
     spans = trace_of(exporter, job["trace_id"])

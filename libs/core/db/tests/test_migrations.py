@@ -27,6 +27,9 @@ TABLES = {
     "critic_verdicts",
     "policy_decisions",
     "llm_calls",
+    "api_keys",
+    "api_sessions",
+    "idempotency_keys",
     "alembic_version",
 }
 
