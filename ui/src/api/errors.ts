@@ -22,15 +22,47 @@ const FRIENDLY_CODES: Record<string, string> = {
   policy_unavailable: "The policy is unavailable",
   invalid_last_event_id: "The live view could not resume",
   method_not_allowed: "Not allowed",
+  unauthorized: "Not authorised",
+  forbidden: "Not allowed",
 };
+
+/** An API call that failed: `status` is 0 when the API was not reached. The message is for people. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | null;
+
+  constructor(message: string, status: number, code: string | null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Seconds to wait from a `Retry-After` header (seconds or an HTTP date); null when absent or unreadable. */
+export function retryAfterSeconds(response: Response, now: number = Date.now()): number | null {
+  const value = response.headers.get("Retry-After")?.trim();
+  if (!value) return null;
+  if (/^\d+$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+function rateLimited(response: Response): string {
+  const seconds = retryAfterSeconds(response);
+  if (seconds === null) return "Too many requests: retry in a moment.";
+  return `Too many requests: retry after ${seconds} second${seconds === 1 ? "" : "s"}.`;
+}
 
 /** A readable message for an openapi-fetch `error` (the API's error body) and its response. */
 export function describeApiError(error: unknown, response?: Response): string {
+  if (response?.status === 429) return rateLimited(response);
   if (isApiErrorBody(error)) {
     const prefix = FRIENDLY_CODES[error.error.code];
     return prefix ? `${prefix}: ${error.error.message}` : error.error.message;
   }
   if (response) {
+    if (response.status === 401) return "Not authorised: sign in with an API key.";
     if (response.status >= 500) return `The API failed (HTTP ${response.status}). Try again in a moment.`;
     return `The API answered HTTP ${response.status} ${response.statusText}`.trim();
   }
@@ -46,7 +78,7 @@ export function describeThrown(thrown: unknown): string {
   return "Something went wrong talking to the API.";
 }
 
-/** Run one openapi-fetch call and return its data or throw an Error with a readable message. */
+/** Run one openapi-fetch call and return its data or throw an ApiError with a readable message. */
 export async function unwrap<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,
 ): Promise<T> {
@@ -54,10 +86,11 @@ export async function unwrap<T>(
   try {
     result = await call;
   } catch (thrown) {
-    throw new Error(describeThrown(thrown));
+    throw new ApiError(describeThrown(thrown), 0, null);
   }
   if (result.error !== undefined || !result.response.ok) {
-    throw new Error(describeApiError(result.error, result.response));
+    const code = isApiErrorBody(result.error) ? result.error.error.code : null;
+    throw new ApiError(describeApiError(result.error, result.response), result.response.status, code);
   }
   return result.data as T;
 }

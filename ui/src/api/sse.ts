@@ -1,4 +1,5 @@
 /** Server-Sent Events plumbing shared by the live hooks: a replaceable transport and a reconnect loop. */
+import { signalAccess } from "./access";
 
 /** One SSE message as a transport hands it over. */
 export interface StreamMessage {
@@ -17,20 +18,31 @@ export interface StreamHandlers {
 /** Opens one connection to `url`; the caller closes it and opens a new one to resume. */
 export type StreamTransport = (url: string, handlers: StreamHandlers) => { close: () => void };
 
+/** EventSource.CLOSED: after an error, the server refused the stream (e.g. 401) rather than dropped it. */
+const CLOSED = 2;
+
 /**
  * The browser transport: a native EventSource listening to the named events (EventSource needs a
- * listener per event name), closed on its first error so that the caller decides how to resume.
+ * listener per event name), closed on its first error so that the caller decides how to resume. It
+ * sends the session cookie (same origin) but cannot read a refusal's status: a stream refused before
+ * it opened signals `stream-refused`, and the session provider asks /auth/session whether access is gone.
  */
 export function eventSourceTransport(eventNames: readonly string[]): StreamTransport {
   return (url, handlers) => {
     const source = new EventSource(url);
+    let opened = false;
     const deliver = (e: MessageEvent<string>) => handlers.onMessage({ id: e.lastEventId, event: e.type, data: e.data });
-    source.onopen = () => handlers.onOpen();
+    source.onopen = () => {
+      opened = true;
+      handlers.onOpen();
+    };
     source.onmessage = deliver;
     for (const name of eventNames) source.addEventListener(name, deliver);
     source.onerror = () => {
+      const refused = !opened && source.readyState === CLOSED;
       source.close();
       handlers.onError();
+      if (refused) signalAccess({ kind: "stream-refused" });
     };
     return { close: () => source.close() };
   };

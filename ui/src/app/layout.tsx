@@ -1,6 +1,8 @@
 import type { Metadata, Viewport } from "next";
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { SessionBar } from "@/components/SessionBar";
+import { SessionGate, SessionProvider } from "@/components/SessionProvider";
 import "@xyflow/react/dist/style.css";
 import "./globals.css";
 
@@ -15,19 +17,24 @@ export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
       <body>
-        <a className="skip" href="#main">
-          Skip to content
-        </a>
-        <header className="top">
-          <Link href="/" className="brand">
-            Planwright
-          </Link>
-          <nav aria-label="Main">
-            <Link href="/">Jobs</Link>
-            <Link href="/tools/">Tools</Link>
-          </nav>
-        </header>
-        <main id="main">{children}</main>
+        <SessionProvider>
+          <a className="skip" href="#main">
+            Skip to content
+          </a>
+          <header className="top">
+            <Link href="/" className="brand">
+              Planwright
+            </Link>
+            <nav aria-label="Main">
+              <Link href="/">Jobs</Link>
+              <Link href="/tools/">Tools</Link>
+            </nav>
+            <SessionBar />
+          </header>
+          <main id="main">
+            <SessionGate>{children}</SessionGate>
+          </main>
+        </SessionProvider>
       </body>
     </html>
   );

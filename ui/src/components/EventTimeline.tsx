@@ -18,7 +18,8 @@ export function summarizeEvent(event: JobEvent): string {
       break;
     }
     case "policy.decision":
-      parts.push(`${text(d["decision"])} by ${text(d["rule"])}: ${text(d["reason"])}`);
+      // A person's answer names the key that gave it (decided_by); otherwise the rule decided.
+      parts.push(`${text(d["decision"])} by ${text(d["decided_by"] ?? d["rule"])}: ${text(d["reason"])}`);
       break;
     case "plan.created":
       parts.push(`${Array.isArray(d["tasks"]) ? d["tasks"].length : 0} tasks (${text(d["planner"])})`);

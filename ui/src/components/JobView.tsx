@@ -6,6 +6,7 @@ import { useArtifacts } from "@/hooks/useArtifacts";
 import { useCancelJob, useJob } from "@/hooks/useJob";
 import type { StreamStatus } from "@/hooks/useJobEvents";
 import { useLiveJob } from "@/hooks/useLiveJob";
+import { useMissingScope } from "@/hooks/useSession";
 import { useTasks } from "@/hooks/useTasks";
 import { foldJobStatus, foldTaskStatuses, initialStatuses } from "@/graph/status";
 import { Artifacts } from "./Artifacts";
@@ -66,6 +67,7 @@ export function JobView({ jobId }: { jobId: string }) {
     resume();
   }, [reloadAll, resume]);
   const { cancel, busy: cancelling, error: cancelError } = useCancelJob(jobId, reloadAll);
+  const cannotCancel = useMissingScope("jobs:write");
 
   const planTasks: PlanGraphTask[] = useMemo(() => {
     if (job.data?.plan) return job.data.plan.tasks;
@@ -100,7 +102,13 @@ export function JobView({ jobId }: { jobId: string }) {
           <span className="stream" data-status={stream} role="status" aria-live="polite">
             {STREAM_LABELS[stream]}
           </span>
-          <button type="button" className="danger" onClick={cancel} disabled={FINISHED.has(jobStatus) || cancelling}>
+          <button
+            type="button"
+            className="danger"
+            onClick={cancel}
+            disabled={FINISHED.has(jobStatus) || cancelling || cannotCancel !== null}
+            title={cannotCancel ?? undefined}
+          >
             {cancelling ? "Cancelling…" : "Cancel job"}
           </button>
         </div>

@@ -1,5 +1,6 @@
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { SignedIn } from "@/test/signedIn";
 import { DEMO_GOAL, NewJobForm, parseContext } from "./NewJobForm";
 
 const push = vi.fn();
@@ -67,5 +68,21 @@ describe("NewJobForm", () => {
     const alert = await screen.findByRole("alert");
     expect(alert.textContent).toBe("Please check the form: goal: goal is 10001 characters; the limit is 10000");
     expect(push).not.toHaveBeenCalled();
+  });
+
+  it("cannot submit with a key that lacks jobs:write, and says so", () => {
+    const fetchMock = vi.fn();
+    vi.stubGlobal("fetch", fetchMock);
+    render(
+      <SignedIn scopes={["jobs:read"]}>
+        <NewJobForm />
+      </SignedIn>,
+    );
+    fireEvent.click(screen.getByRole("button", { name: "Use the demo goal" }));
+    const submit = screen.getByRole("button", { name: "Submit job" }) as HTMLButtonElement;
+    expect(submit.disabled).toBe(true);
+    expect(submit.title).toBe("This key (viewer) lacks the scope jobs:write.");
+    fireEvent.submit(screen.getByRole("form", { name: "New job" }));
+    expect(fetchMock).not.toHaveBeenCalled();
   });
 });

@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useId, useState, type FormEvent } from "react";
 import { useCreateJob } from "@/hooks/useJobs";
+import { useMissingScope } from "@/hooks/useSession";
 import { ErrorNote } from "./Common";
 
 export const DEMO_GOAL =
@@ -30,6 +31,7 @@ export function NewJobForm() {
   const id = useId();
   const router = useRouter();
   const { create, submitting, error } = useCreateJob();
+  const denied = useMissingScope("jobs:write");
   const [goal, setGoal] = useState("");
   const [context, setContext] = useState("{}");
   const [priority, setPriority] = useState(1);
@@ -38,6 +40,7 @@ export function NewJobForm() {
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
+    if (denied) return;
     const trimmed = goal.trim();
     const goalProblem =
       trimmed === ""
@@ -112,8 +115,9 @@ export function NewJobForm() {
       />
 
       <ErrorNote message={error} />
+      {denied ? <p className="hint">{denied} Submitting jobs needs a key with it.</p> : null}
       <div className="row">
-        <button type="submit" className="primary" disabled={submitting}>
+        <button type="submit" className="primary" disabled={submitting || denied !== null} title={denied ?? undefined}>
           {submitting ? "Submitting…" : "Submit job"}
         </button>
       </div>

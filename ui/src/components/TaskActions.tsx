@@ -2,6 +2,7 @@
 
 import { useId, useState } from "react";
 import type { JobStatus, Task, TaskStatus } from "@/api/client";
+import { useMissingScope } from "@/hooks/useSession";
 import { useTaskAnswer, useTaskRetry } from "@/hooks/useTasks";
 import { ErrorNote } from "./Common";
 
@@ -10,19 +11,33 @@ export function ApprovalBox({ task, onChanged }: { task: Task; onChanged: () => 
   const id = useId();
   const [comment, setComment] = useState("");
   const { answer, busy, error } = useTaskAnswer(onChanged);
+  const denied = useMissingScope("approvals:write");
   return (
     <div className="notice" style={{ marginTop: "0.8rem" }}>
       <strong>This task waits for a person&apos;s approval.</strong>
       <label htmlFor={`${id}-comment`}>Comment (optional)</label>
       <input id={`${id}-comment`} value={comment} maxLength={2000} onChange={(e) => setComment(e.target.value)} />
       <div className="row">
-        <button type="button" className="primary" disabled={busy} onClick={() => answer(task.id, "approve", comment)}>
+        <button
+          type="button"
+          className="primary"
+          disabled={busy || denied !== null}
+          title={denied ?? undefined}
+          onClick={() => answer(task.id, "approve", comment)}
+        >
           Approve
         </button>
-        <button type="button" className="danger" disabled={busy} onClick={() => answer(task.id, "reject", comment)}>
+        <button
+          type="button"
+          className="danger"
+          disabled={busy || denied !== null}
+          title={denied ?? undefined}
+          onClick={() => answer(task.id, "reject", comment)}
+        >
           Reject
         </button>
       </div>
+      {denied ? <p className="hint">{denied} Approving or rejecting needs a key with it.</p> : null}
       <ErrorNote message={error} />
     </div>
   );
@@ -44,6 +59,7 @@ interface RetryProps {
 /** Run a failed or blocked task again; says in words why when the API refuses. */
 export function RetryBox({ task, status, jobStatus, onRetried }: RetryProps) {
   const { retry, busy, error } = useTaskRetry(onRetried);
+  const denied = useMissingScope("jobs:write");
   if (!canRetry(status, jobStatus) && !error) return null;
   const why =
     status === "blocked"
@@ -55,10 +71,17 @@ export function RetryBox({ task, status, jobStatus, onRetried }: RetryProps) {
         {why} Tasks skipped because of it run again too{jobStatus === "failed" ? ", and the job reopens" : ""}.
       </p>
       <div className="row">
-        <button type="button" className="primary" disabled={busy} onClick={() => retry(task.id)}>
+        <button
+          type="button"
+          className="primary"
+          disabled={busy || denied !== null}
+          title={denied ?? undefined}
+          onClick={() => retry(task.id)}
+        >
           {busy ? "Retrying…" : "Retry task"}
         </button>
       </div>
+      {denied ? <p className="hint">{denied} Retrying needs a key with it.</p> : null}
       <ErrorNote message={error} />
     </div>
   );

@@ -1,6 +1,6 @@
 "use client";
 
-import type { JobStatus, Task, TaskStatus } from "@/api/client";
+import type { Decision, JobStatus, Task, TaskStatus } from "@/api/client";
 import type { JobEvent } from "@/hooks/useJobEvents";
 import { eventTaskKey } from "@/graph/status";
 import { formatClock, formatDuration, formatTime, formatUsage } from "@/lib/format";
@@ -18,6 +18,24 @@ interface Props {
   onRetried: () => void;
 }
 
+/** One policy decision: who made it, a person (the key that approved or rejected) or a rule. */
+function DecisionItem({ decision: d }: { decision: Decision }) {
+  return (
+    <li>
+      {d.decided_by ? (
+        <>
+          <strong>{d.decision}</strong> by <strong>{d.decided_by}</strong> (attempt {d.attempt})
+        </>
+      ) : (
+        <>
+          <strong>{d.decision}</strong> (attempt {d.attempt}) by <code>{d.rule}</code>
+        </>
+      )}
+      <div>{d.reason}</div>
+    </li>
+  );
+}
+
 /** Everything about one task: args, output, error, attempts, verdicts, policy decisions; approve or retry it. */
 export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRetried }: Props) {
   const history = events.filter((e) => eventTaskKey(e) === task.key);
@@ -27,6 +45,7 @@ export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRe
     attempts.set(attempt, [...(attempts.get(attempt) ?? []), event]);
   }
   const awaiting = liveStatus === "awaiting_approval" || task.status === "awaiting_approval";
+  const decisions: readonly Decision[] = task.policy_decisions ?? [];
 
   return (
     <div data-testid="task-panel">
@@ -73,13 +92,10 @@ export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRe
       ) : null}
 
       <h3>Policy decisions</h3>
-      {task.policy_decisions && task.policy_decisions.length > 0 ? (
+      {decisions.length > 0 ? (
         <ul className="plain" data-testid="policy-decisions">
-          {task.policy_decisions.map((d, i) => (
-            <li key={i}>
-              <strong>{d.decision}</strong> (attempt {d.attempt}) by <code>{d.rule}</code>
-              <div>{d.reason}</div>
-            </li>
+          {decisions.map((d, i) => (
+            <DecisionItem key={i} decision={d} />
           ))}
         </ul>
       ) : (

@@ -1,5 +1,6 @@
 "use client";
 
+import { useMissingScope } from "@/hooks/useSession";
 import { useTools } from "@/hooks/useTools";
 import { useToolPolicy } from "@/hooks/usePolicy";
 import { ErrorNote, JsonBlock } from "./Common";
@@ -13,7 +14,8 @@ const DECISION_LABELS: Record<string, { label: string; background: string; borde
 /** Every tool, its argument schema, and what the current policy mode decides for it. */
 export function ToolList() {
   const tools = useTools();
-  const policy = useToolPolicy(tools.data);
+  const noPolicy = useMissingScope("admin");
+  const policy = useToolPolicy(tools.data, noPolicy === null);
 
   if (tools.error) return <ErrorNote message={tools.error} />;
   if (!tools.data) return <p className="muted">Loading tools…</p>;
@@ -28,6 +30,7 @@ export function ToolList() {
             : "the Policy Gate is off; this is what the policy would decide if it were on."}
         </p>
       ) : null}
+      {noPolicy ? <p className="muted">{noPolicy} Without it, what the policy decides per tool is not shown.</p> : null}
       <ErrorNote message={policy.error} />
       {tools.data.map((tool) => {
         const decision = policy.data?.byTool[tool.name];

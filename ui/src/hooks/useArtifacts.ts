@@ -1,5 +1,5 @@
 import { useCallback } from "react";
-import { api, apiUrl, type Artifact } from "@/api/client";
+import { api, apiFetch, apiUrl, type Artifact } from "@/api/client";
 import { describeApiError, describeThrown, unwrap } from "@/api/errors";
 import { useResource } from "./useResource";
 
@@ -34,7 +34,7 @@ export function useArtifactText(artifact: Artifact | null) {
     if (!artifact) return "";
     let response: Response;
     try {
-      response = await fetch(apiUrl(artifact.content_url));
+      response = await apiFetch(new Request(apiUrl(artifact.content_url)));
     } catch (thrown) {
       throw new Error(describeThrown(thrown));
     }

@@ -12,9 +12,10 @@ export interface ToolPolicy {
 
 /**
  * What the current policy mode would decide for each tool: a dry run (POST /policy/evaluate)
- * of a plan with one task per tool. Nothing runs and nothing is stored.
+ * of a plan with one task per tool. Nothing runs and nothing is stored. `allowed` false (the key
+ * lacks the admin scope the route needs) skips it.
  */
-export function useToolPolicy(tools: Tool[] | undefined) {
+export function useToolPolicy(tools: Tool[] | undefined, allowed = true) {
   const names = (tools ?? []).map((t) => t.name).sort();
   const key = names.join(",");
   const load = useCallback(async (): Promise<ToolPolicy> => {
@@ -30,5 +31,5 @@ export function useToolPolicy(tools: Tool[] | undefined) {
     for (const decision of result.tasks) byTool[decision.tool] = decision;
     return { mode: result.mode, gateEnabled: result.gate_enabled, byTool };
   }, [key]);
-  return useResource(`policy:${key}`, load, { enabled: key !== "" });
+  return useResource(`policy:${key}`, load, { enabled: key !== "" && allowed });
 }
