@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from planwright.core.errors import NotFound
+from planwright.core.tool_registry import MEDIA_TYPE_PATTERN
 from planwright.services.api import queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep
@@ -36,11 +38,15 @@ async def get_artifact_content(
     """The artifact's bytes. Sandboxed so that HTML written by a tool can never run in the API's origin."""
     meta = await queries.get_artifact(conn, artifact_id, tenant_of(request))
     path = runtime.artifacts.path_for(meta.sha256)
+    # A type stored before media types were checked whole (issue 12) could carry a header: not sent.
+    media_type = (
+        meta.media_type if re.fullmatch(MEDIA_TYPE_PATTERN, meta.media_type) else "application/octet-stream"
+    )
     if not path.is_file():
         raise NotFound(f"the content of artifact {artifact_id} is missing from the artifact store")
     return FileResponse(
         path,
-        media_type=meta.media_type,
+        media_type=media_type,
         filename=meta.name,
         content_disposition_type="inline",
         headers={"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"},

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from uuid import UUID
+
+import sqlalchemy as sa
 
 from planwright.core.db.engine import make_engine
+from planwright.core.db.schema import artifacts
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -34,6 +38,24 @@ async def test_artifact_metadata_and_content(client, demo_goal, finished):
     assert len(content.content) == art["size"]
     tasks = (await client.get(f"/jobs/{job_id}/tasks")).json()
     assert content.text == tasks[0]["output"]["text"]  # the artifact is the checklist
+
+
+async def test_a_stored_media_type_that_could_carry_a_header_is_served_as_octet_stream(
+    client, runtime, demo_goal, finished
+):
+    """Rows from before media types were checked whole (issue 12) are never sent as a header."""
+    job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    (art,) = (await client.get(f"/jobs/{job_id}/artifacts")).json()
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            sa.update(artifacts).where(artifacts.c.id == sa.bindparam("art_id", type_=sa.Uuid)),
+            {"art_id": UUID(art["id"]), "media_type": "text/html\r\nX-Injected: 1"},
+        )
+    content = await client.get(art["content_url"])
+    assert content.status_code == 200
+    assert content.headers["content-type"] == "application/octet-stream"
+    assert "x-injected" not in content.headers
 
 
 async def test_job_without_artifacts_lists_none(client, finished):
