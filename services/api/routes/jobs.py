@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from planwright.core.states import JobStatus
@@ -27,25 +27,29 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
+# Read from the request by the route itself (a FastAPI Header parameter costs every POST /jobs), and
+# described here for the OpenAPI schema.
+_IDEMPOTENCY_KEY = {
+    "name": "idempotency-key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "title": "Idempotency-Key"},
+    "description": "Send the same key again (within 24 h) to get the first job back (200) instead of a "
+    "second job; the same key with another body is a 422.",
+}
+
+
 @router.post(
     "/jobs",
     status_code=201,
     response_model=schemas.JobDetail,
     responses={**_ERRORS, 200: {"model": schemas.JobDetail, "description": "A repeat (Idempotency-Key)."}},
+    openapi_extra={"parameters": [_IDEMPOTENCY_KEY]},
 )
-async def create_job(
-    body: schemas.JobCreate,
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            description="Send the same key again (within 24 h) to get the first job back (200) instead "
-            "of a second job; the same key with another body is a 422."
-        ),
-    ] = None,
-) -> Response:
+async def create_job(body: schemas.JobCreate, request: Request) -> Response:
     """Submit a goal. The job is stored before the answer; planning starts right after."""
     runtime = runtime_of(request)
+    idempotency_key = request.headers.get("idempotency-key")
     if body.context_json:
         limits.check_context_size(body.context_json, runtime.settings.context_max_bytes)
     tenant = tenant_of(request) or idempotency.OPEN_TENANT

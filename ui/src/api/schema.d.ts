@@ -1256,7 +1256,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Send the same key again (within 24 h) to get the first job back (200) instead of a second job; the same key with another body is a 422. */
-                "idempotency-key"?: string | null;
+                "idempotency-key"?: string;
             };
             path?: never;
             cookie?: never;
