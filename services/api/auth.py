@@ -289,10 +289,12 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        host = origin = fetch_site = content_type = None
+        host = forwarded = origin = fetch_site = content_type = None
         for name, value in headers:
             if name == b"host":
                 host = value.decode("latin-1")
+            elif name == b"x-forwarded-host":
+                forwarded = value.decode("latin-1").split(",", 1)[0].strip()
             elif name == b"origin":
                 origin = value.decode("latin-1")
             elif name == b"sec-fetch-site":
@@ -308,7 +310,9 @@ class Guard:
             )
             return
         method, path = scope["method"], scope["path"]
-        if method in _UNSAFE and (refusal := self._cross_site(host, origin, fetch_site, content_type)):
+        if method in _UNSAFE and (
+            refusal := self._cross_site((host, forwarded), origin, fetch_site, content_type)
+        ):
             await reply(send, *refusal)
             return
         need = required_scope(method, path)
@@ -348,11 +352,18 @@ class Guard:
         await self.app(scope, receive, send)
 
     def _cross_site(
-        self, host: str | None, origin: str | None, fetch_site: str | None, content_type: str | None
+        self,
+        hosts: tuple[str | None, str | None],
+        origin: str | None,
+        fetch_site: str | None,
+        content_type: str | None,
     ) -> tuple[int, str, str] | None:
-        """Why a state-changing request is refused, or None."""
+        """Why a state-changing request is refused, or None. ``hosts``: the Host header and the
+        X-Forwarded-Host a proxy in front added (``make ui-dev``'s, a TLS terminator's); a page on
+        another site cannot send the latter without a CORS preflight, which this API does not grant."""
         if origin is not None and origin.rstrip("/") not in self.origins:
-            if origin == "null" or (urlsplit(origin).netloc.lower() != (host or "").lower()):
+            site = urlsplit(origin).netloc.lower()
+            if origin == "null" or site not in {h.lower() for h in hosts if h}:
                 return 403, "cross_site", "requests from another site cannot change state here"
         elif origin is None and fetch_site in ("cross-site", "same-site"):
             return 403, "cross_site", "requests from another site cannot change state here"

@@ -331,10 +331,16 @@ def test_a_cross_site_form_post_cannot_change_state(open_server: str) -> None:
     resp = httpx.post(open_server + "/jobs", headers=form, content=b"goal=x")
     assert resp.status_code == 403
     assert httpx.get(f"{open_server}/jobs/{job_id}").json()["status"] != "cancelled"
-    # The same origin (the UI) may.
+    # The same origin (the UI) may; so may a page behind a proxy that says whose host it served
+    # (`make ui-dev`'s Next.js proxy adds X-Forwarded-Host; another site's page cannot send it
+    # without a CORS preflight).
     port = open_server.rsplit(":", 1)[1]
     same = httpx.post(cancel, headers={"Origin": f"http://127.0.0.1:{port}"}, json={})
     assert same.status_code in (200, 409), same.text
+    proxied = {"Origin": "http://localhost:3000", "X-Forwarded-Host": "localhost:3000"}
+    assert httpx.post(cancel, headers=proxied, json={}).status_code in (200, 409)
+    spoofed = {"Origin": "http://evil.example", "X-Forwarded-Host": "localhost:3000"}
+    assert httpx.post(cancel, headers=spoofed, json={}).status_code == 403
 
 
 def test_a_foreign_host_header_is_refused(open_server: str) -> None:
