@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from planwright.follow import sse_events
 from planwright.services.api.tests.support import loopback_policy
 from tests.distributed.conftest import pending_total
 from tests.distributed.stack import Stack
+from tests.local_http import serving
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(240)]
 
@@ -55,12 +55,8 @@ class _Slow(BaseHTTPRequestHandler):
 @pytest.fixture
 def slow_site() -> Iterator[str]:
     _Slow.hits = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Slow) as url:
+        yield url
 
 
 def may_fetch(tmp_path: Path, *urls: str) -> Path:

@@ -19,7 +19,7 @@ import tracemalloc
 import uuid
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from planwright.core.netguard import NetPolicy, parse_networks
 from planwright.core.tool_registry import ToolCall, default_registry
 from planwright.services.api.tests.support import loopback_policy
 from tests.e2e.support import planwright_up
+from tests.local_http import serving
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -137,12 +138,8 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     gzip_bomb()  # built before any timing starts
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def call(site: str, path: str) -> ToolCall:
