@@ -145,9 +145,13 @@ def _check_auth(settings: Settings, host: str) -> None:
             "auth: PLANWRIGHT_AUTH=none: the API needs no key; anyone who reaches %s can use it", host
         )
         return
-    keys = asyncio.run(_count_keys(settings))
+    keys, ever = asyncio.run(_count_keys(settings))
     if keys:
         log.info("auth: API keys required (%d active); the web UI asks for one", keys)
+    elif ever:
+        log.warning(
+            "auth: every API key is revoked, so no request is let in: make one with `planwright keys create`"
+        )
     elif settings.planwright_auth == "keys":
         log.warning(
             "auth: PLANWRIGHT_AUTH=keys but no API key exists yet: create one with `planwright keys create`"
@@ -168,14 +172,15 @@ def _check_auth(settings: Settings, host: str) -> None:
         raise typer.Exit(2)
 
 
-async def _count_keys(settings: Settings) -> int:
+async def _count_keys(settings: Settings) -> tuple[int, bool]:
+    """Active keys, and whether any key was ever made."""
     from planwright.core import apikeys
     from planwright.core.db.engine import make_engine
 
     engine = make_engine(settings.db_url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            return len(await apikeys.active(conn))
+            return len(await apikeys.active(conn)), await apikeys.ever_made(conn)
     finally:
         await engine.dispose()
 

@@ -168,6 +168,11 @@ async def active(conn: AsyncConnection) -> dict[str, KeyInfo]:
     return {row.sha256: _info(row) for row in await conn.execute(query)}
 
 
+async def ever_made(conn: AsyncConnection) -> bool:
+    """Whether any key was ever made (revoked ones count: revoking the last key must not open the API)."""
+    return (await conn.execute(sa.select(sa.exists().select_from(api_keys)))).scalar() is True
+
+
 async def start_session(conn: AsyncConnection, key: KeyInfo) -> tuple[str, datetime]:
     """A web UI session for ``key``: its token (the cookie's value; only its SHA-256 is stored) and
     when it expires. It ends earlier when the key is revoked or the session is ended."""

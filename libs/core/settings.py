@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     planwright_cors_origins: str = ""
 
     # Who may call the API (docs/security.md). auto: API keys (`planwright keys create`) are required
-    # once one exists; with none the API runs open, which it refuses to do on a non-loopback address.
+    # once one has been made (revoking them all locks the API); before that the API runs open, which it
+    # refuses to do on a non-loopback address.
     # keys: required even before a key exists. none: never (say so explicitly, e.g. behind a proxy
     # that authenticates).
     planwright_auth: Literal["auto", "keys", "none"] = "auto"

@@ -122,6 +122,7 @@ class KeyRing:
         self.mode = settings.planwright_auth
         self.refresh_s = settings.auth_refresh_s
         self._keys: dict[str, KeyInfo] = {}
+        self._ever = False  # a key was made, at some time (revoked or not)
         self._by_id: dict[UUID, KeyInfo] = {}
         self._sessions: dict[str, tuple[UUID, datetime]] = {}
         self._started_at = -math.inf  # when the last reread began
@@ -131,8 +132,9 @@ class KeyRing:
 
     @property
     def required(self) -> bool:
-        """Whether a request needs a key now."""
-        return self.mode == "keys" or (self.mode == "auto" and bool(self._keys))
+        """Whether a request needs a key now: in ``auto`` mode, once any key has been made (revoking
+        every key locks the API rather than opening it)."""
+        return self.mode == "keys" or (self.mode == "auto" and (self._ever or bool(self._keys)))
 
     @property
     def label(self) -> str:
@@ -143,8 +145,9 @@ class KeyRing:
         async with self._engine.connect() as conn:
             keys = await apikeys.active(conn)
             sessions = await apikeys.live_sessions(conn)
+            ever = bool(keys) or await apikeys.ever_made(conn)
         if started >= self._loaded_from:  # a slower, older reread must not undo a newer one
-            self._keys, self._sessions = keys, sessions
+            self._keys, self._sessions, self._ever = keys, sessions, ever
             self._by_id = {k.id: k for k in keys.values()}
             self._loaded_from = started
 

@@ -389,3 +389,21 @@ def test_the_open_session_body_is_json(open_server: str) -> None:
     assert body.status_code == 200
     assert json.loads(body.text)["auth"] == "open"
     assert "set-cookie" not in body.headers
+
+
+def test_revoking_every_key_locks_the_api_rather_than_opening_it(tmp_path: Path) -> None:
+    key = make_key(tmp_path, "acme", "only")
+    with planwright_up(tmp_path) as base:
+        assert httpx.get(base + "/jobs", headers=bearer(key)).status_code == 200
+        assert planwright("keys", "revoke", "acme/only", "--data-dir", str(tmp_path)).returncode == 0
+        wait_until(
+            "the last key to be refused",
+            lambda: httpx.get(base + "/jobs", headers=bearer(key)).status_code == 401,
+            ceiling_s=30,
+        )
+        assert httpx.get(base + "/jobs").status_code == 401  # not open again
+    # Started again with only a revoked key: still locked, and the log says why.
+    with planwright_up(tmp_path) as base:
+        assert httpx.get(base + "/jobs").status_code == 401
+        assert httpx.get(base + "/auth/session").status_code == 401
+    assert "every API key is revoked" in (tmp_path / "server.log").read_text()
