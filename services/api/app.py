@@ -97,6 +97,24 @@ class RequestTelemetry:
         return observe
 
 
+_UI_HEADERS = [(k.lower().encode(), v.encode()) for k, v in meta.UI_HEADERS.items()]
+
+
+class _UiHeaders:
+    """The UI's static files, with ``meta.UI_HEADERS`` on every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_UI_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def _limiter(runtime: Runtime) -> Limiter:
     """Rate limits shared by the replicas through Redis in distributed mode; one process's otherwise."""
     redis = getattr(runtime.bus, "redis", None)
@@ -153,5 +171,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     ui = runtime.settings.planwright_ui_dir
     if (ui / "index.html").is_file():
         # Last, so every API route wins; the UI's pages are plain files of the static export.
-        app.mount("/", StaticFiles(directory=ui, html=True), name="ui")
+        app.mount("/", _UiHeaders(StaticFiles(directory=ui, html=True)), name="ui")
     return app

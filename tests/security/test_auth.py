@@ -407,3 +407,17 @@ def test_revoking_every_key_locks_the_api_rather_than_opening_it(tmp_path: Path)
         assert httpx.get(base + "/jobs").status_code == 401
         assert httpx.get(base + "/auth/session").status_code == 401
     assert "every API key is revoked" in (tmp_path / "server.log").read_text()
+
+
+def test_the_web_ui_cannot_be_framed_by_another_site(tmp_path: Path) -> None:
+    """A framed UI's buttons could be clicked through a decoy page, and its requests would be
+    same-origin: every UI page forbids framing."""
+    ui = REPO / "ui" / "out"
+    assert (ui / "index.html").is_file(), "the web UI is not built: make ui-build (make test does)"
+    with planwright_up(tmp_path, PLANWRIGHT_UI_DIR=str(ui)) as base:
+        for path in ("/", "/job/", "/tools/"):
+            page = httpx.get(base + path)
+            assert page.status_code == 200, path
+            assert page.headers["x-frame-options"] == "DENY", path
+            assert page.headers["content-security-policy"] == "frame-ancestors 'none'", path
+            assert page.headers["x-content-type-options"] == "nosniff", path

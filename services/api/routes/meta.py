@@ -11,6 +11,14 @@ from planwright.services.api.deps import RuntimeDep
 from planwright.services.api.health import Health
 
 router = APIRouter()
+# The web UI's pages may not be framed by another site (a framed page's buttons could be clicked
+# through a decoy, and its requests would be same-origin), nor read as another type.
+UI_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 @router.get("/tools", response_model=list[schemas.ToolOut], tags=["tools"])
@@ -43,5 +51,5 @@ async def root(runtime: RuntimeDep) -> Response:
     """The web UI when it is built; the API docs otherwise."""
     index = runtime.settings.planwright_ui_dir / "index.html"
     if index.is_file():
-        return FileResponse(index, media_type="text/html")
+        return FileResponse(index, media_type="text/html", headers=UI_HEADERS)
     return RedirectResponse("/docs")
