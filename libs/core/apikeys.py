@@ -51,17 +51,6 @@ class KeyInfo:
     created_at: datetime
     revoked_at: datetime | None
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "tenant": self.tenant,
-            "name": self.name,
-            "scopes": sorted(self.scopes),
-            "prefix": self.prefix,
-            "created_at": self.created_at.isoformat(),
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-        }
-
 
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

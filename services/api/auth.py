@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import math
 import time
@@ -41,6 +40,7 @@ from planwright.core import apikeys
 from planwright.core.apikeys import SCOPES, KeyInfo
 from planwright.core.events import utcnow
 from planwright.core.settings import Settings
+from planwright.services.api.errors import send_error
 from planwright.services.api.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
@@ -208,32 +208,40 @@ class KeyRing:
             return None
         return Principal(tenant=info.tenant, key_name=info.name, scopes=info.scopes, key_id=str(info.id))
 
+    async def caller(self, secret: str | None) -> Principal | None:
+        """Who sends ``secret``: anyone (OPEN) while no key is needed, else its key's principal, or
+        None (a 401) for no secret or one that is not live."""
+        if not self.required:
+            return OPEN
+        return await self.principal(secret) if secret else None
+
 
 def credential(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The key in ``Authorization: Bearer``, else the session token in the session cookie."""
-    cookie = None
+    """The key in ``Authorization: Bearer``, else the session cookie's value."""
     for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-        elif name == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                k, _, v = part.strip().partition("=")
-                if k == COOKIE and v:
-                    cookie = v
-    return cookie
+    return _cookie(headers)
 
 
 def session_token(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The session token in the session cookie."""
+    value = _cookie(headers)
+    return value if value is not None and value.startswith(apikeys.SESSION_PREFIX) else None
+
+
+def _cookie(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The session cookie's value (the last one sent, if several)."""
+    found = None
     for name, value in headers:
         if name == b"cookie":
             for part in value.decode("latin-1").split(";"):
                 k, _, v = part.strip().partition("=")
-                if k == COOKIE and v.startswith(apikeys.SESSION_PREFIX):
-                    return v
-    return None
+                if k == COOKIE and v:
+                    found = v
+    return found
 
 
 def _host_name(host: str) -> str:
@@ -242,26 +250,6 @@ def _host_name(host: str) -> str:
     if host.startswith("["):
         return host[: host.find("]") + 1] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-async def reply(
-    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> None:
-    """Answer with the API's JSON error shape, without running the app."""
-    body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
-    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class Guard:
@@ -305,7 +293,7 @@ class Guard:
             elif name == b"content-type":
                 content_type = value.decode("latin-1")
         if not self.any_host and (host is None or _host_name(host) not in self.hosts):
-            await reply(
+            await send_error(
                 send,
                 400,
                 "invalid_host",
@@ -316,39 +304,39 @@ class Guard:
         if method in _UNSAFE and (
             refusal := self._cross_site((host, forwarded), origin, fetch_site, content_type)
         ):
-            await reply(send, *refusal)
+            await send_error(send, *refusal)
             return
         need = required_scope(method, path)
         if need is None:
             await self.app(scope, receive, send)
             return
         principal = OPEN
-        if self.ring is not None and self.ring.required:
+        if self.ring is not None and self.ring.required:  # (an open API skips reading credentials)
             key = credential(headers)
-            found = await self.ring.principal(key) if key else None
+            found = await self.ring.caller(key)
             if found is None:
                 why = "the API key is unknown or revoked" if key else "this API needs an API key"
-                await reply(
+                await send_error(
                     send,
                     401,
                     "unauthorized",
                     f"{why}: send it as 'Authorization: Bearer <key>' (planwright keys create makes one)",
-                    {"WWW-Authenticate": "Bearer"},
+                    headers={"WWW-Authenticate": "Bearer"},
                 )
                 return
             if need not in found.scopes:
-                await reply(send, 403, "forbidden", f"this key lacks the scope {need}")
+                await send_error(send, 403, "forbidden", f"this key lacks the scope {need}")
                 return
             principal = found
         if (subject := self._subject(scope, principal)) is not None and (
             wait := await self._wait(subject, method)
         ):
-            await reply(
+            await send_error(
                 send,
                 429,
                 "rate_limited",
                 f"too many requests; retry after {math.ceil(wait)} s",
-                {"Retry-After": str(math.ceil(wait))},
+                headers={"Retry-After": str(math.ceil(wait))},
             )
             return
         scope[PRINCIPAL] = principal

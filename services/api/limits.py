@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from planwright.core.errors import PlanwrightError
+from planwright.services.api.errors import send_error
 
 
 class BodyRejected(PlanwrightError, HTTPException):
@@ -118,19 +119,10 @@ class _Reader:
 
 
 async def _reject(send: Send, error: BodyRejected) -> None:
-    body = json.dumps({"error": {"code": error.code, "message": error.message, "details": error.details}})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status_code,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+    # Closed after the answer: the server drops the body the client may still be sending.
+    await send_error(
+        send, error.status_code, error.code, error.message, error.details, {"Connection": "close"}
     )
-    await send({"type": "http.response.body", "body": body.encode()})
 
 
 # -- what a decoded body may hold ---------------------------------------------------------------

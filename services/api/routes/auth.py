@@ -38,10 +38,7 @@ def _ring(request: Request) -> KeyRing:
 
 
 async def _caller(request: Request, key: str | None) -> Principal:
-    ring = _ring(request)
-    if not ring.required:
-        return OPEN
-    found = await ring.principal(key) if key else None
+    found = await _ring(request).caller(key)
     if found is None:
         raise Unauthorized(
             "the API key is unknown or revoked" if key else "not signed in: this API needs an API key"
