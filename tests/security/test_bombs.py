@@ -16,7 +16,6 @@ import struct
 import threading
 import time
 import tracemalloc
-import uuid
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -27,10 +26,8 @@ import httpx
 import pytest
 
 from planwright.core import http_fetch
-from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import RetryableToolError, ToolError
-from planwright.core.llm import LLMClient, MockProvider
-from planwright.core.netguard import NetPolicy, parse_networks
+from planwright.core.tests.test_tools_builtin import Recorder, loopback
 from planwright.core.tool_registry import ToolCall, default_registry
 from planwright.services.api.tests.support import loopback_policy
 from tests.e2e.support import planwright_up
@@ -144,22 +141,7 @@ def site() -> Iterator[str]:
 
 def call(site: str, path: str) -> ToolCall:
     port = int(site.rsplit(":", 1)[1])
-
-    async def progress(message: str) -> None:
-        pass
-
-    return ToolCall(
-        job_id=uuid.uuid4(),
-        task_id=uuid.uuid4(),
-        attempt=1,
-        goal="g",
-        args={"url": f"{site}{path}"},
-        inputs={},
-        artifacts=ArtifactStore(Path("/nonexistent")),
-        llm=LLMClient(MockProvider()),
-        progress=progress,
-        net_policy=NetPolicy(parse_networks(["127.0.0.0/8"]), frozenset({port})),
-    )
+    return Recorder(Path("/nonexistent")).call({"url": f"{site}{path}"}, net_policy=loopback(port))
 
 
 async def fetch(site: str, path: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
@@ -24,12 +23,11 @@ import httpx
 import pytest
 import yaml
 
-from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import RetryableToolError, ToolError
-from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.netguard import NetPolicy, parse_networks
 from planwright.core.policy import PolicyEngine
-from planwright.core.tool_registry import ToolCall, default_registry
+from planwright.core.tests.test_tools_builtin import Recorder
+from planwright.core.tool_registry import default_registry
 from planwright.services.api.tests.support import loopback_policy
 from tests.e2e.support import planwright_up
 
@@ -274,29 +272,6 @@ def test_a_redirect_to_the_api_itself_is_refused_at_the_second_hop(opted_in: tup
 # -- in process: rebinding, redirect rules, the staging domains on every hop ---------------------------
 
 
-class Recorder:
-    def __init__(self, root: Path) -> None:
-        self.store = ArtifactStore(root)
-        self.messages: list[str] = []
-
-    async def progress(self, message: str) -> None:
-        self.messages.append(message)
-
-    def call(self, url: str, policy: NetPolicy) -> ToolCall:
-        return ToolCall(
-            job_id=uuid.uuid4(),
-            task_id=uuid.uuid4(),
-            attempt=1,
-            goal="g",
-            args={"url": url},
-            inputs={},
-            artifacts=self.store,
-            llm=LLMClient(MockProvider()),
-            progress=self.progress,
-            net_policy=policy,
-        )
-
-
 def scripted(*answers: str) -> Any:
     """A resolver that answers ``answers[0]`` first, then ``answers[1]``, ... (the last one again)."""
     calls: list[str] = []
@@ -336,7 +311,7 @@ async def test_dns_rebinding_cannot_move_the_connection(
     policy = NetPolicy(parse_networks(["127.0.0.2/32"]), frozenset({good.port}))
     registry = default_registry(resolver=resolver)
     out = await registry.run(
-        Recorder(tmp_path).call(f"http://rebind.test:{good.port}/", policy), "http_fetch"
+        Recorder(tmp_path).call({"url": f"http://rebind.test:{good.port}/"}, net_policy=policy), "http_fetch"
     )
     assert out["text"] == "good page"
     assert resolver.calls == ["rebind.test"]  # checked once, and that answer was used
@@ -360,7 +335,8 @@ async def test_rebinding_to_loopback_after_a_public_answer_dials_the_public_addr
     policy = NetPolicy(extra_ports=frozenset({secret.port}))
     with pytest.raises(RetryableToolError, match="ConnectError"):
         await default_registry(resolver=resolver).run(
-            Recorder(tmp_path).call(f"http://rebind.test:{secret.port}/", policy), "http_fetch"
+            Recorder(tmp_path).call({"url": f"http://rebind.test:{secret.port}/"}, net_policy=policy),
+            "http_fetch",
         )
     assert dialled == ["93.184.215.14"]
     assert resolver.calls == ["rebind.test"]
@@ -386,7 +362,7 @@ async def test_redirect_hops_are_each_checked(tmp_path: Path) -> None:
     registry = default_registry()
     rec = Recorder(tmp_path)
     try:
-        ok = await registry.run(rec.call(f"{base}/to-relative", policy), "http_fetch")
+        ok = await registry.run(rec.call({"url": f"{base}/to-relative"}, net_policy=policy), "http_fetch")
         assert (ok["url"], ok["text"]) == (f"{base}/page", "fine")
         refusals = {
             "/to-loopback": f"to {secret.url}/: 127.0.0.1 is a loopback address",
@@ -396,12 +372,12 @@ async def test_redirect_hops_are_each_checked(tmp_path: Path) -> None:
         }
         for path, reason in refusals.items():
             with pytest.raises(ToolError) as refused:
-                await registry.run(rec.call(f"{base}{path}", policy), "http_fetch")
+                await registry.run(rec.call({"url": f"{base}{path}"}, net_policy=policy), "http_fetch")
             assert not isinstance(refused.value, RetryableToolError)
             assert str(refused.value).startswith(f"refused to follow the redirect from {base}{path} {reason}")
             assert "hunter2" not in str(refused.value)
         with pytest.raises(ToolError, match=r"/loop5 redirected more than 5 times"):
-            await registry.run(rec.call(f"{base}/loop0", policy), "http_fetch")
+            await registry.run(rec.call({"url": f"{base}/loop0"}, net_policy=policy), "http_fetch")
         assert "/loop6" not in site.hits  # five redirects followed, the sixth not
         assert secret.hits == {}
     finally:
@@ -425,7 +401,9 @@ async def test_staging_domains_apply_to_every_hop(tmp_path: Path) -> None:
     policy = engine.net_policy("staging", "http_fetch", with_domains=True)
     try:
         with pytest.raises(ToolError, match=r"'127\.0\.0\.3' is not an allowed domain"):
-            await default_registry().run(Recorder(tmp_path).call(f"{site.url}/away", policy), "http_fetch")
+            await default_registry().run(
+                Recorder(tmp_path).call({"url": f"{site.url}/away"}, net_policy=policy), "http_fetch"
+            )
         assert other.hits == {}
     finally:
         site.close()

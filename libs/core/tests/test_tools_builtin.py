@@ -39,7 +39,7 @@ class Recorder:
     async def progress(self, message):
         self.messages.append(message)
 
-    def call(self, args, inputs=None, feedback=None, llm=None):
+    def call(self, args, inputs=None, feedback=None, llm=None, net_policy=None):
         return ToolCall(
             job_id=uuid.uuid4(),
             task_id=self.task_id,
@@ -51,7 +51,7 @@ class Recorder:
             llm=llm or LLMClient(MockProvider()),
             progress=self.progress,
             feedback=feedback,
-            net_policy=self.net_policy,
+            net_policy=net_policy or self.net_policy,
         )
 
 
