@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -66,19 +66,37 @@ async def announce(
     events: Sequence[Event],
     pending: Pending,
     follows: Mapping[UUID, int] | None = None,
+    *,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
-    """After a commit: the committed events to the live feed, then the messages to the bus
-    (``follows``: see ``EventFeed.publish``).
+    """After a commit: the committed events to the live feed and the messages to the bus
+    (``follows``: see ``EventFeed.publish``); ``meanwhile`` (the committer's own bookkeeping) runs
+    once the messages are on their way.
 
     The in-process feed hands the events themselves to subscribers, so they go first: a message sent
     now can cause the job's next events. The Redis feed only announces that a job has new events
-    (readers then read the log in id order), so there both are independent round trips, made at once.
+    (readers then read the log in id order), so there the messages go first: the next step of the
+    work (a worker, the planner) waits on them, while the announcement, the hand-over to this
+    process's own SSE clients and the bookkeeping are done as the bus carries them.
     """
     if isinstance(feed, MemoryFeed):
+        if meanwhile is not None:
+            meanwhile()
         await feed.publish(events)
         await outbox.sent(pending)
         return
-    await asyncio.gather(feed.publish(events, follows), outbox.sent(pending))
+    sending = asyncio.ensure_future(outbox.sent(pending)) if pending.items else None
+    try:
+        if sending is not None:
+            await asyncio.sleep(0)  # one step: the messages are written to the bus's socket
+    finally:
+        if meanwhile is not None:
+            meanwhile()
+    try:
+        await feed.publish(events, follows)
+    finally:
+        if sending is not None:
+            await sending
 
 
 async def publish_in_order(bus: Bus, items: Items) -> None:

@@ -93,6 +93,10 @@ class Worker:
                     task = asyncio.create_task(self._execute(delivery))
                     self._running[task] = delivery
                     task.add_done_callback(self._forget)
+                if batch:
+                    # Their first step before the next read: an instant tool runs and reports now,
+                    # not after another round trip to Redis.
+                    await asyncio.sleep(0)
         finally:
             heartbeat.cancel()
             await self._drain()
@@ -176,19 +180,22 @@ class Worker:
         # What the tool says in its first STARTED_AFTER_S is held and sent with its result, so an
         # instant tool's attempt is one publish (one Orchestrator pass); a slower one is live from then.
         held: list[Message] | None = [TaskStarted(**ident, worker=self.name)]
+        releasing: asyncio.Future[None] | None = None
 
-        async def release() -> None:
-            nonlocal held
-            if held:
-                await self.bus.publish(names.ORCHESTRATOR, held)
-            held = None
+        def release() -> None:
+            nonlocal held, releasing
+            if held is not None:
+                messages, held = held, None
+                releasing = asyncio.ensure_future(self.bus.publish(names.ORCHESTRATOR, messages))
 
         async def progress(message: str) -> None:
             update = TaskProgress(**ident, message=redact(message))
             if held is not None:
                 held.append(update)
-            else:
-                await self.bus.publish(names.ORCHESTRATOR, [update])
+                return
+            if releasing is not None:
+                await releasing  # what was held goes first
+            await self.bus.publish(names.ORCHESTRATOR, [update])
 
         llm = self.llm.metered(budget_tokens=msg.tokens_left)  # this attempt's model calls
         call = ToolCall(
@@ -209,12 +216,11 @@ class Worker:
         )
         result: TaskCompleted | TaskFailed
         spent = {"llm_calls": llm.calls}
-        running = asyncio.ensure_future(self.registry.run(call, msg.tool))
+        # The tool runs in this task (an instant one in this very step); the timer lets what it
+        # said so far go out once it has run STARTED_AFTER_S.
+        timer = asyncio.get_running_loop().call_later(STARTED_AFTER_S, release)
         try:
-            await asyncio.wait([running], timeout=STARTED_AFTER_S)
-            if not running.done():
-                await release()
-            output = await running
+            output = await self.registry.run(call, msg.tool)
         except RetryableToolError as exc:
             result = TaskFailed(**ident, error=redact(str(exc)), retryable=True, **spent)
         except (ToolError, TokenBudgetExceeded) as exc:
@@ -229,7 +235,9 @@ class Worker:
         else:
             result = TaskCompleted(**ident, output=output, **spent)
         finally:
-            running.cancel()  # only does something when this attempt itself was cancelled
+            timer.cancel()
+        if releasing is not None:
+            await releasing  # the start goes before the result
         # The report and the end of this delivery in one step: no round trip for the ack alone.
         await self.bus.publish(names.ORCHESTRATOR, [*(held or ()), result], ack=(names.G_WORKER, [delivery]))
         if isinstance(result, TaskCompleted):

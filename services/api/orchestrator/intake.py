@@ -138,9 +138,10 @@ class Intake:
             done = await self.writer.once(store_at_once) if self._lock is None else None
             pending, events = done if done is not None else await self.writer.run(store)
             self._committed(new, events)
-            answer()
             try:
-                await announce(self._feed, self._outbox, events, pending)
+                # Distributed: the planner's message is written to the bus first, then the callers
+                # are answered (one socket write ahead of the 201); embedded: answered first.
+                await announce(self._feed, self._outbox, events, pending, meanwhile=answer)
             except Exception:
                 # Committed: the outbox relay's sweep sends it (embedded: the next start's reconcile).
                 log.exception("intake: announcing %d committed job(s) failed", len(new))

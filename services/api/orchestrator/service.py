@@ -347,12 +347,16 @@ class Orchestrator:
                 held, self._held = self._held, {}
             # Only the Redis feed uses it: the in-process feed hands every event over anyway.
             follows = None if self._sole_writer else _follow_on(held, committed)
-            self._cache.committed(held.values())
-            for count in self._counted:
-                count()
-            for span in self._spans:
-                span.end()
-            await announce(self.feed, self.outbox, committed, self._pending, follows)
+            counted, spans = self._counted, self._spans
+
+            def bookkeeping() -> None:
+                self._cache.committed(held.values())
+                for count in counted:
+                    count()
+                for span in spans:
+                    span.end()
+
+            await announce(self.feed, self.outbox, committed, self._pending, follows, meanwhile=bookkeeping)
 
     async def _load(self, conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
         states = await load_jobs(

@@ -35,7 +35,15 @@ async def _flaky(call: ToolCall, args: _Args) -> _Out:
         raise KeyError("oops")
     if args.mode == "slow":
         await asyncio.sleep(5)
+    if args.mode == "steps":
+        # Past the hold: what was said so far goes out while this still runs, then each step live.
+        await _live.wait()
+        for step in range(3):
+            await call.progress(f"step {step}")
     return _Out(ok=True)
+
+
+_live = asyncio.Event()
 
 
 @pytest.fixture
@@ -76,6 +84,41 @@ async def test_success_reports_started_progress_completed(registry, tmp_path):
     assert out[0].worker == "w-test"
     assert out[1].message == "trying fine"
     assert out[2].output == {"ok": True}
+
+
+async def test_a_slow_tool_reports_its_start_live_and_everything_in_order(registry, tmp_path):
+    """The start and the first progress are held STARTED_AFTER_S, then sent while the tool runs;
+    later progress follows them, and the result comes last."""
+    _live.clear()
+    bus = MemoryBus()
+    worker = Worker(bus, registry, ArtifactStore(tmp_path), LLMClient(MockProvider()), name="w-test")
+    dispatch = TaskDispatch(
+        job_id=uuid.uuid4(),
+        task_id=uuid.uuid4(),
+        attempt=1,
+        key="k",
+        tool="flaky",
+        args={"mode": "steps"},
+        goal="g",
+    )
+    await bus.publish(names.dispatch_lane(1), [dispatch])
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    out: list[Any] = []
+    async with asyncio.timeout(10):
+        # The tool waits for _live, so these two can only have been sent while it was running.
+        while len(out) < 2:
+            got = await bus.read([names.ORCHESTRATOR], "test", "t", count=10, block_s=1)
+            out.extend(d.message for d in got)
+        assert [m.type for m in out] == ["task.started", "task.progress"]
+        _live.set()
+        while not isinstance(out[-1], TaskCompleted | TaskFailed):
+            got = await bus.read([names.ORCHESTRATOR], "test", "t", count=10, block_s=1)
+            out.extend(d.message for d in got)
+    stop.set()
+    await task
+    assert [m.type for m in out] == ["task.started", *["task.progress"] * 4, "task.completed"]
+    assert [m.message for m in out[1:5]] == ["trying steps", "step 0", "step 1", "step 2"]
 
 
 async def test_transient_error_is_reported_retryable(registry, tmp_path):
