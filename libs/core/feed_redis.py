@@ -30,7 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from planwright.core import names
-from planwright.core.bus.redis import RETRYABLE
+from planwright.core.bus.redis import RETRYABLE, raise_errors
+from planwright.core.bus.resp import Command, Endpoint, RespConnection
 from planwright.core.db.engine import HeldReader
 from planwright.core.db.eventlog import events_after
 from planwright.core.db.schema import events
@@ -72,6 +73,10 @@ class RedisFeed:
         instance = uuid.uuid4().hex[:16]
         self.client_name = f"planwright-feed-{instance}"
         self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name=self.client_name)
+        endpoint = Endpoint.of(self.redis)
+        if endpoint is None:
+            raise ValueError("the feed needs a plain TCP, TLS or Unix socket connection to Redis")
+        self._out = RespConnection(endpoint, self.client_name)  # announcements, on the hot path
         self.engine = engine
         self._db = HeldReader(engine)  # the reader's own connection: no pool checkout per wake-up
         self.prefix = prefix
@@ -98,15 +103,20 @@ class RedisFeed:
             return
         if follows:
             self._hand_over(committed, follows)
-        pipe = self.redis.pipeline(transaction=False)
+        commands: list[Command] = []
         for job_id, event_id in last.items():
-            pipe.xadd(self.key(job_id), {"id": str(event_id)}, maxlen=self._maxlen, approximate=True)
-            pipe.expire(self.key(job_id), self._ttl_s)
+            key = self.key(job_id)
+            commands += [
+                ("XADD", key, "MAXLEN", "~", self._maxlen, "*", "id", event_id),
+                ("EXPIRE", key, self._ttl_s),
+            ]
         changed = ",".join(str(job_id) for job_id in last)
-        pipe.xadd(self._changes, {"jobs": changed}, maxlen=self._maxlen, approximate=True)
-        pipe.expire(self._changes, self._ttl_s)
+        commands += [
+            ("XADD", self._changes, "MAXLEN", "~", self._maxlen, "*", "jobs", changed),
+            ("EXPIRE", self._changes, self._ttl_s),
+        ]
         try:
-            await pipe.execute()
+            raise_errors(await self._out.execute(commands))
         except RETRYABLE as exc:
             # The events are committed; readers pick them up on their next sweep.
             log.warning("feed: could not announce events (%s)", exc)
@@ -255,6 +265,7 @@ class RedisFeed:
         self._closed = True
         self._watches.clear()
         self._boards.clear()
+        self._out.close()
         await self.redis.aclose()  # ends the reader's blocking read at once
         if self._reader is not None:
             await asyncio.wait([self._reader], timeout=5.0)

@@ -32,14 +32,16 @@ def free_port() -> int:
 class RedisServer:
     """A private redis-server on a free port, for tests that stop, restart or flush Redis."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, password: str | None = None) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -55,16 +57,14 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
-        while (
-            subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout
-            != b"PONG\n"
-        ):
-            assert time.monotonic() < deadline, "redis-server did not start"
+        while self.cli("ping") != "PONG\n":
+            assert time.monotonic() < deadline, f"redis-server on port {self.port} did not answer PING in 10s"
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -74,8 +74,9 @@ class RedisServer:
             self.proc = None
 
     def cli(self, *args: str) -> str:
+        auth = ["--no-auth-warning", "-a", self.password] if self.password else []
         return subprocess.run(
-            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True
+            ["redis-cli", "-p", str(self.port), *auth, *args], capture_output=True, text=True
         ).stdout
 
 

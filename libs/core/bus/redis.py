@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from planwright.core import metrics, names
 from planwright.core.bus.base import Acks, Delivery
+from planwright.core.bus.resp import Command, Endpoint, RespConnection, Script
 from planwright.core.consumer import failure_for_payload, undecodable
 from planwright.core.messages import Message, decode, encode
 from planwright.core.metrics import StreamStat
@@ -53,8 +54,17 @@ class RedisBus:
         self._last_reclaim: dict[tuple[str, str], float] = {}
         self._reclaim_from: dict[tuple[str, str], Any] = {}
         self._last_trim: dict[str, float] = {}
-        self._read_in_order = client.register_script(_READ_IN_ORDER)
-        self._publish_and_ack = client.register_script(_PUBLISH_AND_ACK)
+        self._read_in_order = Script(_READ_IN_ORDER)
+        self._publish_and_ack = Script(_PUBLISH_AND_ACK)
+        # The hot path (publish, read, ack) on held lean connections (resp.py): one for what does
+        # not block, and one per concurrent reader, as a blocking read holds its connection.
+        endpoint = Endpoint.of(client)
+        if endpoint is None:
+            raise ValueError("the bus needs a plain TCP or Unix socket connection to Redis (no TLS)")
+        self._endpoint = endpoint
+        self._name = client.connection_pool.connection_kwargs.get("client_name") or "planwright-bus"
+        self._out = RespConnection(self._endpoint, self._name)
+        self._readers: list[RespConnection] = []
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBus:
@@ -95,8 +105,8 @@ class RedisBus:
         group, acks = (ack[0], self._ids_by_key(ack[1])) if ack else ("", {})
 
         async def op() -> None:
-            if len(payloads) == 1 and not acks:  # one command: no pipeline's machinery around it
-                await self.redis.xadd(key, {FIELD: payloads[0]})
+            if len(payloads) == 1 and not acks:  # one command
+                await self._out.call("XADD", key, "*", FIELD, payloads[0])
                 return
             # Several entries and the acks in one script, atomic as a MULTI/EXEC: a reader blocked on
             # the stream is served once, after all of them are there, so a worker's start, progress
@@ -105,7 +115,7 @@ class RedisBus:
             args: list[Any] = [FIELD, len(payloads), *payloads, group]
             for ids in acks.values():
                 args += [len(ids), *ids]
-            await self._publish_and_ack(keys=[key, *acks], args=args)
+            await self._publish_and_ack.run(self._out, [key, *acks], args)
 
         await self._retry(op)
         for ack_key in acks:
@@ -136,36 +146,36 @@ class RedisBus:
         keys = [self.key(s) for s in streams]
         acks = self._ids_by_key(ack)
 
-        async def op() -> list[Delivery]:
+        async def op(conn: RespConnection) -> list[Delivery]:
             for key in keys:
                 await self._ensure_group(key, group)
             out = await self._reclaim(streams, keys, group, consumer, count)
             # Higher lanes first: a non-blocking look at each stream in order, in one round trip...
             if len(keys) > 1 and len(out) < count:
-                await self._send_acks(group, acks)  # (a script in a pipeline costs a round trip more)
-                reply = await self._read_in_order(keys=keys, args=[group, consumer, count - len(out)])
+                await self._send_acks(group, acks, conn)  # (a script after acks: one write, two replies)
+                reply = await self._read_in_order.run(conn, keys, [group, consumer, count - len(out)])
                 out += await self._deliveries(reply, streams, keys, group)
             if out:
-                await self._send_acks(group, acks)
+                await self._send_acks(group, acks, conn)
                 return out
             # ...then wait on all of them at once, the acks going first in the same round trip.
             block = max(1, int(block_s * 1000))
-            if not acks:  # one command: no pipeline's machinery around it
-                reply = await self.redis.xreadgroup(
-                    group, consumer, dict.fromkeys(keys, ">"), count=count, block=block
-                )
-                return await self._deliveries(reply, streams, keys, group)
-            pipe = self.redis.pipeline(transaction=False)
-            for ack_key, ids in acks.items():
-                pipe.xack(ack_key, group, *ids)
-            pipe.xreadgroup(group, consumer, dict.fromkeys(keys, ">"), count=count, block=block)
-            results = await pipe.execute(raise_on_error=False)
-            _raise_errors(results[:-1], tolerate="NOGROUP")
-            _raise_errors(results[-1:])
+            read: Command = (
+                "XREADGROUP", "GROUP", group, consumer, "COUNT", count, "BLOCK", block,
+                "STREAMS", *keys, *[">"] * len(keys),
+            )  # fmt: skip
+            results = await conn.execute([*_xacks(group, acks), read], blocking_s=block_s)
+            raise_errors(results[:-1], tolerate="NOGROUP")
+            raise_errors(results[-1:])
             acks.clear()
             return await self._deliveries(results[-1], streams, keys, group)
 
-        out = await self._retry(op)
+        # A blocking read holds its connection: each concurrent reader takes one of its own.
+        conn = self._readers.pop() if self._readers else RespConnection(self._endpoint, self._name)
+        try:
+            out = await self._retry(lambda: op(conn))
+        finally:
+            self._readers.append(conn)
         for ack_key in self._ids_by_key(ack):
             await self._maybe_trim(ack_key)
         return out
@@ -176,15 +186,14 @@ class RedisBus:
             by_key.setdefault(self.key(d.stream), []).append(d.id)
         return by_key
 
-    async def _send_acks(self, group: str, acks: dict[str, list[str]]) -> None:
+    async def _send_acks(
+        self, group: str, acks: dict[str, list[str]], conn: RespConnection | None = None
+    ) -> None:
         """XACK what ``acks`` holds (by key), in one round trip, and forget it."""
         if not acks:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        for key, ids in acks.items():
-            pipe.xack(key, group, *ids)
         # A group that vanished (FLUSHALL) holds nothing to ack: not an error.
-        _raise_errors(await pipe.execute(raise_on_error=False), tolerate="NOGROUP")
+        raise_errors(await (conn or self._out).execute(_xacks(group, acks)), tolerate="NOGROUP")
         acks.clear()
 
     async def _deliveries(
@@ -347,6 +356,9 @@ class RedisBus:
         return bool(await self._retry(lambda: self.redis.set(key, uuid.uuid4().hex, nx=True)))
 
     async def close(self) -> None:
+        self._out.close()
+        for conn in self._readers:
+            conn.close()
         await self.redis.aclose()
 
 
@@ -393,7 +405,11 @@ return n
 """
 
 
-def _raise_errors(results: Sequence[Any], tolerate: str | None = None) -> None:
+def _xacks(group: str, acks: dict[str, list[str]]) -> list[Command]:
+    return [("XACK", key, group, *ids) for key, ids in acks.items()]
+
+
+def raise_errors(results: Sequence[Any], tolerate: str | None = None) -> None:
     """Raise the first error among a pipeline's results (except those naming ``tolerate``)."""
     for result in results:
         if isinstance(result, Exception) and (tolerate is None or tolerate not in str(result)):

@@ -1,0 +1,228 @@
+"""The lean hot-path Redis connection (resp.py) against a real Redis, on asyncio and on uvloop (the
+services run on uvloop): replies in order under concurrency, error replies, scripts after a SCRIPT
+FLUSH, a Redis restart, a cancelled blocking read losing nothing, AUTH and SELECT, a silent server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+import uvloop
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from planwright.core.bus import resp
+from planwright.core.bus.resp import Endpoint, RespConnection, Script
+from tests.distributed.stack import RedisServer
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[None]], None]:
+    """Run a test's coroutine on a loop of its own, of either kind."""
+    if request.param == "uvloop":
+        return lambda coro: uvloop.run(coro)  # type: ignore[arg-type]
+    return lambda coro: asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def connect(url: str, name: str = "pwtest-resp") -> tuple[RespConnection, aioredis.Redis]:
+    client = aioredis.Redis.from_url(url)
+    endpoint = Endpoint.of(client)
+    assert endpoint is not None
+    return RespConnection(endpoint, name), client
+
+
+def test_concurrent_callers_get_their_own_replies_in_order(run, key_prefix: str) -> None:
+    async def main() -> None:
+        conn, client = connect(REDIS_URL)
+        key = f"{key_prefix}counter"
+        replies = await asyncio.gather(*(conn.call("INCR", key) for _ in range(200)))
+        assert replies == list(range(1, 201))  # written as they came, answered in that order
+        several = await conn.execute(
+            [("SET", f"{key_prefix}a", "1"), ("GET", f"{key_prefix}a"), ("DEL", key)]
+        )
+        assert several == [b"OK", b"1", 1]
+        conn.close()
+        await client.aclose()
+
+    run(main())
+
+
+def test_error_replies_are_returned_in_place_and_raised_by_call(run, key_prefix: str) -> None:
+    async def main() -> None:
+        conn, client = connect(REDIS_URL)
+        key = f"{key_prefix}text"
+        got = await conn.execute([("SET", key, "x"), ("INCR", key), ("GET", key)])
+        assert got[0] == b"OK"
+        assert isinstance(got[1], ResponseError)
+        assert got[2] == b"x"
+        with pytest.raises(ResponseError, match="NOGROUP"):
+            await conn.call("XREADGROUP", "GROUP", "nobody", "c", "STREAMS", f"{key_prefix}none", ">")
+        assert await conn.call("GET", key) == b"x"  # the connection is still in step
+        conn.close()
+        await client.aclose()
+
+    run(main())
+
+
+def test_the_client_name_is_set(run) -> None:
+    async def main() -> None:
+        name = f"pwtest-resp-{uuid.uuid4().hex[:8]}"
+        conn, client = connect(REDIS_URL, name)
+        assert await conn.call("CLIENT", "GETNAME") == name.encode()
+        conn.close()
+        await client.aclose()
+
+    run(main())
+
+
+def test_a_script_is_loaded_again_after_script_flush(run, private_redis: RedisServer) -> None:
+    async def main() -> None:
+        conn, client = connect(private_redis.url)
+        script = Script("return tonumber(ARGV[1]) + 1")
+        assert await script.run(conn, [], [41]) == 42
+        assert await conn.call("SCRIPT", "FLUSH") == b"OK"
+        assert await script.run(conn, [], [1]) == 2  # NOSCRIPT, then EVAL: loaded again
+        with pytest.raises(ResponseError):
+            await Script("return redis.call('NOSUCHCOMMAND')").run(conn, [], [])
+        conn.close()
+        await client.aclose()
+
+    run(main())
+
+
+def test_a_restart_fails_the_commands_in_flight_and_the_next_one_connects_again(
+    run, private_redis: RedisServer
+) -> None:
+    async def main() -> None:
+        conn, client = connect(private_redis.url)
+        assert await conn.call("SET", "k", "before") == b"OK"
+        blocked = asyncio.ensure_future(conn.call("BLPOP", "never", 30))
+        await asyncio.sleep(0.1)
+        private_redis.stop()
+        with pytest.raises(RedisConnectionError):
+            await asyncio.wait_for(blocked, timeout=10)
+        with pytest.raises((RedisConnectionError, RedisTimeoutError)):
+            await conn.call("PING")  # nothing listens
+        private_redis.start()  # same port, empty (no persistence)
+        assert await conn.call("PING") == b"PONG"
+        assert await conn.call("GET", "k") is None
+        conn.close()
+        await client.aclose()
+
+    run(main())
+
+
+def test_a_cancelled_blocking_read_hands_its_entry_to_the_next_reader(run, key_prefix: str) -> None:
+    """Cancelled while blocked, the read's connection is dropped: Redis then gives a new entry to a
+    reader that is there, never to the one that left (it would sit unacked until reclaimed)."""
+
+    async def main() -> None:
+        stream = f"{key_prefix}work"
+        first, client = connect(REDIS_URL)
+        second, _ = connect(REDIS_URL)
+        await client.xgroup_create(stream, "g", id="0", mkstream=True)
+        read = ("XREADGROUP", "GROUP", "g", "c1", "COUNT", 1, "BLOCK", 5000, "STREAMS", stream, ">")
+        gone = asyncio.ensure_future(first.execute([read], blocking_s=5))
+        await asyncio.sleep(0.2)
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        await asyncio.sleep(0.2)  # Redis notices the closed connection
+        await client.xadd(stream, {"m": "1"})
+        (reply,) = await second.execute(
+            [("XREADGROUP", "GROUP", "g", "c2", "COUNT", 1, "STREAMS", stream, ">")]
+        )
+        assert reply is not None
+        assert len(reply[0][1]) == 1
+        pending = await client.xpending(stream, "g")
+        assert pending["pending"] == 1
+        assert pending["consumers"] == [{"name": b"c2", "pending": 1}]
+        assert await first.call("PING") == b"PONG"  # the cancelled one connects again when used
+        first.close()
+        second.close()
+        await client.aclose()
+
+    run(main())
+
+
+def test_auth_and_the_database_number_come_from_the_url(run, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, password="s3cret")
+    server.start()
+    try:
+
+        async def main() -> None:
+            url = f"redis://:s3cret@127.0.0.1:{server.port}/3"
+            conn, client = connect(url)
+            assert await conn.call("SET", "where", "three") == b"OK"
+            assert await client.get("where") == b"three"  # redis-py, same URL: database 3
+            conn.close()
+            await client.aclose()
+            wrong, other = connect(f"redis://:nope@127.0.0.1:{server.port}/0")
+            with pytest.raises(RedisConnectionError, match="refused"):
+                await wrong.call("PING")
+            await other.aclose()
+
+        run(main())
+    finally:
+        server.stop()
+
+
+def test_a_server_that_never_answers_times_out_and_drops_the_connection(
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resp, "REPLY_TIMEOUT_S", 0.3)
+
+    async def main() -> None:
+        hung_up = asyncio.Event()
+
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"SETNAME\r\n$6\r\npwtest\r\n")
+            writer.write(b"+OK\r\n")  # the hello is answered, then nothing ever again
+            while await reader.read(4096):
+                pass
+            writer.close()
+            await writer.wait_closed()
+            hung_up.set()
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        conn = RespConnection(Endpoint("127.0.0.1", port, None, 0, None, None, 2.0), "pwtest")
+        with pytest.raises(RedisTimeoutError):
+            await conn.call("PING")
+        async with asyncio.timeout(10):  # the dropped connection reaches the server
+            await hung_up.wait()
+        server.close()
+        await server.wait_closed()
+
+    run(main())
+
+
+def test_endpoints_it_cannot_speak_are_refused() -> None:
+    class Custom(aioredis.Connection):
+        pass
+
+    client = aioredis.Redis(connection_pool=aioredis.ConnectionPool(connection_class=Custom))
+    assert Endpoint.of(client) is None
+    tls = Endpoint.of(aioredis.Redis.from_url("rediss://127.0.0.1:6390/1", ssl_cert_reqs="none"))
+    assert tls is not None
+    assert tls.tls is not None
+    assert tls.db == 1
+    unix = Endpoint.of(aioredis.Redis.from_url("unix:///tmp/redis.sock?db=2"))
+    assert unix is not None
+    assert unix.path == "/tmp/redis.sock"
+    assert unix.db == 2
