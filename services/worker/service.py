@@ -93,9 +93,10 @@ class Worker:
                     task = asyncio.create_task(self._execute(delivery))
                     self._running[task] = delivery
                     task.add_done_callback(self._forget)
-                if batch:
-                    # Their first step before the next read: an instant tool runs and reports now,
-                    # not after another round trip to Redis.
+                if len(batch) == 1:
+                    # A lone task takes its first step before the next read: an instant tool runs
+                    # and reports now, not after the read's round trip to Redis. (A batch is read
+                    # on at once: more work is waiting, and its tasks run while the read travels.)
                     await asyncio.sleep(0)
         finally:
             heartbeat.cancel()
