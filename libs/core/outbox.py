@@ -70,14 +70,14 @@ async def announce(
     meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """After a commit: the committed events to the live feed and the messages to the bus
-    (``follows``: see ``EventFeed.publish``); ``meanwhile`` (the committer's own bookkeeping) runs
-    once the messages are on their way.
+    (``follows``: see ``EventFeed.publish``); ``meanwhile`` (the committer's own bookkeeping, the
+    answer to a request) runs once both are on their way.
 
     The in-process feed hands the events themselves to subscribers, so they go first: a message sent
-    now can cause the job's next events. The Redis feed only announces that a job has new events
-    (readers then read the log in id order), so there the messages go first: the next step of the
-    work (a worker, the planner) waits on them, while the announcement, the hand-over to this
-    process's own SSE clients and the bookkeeping are done as the bus carries them.
+    now can cause the job's next events. The Redis feed hands this process's own SSE clients their
+    events and announces the rest; the messages follow. Each takes its first step (its socket
+    writes) before ``meanwhile``, which then runs while Redis delivers them: the next step of the
+    work (a worker, the planner) waits on the messages, a live client on the events.
     """
     if isinstance(feed, MemoryFeed):
         if meanwhile is not None:
@@ -85,18 +85,17 @@ async def announce(
         await feed.publish(events)
         await outbox.sent(pending)
         return
+    publishing = asyncio.ensure_future(feed.publish(events, follows))
     sending = asyncio.ensure_future(outbox.sent(pending)) if pending.items else None
     try:
-        if sending is not None:
-            await asyncio.sleep(0)  # one step: the messages are written to the bus's socket
+        await asyncio.sleep(0)  # one step each, in that order: their writes are on the sockets
     finally:
         if meanwhile is not None:
             meanwhile()
-    try:
-        await feed.publish(events, follows)
-    finally:
-        if sending is not None:
-            await sending
+    # Both are awaited to the end (the caller's lock covers the whole publish); then a failure is raised.
+    for outcome in await asyncio.gather(publishing, *([sending] if sending else []), return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def publish_in_order(bus: Bus, items: Items) -> None:
