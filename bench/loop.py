@@ -1,0 +1,75 @@
+"""One workload in a loop against a fresh distributed stack, for profiling and for A/B runs:
+``python -m bench.loop [--chain N | --fanout N] [--seconds S]`` from a checkout's root.
+
+Submits one job at a time and follows it over SSE for ``--seconds``, then prints the p50 and p95 of
+submit -> finished and each process's CPU per job (``/proc/<pid>/stat``). The processes' PIDs are
+printed first, so ``py-spy record -p <pid> -f raw -d <s>`` can be attached while it runs. Running it
+in two checkouts one after the other, several times, compares them more reliably than one bench run
+on a busy machine (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.client import Api
+from bench.config import chain_goal, fanout_goal
+from bench.servers import bench_database, distributed, redis_prefix
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+async def _loop(url: str, goal: str, seconds: float, warm_up: int = 3) -> list[float]:
+    api = Api(url)
+    try:
+        for _ in range(warm_up):
+            await api.follow(await api.submit(goal))
+        took: list[float] = []
+        stop_at = time.monotonic() + seconds
+        while time.monotonic() < stop_at:
+            started = time.monotonic()
+            await api.follow(await api.submit(goal))
+            took.append(time.monotonic() - started)
+        return took
+    finally:
+        await api.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--chain", type=int, default=3, help="a chain of N instant tasks (default 3)")
+    shape.add_argument("--fanout", type=int, help="N independent tasks and a join")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    goal = fanout_goal(args.fanout) if args.fanout else chain_goal(args.chain)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_database() as db,
+        redis_prefix() as prefix,
+        distributed(Path(tmp), db, prefix) as stack,
+    ):
+        pids = stack.pids()
+        print("pids:", " ".join(f"{name}={pid}" for name, pid in pids.items()), flush=True)
+        asyncio.run(_loop(stack.api, goal, 0.0))  # warm up: three jobs
+        before = {name: _cpu_s(pid) for name, pid in pids.items()}
+        took = sorted(asyncio.run(_loop(stack.api, goal, args.seconds, warm_up=0)))
+        after = {name: _cpu_s(pid) for name, pid in pids.items()}
+    n = len(took)
+    print(f"jobs {n}  p50 {took[n // 2] * 1000:.2f} ms  p95 {took[int(n * 0.95)] * 1000:.2f} ms")
+    for name in pids:
+        print(f"{name}: {(after[name] - before[name]) * 1000 / n:.2f} ms of CPU per job")
+
+
+if __name__ == "__main__":
+    main()
