@@ -21,6 +21,7 @@ from planwright.core.settings import Settings
 from planwright.services.api.app import create_app
 from planwright.services.api.tests.support import wait_for_job
 from planwright.services.runtime import ROLES, Runtime
+from tests.distributed.stack import RedisServer
 
 REPO = Path(__file__).parent
 DEMO_GOAL = (
@@ -136,3 +137,12 @@ async def redis_bus(redis_client: Redis, key_prefix: str) -> AsyncIterator[Redis
     keys = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*")]
     if keys:
         await redis_client.delete(*keys)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server on a free port, for a test that stops, restarts or flushes Redis."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -9,7 +9,7 @@ import redis
 
 from planwright.core import names
 from planwright.core.db.tests.support import postgres_database
-from tests.distributed.stack import RedisServer, Stack
+from tests.distributed.stack import Stack
 
 SHARED_REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -33,14 +33,6 @@ def database_url() -> Iterator[str]:
     _reachable()
     with postgres_database() as url:
         yield url
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

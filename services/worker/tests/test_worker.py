@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -53,7 +55,11 @@ def registry():
     return reg
 
 
-async def run_one(registry, tmp_path, tool: str, args: dict[str, Any], **extra: Any) -> list[Any]:
+@contextlib.asynccontextmanager
+async def working(
+    registry, tmp_path, tool: str, args: dict[str, Any], **extra: Any
+) -> AsyncIterator[tuple[MemoryBus, TaskDispatch]]:
+    """A worker running on an in-process bus that holds one dispatch of ``tool``; stopped at the end."""
     bus = MemoryBus()
     worker = Worker(
         bus, registry, ArtifactStore(tmp_path), LLMClient(MockProvider()), concurrency=2, name="w-test"
@@ -64,14 +70,30 @@ async def run_one(registry, tmp_path, tool: str, args: dict[str, Any], **extra: 
     await bus.publish(names.dispatch_lane(1), [dispatch])
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
-    out: list[Any] = []
+    try:
+        yield bus, dispatch
+    finally:
+        stop.set()
+        await bus.close()
+        await task
+
+
+def _ended(out: list[Any]) -> bool:
+    return bool(out) and isinstance(out[-1], TaskCompleted | TaskFailed)
+
+
+async def read_until(bus: MemoryBus, out: list[Any], done: Callable[[list[Any]], bool]) -> None:
+    """Add the worker's reports to ``out`` until ``done(out)``; 5 s at the most."""
     async with asyncio.timeout(5):
-        while not out or not isinstance(out[-1], TaskCompleted | TaskFailed):
+        while not done(out):
             got = await bus.read([names.ORCHESTRATOR], "test", "t", count=10, block_s=1)
             out.extend(d.message for d in got)
-    stop.set()
-    await bus.close()
-    await task
+
+
+async def run_one(registry, tmp_path, tool: str, args: dict[str, Any], **extra: Any) -> list[Any]:
+    out: list[Any] = []
+    async with working(registry, tmp_path, tool, args, **extra) as (bus, dispatch):
+        await read_until(bus, out, _ended)
     assert all(m.attempt == 1 and m.task_id == dispatch.task_id for m in out)
     # The dispatch was acked: nobody will get it again.
     assert await bus.backlog(names.dispatch_lane(1)) == 0
@@ -90,33 +112,13 @@ async def test_a_slow_tool_reports_its_start_live_and_everything_in_order(regist
     """The start and the first progress are held STARTED_AFTER_S, then sent while the tool runs;
     later progress follows them, and the result comes last."""
     _live.clear()
-    bus = MemoryBus()
-    worker = Worker(bus, registry, ArtifactStore(tmp_path), LLMClient(MockProvider()), name="w-test")
-    dispatch = TaskDispatch(
-        job_id=uuid.uuid4(),
-        task_id=uuid.uuid4(),
-        attempt=1,
-        key="k",
-        tool="flaky",
-        args={"mode": "steps"},
-        goal="g",
-    )
-    await bus.publish(names.dispatch_lane(1), [dispatch])
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
     out: list[Any] = []
-    async with asyncio.timeout(10):
+    async with working(registry, tmp_path, "flaky", {"mode": "steps"}) as (bus, _):
         # The tool waits for _live, so these two can only have been sent while it was running.
-        while len(out) < 2:
-            got = await bus.read([names.ORCHESTRATOR], "test", "t", count=10, block_s=1)
-            out.extend(d.message for d in got)
+        await read_until(bus, out, lambda out: len(out) >= 2)
         assert [m.type for m in out] == ["task.started", "task.progress"]
         _live.set()
-        while not isinstance(out[-1], TaskCompleted | TaskFailed):
-            got = await bus.read([names.ORCHESTRATOR], "test", "t", count=10, block_s=1)
-            out.extend(d.message for d in got)
-    stop.set()
-    await task
+        await read_until(bus, out, _ended)
     assert [m.type for m in out] == ["task.started", *["task.progress"] * 4, "task.completed"]
     assert [m.message for m in out[1:5]] == ["trying steps", "step 0", "step 1", "step 2"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -29,14 +29,6 @@ def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[None]], None]:
     if request.param == "uvloop":
         return lambda coro: uvloop.run(coro)  # type: ignore[arg-type]
     return lambda coro: asyncio.run(coro)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def connect(url: str, name: str = "pwtest-resp") -> tuple[RespConnection, aioredis.Redis]:
@@ -90,9 +82,9 @@ def test_the_client_name_is_set(run) -> None:
     run(main())
 
 
-def test_a_script_is_loaded_again_after_script_flush(run, private_redis: RedisServer) -> None:
+def test_a_script_is_loaded_again_after_script_flush(run, own_redis: RedisServer) -> None:
     async def main() -> None:
-        conn, client = connect(private_redis.url)
+        conn, client = connect(own_redis.url)
         script = Script("return tonumber(ARGV[1]) + 1")
         assert await script.run(conn, [], [41]) == 42
         assert await conn.call("SCRIPT", "FLUSH") == b"OK"
@@ -106,19 +98,19 @@ def test_a_script_is_loaded_again_after_script_flush(run, private_redis: RedisSe
 
 
 def test_a_restart_fails_the_commands_in_flight_and_the_next_one_connects_again(
-    run, private_redis: RedisServer
+    run, own_redis: RedisServer
 ) -> None:
     async def main() -> None:
-        conn, client = connect(private_redis.url)
+        conn, client = connect(own_redis.url)
         assert await conn.call("SET", "k", "before") == b"OK"
         blocked = asyncio.ensure_future(conn.call("BLPOP", "never", 30))
         await asyncio.sleep(0.1)
-        private_redis.stop()
+        own_redis.stop()
         with pytest.raises(RedisConnectionError):
             await asyncio.wait_for(blocked, timeout=10)
         with pytest.raises((RedisConnectionError, RedisTimeoutError)):
             await conn.call("PING")  # nothing listens
-        private_redis.start()  # same port, empty (no persistence)
+        own_redis.start()  # same port, empty (no persistence)
         assert await conn.call("PING") == b"PONG"
         assert await conn.call("GET", "k") is None
         conn.close()
