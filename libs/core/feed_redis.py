@@ -75,7 +75,7 @@ class RedisFeed:
         self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name=self.client_name)
         endpoint = Endpoint.of(self.redis)
         if endpoint is None:
-            raise ValueError("the feed needs a plain TCP, TLS or Unix socket connection to Redis")
+            raise ValueError("the feed reaches Redis over TCP, TLS or a Unix socket only (see REDIS_URL)")
         self._out = RespConnection(endpoint, self.client_name)  # announcements, on the hot path
         self.engine = engine
         self._db = HeldReader(engine)  # the reader's own connection: no pool checkout per wake-up

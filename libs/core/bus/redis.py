@@ -60,11 +60,13 @@ class RedisBus:
         # not block, and one per concurrent reader, as a blocking read holds its connection.
         endpoint = Endpoint.of(client)
         if endpoint is None:
-            raise ValueError("the bus needs a plain TCP or Unix socket connection to Redis (no TLS)")
+            raise ValueError("the bus reaches Redis over TCP, TLS or a Unix socket only (see REDIS_URL)")
         self._endpoint = endpoint
         self._name = client.connection_pool.connection_kwargs.get("client_name") or "planwright-bus"
         self._out = RespConnection(self._endpoint, self._name)
-        self._readers: list[RespConnection] = []
+        self._closed = False
+        self._readers: list[RespConnection] = []  # free ones
+        self._all_readers: list[RespConnection] = []
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBus:
@@ -83,7 +85,7 @@ class RedisBus:
             try:
                 return await op()
             except RETRYABLE:
-                if time.monotonic() + delay > deadline:
+                if self._closed or time.monotonic() + delay > deadline:
                     raise
                 log.warning("redis unavailable; retrying in %.2fs", delay)
                 await asyncio.sleep(delay)
@@ -171,7 +173,11 @@ class RedisBus:
             return await self._deliveries(results[-1], streams, keys, group)
 
         # A blocking read holds its connection: each concurrent reader takes one of its own.
-        conn = self._readers.pop() if self._readers else RespConnection(self._endpoint, self._name)
+        if self._readers:
+            conn = self._readers.pop()
+        else:
+            conn = RespConnection(self._endpoint, self._name)
+            self._all_readers.append(conn)
         try:
             out = await self._retry(lambda: op(conn))
         finally:
@@ -356,8 +362,9 @@ class RedisBus:
         return bool(await self._retry(lambda: self.redis.set(key, uuid.uuid4().hex, nx=True)))
 
     async def close(self) -> None:
+        self._closed = True
         self._out.close()
-        for conn in self._readers:
+        for conn in self._all_readers:  # a read blocked now ends with a ConnectionError
             conn.close()
         await self.redis.aclose()
 

@@ -146,11 +146,14 @@ class RespConnection:
         self._client_name = client_name
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
+        self._closed = False
 
     async def _protocol(self) -> _Protocol:
         proto = self._proto
         if proto is not None and proto.lost is None:
             return proto
+        if self._closed:
+            raise RedisConnectionError("the connection was closed")
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
@@ -226,9 +229,10 @@ class RespConnection:
         return reply
 
     def close(self) -> None:
+        """Close for good: commands waiting fail with ConnectionError, and so does every later one."""
+        self._closed = True
         if self._proto is not None and self._proto.transport is not None:
             self._proto.transport.close()
-        self._proto = None
 
 
 class Script:

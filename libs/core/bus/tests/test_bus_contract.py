@@ -9,6 +9,7 @@ import asyncio
 import uuid
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from planwright.core.bus import Delivery, MemoryBus
 from planwright.core.messages import PlanFailed
@@ -175,3 +176,11 @@ async def test_close_releases_blocked_readers():
     await asyncio.sleep(0.01)
     await bus.close()
     assert await asyncio.wait_for(reader, 1) == []
+
+
+async def test_redis_close_ends_a_blocked_read_at_once(redis_bus):
+    reader = asyncio.create_task(redis_bus.read(["s"], "g", "c", count=1, block_s=30))
+    await asyncio.sleep(0.2)  # blocked in Redis now
+    await redis_bus.close()
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(reader, 5)
