@@ -32,15 +32,25 @@ def free_port() -> int:
 class RedisServer:
     """A private redis-server on a free port, for tests that stop, restart or flush Redis."""
 
-    def __init__(self, workdir: Path, password: str | None = None) -> None:
+    def __init__(self, workdir: Path, password: str | None = None, tls: bool = False) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.password = password
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
+        if tls:  # a self-signed certificate for 127.0.0.1, which clients are told to trust
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                 "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                 "-keyout", str(workdir / "redis.key"), "-out", str(workdir / "redis.crt")],
+                check=True, capture_output=True,
+            )  # fmt: skip
 
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
+        if self.tls:
+            return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.workdir / 'redis.crt'}"
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
@@ -58,6 +68,7 @@ class RedisServer:
                 "--dir",
                 str(self.workdir),
                 *(["--requirepass", self.password] if self.password else []),
+                *self._tls_args(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -73,10 +84,18 @@ class RedisServer:
             self.proc.wait()
             self.proc = None
 
+    def _tls_args(self) -> list[str]:
+        if not self.tls:
+            return []
+        crt, key = str(self.workdir / "redis.crt"), str(self.workdir / "redis.key")
+        return ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", crt, "--tls-key-file", key,
+                "--tls-ca-cert-file", crt, "--tls-auth-clients", "no"]  # fmt: skip
+
     def cli(self, *args: str) -> str:
         auth = ["--no-auth-warning", "-a", self.password] if self.password else []
+        tls = ["--tls", "--cacert", str(self.workdir / "redis.crt")] if self.tls else []
         return subprocess.run(
-            ["redis-cli", "-p", str(self.port), *auth, *args], capture_output=True, text=True
+            ["redis-cli", "-p", str(self.port), *tls, *auth, *args], capture_output=True, text=True
         ).stdout
 
 

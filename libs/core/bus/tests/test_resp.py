@@ -1,6 +1,7 @@
 """The lean hot-path Redis connection (resp.py) against a real Redis, on asyncio and on uvloop (the
 services run on uvloop): replies in order under concurrency, error replies, scripts after a SCRIPT
-FLUSH, a Redis restart, a cancelled blocking read losing nothing, AUTH and SELECT, a silent server."""
+FLUSH, a Redis restart, a cancelled blocking read losing nothing, AUTH and SELECT, TLS, a silent
+server."""
 
 from __future__ import annotations
 
@@ -167,6 +168,29 @@ def test_auth_and_the_database_number_come_from_the_url(run, tmp_path: Path) -> 
             wrong, other = connect(f"redis://:nope@127.0.0.1:{server.port}/0")
             with pytest.raises(RedisConnectionError, match="refused"):
                 await wrong.call("PING")
+            await other.aclose()
+
+        run(main())
+    finally:
+        server.stop()
+
+
+def test_tls_with_the_urls_certificate_options(run, tmp_path: Path) -> None:
+    """``rediss://`` gets redis-py's own TLS context: the server's certificate is checked against the
+    URL's CA, and a client that does not trust it cannot connect."""
+    server = RedisServer(tmp_path, tls=True)
+    server.start()
+    try:
+
+        async def main() -> None:
+            conn, client = connect(server.url)
+            assert await conn.call("SET", "over", "tls") == b"OK"
+            assert await client.get("over") == b"tls"  # redis-py over TLS too, same URL
+            conn.close()
+            await client.aclose()
+            untrusting, other = connect(server.url.split("?")[0])  # no CA: the self-signed one is refused
+            with pytest.raises(RedisConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+                await untrusting.call("PING")
             await other.aclose()
 
         run(main())
