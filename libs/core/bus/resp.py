@@ -116,6 +116,9 @@ class _Protocol(asyncio.Protocol):
                 return
             if reply is False:  # hiredis: no complete reply yet (RESP2 has no boolean replies)
                 return
+            if not self._waiting:  # a reply nobody asked for: this connection is out of step
+                self.abort(RedisConnectionError("Redis sent a reply to no command"))
+                return
             future = self._waiting.popleft()
             if not future.done():  # its caller may have given up (cancelled): the reply is dropped
                 future.set_result(reply)
