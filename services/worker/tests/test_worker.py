@@ -39,13 +39,13 @@ async def _flaky(call: ToolCall, args: _Args) -> _Out:
         await asyncio.sleep(5)
     if args.mode == "steps":
         # Past the hold: what was said so far goes out while this still runs, then each step live.
-        await _live.wait()
+        await _gates["steps"].wait()
         for step in range(3):
             await call.progress(f"step {step}")
     return _Out(ok=True)
 
 
-_live = asyncio.Event()
+_gates: dict[str, asyncio.Event] = {}  # each test that uses one sets its own (an Event binds to a loop)
 
 
 @pytest.fixture
@@ -111,13 +111,13 @@ async def test_success_reports_started_progress_completed(registry, tmp_path):
 async def test_a_slow_tool_reports_its_start_live_and_everything_in_order(registry, tmp_path):
     """The start and the first progress are held STARTED_AFTER_S, then sent while the tool runs;
     later progress follows them, and the result comes last."""
-    _live.clear()
+    _gates["steps"] = live = asyncio.Event()
     out: list[Any] = []
     async with working(registry, tmp_path, "flaky", {"mode": "steps"}) as (bus, _):
-        # The tool waits for _live, so these two can only have been sent while it was running.
+        # The tool waits for live, so these two can only have been sent while it was running.
         await read_until(bus, out, lambda out: len(out) >= 2)
         assert [m.type for m in out] == ["task.started", "task.progress"]
-        _live.set()
+        live.set()
         await read_until(bus, out, _ended)
     assert [m.type for m in out] == ["task.started", *["task.progress"] * 4, "task.completed"]
     assert [m.message for m in out[1:5]] == ["trying steps", "step 0", "step 1", "step 2"]
