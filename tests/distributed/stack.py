@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,11 +34,15 @@ def free_port() -> int:
 class RedisServer:
     """A private redis-server on a free port, for tests that stop, restart or flush Redis."""
 
-    def __init__(self, workdir: Path, password: str | None = None, tls: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, password: str | None = None, tls: bool = False, unix: bool = False
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.password = password
         self.tls = tls
+        # A Unix socket too (its path must stay short: sockaddr_un holds ~108 bytes).
+        self.socket = Path(tempfile.mkdtemp(prefix="pwredis")) / "redis.sock" if unix else None
         self.proc: subprocess.Popen[bytes] | None = None
         if tls:  # a self-signed certificate for 127.0.0.1, which clients are told to trust
             subprocess.run(
@@ -54,6 +60,8 @@ class RedisServer:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        if self.socket is not None:
+            self.socket.parent.mkdir(exist_ok=True)  # (stop removes it)
         self.proc = subprocess.Popen(
             [
                 "redis-server",
@@ -69,6 +77,7 @@ class RedisServer:
                 str(self.workdir),
                 *(["--requirepass", self.password] if self.password else []),
                 *self._tls_args(),
+                *(["--unixsocket", str(self.socket), "--unixsocketperm", "700"] if self.socket else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -83,6 +92,8 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+        if self.socket is not None:
+            shutil.rmtree(self.socket.parent, ignore_errors=True)
 
     def _tls_args(self) -> list[str]:
         if not self.tls:

@@ -198,6 +198,27 @@ def test_tls_with_the_urls_certificate_options(run, tmp_path: Path) -> None:
         server.stop()
 
 
+def test_a_unix_socket(run, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, unix=True)
+    server.start()
+    try:
+
+        async def main() -> None:
+            assert server.socket is not None
+            conn, client = connect(f"unix://{server.socket}?db=5")
+            assert await conn.call("SET", "via", "socket") == b"OK"
+            assert await client.get("via") == b"socket"
+            db0 = aioredis.Redis.from_url(f"unix://{server.socket}")
+            assert await db0.get("via") is None  # written to database 5, as the URL says
+            await db0.aclose()
+            conn.close()
+            await client.aclose()
+
+        run(main())
+    finally:
+        server.stop()
+
+
 def test_a_server_that_never_answers_times_out_and_drops_the_connection(
     run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
