@@ -142,7 +142,5 @@ async def redis_bus(redis_client: Redis, key_prefix: str) -> AsyncIterator[Redis
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A private redis-server on a free port, for a test that stops, restarts or flushes Redis."""
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    with RedisServer(tmp_path) as server:
+        yield server

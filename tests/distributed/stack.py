@@ -87,6 +87,13 @@ class RedisServer:
             assert time.monotonic() < deadline, f"redis-server on port {self.port} did not answer PING in 10s"
             time.sleep(0.05)
 
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.kill()

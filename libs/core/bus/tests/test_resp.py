@@ -154,9 +154,7 @@ def test_a_cancelled_blocking_read_hands_its_entry_to_the_next_reader(run, key_p
 
 
 def test_auth_and_the_database_number_come_from_the_url(run, tmp_path: Path) -> None:
-    server = RedisServer(tmp_path, password="s3cret")
-    server.start()
-    try:
+    with RedisServer(tmp_path, password="s3cret") as server:
 
         async def main() -> None:
             url = f"redis://:s3cret@127.0.0.1:{server.port}/3"
@@ -171,16 +169,12 @@ def test_auth_and_the_database_number_come_from_the_url(run, tmp_path: Path) -> 
             await other.aclose()
 
         run(main())
-    finally:
-        server.stop()
 
 
 def test_tls_with_the_urls_certificate_options(run, tmp_path: Path) -> None:
     """``rediss://`` gets redis-py's own TLS context: the server's certificate is checked against the
     URL's CA, and a client that does not trust it cannot connect."""
-    server = RedisServer(tmp_path, tls=True)
-    server.start()
-    try:
+    with RedisServer(tmp_path, tls=True) as server:
 
         async def main() -> None:
             conn, client = connect(server.url)
@@ -194,14 +188,10 @@ def test_tls_with_the_urls_certificate_options(run, tmp_path: Path) -> None:
             await other.aclose()
 
         run(main())
-    finally:
-        server.stop()
 
 
 def test_a_unix_socket(run, tmp_path: Path) -> None:
-    server = RedisServer(tmp_path, unix=True)
-    server.start()
-    try:
+    with RedisServer(tmp_path, unix=True) as server:
 
         async def main() -> None:
             assert server.socket is not None
@@ -215,8 +205,6 @@ def test_a_unix_socket(run, tmp_path: Path) -> None:
             await client.aclose()
 
         run(main())
-    finally:
-        server.stop()
 
 
 def test_a_server_that_never_answers_times_out_and_drops_the_connection(
