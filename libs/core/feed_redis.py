@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from planwright.core import names
 from planwright.core.bus.redis import RETRYABLE, raise_errors
-from planwright.core.bus.resp import Command, Endpoint, RespConnection
+from planwright.core.bus.resp import Command, RespConnection
 from planwright.core.db.engine import HeldReader
 from planwright.core.db.eventlog import events_after
 from planwright.core.db.schema import events
@@ -73,10 +73,7 @@ class RedisFeed:
         instance = uuid.uuid4().hex[:16]
         self.client_name = f"planwright-feed-{instance}"
         self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name=self.client_name)
-        endpoint = Endpoint.of(self.redis)
-        if endpoint is None:
-            raise ValueError("the feed reaches Redis over TCP, TLS or a Unix socket only (see REDIS_URL)")
-        self._out = RespConnection(endpoint, self.client_name)  # announcements, on the hot path
+        self._out = RespConnection.like(self.redis, self.client_name)  # announcements, on the hot path
         self.engine = engine
         self._db = HeldReader(engine)  # the reader's own connection: no pool checkout per wake-up
         self.prefix = prefix

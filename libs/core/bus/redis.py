@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from planwright.core import metrics, names
 from planwright.core.bus.base import Acks, Delivery
-from planwright.core.bus.resp import Command, Endpoint, RespConnection, Script
+from planwright.core.bus.resp import Command, RespConnection, Script
 from planwright.core.consumer import failure_for_payload, undecodable
 from planwright.core.messages import Message, decode, encode
 from planwright.core.metrics import StreamStat
@@ -58,12 +58,8 @@ class RedisBus:
         self._publish_and_ack = Script(_PUBLISH_AND_ACK)
         # The hot path (publish, read, ack) on held lean connections (resp.py): one for what does
         # not block, and one per concurrent reader, as a blocking read holds its connection.
-        endpoint = Endpoint.of(client)
-        if endpoint is None:
-            raise ValueError("the bus reaches Redis over TCP, TLS or a Unix socket only (see REDIS_URL)")
-        self._endpoint = endpoint
-        self._name = client.connection_pool.connection_kwargs.get("client_name") or "planwright-bus"
-        self._out = RespConnection(self._endpoint, self._name)
+        name = client.connection_pool.connection_kwargs.get("client_name") or "planwright-bus"
+        self._out = RespConnection.like(client, name)
         self._closed = False
         self._readers: list[RespConnection] = []  # free ones
         self._all_readers: list[RespConnection] = []
@@ -176,7 +172,7 @@ class RedisBus:
         if self._readers:
             conn = self._readers.pop()
         else:
-            conn = RespConnection(self._endpoint, self._name)
+            conn = RespConnection(self._out.endpoint, self._out.client_name)
             self._all_readers.append(conn)
         try:
             out = await self._retry(lambda: op(conn))

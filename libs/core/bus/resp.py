@@ -145,11 +145,19 @@ class RespConnection:
     in order (pipelining for free); the first command after a loss connects again."""
 
     def __init__(self, endpoint: Endpoint, client_name: str) -> None:
-        self._endpoint = endpoint
-        self._client_name = client_name
+        self.endpoint = endpoint
+        self.client_name = client_name
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
         self._closed = False
+
+    @classmethod
+    def like(cls, client: aioredis.Redis, client_name: str) -> RespConnection:
+        """A connection to where ``client`` connects, as it does (``Endpoint.of``)."""
+        endpoint = Endpoint.of(client)
+        if endpoint is None:
+            raise ValueError("Planwright reaches Redis over TCP, TLS or a Unix socket only (see REDIS_URL)")
+        return cls(endpoint, client_name)
 
     async def _protocol(self) -> _Protocol:
         proto = self._proto
@@ -166,7 +174,7 @@ class RespConnection:
             return self._proto
 
     async def _connect(self) -> _Protocol:
-        ep = self._endpoint
+        ep = self.endpoint
         loop = asyncio.get_running_loop()
         proto: _Protocol | None = None
         try:
@@ -182,7 +190,7 @@ class RespConnection:
                     hello.append(("AUTH", ep.username, ep.password) if ep.username else ("AUTH", ep.password))
                 if ep.db:
                     hello.append(("SELECT", ep.db))
-                hello.append(("CLIENT", "SETNAME", self._client_name))
+                hello.append(("CLIENT", "SETNAME", self.client_name))
                 for reply in await asyncio.gather(*proto.send(hello)):
                     if isinstance(reply, ResponseError):
                         raise RedisConnectionError(f"Redis refused the connection: {reply}")

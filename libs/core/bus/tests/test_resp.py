@@ -243,6 +243,8 @@ def test_endpoints_it_cannot_speak_are_refused() -> None:
 
     client = aioredis.Redis(connection_pool=aioredis.ConnectionPool(connection_class=Custom))
     assert Endpoint.of(client) is None
+    with pytest.raises(ValueError, match="TCP, TLS or a Unix socket"):
+        RespConnection.like(client, "pwtest")  # the bus and the feed refuse to start with it
     tls = Endpoint.of(aioredis.Redis.from_url("rediss://127.0.0.1:6390/1", ssl_cert_reqs="none"))
     assert tls is not None
     assert tls.tls is not None
