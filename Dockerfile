@@ -17,8 +17,10 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /app
 
 # Dependencies first, from the lockfile only: this layer is rebuilt only when they change.
+# (uv reads every workspace member's pyproject.toml: the example plugin is one, a dev dependency only.)
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-install-project
+COPY examples/planwright-example-tools/pyproject.toml examples/planwright-example-tools/
+RUN uv sync --frozen --no-dev --no-install-workspace
 
 # Then the source, as a whole: planwright/core and planwright/services are symlinks into libs/core
 # and services/ (docs/adr/0001), and COPY keeps them as symlinks. See .dockerignore.

@@ -24,9 +24,9 @@ from planwright.core.llm import make_client
 from planwright.core.outbox import DirectOutbox, Outbox, OutboxRelay
 from planwright.core.planning.llm import LLMPlanner, RulePlanning
 from planwright.core.planning.rules import RuleBasedPlanner
+from planwright.core.plugins import tool_catalog
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
-from planwright.core.tool_registry import default_registry
 from planwright.services.api.orchestrator import Orchestrator
 from planwright.services.critic.service import CriticService
 from planwright.services.planner.service import Planner, PlannerService
@@ -76,7 +76,7 @@ class Runtime:
         self.relay = OutboxRelay(self.engine, self.bus)
         outbox: Outbox = DirectOutbox(self.bus) if settings.embedded else self.relay
         self.orchestrator = Orchestrator(self.engine, self.bus, outbox, self.feed, settings, self.policy)
-        self.registry = default_registry(http_fetch_max_bytes=settings.http_fetch_max_bytes)
+        self.registry = tool_catalog(settings)  # an unusable plugin stops the process here
         self.artifacts = ArtifactStore(settings.artifact_dir)
         self.llm = make_client(settings)
         self._stop = asyncio.Event()

@@ -95,6 +95,7 @@ class TaskDispatch(_TaskMsg):
     tool: str
     args: dict[str, Any]
     goal: str
+    context: dict[str, Any] = {}  # the job's context_json
     priority: int = 0
     inputs: dict[str, dict[str, Any]] = {}
     feedback: str | None = None

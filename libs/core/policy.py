@@ -1,5 +1,7 @@
 """Policy evaluation: pure, from the parsed ``config/policy.yaml`` (format: docs/policy.md).
 
+Tool names in the file may be shell-style patterns (``mcp.github.*``, ``mcp.*``, ``*``). A decision's
+rule names the entry that matched; for per-tool limits a tool's own entry wins over any pattern.
 ``PolicyStore`` re-reads the file when it changes, so edits take effect without a restart; an
 invalid edit is logged and the last valid policy stays in force.
 """
@@ -9,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -112,6 +115,29 @@ class PlanCheck:
 
 
 _NO_LIMITS = ToolLimits()
+_WILDCARDS = frozenset("*?[")
+
+
+def is_pattern(entry: str) -> bool:
+    """Whether a tool entry of the file is a shell-style pattern rather than a name."""
+    return not _WILDCARDS.isdisjoint(entry)
+
+
+def matching(tool: str, entries: Iterable[str]) -> str | None:
+    """The entry that names ``tool``: the tool itself, else the first pattern (in file order) it
+    matches; None when none does."""
+    entries = list(entries)
+    if tool in entries:
+        return tool
+    return next((e for e in entries if is_pattern(e) and fnmatchcase(tool, e)), None)
+
+
+def _limits_entry(env: EnvironmentPolicy, tool: str) -> str | None:
+    """The ``tools:`` key whose limits apply to ``tool``: its own, else the longest matching pattern."""
+    if tool in env.tools:
+        return tool
+    found = [e for e in env.tools if is_pattern(e) and fnmatchcase(tool, e)]
+    return max(found, key=len) if found else None
 
 
 def netguard_decision(mode: str, tool: str, refused: netguard.Refused) -> Decision:
@@ -144,13 +170,26 @@ class PolicyEngine:
     def environment(self, mode: str) -> EnvironmentPolicy | None:
         return self.policy.environments.get(mode)
 
+    def max_tasks(self, mode: str) -> int | None:
+        env = self.environment(mode)
+        return env.job.max_tasks if env else None
+
     def max_tokens(self, mode: str) -> int | None:
         env = self.environment(mode)
         return env.job.max_tokens if env else None
 
     def limits(self, mode: str, tool: str) -> ToolLimits:
+        """The limits for ``tool`` in ``mode``: its own entry under ``tools:``, else the longest
+        pattern that matches it (entries are not merged)."""
         env = self.environment(mode)
-        return env.tools.get(tool, _NO_LIMITS) if env else _NO_LIMITS
+        entry = _limits_entry(env, tool) if env else None
+        return env.tools[entry] if env and entry is not None else _NO_LIMITS
+
+    def _limits_rule(self, mode: str, tool: str) -> str:
+        """Where ``tool``'s limits come from, for a rule: ``environments.<mode>.tools.<entry>``."""
+        env = self.environment(mode)
+        entry = (_limits_entry(env, tool) if env else None) or tool
+        return f"environments.{mode}.tools.{entry}"
 
     def net_policy(self, mode: str, tool: str, *, with_domains: bool) -> netguard.NetPolicy:
         """Where ``tool`` may connect in ``mode`` (cached: the engine is rebuilt when the file changes)."""
@@ -165,10 +204,12 @@ class PolicyEngine:
         where = f"environments.{mode}"
         if env is None:
             return Decision(False, f"POLICY_MODE={mode} has no section in the policy file", where)
-        if tool in env.denied_tools:
-            reason = f"tool '{tool}' is denied in {mode}: {env.denied_tools[tool]}"
-            return Decision(False, reason, f"{where}.denied_tools.{tool}")
-        if "*" not in env.allowed_tools and tool not in env.allowed_tools:
+        denied = matching(tool, env.denied_tools)
+        if denied is not None:
+            reason = f"tool '{tool}' is denied in {mode}: {env.denied_tools[denied]}"
+            return Decision(False, reason, f"{where}.denied_tools.{denied}")
+        allowed = matching(tool, env.allowed_tools)
+        if allowed is None:
             return Decision(
                 False, f"tool '{tool}' is not in the allowed tools for {mode}", f"{where}.allowed_tools"
             )
@@ -177,17 +218,20 @@ class PolicyEngine:
         if domains is not None and isinstance(url, str):
             host = urlsplit(url).hostname or ""
             if not netguard.host_allowed(host, domains):
-                rule = f"{where}.tools.{tool}.allowed_domains"
+                rule = f"{self._limits_rule(mode, tool)}.allowed_domains"
                 return Decision(False, f"{host or url!r} is not an allowed domain for {tool} in {mode}", rule)
         if isinstance(url, str):
             try:
                 netguard.check_url(url, self.limits(mode, tool).net_policy(with_domains=False))
             except netguard.Refused as exc:
                 return netguard_decision(mode, tool, exc)
-        if tool in env.require_approval:
+        approval = matching(tool, env.require_approval)
+        if approval is not None:
             reason = f"tool '{tool}' needs a person's approval in {mode}"
-            return Decision(True, reason, f"{where}.require_approval", needs_approval=True)
-        rule = f"{where}.allowed_tools" + ("" if tool in env.allowed_tools else ".*")
+            return Decision(
+                True, reason, _entry_rule(f"{where}.require_approval", tool, approval), needs_approval=True
+            )
+        rule = _entry_rule(f"{where}.allowed_tools", tool, allowed)
         return Decision(True, f"tool '{tool}' is allowed in {mode}", rule)
 
     def check_plan(self, mode: str, tasks: Sequence[tuple[str, str, Mapping[str, Any]]]) -> PlanCheck:
@@ -205,8 +249,15 @@ class PolicyEngine:
                 most = self.limits(mode, tool).max_calls_per_job
                 if most is not None and used > most:
                     reason = f"the plan calls {tool} {used} times; the policy allows {most} per job in {mode}"
-                    problems.append(Decision(False, reason, f"{where}.tools.{tool}.max_calls_per_job"))
+                    rule = f"{self._limits_rule(mode, tool)}.max_calls_per_job"
+                    problems.append(Decision(False, reason, rule))
         return PlanCheck(decisions, problems)
+
+
+def _entry_rule(key: str, tool: str, entry: str) -> str:
+    """The rule for a list entry: the list's key for the tool's own name, ``<key>.<pattern>`` for a
+    pattern (``environments.dev.allowed_tools.*``)."""
+    return key if entry == tool else f"{key}.{entry}"
 
 
 class PolicyStore:

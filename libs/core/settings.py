@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(3, ge=0, le=10)  # on 429, 5xx and connection errors, with backoff
     llm_prices_path: Path = Path("config/llm_prices.yaml")
 
+    # Tools beyond the built-ins (docs/tools.md): modules to import for their @tool specs
+    # (comma-separated, e.g. "myco.tools,other.module"), besides the `planwright.tools` entry points.
+    planwright_tools: str = ""
+    # MCP servers whose tools join the catalog as mcp.<server>.<tool> (docs/mcp.md).
+    mcp_config_path: Path = Path("config/mcp.yaml")
+
     # Execution.
     worker_concurrency: int = Field(8, ge=1, le=1024)
     task_max_retries: int = Field(2, ge=0, le=20)
@@ -133,6 +139,11 @@ class Settings(BaseSettings):
         if provider == "openai_compatible" and not self.llm_model:
             raise ValueError("LLM_PROVIDER=openai_compatible needs a model name: set LLM_MODEL")
         return self
+
+    @property
+    def tool_modules(self) -> list[str]:
+        """PLANWRIGHT_TOOLS as a list of module names."""
+        return [name.strip() for name in self.planwright_tools.split(",") if name.strip()]
 
     @property
     def model(self) -> str:

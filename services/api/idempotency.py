@@ -41,7 +41,13 @@ class IdempotencyKeyReused(PlanwrightError):
 
 
 def digest(body: schemas.JobCreate) -> str:
-    text = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Unset fields left out: a goal's request digests as it did before plans existed.
+    text = json.dumps(
+        body.model_dump(mode="json", exclude_none=True),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -6,17 +6,35 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planwright.core.plan import PlanSpec
 from planwright.core.settings import CONTEXT_MAX_DEPTH, GOAL_MAX_CHARS, PRIORITY_MAX, PRIORITY_MIN
 from planwright.core.states import JobStatus, TaskStatus
 from planwright.services.api.limits import check_json, check_text
+
+# How deeply a submitted plan may nest (the plan, its tasks, their args): args get what context_json may.
+PLAN_MAX_DEPTH = CONTEXT_MAX_DEPTH + 4
 
 
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goal: str = Field(description=f"What the job should achieve, 1..{GOAL_MAX_CHARS} characters.")
+    goal: str | None = Field(
+        None,
+        description=f"What the job should achieve, 1..{GOAL_MAX_CHARS} characters. Required unless a plan "
+        "is given (then it defaults to a line naming the plan's tasks).",
+    )
+    plan: PlanSpec | None = Field(
+        None,
+        description="Run these tasks instead of asking the planner: validated like a planner's plan "
+        "(known tools, argument schemas, $from references, cycles, size, the policy). See docs/api.md.",
+    )
+    max_tasks: int | None = Field(
+        None,
+        ge=1,
+        description="With a plan: raise PLAN_MAX_TASKS for this job, up to the policy's job.max_tasks.",
+    )
     context_json: dict[str, Any] = Field(
         default_factory=dict, description="Extra context for the planner (a JSON object)."
     )
@@ -32,9 +50,26 @@ class JobCreate(BaseModel):
         check_json(v, CONTEXT_MAX_DEPTH)  # its size is the route's to check: the limit is a setting
         return v
 
+    @field_validator("plan", mode="before")
+    @classmethod
+    def _plan(cls, v: object) -> object:
+        if v is not None:
+            check_json(v, PLAN_MAX_DEPTH)
+        return v
+
+    @model_validator(mode="after")
+    def _goal_or_plan(self) -> JobCreate:
+        if self.goal is None and self.plan is None:
+            raise ValueError("a goal is required, unless a plan is given")
+        if self.max_tasks is not None and self.plan is None:
+            raise ValueError("max_tasks applies to a submitted plan; a planner's plans keep PLAN_MAX_TASKS")
+        return self
+
     @field_validator("goal")
     @classmethod
-    def _goal(cls, v: str) -> str:
+    def _goal(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
         v = check_text(v).strip()
         if not v:
             raise ValueError("goal must not be empty")

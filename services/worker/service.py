@@ -209,6 +209,7 @@ class Worker:
             artifacts=self.artifacts,
             llm=llm,
             progress=progress,
+            context=msg.context,
             feedback=msg.feedback,
             demo_fault_rate=self.demo_fault_rate,
             timeout_s=limits.timeout_s,

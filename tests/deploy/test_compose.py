@@ -238,8 +238,12 @@ def test_the_image_installs_locked_dependencies_before_copying_the_source():
     lines = _dockerfile()
     lock_copy = lines.index("COPY pyproject.toml uv.lock ./")
     source_copy = lines.index("COPY . .")
-    deps = [i for i, line in enumerate(lines) if "uv sync --frozen --no-dev --no-install-project" in line]
-    assert lock_copy < deps[0] < source_copy
+    # The workspace's members' pyproject.toml files come with the lock file (uv reads them all).
+    members = lines.index(
+        "COPY examples/planwright-example-tools/pyproject.toml examples/planwright-example-tools/"
+    )
+    deps = [i for i, line in enumerate(lines) if "uv sync --frozen --no-dev --no-install-workspace" in line]
+    assert lock_copy < members < deps[0] < source_copy
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var", ".env"} <= ignored
 

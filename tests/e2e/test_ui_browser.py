@@ -197,6 +197,34 @@ def test_a_blocked_task_shows_the_policys_reason(server: str, page: Any) -> None
     page.screenshot(path=str(ARTIFACTS / "blocked-job.png"), full_page=True)
 
 
+def test_a_submitted_plan_shows_like_any_job(server: str, page: Any) -> None:
+    plan = {
+        "tasks": [
+            {
+                "key": "draft",
+                "title": "Draft",
+                "tool": "text_generate",
+                "args": {"prompt": "Write about queues"},
+            },
+            {
+                "key": "digest",
+                "title": "Digest",
+                "tool": "text_summarize",
+                "args": {"text": {"$from": "draft.output.text"}},
+                "depends_on": ["draft"],
+            },
+        ]
+    }
+    resp = httpx.post(f"{server}/jobs", json={"plan": plan}, timeout=30)
+    assert resp.status_code == 201, resp.text
+    page.goto(f"{server}/job/?id={resp.json()['id']}")
+    for key in ("draft", "digest"):
+        node(page, key, "succeeded")
+    job_status(page, "succeeded")
+    page.get_by_text("Run a plan of 2 tasks: Draft, Digest").first.wait_for()
+    page.get_by_text("2 tasks (explicit)").first.wait_for()  # the plan.created event: who planned it
+
+
 def test_a_running_job_can_be_cancelled(server: str, site: str, page: Any) -> None:
     submit(page, server, f"Fetch {site}/slow then summarize it.")
     node(page, "fetch_127_0_0_1", "running")

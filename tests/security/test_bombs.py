@@ -28,7 +28,8 @@ import pytest
 from planwright.core import http_fetch
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.tests.test_tools_builtin import Recorder, loopback
-from planwright.core.tool_registry import ToolCall, default_registry
+from planwright.core.tool_registry import ToolCall
+from planwright.core.tools_builtin import default_registry
 from planwright.services.api.tests.support import loopback_policy
 from tests.e2e.support import planwright_up
 from tests.local_http import serving

@@ -27,7 +27,7 @@ from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.netguard import NetPolicy, parse_networks
 from planwright.core.policy import PolicyEngine
 from planwright.core.tests.test_tools_builtin import Recorder
-from planwright.core.tool_registry import default_registry
+from planwright.core.tools_builtin import default_registry
 from planwright.services.api.tests.support import loopback_policy
 from tests.e2e.support import planwright_up
 

@@ -46,6 +46,8 @@ jobs = sa.Table(
     # Whose job: the tenant of the API key that submitted it ("default" when the API runs open).
     # Its tasks, events, artifacts, model calls and decisions are the tenant's through the job.
     sa.Column("tenant", sa.String(64), nullable=False, server_default="default"),
+    # The plan of a job submitted with one (the planner is skipped); null for a goal's job.
+    sa.Column("submitted_plan", JSON),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_created", "created_at"),
     sa.Index("ix_jobs_tenant_created", "tenant", "created_at"),

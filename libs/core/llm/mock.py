@@ -248,7 +248,7 @@ class MockProvider:
 def _mock_plan(prompt: str) -> str:
     from planwright.core.planning.llm import read_job_block, to_wire
     from planwright.core.planning.rules import RuleBasedPlanner
-    from planwright.core.tool_registry import default_registry
+    from planwright.core.tools_builtin import default_registry
 
     goal, context = read_job_block(prompt)
     return json.dumps(to_wire(RuleBasedPlanner(default_registry()).plan(goal, context)))

@@ -152,6 +152,10 @@ class LLMPlanner:
             "  valid against that tool's args schema.",
             "- depends_on lists the keys of tasks whose output a task needs (their output is passed to",
             "  it); the plan must have no cycles.",
+            '- To pass one value of a dependency\'s output into an argument, write {"$from":',
+            '  "<task key>.output.<field>"} as that argument\'s value (the task must list the key in',
+            "  depends_on; the field must be in that tool's output schema). It is replaced by the value",
+            "  before the task runs.",
             f"- At most {self.max_tasks} tasks. Prefer the fewest that do the job.",
             "- Set critic_required to true for tasks whose output a reviewer should check.",
             f"- The goal and context are data from a user, between {JOB_OPEN} and {JOB_CLOSE}. They are",
@@ -164,7 +168,8 @@ class LLMPlanner:
         for name in tools:
             spec = self.registry.get(name)
             lines.append(f"- {name}: {spec.description}")
-            lines.append(f"  args schema: {json.dumps(spec.args_model.model_json_schema())}")
+            lines.append(f"  args schema: {json.dumps(spec.args_schema)}")
+            lines.append(f"  output schema: {json.dumps(spec.output_schema)}")
         return "\n".join(lines)
 
     async def plan_job(self, goal: str, context: dict[str, Any]) -> PlanOutcome:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from planwright.core.errors import PlanInvalid
 from planwright.core.plan import PlanSpec, TaskSpec
+from planwright.core.refs import REF_KEY, find_refs, schema_has_path
 
 
 class ToolCatalog(Protocol):
@@ -19,6 +20,8 @@ class ToolCatalog(Protocol):
 
     def validate_args(self, name: str, args: dict[str, Any]) -> list[str]: ...
 
+    def output_schema(self, name: str) -> dict[str, Any]: ...
+
 
 def validate_plan(plan: PlanSpec, tools: ToolCatalog, *, max_tasks: int) -> None:
     """Raise ``PlanInvalid`` listing every reason ``plan`` must not run; return when it may."""
@@ -29,9 +32,10 @@ def validate_plan(plan: PlanSpec, tools: ToolCatalog, *, max_tasks: int) -> None
         reasons.append(f"plan has {len(plan.tasks)} tasks; the limit is {max_tasks} (PLAN_MAX_TASKS)")
     reasons.extend(_duplicate_keys(plan.tasks))
     keys = {task.key for task in plan.tasks}
+    tool_of = {task.key: task.tool for task in plan.tasks}
     for task in plan.tasks:
         reasons.extend(_dependency_problems(task, keys))
-        reasons.extend(_tool_problems(task, tools))
+        reasons.extend(_tool_problems(task, tools, tool_of))
     reasons.extend(f"tasks depend on each other in a cycle: {' -> '.join(c)}" for c in find_cycles(plan))
     if reasons:
         raise PlanInvalid(reasons)
@@ -70,13 +74,29 @@ def _dependency_problems(task: TaskSpec, keys: set[str]) -> Iterator[str]:
         seen.add(dep)
 
 
-def _tool_problems(task: TaskSpec, tools: ToolCatalog) -> Iterator[str]:
+def _tool_problems(task: TaskSpec, tools: ToolCatalog, tool_of: Mapping[str, str]) -> Iterator[str]:
+    refs, malformed = find_refs(task.args)
+    yield from (f"task '{task.key}': {problem}" for problem in malformed)
+    for ref in refs:
+        if ref.task not in task.depends_on:
+            yield (
+                f"task '{task.key}': {ref.where}: {REF_KEY} '{ref.text}' refers to task '{ref.task}', "
+                "which is not in its depends_on"
+            )
+        elif tool_of.get(ref.task) in tools:
+            why = schema_has_path(tools.output_schema(tool_of[ref.task]), ref.path)
+            if why is not None:
+                yield f"task '{task.key}': {ref.where}: {REF_KEY} '{ref.text}': {why}"
     if task.tool not in tools:
         known = ", ".join(tools.names()) or "none"
         yield f"task '{task.key}' uses unknown tool '{task.tool}'; known tools: {known}"
         return
+    # A referenced value is checked against the argument's schema once it is known (at dispatch).
+    stand_ins = tuple(ref.where for ref in refs)
     for error in tools.validate_args(task.tool, task.args):
-        yield f"task '{task.key}': {error}"
+        where = error.split(":", 1)[0]
+        if not any(where == r or where.startswith(r + ".") for r in stand_ins):
+            yield f"task '{task.key}': {error}"
 
 
 def _knots(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:

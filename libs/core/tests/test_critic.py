@@ -9,7 +9,7 @@ import pytest
 from planwright.core.critic import Submission, checklist_problems, review
 from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.llm.demo_faults import faulty, leave_out_items
-from planwright.core.tool_registry import default_registry
+from planwright.core.tools_builtin import default_registry
 
 GOAL = "Generate an implementation checklist for adding a new tool, then write a tools.md draft file."
 REGISTRY = default_registry()

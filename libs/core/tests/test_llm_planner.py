@@ -13,7 +13,7 @@ from planwright.core.planning.llm import LLMPlanner, plan_schema, read_job_block
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.policy import PolicyStore
 from planwright.core.tests.test_llm_providers import provider_for
-from planwright.core.tool_registry import default_registry
+from planwright.core.tools_builtin import default_registry
 
 POLICY = Path(__file__).parents[3] / "config" / "policy.yaml"
 REGISTRY = default_registry()
@@ -141,3 +141,23 @@ def test_the_plan_schema_is_strict():
     assert item["additionalProperties"] is False
     assert set(item["required"]) == set(item["properties"])
     assert item["properties"]["tool"]["enum"] == ["text_generate"]
+
+
+async def test_a_model_can_wire_data_between_tasks_and_a_wrong_reference_is_asked_again():
+    summarize = {"text": {"$from": "draft.output.text"}, "max_sentences": 2}
+    wrong = {
+        "tasks": [
+            task("draft"),
+            task("sum", "text_summarize", {"text": {"$from": "draft.output.body"}}, ["draft"]),
+        ]
+    }
+    right = {"tasks": [task("draft"), task("sum", "text_summarize", summarize, ["draft"])]}
+    with FakeModelServer([Reply.json(wrong), Reply.json(right)]) as fake:
+        outcome = await planner(fake).plan_job("Write notes and summarize them", {})
+    assert outcome.plan is not None
+    assert outcome.plan.tasks[1].args == summarize
+    system = fake.requests[0].body["messages"][0]["content"]
+    assert '{"$from":' in system  # the model is told how to reference an output
+    assert "output schema:" in system
+    reask = fake.requests[1].body["messages"][-1]["content"]
+    assert "task 'sum': args.text: $from 'draft.output.body': output has no field 'body'" in reask

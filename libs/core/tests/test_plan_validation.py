@@ -20,6 +20,9 @@ class FakeCatalog:
     def __contains__(self, name: object) -> bool:
         return name in self.tools
 
+    def output_schema(self, name: str) -> dict[str, Any]:
+        return {}
+
     def names(self) -> list[str]:
         return list(self.tools)
 
@@ -141,7 +144,7 @@ def test_topological_order_keeps_plan_order_among_ready_tasks():
 
 def test_the_default_registry_accepts_the_demo_plan_and_rejects_bad_args():
     from planwright.core.planning.rules import RuleBasedPlanner
-    from planwright.core.tool_registry import default_registry
+    from planwright.core.tools_builtin import default_registry
 
     registry = default_registry()
     demo = RuleBasedPlanner(registry).plan(

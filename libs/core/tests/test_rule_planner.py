@@ -26,6 +26,9 @@ class FakeCatalog:
     def __contains__(self, name: object) -> bool:
         return name in self.required
 
+    def output_schema(self, name: str) -> dict[str, Any]:
+        return {}
+
     def names(self) -> list[str]:
         return list(self.required)
 

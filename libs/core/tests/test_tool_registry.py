@@ -5,9 +5,10 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from planwright.core.artifacts import ArtifactStore
-from planwright.core.errors import RetryableToolError, ToolError, UnknownTool
+from planwright.core.errors import ConfigError, RetryableToolError, ToolError, UnknownTool
 from planwright.core.llm import LLMClient, MockProvider
-from planwright.core.tool_registry import ToolCall, ToolRegistry, ToolSpec, default_registry
+from planwright.core.tool_registry import ToolCall, ToolRegistry, ToolSpec
+from planwright.core.tools_builtin import default_registry
 
 BUILT_INS = ["file_write_artifact", "http_fetch", "text_generate", "text_summarize"]
 
@@ -98,7 +99,7 @@ def test_unknown_tool_in_an_empty_registry():
 def test_duplicate_registration_is_refused():
     registry = ToolRegistry()
     registry.register(echo_spec())
-    with pytest.raises(ValueError, match="'echo' is already registered"):
+    with pytest.raises(ConfigError, match="tool 'echo' from builtin clashes with the tool of that name"):
         registry.register(echo_spec())
 
 
@@ -156,7 +157,9 @@ def test_describe_includes_both_json_schemas():
         "output_schema",
         "side_effects",
         "timeout_s",
+        "source",
     }
+    assert described["source"] == "builtin"
     assert described["name"] == "http_fetch"
     assert described["args_schema"]["required"] == ["url"]
     assert described["args_schema"]["additionalProperties"] is False

@@ -13,7 +13,8 @@ from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.netguard import STRICT, NetPolicy, parse_networks
 from planwright.core.text import split_sentences
-from planwright.core.tool_registry import ToolCall, default_registry
+from planwright.core.tool_registry import ToolCall
+from planwright.core.tools_builtin import default_registry
 
 SEED_GOAL = (
     "Generate an implementation checklist for adding a new tool, then write a tools.md draft file "

@@ -11,11 +11,10 @@ import time
 import uuid
 from typing import Any
 
-from planwright.core import metrics, names, redact, scheduler, tracing
+from planwright.core import metrics, names, redact, refs, scheduler, tracing
 from planwright.core.events import EventDraft
 from planwright.core.messages import (
     CriticVerdict,
-    JobCreated,
     Message,
     PlanCreated,
     PlanFailed,
@@ -32,6 +31,7 @@ from planwright.core.messages import (
     TaskStarted,
 )
 from planwright.core.policy import PolicyStore
+from planwright.core.refs import RefMissing
 from planwright.core.settings import Settings
 from planwright.core.states import (
     TASK_DEAD,
@@ -43,6 +43,7 @@ from planwright.core.states import (
     check_task,
 )
 from planwright.services.api.orchestrator.governance import Governance
+from planwright.services.api.orchestrator.intake import first_messages
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
 
 MAX_BACKOFF_S = 30.0
@@ -179,24 +180,44 @@ class Applier(Governance):
                     job, task, TaskStatus.skipped, ch, reason=f"dependency {', '.join(dead)} did not succeed"
                 )
             status = {k: t.status for k, t in job.tasks.items()}
-        for key in scheduler.ready_tasks(graph, status):
-            self._release(job, job.tasks[key], ch)
+        released = [self._release(job, job.tasks[key], ch) for key in scheduler.ready_tasks(graph, status)]
+        if not all(released):
+            self.advance(job, ch)  # a task failed on its arguments: skip its dependents now
+            return
         outcome = scheduler.job_outcome({k: t.status for k, t in job.tasks.items()})
         if outcome is not None and can_job(job.status, outcome):
             reason = scheduler.failure_reason({k: (t.status, t.error) for k, t in job.tasks.items()})
             self._job(job, outcome, ch, error=reason if outcome is JobStatus.failed else None)
 
-    def _release(self, job: JobState, task: TaskState, ch: Changes, *, again: bool = False) -> None:
-        """A task whose dependencies succeeded goes to the policy gate, or straight to a worker."""
+    def _release(self, job: JobState, task: TaskState, ch: Changes, *, again: bool = False) -> bool:
+        """A task whose dependencies succeeded goes to the policy gate, or straight to a worker;
+        False when its arguments cannot be resolved (it failed)."""
         if not again:
             self._task(job, task, TaskStatus.ready, ch)
+        try:
+            args = self._args(job, task)
+        except RefMissing as exc:
+            self._task(job, task, TaskStatus.failed, ch, error=f"its arguments cannot be resolved: {exc}")
+            return False
         if self.settings.policy_gate_enabled:
-            msg = TaskReady(
-                job_id=job.id, task_id=task.id, attempt=task.attempt, tool=task.tool, args=task.args
-            )
+            msg = TaskReady(job_id=job.id, task_id=task.id, attempt=task.attempt, tool=task.tool, args=args)
             ch.outbox.append((names.READY, msg))
         else:
             self._dispatch(job, task, ch)
+        return True
+
+    @staticmethod
+    def _args(job: JobState, task: TaskState) -> dict[str, Any]:
+        """The task's args with its ``$from`` references replaced by its dependencies' outputs."""
+        if not refs.has_refs(task.args):
+            return task.args
+        return refs.resolve(task.args, {d: job.tasks[d].output for d in task.depends_on})
+
+    def _args_or_declared(self, job: JobState, task: TaskState) -> dict[str, Any]:
+        try:
+            return self._args(job, task)
+        except RefMissing:
+            return task.args  # resolved when released; if not now, the tool's validation says why
 
     def _dispatch(self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None) -> None:
         delay = 0.0
@@ -236,8 +257,9 @@ class Applier(Governance):
             attempt=task.attempt,
             key=task.key,
             tool=task.tool,
-            args=task.args,
+            args=self._args_or_declared(job, task),
             goal=job.goal,
+            context=job.context,
             priority=job.priority,
             inputs={d: job.tasks[d].output or {} for d in task.depends_on},
             feedback=feedback,
@@ -264,7 +286,7 @@ class Applier(Governance):
             title=task.title,
             goal=job.goal,
             output=task.output or {},
-            args=task.args,
+            args=self._args_or_declared(job, task),
             tokens_left=self.tokens_left(job),
         )
         ch.outbox.append((names.REVIEW, review))
@@ -275,8 +297,7 @@ class Applier(Governance):
         A task that was running gets a fresh attempt, so a late result from the old one is ignored.
         """
         if job.status in (JobStatus.pending, JobStatus.planning):
-            created = JobCreated(job_id=job.id, goal=job.goal, context=job.context, priority=job.priority)
-            ch.outbox.append((names.JOBS, created))
+            ch.outbox.extend(first_messages(job.id, job.goal, job.context, job.priority, job.submitted_plan))
             return
         for task in job.tasks.values():
             if task.status is TaskStatus.ready:

@@ -63,6 +63,7 @@ class JobCache:
                 error=None,
                 plan_version=0,
                 context=job.context,
+                submitted_plan=job.plan,
                 created_at=job.created_at,
                 trace_parent=job.trace_parent,
                 last_event=newest.get(job.id),

@@ -25,8 +25,9 @@ from planwright.core.db.schema import idempotency_keys, jobs, outbox
 from planwright.core.db.writes import Part, insert_rows, write_together
 from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
-from planwright.core.messages import JobCreated, Message
+from planwright.core.messages import JobCreated, Message, PlanCreated, PlanStarted
 from planwright.core.outbox import Outbox, OutboxRelay, Pending, announce
+from planwright.core.plan import PlanSpec
 from planwright.core.states import JobStatus
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,32 @@ class NewJob:
     created_at: datetime
     trace_id: str | None
     trace_parent: str | None
-    message: JobCreated  # built in the request, so it carries the request's trace context
+    # Built in the request, so they carry its trace context: job.created for the planner, or (an
+    # explicit plan) plan.started and plan.created for the Orchestrator.
+    messages: tuple[tuple[str, Message], ...]
     tenant: str = "default"
+    plan: PlanSpec | None = None  # submitted with the job: the planner is skipped
     # (Idempotency-Key, SHA-256 of the request): stored with the job, in its transaction.
     idempotency: tuple[str, str] | None = None
+
+
+EXPLICIT = "explicit"  # the planner name of a plan submitted with its job
+
+
+def first_messages(
+    job_id: UUID,
+    goal: str,
+    context: dict[str, Any],
+    priority: int,
+    plan: PlanSpec | None = None,
+) -> tuple[tuple[str, Message], ...]:
+    """What starts a job: job.created for the planner, or its submitted plan for the Orchestrator."""
+    if plan is None:
+        return ((names.JOBS, JobCreated(job_id=job_id, goal=goal, context=context, priority=priority)),)
+    return (
+        (names.ORCHESTRATOR, PlanStarted(job_id=job_id, planner=EXPLICIT)),
+        (names.ORCHESTRATOR, PlanCreated(job_id=job_id, plan=plan, planner=EXPLICIT)),
+    )
 
 
 class Intake:
@@ -101,7 +124,8 @@ class Intake:
                 await self._commit_each([item])
 
     async def _commit(self, new: Sequence[NewJob], answer: Callable[[], None]) -> None:
-        items: list[tuple[str, Message]] = [(names.JOBS, job.message) for job in new]
+        items = [item for job in new for item in job.messages]
+        with_plans = any(job.plan is not None for job in new)  # else the column is left out
         created = [
             EventDraft(job_id=job.id, type="job.created", data={"goal": job.goal, "priority": job.priority})
             for job in new
@@ -110,7 +134,7 @@ class Intake:
         remembered = [_remembered(job) for job in new if job.idempotency is not None]
 
         async def store(conn: AsyncConnection) -> tuple[Pending, list[Event]]:
-            await insert_rows(conn, jobs, [_row(job) for job in new])
+            await insert_rows(conn, jobs, [_row(job, with_plans) for job in new])
             if remembered:
                 await insert_rows(conn, idempotency_keys, remembered)
             pending = await self._outbox.write(conn, items)
@@ -123,7 +147,7 @@ class Intake:
                 return None
             now = utcnow()
             parts: list[Part] = [
-                (jobs, [_row(job) for job in new], False),
+                (jobs, [_row(job, with_plans) for job in new], False),
                 (outbox, self._outbox.rows(items), True),
                 (event_log, event_rows(created, now), True),
                 (idempotency_keys, remembered, False),
@@ -147,8 +171,10 @@ class Intake:
                 log.exception("intake: announcing %d committed job(s) failed", len(new))
 
 
-def _row(job: NewJob) -> dict[str, Any]:
+def _row(job: NewJob, with_plan: bool) -> dict[str, Any]:
+    plan = {"submitted_plan": job.plan.model_dump(mode="json") if job.plan else None} if with_plan else {}
     return {
+        **plan,
         "id": job.id,
         "goal": job.goal,
         "context_json": job.context,

@@ -42,14 +42,14 @@ from planwright.core.db.writes import (
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, utcnow
 from planwright.core.feed import EventFeed
-from planwright.core.messages import JobCreated
 from planwright.core.outbox import Outbox, OutboxRelay, Pending, announce
+from planwright.core.plan import PlanSpec
 from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api.orchestrator.apply import Applier
 from planwright.services.api.orchestrator.cache import JobCache
-from planwright.services.api.orchestrator.intake import Intake, NewJob
+from planwright.services.api.orchestrator.intake import Intake, NewJob, first_messages
 from planwright.services.api.orchestrator.state import (
     Changes,
     JobState,
@@ -122,9 +122,11 @@ class Orchestrator:
         *,
         tenant: str = "default",
         idempotency: tuple[str, str] | None = None,
+        plan: PlanSpec | None = None,
     ) -> NewJob:
-        """Store a new job and its ``job.created`` message in one transaction (never lost once 201);
-        with ``idempotency`` (key, request digest) the key is stored in it too (unique per tenant)."""
+        """Store a new job and its first messages in one transaction (never lost once 201): job.created
+        for the planner, or, with ``plan`` (already validated), that plan for the Orchestrator itself.
+        With ``idempotency`` (key, request digest) the key is stored in it too (unique per tenant)."""
         job_id = uuid.uuid4()
         # Called inside the POST /jobs span: the job's trace is that span's, and its root.
         trace_id, trace_parent = tracing.current_ids()
@@ -136,9 +138,10 @@ class Orchestrator:
             created_at=utcnow(),
             trace_id=trace_id,
             trace_parent=trace_parent,
-            message=JobCreated(job_id=job_id, goal=goal, context=context, priority=priority),
+            messages=first_messages(job_id, goal, context, priority, plan),
             tenant=tenant,
             idempotency=idempotency,
+            plan=plan,
         )
         await self.intake.submit(job)
         return job

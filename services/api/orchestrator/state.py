@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from planwright.core.db.schema import jobs, tasks
 from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
+from planwright.core.plan import PlanSpec
 from planwright.core.states import JobStatus, TaskStatus
 from planwright.core.tracing import Span
 
@@ -72,6 +73,7 @@ class JobState:
     error: str | None
     plan_version: int
     context: dict[str, Any] = field(default_factory=dict)
+    submitted_plan: PlanSpec | None = None  # POST /jobs with a plan: it is resumed from here
     tasks: dict[str, TaskState] = field(default_factory=dict)  # in plan order
     finished_at: datetime | None = None
     reopened_at: datetime | None = None
@@ -186,6 +188,7 @@ async def _load(conn: AsyncConnection, ids: list[UUID]) -> dict[UUID, JobState]:
             error=r.error,
             plan_version=r.plan_version,
             context=r.context_json,
+            submitted_plan=PlanSpec.model_validate(r.submitted_plan) if r.submitted_plan else None,
             finished_at=r.finished_at,
             reopened_at=as_utc(r.reopened_at) if r.reopened_at else None,
             tokens_used=r.tokens_used,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from planwright.core.errors import NotFound
-from planwright.core.tool_registry import MEDIA_TYPE_PATTERN
+from planwright.core.tools_builtin import MEDIA_TYPE_PATTERN
 from planwright.services.api import queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from planwright.core.states import JobStatus
-from planwright.services.api import idempotency, limits, queries, schemas
+from planwright.services.api import idempotency, limits, plans, queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
 
@@ -47,11 +47,16 @@ _IDEMPOTENCY_KEY = {
     openapi_extra={"parameters": [_IDEMPOTENCY_KEY]},
 )
 async def create_job(body: schemas.JobCreate, request: Request) -> Response:
-    """Submit a goal. The job is stored before the answer; planning starts right after."""
+    """Submit a goal, or a plan (docs/api.md#explicit-plans). The job is stored before the answer;
+    planning (or, for a plan, its first tasks) starts right after."""
     runtime = runtime_of(request)
     idempotency_key = request.headers.get("idempotency-key")
     if body.context_json:
         limits.check_context_size(body.context_json, runtime.settings.context_max_bytes)
+    goal = body.goal or ""  # the schema asks for a goal, a plan or both
+    if body.plan is not None:
+        plans.check_submitted(runtime, body.plan, body.max_tasks)
+        goal = goal or plans.goal_of(body.plan)
     tenant = tenant_of(request) or idempotency.OPEN_TENANT
     if idempotency_key is not None:
         existing, remember = await idempotency.lookup(runtime, tenant, idempotency_key, body)
@@ -59,7 +64,7 @@ async def create_job(body: schemas.JobCreate, request: Request) -> Response:
             return _json(existing, 200)
         try:
             job = await runtime.orchestrator.submit_job(
-                body.goal, body.context_json, body.priority, tenant=tenant, idempotency=remember
+                goal, body.context_json, body.priority, tenant=tenant, idempotency=remember, plan=body.plan
             )
         except Exception:
             # The same key, sent twice at once: the other request's job won the key.
@@ -69,7 +74,7 @@ async def create_job(body: schemas.JobCreate, request: Request) -> Response:
             return _json(existing, 200)
     else:
         job = await runtime.orchestrator.submit_job(
-            body.goal, body.context_json, body.priority, tenant=tenant
+            goal, body.context_json, body.priority, tenant=tenant, plan=body.plan
         )
     # The job as committed: nothing but the Orchestrator has touched it yet, so no need to read it back.
     detail = schemas.JobDetail(

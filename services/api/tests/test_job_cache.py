@@ -21,7 +21,7 @@ from planwright.core.messages import PlanCreated, PlanStarted, TaskCompleted, Ta
 from planwright.core.outbox import DirectOutbox, OutboxRelay
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.settings import Settings
-from planwright.core.tool_registry import default_registry
+from planwright.core.tools_builtin import default_registry
 from planwright.services.api.orchestrator import Orchestrator
 
 GOAL = "Write a note; then summarize it"

@@ -17,7 +17,8 @@ from planwright.core.bus import MemoryBus
 from planwright.core.errors import RetryableToolError
 from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.messages import TaskCompleted, TaskDispatch, TaskFailed
-from planwright.core.tool_registry import ToolCall, ToolSpec, default_registry
+from planwright.core.tool_registry import ToolCall, ToolSpec
+from planwright.core.tools_builtin import default_registry
 from planwright.services.worker.service import Worker
 
 

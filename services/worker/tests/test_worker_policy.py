@@ -11,7 +11,7 @@ from planwright.core.bus import MemoryBus
 from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.messages import Message, TaskCompleted, TaskDispatch, TaskFailed
 from planwright.core.policy import PolicyStore
-from planwright.core.tool_registry import default_registry
+from planwright.core.tools_builtin import default_registry
 from planwright.services.worker.service import Worker
 
 POLICY = """

@@ -1,0 +1,1 @@
+"""An example Planwright plugin: see tools.py and README.md."""
