@@ -21,6 +21,7 @@ from planwright.core.db.engine import ReadPool, make_engine
 from planwright.core.errors import ConfigError
 from planwright.core.feed import EventFeed, MemoryFeed
 from planwright.core.llm import make_client
+from planwright.core.mcp_servers import mcp_servers
 from planwright.core.outbox import DirectOutbox, Outbox, OutboxRelay
 from planwright.core.planning.llm import LLMPlanner, RulePlanning
 from planwright.core.planning.rules import RuleBasedPlanner
@@ -77,6 +78,7 @@ class Runtime:
         outbox: Outbox = DirectOutbox(self.bus) if settings.embedded else self.relay
         self.orchestrator = Orchestrator(self.engine, self.bus, outbox, self.feed, settings, self.policy)
         self.registry = tool_catalog(settings)  # an unusable plugin stops the process here
+        self.mcp = mcp_servers(settings, self.registry, self.roles)  # MCP servers' tools (docs/mcp.md)
         self.artifacts = ArtifactStore(settings.artifact_dir)
         self.llm = make_client(settings)
         self._stop = asyncio.Event()
@@ -140,6 +142,7 @@ class Runtime:
 
     async def start(self) -> None:
         self._stop.clear()
+        await self.mcp.start()  # connects in the background; waits a little for the first attempts
         if "orchestrator" in self.roles:
             await self.relay.flush()  # whatever a previous run committed but never published
             await self._reconcile_if_fresh()
@@ -204,6 +207,7 @@ class Runtime:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._tasks.clear()
+        await self.mcp.close()  # ends the sessions and their stdio child processes
         await self.feed.close()
         await self.bus.close()
         await self.llm.provider.aclose()

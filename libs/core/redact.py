@@ -53,14 +53,24 @@ def secrets_of(settings: BaseModel) -> list[str]:
     return found
 
 
+_secrets: list[str] = []
 _active = Redactor(())
 
 
 def install(settings: BaseModel) -> Redactor:
     """Make ``settings``' secrets the ones ``redact`` masks (once per process, at start)."""
-    global _active
-    _active = Redactor(secrets_of(settings))
+    global _active, _secrets
+    _secrets = secrets_of(settings)
+    _active = Redactor(_secrets)
     return _active
+
+
+def add(secrets: Iterable[str]) -> None:
+    """Mask ``secrets`` too, from now on: values read from elsewhere at start (the MCP servers file's
+    ``${NAME}`` references)."""
+    global _active
+    _secrets.extend(secrets)
+    _active = Redactor(_secrets)
 
 
 def redact(text: str) -> str:

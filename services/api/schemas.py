@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -216,6 +216,23 @@ class ToolOut(BaseModel):
     output_schema: dict[str, Any]
     side_effects: bool
     timeout_s: float
+    source: str = Field(description='Where it comes from: "builtin", "plugin:<module>" or "mcp:<server>".')
+
+
+class ServerStatusOut(BaseModel):
+    """An MCP server as this API process sees it (docs/mcp.md#status)."""
+
+    name: str
+    transport: Literal["stdio", "http"]
+    status: Literal["connected", "connecting", "down"]
+    error: str | None = Field(description="Why it is down; null otherwise.")
+    tools: int = Field(description="Its tools in the list (a down server keeps those it listed last).")
+    since: datetime | None = Field(description="When it entered this status.")
+
+
+class ToolsOut(BaseModel):
+    tools: list[ToolOut]
+    servers: list[ServerStatusOut] = Field(description="The MCP servers of config/mcp.yaml, in file order.")
 
 
 class ErrorBody(BaseModel):

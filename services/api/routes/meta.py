@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -21,10 +23,13 @@ UI_HEADERS = {
 }
 
 
-@router.get("/tools", response_model=list[schemas.ToolOut], tags=["tools"])
-async def list_tools(runtime: RuntimeDep) -> list[schemas.ToolOut]:
-    """Every registered tool with its argument and output JSON schemas."""
-    return [schemas.ToolOut(**spec.describe()) for spec in runtime.registry.specs()]
+@router.get("/tools", response_model=schemas.ToolsOut, tags=["tools"])
+async def list_tools(runtime: RuntimeDep) -> schemas.ToolsOut:
+    """Every registered tool with its argument and output JSON schemas, and each MCP server's status."""
+    return schemas.ToolsOut(
+        tools=[schemas.ToolOut(**spec.describe()) for spec in runtime.registry.specs()],
+        servers=[schemas.ServerStatusOut(**asdict(s)) for s in runtime.mcp.statuses()],
+    )
 
 
 @router.get("/healthz", tags=["meta"])

@@ -64,7 +64,8 @@ export interface paths {
         put?: never;
         /**
          * Create Job
-         * @description Submit a goal. The job is stored before the answer; planning starts right after.
+         * @description Submit a goal, or a plan (docs/api.md#explicit-plans). The job is stored before the answer;
+         *     planning (or, for a plan, its first tasks) starts right after.
          */
         post: operations["create_job_jobs_post"];
         delete?: never;
@@ -397,7 +398,7 @@ export interface paths {
         };
         /**
          * List Tools
-         * @description Every registered tool with its argument and output JSON schemas.
+         * @description Every registered tool with its argument and output JSON schemas, and each MCP server's status.
          */
         get: operations["list_tools_tools_get"];
         put?: never;
@@ -598,9 +599,16 @@ export interface components {
         JobCreate: {
             /**
              * Goal
-             * @description What the job should achieve, 1..10000 characters.
+             * @description What the job should achieve, 1..10000 characters. Required unless a plan is given (then it defaults to a line naming the plan's tasks).
              */
-            goal: string;
+            goal?: string | null;
+            /** @description Run these tasks instead of asking the planner: validated like a planner's plan (known tools, argument schemas, $from references, cycles, size, the policy). See docs/api.md. */
+            plan?: components["schemas"]["PlanSpec"] | null;
+            /**
+             * Max Tasks
+             * @description With a plan: raise PLAN_MAX_TASKS for this job, up to the policy's job.max_tasks.
+             */
+            max_tasks?: number | null;
             /**
              * Context Json
              * @description Extra context for the planner (a JSON object).
@@ -907,6 +915,39 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /**
+         * ServerStatusOut
+         * @description An MCP server as this API process sees it (docs/mcp.md#status).
+         */
+        ServerStatusOut: {
+            /** Name */
+            name: string;
+            /**
+             * Transport
+             * @enum {string}
+             */
+            transport: "stdio" | "http";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "connected" | "connecting" | "down";
+            /**
+             * Error
+             * @description Why it is down; null otherwise.
+             */
+            error: string | null;
+            /**
+             * Tools
+             * @description Its tools in the list (a down server keeps those it listed last).
+             */
+            tools: number;
+            /**
+             * Since
+             * @description When it entered this status.
+             */
+            since: string | null;
+        };
         /** SessionIn */
         SessionIn: {
             /**
@@ -1072,6 +1113,21 @@ export interface components {
             side_effects: boolean;
             /** Timeout S */
             timeout_s: number;
+            /**
+             * Source
+             * @description Where it comes from: "builtin", "plugin:<module>" or "mcp:<server>".
+             */
+            source: string;
+        };
+        /** ToolsOut */
+        ToolsOut: {
+            /** Tools */
+            tools: components["schemas"]["ToolOut"][];
+            /**
+             * Servers
+             * @description The MCP servers of config/mcp.yaml, in file order.
+             */
+            servers: components["schemas"]["ServerStatusOut"][];
         };
         /**
          * UsageOut
@@ -2231,7 +2287,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ToolOut"][];
+                    "application/json": components["schemas"]["ToolsOut"];
                 };
             };
         };

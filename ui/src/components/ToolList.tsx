@@ -4,6 +4,7 @@ import { useMissingScope } from "@/hooks/useSession";
 import { useTools } from "@/hooks/useTools";
 import { useToolPolicy } from "@/hooks/usePolicy";
 import { ErrorNote, JsonBlock } from "./Common";
+import { ToolListServers } from "./ToolListServers";
 
 const DECISION_LABELS: Record<string, { label: string; background: string; border: string }> = {
   allow: { label: "Allowed", background: "#d3f9d8", border: "#2f9e44" },
@@ -13,15 +14,16 @@ const DECISION_LABELS: Record<string, { label: string; background: string; borde
 
 /** Every tool, its argument schema, and what the current policy mode decides for it. */
 export function ToolList() {
-  const tools = useTools();
+  const catalog = useTools();
   const noPolicy = useMissingScope("admin");
-  const policy = useToolPolicy(tools.data, noPolicy === null);
+  const policy = useToolPolicy(catalog.data?.tools, noPolicy === null);
 
-  if (tools.error) return <ErrorNote message={tools.error} />;
-  if (!tools.data) return <p className="muted">Loading tools…</p>;
+  if (catalog.error) return <ErrorNote message={catalog.error} />;
+  if (!catalog.data) return <p className="muted">Loading tools…</p>;
 
   return (
     <>
+      <ToolListServers servers={catalog.data.servers} />
       {policy.data ? (
         <p>
           Policy mode <code>{policy.data.mode}</code>:{" "}
@@ -32,7 +34,7 @@ export function ToolList() {
       ) : null}
       {noPolicy ? <p className="muted">{noPolicy} Without it, what the policy decides per tool is not shown.</p> : null}
       <ErrorNote message={policy.error} />
-      {tools.data.map((tool) => {
+      {catalog.data.tools.map((tool) => {
         const decision = policy.data?.byTool[tool.name];
         const look = decision ? DECISION_LABELS[decision.decision] : undefined;
         return (
@@ -56,7 +58,8 @@ export function ToolList() {
               </p>
             ) : null}
             <p className="muted">
-              {tool.side_effects ? "Has side effects" : "No side effects"} · timeout {tool.timeout_s} s
+              {tool.side_effects ? "Has side effects" : "No side effects"} · timeout {tool.timeout_s} s · from{" "}
+              <code>{tool.source}</code>
             </p>
             <details>
               <summary>Argument schema</summary>

@@ -19,8 +19,9 @@ export function useToolPolicy(tools: Tool[] | undefined, allowed = true) {
   const names = (tools ?? []).map((t) => t.name).sort();
   const key = names.join(",");
   const load = useCallback(async (): Promise<ToolPolicy> => {
-    const tasks = key.split(",").map((name) => ({
-      key: `tool_${name}`,
+    // Task keys are snake_case; tool names may not be (mcp.<server>.<tool>), so number them.
+    const tasks = key.split(",").map((name, i) => ({
+      key: `tool_${i}`,
       title: name,
       description: "",
       tool: name,

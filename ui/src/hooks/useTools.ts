@@ -1,10 +1,13 @@
 import { useCallback } from "react";
-import { api, type Tool } from "@/api/client";
+import { api, type Schemas } from "@/api/client";
 import { unwrap } from "@/api/errors";
 import { useResource } from "./useResource";
 
-/** Every registered tool with its description and argument schema. */
+export type ToolCatalog = Schemas["ToolsOut"];
+export type ServerStatus = Schemas["ServerStatusOut"];
+
+/** Every registered tool (description, schemas, source) and the status of each MCP server. */
 export function useTools() {
   const load = useCallback(() => unwrap(api.GET("/tools")), []);
-  return useResource<Tool[]>("tools", load);
+  return useResource<ToolCatalog>("tools", load);
 }
