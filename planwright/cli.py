@@ -331,57 +331,67 @@ def migrate(
     typer.echo("database is at the newest schema")
 
 
+ApiOpt = Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")]
+
+
 @app.command()
 def submit(
-    goal: Annotated[str, typer.Argument(help="What the job should achieve.")],
+    goal: Annotated[
+        str | None,
+        typer.Argument(help="What the job should achieve (optional with --plan).", show_default=False),
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Print task status live until the job ends.")
     ] = False,
     priority: Annotated[int, typer.Option(help="0..9, higher runs first.")] = 1,
     context: Annotated[str, typer.Option(help="context_json as a JSON object.")] = "{}",
-    api_url: Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")] = (
-        "http://localhost:8000"
-    ),
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Run this plan instead of planning the goal: a YAML or JSON file of tasks.",
+            show_default=False,
+        ),
+    ] = None,
+    api_url: ApiOpt = "http://localhost:8000",
     key: KeyOpt = None,
 ) -> None:
     """Submit a job; with --follow, exit 0 only if it succeeds."""
-    from planwright.follow import follow_job, submit_job
+    from planwright.client import Client
+    from planwright.follow import exits, follow_job, read_plan
 
     try:
         context_json = json.loads(context)
     except json.JSONDecodeError as exc:
         typer.echo(f"planwright: --context is not valid JSON: {exc}", err=True)
         raise typer.Exit(2) from exc
-    job = submit_job(api_url, goal, context_json, priority, key=key)
-    typer.echo(f"job {job['id']} {job['status']}")
-    if follow:
-        status = follow_job(api_url, job["id"], out=sys.stdout, key=key)
-        raise typer.Exit(0 if status == "succeeded" else 1)
+    tasks = None if plan is None else read_plan(plan)
+    if goal is None and tasks is None:
+        typer.echo("planwright submit: give a goal, or a plan with --plan", err=True)
+        raise typer.Exit(2)
+    with Client(api_url, key) as client:
+        with exits(refused=2):
+            job = client.submit(goal, plan=tasks, context=context_json, priority=priority)
+        typer.echo(f"job {job.id} {job.status}")
+        if follow:
+            with exits(refused=2, what=f"cannot follow job {job.id}: "):
+                status = follow_job(client, job.id, out=sys.stdout)
+            raise typer.Exit(0 if status == "succeeded" else 1)
 
 
 @app.command()
 def retry(
     task_id: Annotated[str, typer.Argument(help="The failed or blocked task to run again.")],
-    api_url: Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")] = (
-        "http://localhost:8000"
-    ),
+    api_url: ApiOpt = "http://localhost:8000",
     key: KeyOpt = None,
 ) -> None:
     """Retry a failed or blocked task; its failed job reopens (POST /tasks/{id}/retry)."""
-    import httpx
+    from planwright.client import Client
+    from planwright.follow import exits
 
-    from planwright.follow import auth_headers, error_message
-
-    try:
-        resp = httpx.post(f"{api_url}/tasks/{task_id}/retry", headers=auth_headers(key))
-    except httpx.HTTPError as exc:
-        typer.echo(f"planwright: cannot reach the API at {api_url}: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if resp.status_code != 200:
-        typer.echo(f"planwright: {error_message(resp)}", err=True)
-        raise typer.Exit(1)
-    task = resp.json()
-    typer.echo(f"task {task['key']} is {task['status']} (attempt {task['attempt']})")
+    with Client(api_url, key) as client, exits(refused=1):
+        task = client.retry(task_id)
+    typer.echo(f"task {task.key} is {task.status} (attempt {task.attempt})")
 
 
 keys_app = typer.Typer(

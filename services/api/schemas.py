@@ -8,10 +8,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planwright.core.jsoncheck import check_json, check_text
 from planwright.core.plan import PlanSpec
 from planwright.core.settings import CONTEXT_MAX_DEPTH, GOAL_MAX_CHARS, PRIORITY_MAX, PRIORITY_MIN
 from planwright.core.states import JobStatus, TaskStatus
-from planwright.services.api.limits import check_json, check_text
 
 # How deeply a submitted plan may nest (the plan, its tasks, their args): args get what context_json may.
 PLAN_MAX_DEPTH = CONTEXT_MAX_DEPTH + 4

@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planwright.core import netguard
 from planwright.core.errors import ConfigError, PlanwrightError
+from planwright.core.jsoncheck import check_json
 from planwright.core.plan import PlanSpec, TaskSpec
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.policy import Decision, PolicyEngine, netguard_decision
 from planwright.services.api import schemas
 from planwright.services.api.deps import RuntimeDep
-from planwright.services.api.limits import check_json
 from planwright.services.runtime import Runtime
 
 router = APIRouter(tags=["policy"])
