@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -15,30 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import ConfigError, RetryableToolError, ToolError
-from planwright.core.llm import LLMClient, MockProvider
+from planwright.core.tests.test_tool_registry import make_call
 from planwright.core.tool_registry import ToolCall, ToolRegistry
 from planwright.tools import ToolSpec, tool
-
-
-def make_call(tmp_path, args, *, context=None, attempt=1, said=None):
-    async def progress(message):
-        if said is not None:
-            said.append(message)
-
-    return ToolCall(
-        job_id=uuid.uuid4(),
-        task_id=uuid.uuid4(),
-        attempt=attempt,
-        goal="test",
-        args=args,
-        inputs={},
-        artifacts=ArtifactStore(tmp_path),
-        llm=LLMClient(MockProvider()),
-        progress=progress,
-        context=context or {},
-    )
 
 
 async def run(spec: ToolSpec, tmp_path, args, **call) -> dict[str, Any]:

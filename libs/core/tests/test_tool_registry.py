@@ -41,20 +41,24 @@ def echo_spec(name="echo", timeout_s=1.0, handler=echo):
     )
 
 
-def make_call(tmp_path, args):
+def make_call(tmp_path, args, *, context=None, attempt=1, said=None):
+    """A call as a worker makes it; the progress it reports goes to ``said`` (a list) when given."""
+
     async def progress(message):
-        pass
+        if said is not None:
+            said.append(message)
 
     return ToolCall(
         job_id=uuid.uuid4(),
         task_id=uuid.uuid4(),
-        attempt=1,
+        attempt=attempt,
         goal="test goal",
         args=args,
         inputs={},
         artifacts=ArtifactStore(tmp_path),
         llm=LLMClient(MockProvider()),
         progress=progress,
+        context=context or {},
     )
 
 
