@@ -27,6 +27,9 @@ from planwright.services.api import schemas
 
 _RUNNING = (TaskStatus.queued.value, TaskStatus.running.value, TaskStatus.reviewing.value)
 _FAILED = (TaskStatus.failed.value, TaskStatus.blocked.value)
+# A job as the API shows it: not the plan it was submitted with (that is the plans row's to show,
+# and may be large).
+JOB_COLUMNS = tuple(c for c in jobs.c if c.name != "submitted_plan")
 
 
 def _ts(row: Row[Any], *cols: str) -> dict[str, Any]:
@@ -143,7 +146,9 @@ async def list_jobs(
     tenant: str | None = None,
 ) -> schemas.JobPage:
     """A page of jobs, newest first: ``tenant``'s, or every tenant's when None (an open API)."""
-    query = sa.select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit + 1).offset(offset)
+    query = (
+        sa.select(*JOB_COLUMNS).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit + 1).offset(offset)
+    )
     if status is not None:
         query = query.where(jobs.c.status == status.value)
     if tenant is not None:
@@ -170,7 +175,7 @@ _ONE_JOB_USAGE = sa.select(*_usage_columns()).where(llm_calls.c.job_id == _JOB_I
 _CURRENT_PLAN = (plans.c.job_id == jobs.c.id) & (plans.c.version == jobs.c.plan_version)
 _JOB_DETAIL = (
     sa.select(
-        jobs,
+        *JOB_COLUMNS,
         _ONE_JOB_COUNTS,
         _ONE_JOB_USAGE,
         plans.c.version.label("plan_version_found"),
