@@ -113,6 +113,12 @@ class PlanCheck:
     def allowed(self) -> bool:
         return not self.problems and all(d.allowed for d in self.decisions.values())
 
+    @property
+    def reasons(self) -> list[str]:
+        """Why the plan may not run: the plan's problems, then each refused task's ("task 'k': ...")."""
+        reasons = [p.reason for p in self.problems]
+        return reasons + [f"task '{k}': {d.reason}" for k, d in self.decisions.items() if not d.allowed]
+
 
 _NO_LIMITS = ToolLimits()
 _WILDCARDS = frozenset("*?[")

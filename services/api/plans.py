@@ -24,9 +24,7 @@ def check_submitted(runtime: Runtime, plan: PlanSpec, max_tasks: int | None) -> 
     mode = runtime.settings.policy_mode
     check = runtime.policy.engine.check_plan(mode, [(t.key, t.tool, t.args) for t in plan.tasks])
     if not check.allowed:
-        reasons = [p.reason for p in check.problems]
-        reasons += [f"task '{k}': {d.reason}" for k, d in check.decisions.items() if not d.allowed]
-        raise PlanInvalid([f"blocked by policy: {reason}" for reason in reasons])
+        raise PlanInvalid([f"blocked by policy: {reason}" for reason in check.reasons])
 
 
 def task_limit(runtime: Runtime, asked: int | None) -> int:

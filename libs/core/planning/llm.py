@@ -242,10 +242,8 @@ class LLMPlanner:
             return None, exc.reasons
         if self.policy is not None:
             check = self.policy.engine.check_plan(self.policy_mode, [(t.key, t.tool, t.args) for t in tasks])
-            problems = [p.reason for p in check.problems]
-            problems += [f"task '{k}': {d.reason}" for k, d in check.decisions.items() if not d.allowed]
-            if problems:
-                return None, problems
+            if reasons := check.reasons:
+                return None, reasons
         return plan, []
 
 

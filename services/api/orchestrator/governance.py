@@ -55,13 +55,12 @@ class Governance:
         ch.spans.append(span)
         if check.allowed:
             return
-        reasons = [p.reason for p in check.problems]
         for key, decision in check.decisions.items():
             if not decision.allowed:
                 task = job.tasks[key]
                 self._decision(job, task, ch, "block", decision.rule, decision.reason)
                 self._task(job, task, TaskStatus.blocked, ch, error=decision.reason)
-                reasons.append(f"task '{key}': {decision.reason}")
+        reasons = check.reasons
         for task in job.tasks.values():
             if task.status is TaskStatus.pending:
                 self._task(job, task, TaskStatus.skipped, ch, reason="the plan was blocked by policy")
