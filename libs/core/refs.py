@@ -43,20 +43,27 @@ def find_refs(args: Mapping[str, Any]) -> tuple[list[Ref], list[str]]:
     refs: list[Ref] = []
     problems: list[str] = []
     for where, node in _walk(args, "args"):
-        spec = node[REF_KEY]
-        if len(node) != 1 or not isinstance(spec, str):
-            problems.append(f'{where}: a reference is {{"{REF_KEY}": "<task>.output.<field>"}} alone')
-            continue
-        found = _PATH.match(spec)
-        if found is None:
-            problems.append(
-                f"{where}: '{spec}' is not a reference; write <task key>.output or "
-                "<task key>.output.<field>[.<field or index>...]"
-            )
-            continue
-        task, rest = found.groups()
-        refs.append(Ref(where, task, tuple(rest.split(".")[1:])))
+        found = _parse(node, where)
+        if isinstance(found, Ref):
+            refs.append(found)
+        else:
+            problems.append(found)
     return refs, problems
+
+
+def _parse(node: dict[str, Any], where: str) -> Ref | str:
+    """The reference ``node`` (a dict holding ``$from``) at ``where``, or why it is not one."""
+    spec = node[REF_KEY]
+    if len(node) != 1 or not isinstance(spec, str):
+        return f'{where}: a reference is {{"{REF_KEY}": "<task>.output.<field>"}} alone'
+    found = _PATH.match(spec)
+    if found is None:
+        return (
+            f"{where}: '{spec}' is not a reference; write <task key>.output or "
+            "<task key>.output.<field>[.<field or index>...]"
+        )
+    task, rest = found.groups()
+    return Ref(where, task, tuple(rest.split(".")[1:]))
 
 
 def has_refs(node: Any) -> bool:
@@ -85,10 +92,10 @@ def resolve(args: dict[str, Any], outputs: Mapping[str, Mapping[str, Any] | None
 
 def _replace(node: Any, outputs: Mapping[str, Mapping[str, Any] | None], where: str) -> Any:
     if is_ref(node):
-        refs, problems = find_refs({"_": node})
-        if problems:
-            raise RefMissing(problems[0].replace("args._", where, 1))
-        return _value(refs[0], outputs, where)
+        found = _parse(node, where)
+        if not isinstance(found, Ref):
+            raise RefMissing(found)
+        return _value(found, outputs, where)
     if isinstance(node, dict):
         return {k: _replace(v, outputs, f"{where}.{k}") for k, v in node.items()}
     if isinstance(node, list):
