@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from planwright.core.llm.notice import MOCK_NOTICE
+
 if TYPE_CHECKING:
     from planwright.services.runtime import Runtime
 
@@ -71,6 +73,14 @@ class Health:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def llm(self) -> dict[str, str]:
+        """The model that writes the text (``llm_provider``, ``llm_model``) and, for the built-in mock,
+        the notice that its text is placeholder."""
+        settings = self.runtime.settings
+        about = {"llm_provider": settings.llm_provider, "llm_model": settings.model}
+        return about | ({"llm_notice": MOCK_NOTICE} if settings.llm_provider == "mock" else {})
 
     def probes(self) -> dict[str, Probe]:
         """What to check, by the name /healthz reports it under."""
@@ -149,7 +159,7 @@ class Health:
     def report(self) -> tuple[int, dict[str, Any]]:
         """The HTTP status and body of /healthz, from the last check."""
         state = self.state
-        body: dict[str, Any] = {"status": "ok", "mode": self.mode}
+        body: dict[str, Any] = {"status": "ok", "mode": self.mode, **self.llm}
         if state is None:
             body |= {"status": "unavailable", "error": "no health check has completed yet"}
             return 503, body

@@ -8,12 +8,15 @@ from planwright.core.errors import LLMError, TokenBudgetExceeded
 from planwright.core.llm.base import LLMCall, LLMProvider
 from planwright.core.llm.client import LLMClient
 from planwright.core.llm.mock import MockProvider
+from planwright.core.llm.notice import MOCK_NOTICE, MOCK_RECIPES, mock_advice
 from planwright.core.llm.prices import PriceTable
 
 if TYPE_CHECKING:
     from planwright.core.settings import Settings
 
 __all__ = [
+    "MOCK_NOTICE",
+    "MOCK_RECIPES",
     "LLMCall",
     "LLMClient",
     "LLMError",
@@ -22,6 +25,7 @@ __all__ = [
     "TokenBudgetExceeded",
     "get_provider",
     "make_client",
+    "mock_advice",
 ]
 
 

@@ -3,6 +3,10 @@
 It reads prompts laid out the way ``text_generate`` writes them: the ask in the first paragraph, then
 optional ``Job goal:``, ``Output format:``, ``Input from task '<key>':`` and ``Reviewer feedback to
 address:`` sections. Any other prompt is treated as one ask.
+
+Every text it writes (answers and summaries) opens with ``NOTICE_LINE``, so nobody takes a template
+for a model's answer; the line is left out again where mock text is read back (a summary of a mock
+draft, a draft built on one).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import re
 
 from planwright.core.llm.base import ChatRequest, ChatResult, estimate_tokens
+from planwright.core.llm.notice import MOCK_NOTICE
 from planwright.core.text import extractive_summary
 
 # Shape of the answer, decided by whichever keyword appears first in the ask.
@@ -33,6 +38,8 @@ _LEADING_ASK = re.compile(
 )
 _SHAPE_NOUNS = re.compile(r"\b(?:implementation\s+)?(?:check-?list|steps|outline|draft|summary)\b", re.I)
 _CLAUSE_END = re.compile(r"[,;:\n]|\.(?:\s|$)|\s+(?:and\s+)?then\s", re.IGNORECASE)
+NOTICE_LINE = MOCK_NOTICE[:1].upper() + MOCK_NOTICE[1:] + "."
+_NOTICE = re.compile(rf"^[ \t]*{re.escape(NOTICE_LINE)}[ \t]*\n*", re.MULTILINE)
 _TOOL_TOPIC = re.compile(r"\btools?\b|\btool_registry\b|\bToolSpec\b", re.IGNORECASE)
 
 TOOL_CHECKLIST = [
@@ -62,8 +69,17 @@ SEED_ADD_TOOL_STEPS = [
 ]
 
 
+def without_notice(text: str) -> str:
+    """``text`` without the mock's notice lines (text the mock wrote earlier, read back as input)."""
+    return _NOTICE.sub("", text)
+
+
 def respond(prompt: str) -> str:
-    """The mock model's markdown answer to ``prompt``; same prompt, same answer."""
+    """The mock model's markdown answer to ``prompt``; same prompt, same answer (after its notice)."""
+    return f"{NOTICE_LINE}\n\n{_answer(without_notice(prompt))}"
+
+
+def _answer(prompt: str) -> str:
     ask = prompt.strip().split("\n\n", 1)[0].strip()
     goal = _line_field(prompt, "Job goal")
     shape = _shape(ask)
@@ -230,7 +246,8 @@ class MockProvider:
         elif request.purpose == "summarize":
             match = re.search(r"at most (\d+) sentences", prompt)
             body = prompt.split("<<<TEXT\n", 1)[-1].rsplit("\nTEXT>>>", 1)[0]
-            text = extractive_summary(body, int(match.group(1)) if match else 3)
+            summary = extractive_summary(without_notice(body), int(match.group(1)) if match else 3)
+            text = f"{NOTICE_LINE}\n\n{summary or 'Nothing to summarize.'}"
         else:
             text = respond(prompt)
         seen = request.system + "".join(content for _, content in request.messages)

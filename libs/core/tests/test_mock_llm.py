@@ -1,6 +1,7 @@
 import re
 
-from planwright.core.llm import LLMClient, LLMProvider, MockProvider, get_provider
+from planwright.core.llm import MOCK_NOTICE, LLMClient, LLMProvider, MockProvider, get_provider
+from planwright.core.llm.mock import NOTICE_LINE
 from planwright.core.settings import Settings
 from planwright.core.text import extractive_summary, split_sentences
 
@@ -8,6 +9,14 @@ SEED_GOAL = (
     "Generate an implementation checklist for adding a new tool, then write a tools.md draft file "
     "as an artifact, then summarize it."
 )
+
+
+async def complete(prompt):
+    """The mock's answer after its first line, which must be the notice that it is placeholder text."""
+    text = await LLMClient(MockProvider()).complete(prompt)
+    first, blank, rest = text.split("\n", 2)
+    assert (first, blank) == (NOTICE_LINE, "")
+    return rest
 
 
 def checklist_items(text):
@@ -22,7 +31,7 @@ def test_get_provider_returns_the_mock_provider_by_default():
 
 
 async def test_seed_goal_yields_a_planwright_tool_checklist():
-    text = await LLMClient(MockProvider()).complete(SEED_GOAL)
+    text = await complete(SEED_GOAL)
     assert text.startswith("# ")
     items = checklist_items(text)
     assert 6 <= len(items) <= 10
@@ -38,21 +47,19 @@ async def test_seed_goal_yields_a_planwright_tool_checklist():
 
 async def test_short_ask_takes_its_subject_from_the_job_goal():
     prompt = f"Create checklist\n\nJob goal: {SEED_GOAL}\nOutput format: markdown"
-    text = await LLMClient(MockProvider()).complete(prompt)
+    text = await complete(prompt)
     assert text.splitlines()[0] == "# Implementation checklist: adding a new tool"
     assert len(checklist_items(text)) >= 6
 
 
 async def test_same_prompt_gives_the_same_answer_across_instances():
     prompt = "Write a checklist for rotating the database credentials"
-    assert await LLMClient(MockProvider()).complete(prompt) == await LLMClient(MockProvider()).complete(
-        prompt
-    )
+    assert await complete(prompt) == await complete(prompt)
 
 
 async def test_other_checklists_are_about_their_own_subject():
-    db = await LLMClient(MockProvider()).complete("Write a checklist for migrating the database to Postgres")
-    ui = await LLMClient(MockProvider()).complete("Write a checklist for redesigning the job page")
+    db = await complete("Write a checklist for migrating the database to Postgres")
+    ui = await complete("Write a checklist for redesigning the job page")
     assert db != ui
     assert db.splitlines()[0] == "# Checklist: migrating the database to Postgres"
     assert "migrating the database to Postgres" in " ".join(checklist_items(db))
@@ -61,7 +68,7 @@ async def test_other_checklists_are_about_their_own_subject():
 
 
 async def test_steps_are_numbered_and_read_as_an_activity():
-    text = await LLMClient(MockProvider()).complete("List the steps to deploy the API on Kubernetes")
+    text = await complete("List the steps to deploy the API on Kubernetes")
     assert text.splitlines()[0] == "# Steps: deploying the API on Kubernetes"
     numbered = re.findall(r"^(\d+)\. ", text, re.MULTILINE)
     assert numbered == [str(n) for n in range(1, len(numbered) + 1)]
@@ -69,13 +76,13 @@ async def test_steps_are_numbered_and_read_as_an_activity():
 
 
 async def test_outline_is_a_numbered_heading_list():
-    text = await LLMClient(MockProvider()).complete("Outline the onboarding guide")
+    text = await complete("Outline the onboarding guide")
     assert text.splitlines()[0] == "# Outline: onboarding guide"
     assert "1. Why it matters" in text
 
 
 async def test_plain_ask_gets_a_structured_draft_about_its_subject():
-    text = await LLMClient(MockProvider()).complete("Explain the retry policy for workers")
+    text = await complete("Explain the retry policy for workers")
     assert text.splitlines()[0] == "# Retry policy for workers"
     assert "## Overview" in text
     assert "## Next steps" in text
@@ -86,7 +93,7 @@ async def test_tools_md_draft_reuses_the_checklist_it_was_given():
         "Write a tools.md draft from the checklist\n\nJob goal: g\nOutput format: markdown\n\n"
         "Input from task 'checklist':\n# Checklist\n- [ ] Name the tool carefully\n- [ ] Test it"
     )
-    text = await LLMClient(MockProvider()).complete(prompt)
+    text = await complete(prompt)
     assert text.startswith("# Tools\n")
     assert "1. Add ToolSpec and handler in libs/core/tool_registry.py." in text
     assert checklist_items(text) == ["Name the tool carefully", "Test it"]
@@ -95,18 +102,18 @@ async def test_tools_md_draft_reuses_the_checklist_it_was_given():
 async def test_summary_ask_summarizes_the_inputs():
     inputs = "Artifacts are stored by hash. Artifacts are verified by hash. Lunch is at noon."
     prompt = f"Summarize the input\n\nJob goal: g\n\nInput from task 'a':\n{inputs}"
-    text = await LLMClient(MockProvider()).complete(prompt)
+    text = await complete(prompt)
     assert text == f"# Summary\n\n{extractive_summary(inputs)}\n"
 
 
 async def test_reviewer_feedback_is_acknowledged():
     prompt = "Explain the retry policy\n\nReviewer feedback to address:\nMention   the backoff."
-    text = await LLMClient(MockProvider()).complete(prompt)
+    text = await complete(prompt)
     assert text.rstrip().endswith("## Changes after review\n\n- Addressed: Mention the backoff.")
 
 
 async def test_text_format_drops_markdown_markers():
-    text = await LLMClient(MockProvider()).complete(f"{SEED_GOAL}\n\nOutput format: text")
+    text = await complete(f"{SEED_GOAL}\n\nOutput format: text")
     assert not re.search(r"^#|^- \[", text, re.MULTILINE)
     assert text.startswith("Implementation checklist: adding a new tool\n")
     assert len(re.findall(r"^- ", text, re.MULTILINE)) >= 6
@@ -115,7 +122,24 @@ async def test_text_format_drops_markdown_markers():
 async def test_summarize_is_extractive_and_bounded():
     text = "Tools have schemas. Tools have timeouts. Cats sleep a lot. Tools can have side effects."
     summary = await LLMClient(MockProvider()).summarize(text, max_sentences=2)
+    first, blank, summary = summary.split("\n", 2)
+    assert (first, blank) == (NOTICE_LINE, "")
     assert summary == extractive_summary(text, 2)
     assert summary.startswith("Tools have schemas. ")
     assert "Cats" not in summary
     assert len(split_sentences(summary)) == 2
+
+
+def test_the_notice_names_the_mock_and_the_way_to_real_output():
+    assert NOTICE_LINE.lower().startswith("mock model: placeholder text")
+    assert "LLM_PROVIDER=" in MOCK_NOTICE
+
+
+async def test_mock_text_read_back_loses_its_notice():
+    """A draft built on mock text, and a summary of it, carry one notice (their own), not the input's."""
+    earlier = await LLMClient(MockProvider()).complete("Write a checklist for the release")
+    draft = await LLMClient(MockProvider()).complete(f"Write a draft\n\nInput from task 'a':\n{earlier}")
+    summary = await LLMClient(MockProvider()).summarize(earlier, max_sentences=5)
+    for text in (draft, summary):
+        assert text.count(NOTICE_LINE) == 1
+        assert text.startswith(NOTICE_LINE)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from planwright.core.db.engine import make_engine
 from planwright.core.db.schema import artifacts
+from planwright.core.llm import MOCK_NOTICE
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -100,7 +101,14 @@ async def test_tools_lists_every_tool_with_schemas(client):
 async def test_healthz_and_root(client):
     health = (await client.get("/healthz")).json()
     assert health.pop("checked_at")
-    assert health == {"status": "ok", "mode": "embedded", "database": "ok"}
+    assert health == {
+        "status": "ok",
+        "mode": "embedded",
+        "database": "ok",
+        "llm_provider": "mock",
+        "llm_model": "mock",
+        "llm_notice": MOCK_NOTICE,
+    }
     root = await client.get("/", follow_redirects=False)
     assert (root.status_code, root.headers["location"]) == (307, "/docs")
 

@@ -16,11 +16,15 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 
 from planwright.core.db.engine import make_engine
+from planwright.core.llm import MOCK_NOTICE
 from planwright.services.api.app import create_app
 from planwright.services.api.health import Health
 from planwright.services.runtime import Runtime
 
 REFUSED = "postgresql://nobody@127.0.0.1:1/none"  # nothing listens on port 1
+
+# What /healthz says about the model under the default settings (the mock).
+MOCK = {"llm_provider": "mock", "llm_model": "mock", "llm_notice": MOCK_NOTICE}
 
 
 @pytest.fixture
@@ -86,6 +90,7 @@ async def test_healthz_serves_the_cached_state_without_a_query(quiet_runtime, st
     assert bodies[0] == {
         "status": "ok",
         "mode": "embedded",
+        **MOCK,
         "database": "ok",
         "checked_at": health.state.checked_at.isoformat(timespec="milliseconds"),
     }
@@ -117,6 +122,7 @@ async def test_a_failing_database_turns_healthz_503_and_back(quiet_runtime, star
         assert body == {
             "status": "unavailable",
             "mode": "embedded",
+            **MOCK,
             "database": "unavailable",
             "error": "database unavailable: connection refused",
         }
@@ -186,7 +192,7 @@ async def test_distributed_mode_also_pings_redis(quiet_runtime):
 
     def fake(client: Any) -> Runtime:
         distributed = SimpleNamespace(
-            settings=SimpleNamespace(embedded=False),
+            settings=SimpleNamespace(embedded=False, llm_provider="openai", model="gpt-4o-mini"),
             bus=SimpleNamespace(redis=client),
             engine=quiet_runtime.engine,
         )
@@ -195,7 +201,13 @@ async def test_distributed_mode_also_pings_redis(quiet_runtime):
     health = Health(fake(Answering()))
     assert health.report() == (
         503,
-        {"status": "unavailable", "mode": "distributed", "error": "no health check has completed yet"},
+        {
+            "status": "unavailable",
+            "mode": "distributed",
+            "llm_provider": "openai",  # a real model: no notice
+            "llm_model": "gpt-4o-mini",
+            "error": "no health check has completed yet",
+        },
     )
     await health.check()
     status, body = health.report()
