@@ -22,7 +22,7 @@ from planwright.core.db.schema import (
 )
 from planwright.core.errors import NotFound
 from planwright.core.events import as_utc
-from planwright.core.states import JobStatus, TaskStatus
+from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api import schemas
 
 _RUNNING = (TaskStatus.queued.value, TaskStatus.running.value, TaskStatus.reviewing.value)
@@ -75,6 +75,9 @@ async def _counts(conn: AsyncConnection, job_ids: list[UUID]) -> dict[UUID, sche
     return out
 
 
+_MOCK_CALL = llm_calls.c.provider == sa.literal_column("'mock'")
+
+
 def _usage_columns() -> tuple[sa.ColumnElement[Any], ...]:
     """Model-call totals over the rows selected from ``llm_calls``, named as ``UsageOut`` fields."""
     c = llm_calls.c
@@ -84,6 +87,7 @@ def _usage_columns() -> tuple[sa.ColumnElement[Any], ...]:
         sa.func.coalesce(sa.func.sum(c.output_tokens), 0).label("output_tokens"),
         sa.func.coalesce(sa.func.sum(c.cost_usd), 0.0).label("cost_usd"),
         sa.func.coalesce(sa.func.sum(sa.case((c.cost_usd.is_(None), 1), else_=0)), 0).label("unpriced_calls"),
+        sa.func.coalesce(sa.func.sum(sa.case((_MOCK_CALL, 1), else_=0)), 0).label("mock_calls"),
     )
 
 
@@ -94,6 +98,7 @@ def _usage_of(row: Row[Any]) -> schemas.UsageOut:
         output_tokens=row.output_tokens,
         cost_usd=round(row.cost_usd, 6),
         unpriced_calls=row.unpriced_calls,
+        mock_calls=row.mock_calls,
     )
 
 
@@ -206,7 +211,66 @@ async def get_job(
             created_at=as_utc(row.plan_created_at),
             tasks=[schemas.PlanTask.model_validate(t, strict=False) for t in row.plan_spec["tasks"]],
         )
-    return schemas.JobDetail(**_job(row, _counts_of(row), _usage_of(row), jaeger_url), plan=plan)
+    result = None
+    if row.status in JOB_TERMINAL and row.plan_spec is not None:
+        result = await _result(conn, job_id, row.plan_spec["tasks"])
+    detail = _job(row, _counts_of(row), _usage_of(row), jaeger_url)
+    return schemas.JobDetail(**detail, plan=plan, result=result)
+
+
+_MOCK_CALLS_OF_TASK = (
+    sa.select(sa.func.count())
+    .where((llm_calls.c.task_id == tasks.c.id) & _MOCK_CALL)
+    .correlate(tasks)
+    .scalar_subquery()
+)
+_RESULT_TASKS = sa.select(
+    tasks.c.key,
+    tasks.c.title,
+    tasks.c.tool,
+    tasks.c.status,
+    tasks.c.output,
+    _MOCK_CALLS_OF_TASK.label("mock_calls"),
+).where(tasks.c.job_id == _JOB_ID)
+# Each succeeded task's artifacts of its last attempt: what a rework replaced is not the result.
+_RESULT_ARTIFACTS = (
+    sa.select(artifacts)
+    .join(tasks, (tasks.c.id == artifacts.c.task_id) & (tasks.c.attempt == artifacts.c.attempt))
+    .where(
+        (artifacts.c.job_id == _JOB_ID) & (tasks.c.status == sa.literal_column(f"'{TaskStatus.succeeded}'"))
+    )
+    .order_by(artifacts.c.created_at, artifacts.c.name)
+)
+
+
+async def _result(conn: AsyncConnection, job_id: UUID, plan_tasks: list[dict[str, Any]]) -> schemas.JobResult:
+    """A finished job's result: the outputs of its final tasks (those no task depends on) and its
+    artifacts."""
+    needed = {dep for task in plan_tasks for dep in task.get("depends_on", [])}
+    order = [task["key"] for task in plan_tasks if task["key"] not in needed]
+    rows = {r.key: r for r in await fetch_all(conn, _RESULT_TASKS, {"job_id": job_id}) if r.key in order}
+    final = [_result_task(rows[key]) for key in order if key in rows]
+    texts = [task for task in final if task.text]
+    if len(texts) == 1:
+        text: str | None = texts[0].text
+    else:
+        text = "\n\n".join(f"## {task.title}\n\n{task.text}" for task in texts) or None
+    found = await fetch_all(conn, _RESULT_ARTIFACTS, {"job_id": job_id})
+    return schemas.JobResult(text=text, tasks=final, artifacts=[_artifact(r) for r in found])
+
+
+def _result_task(row: Row[Any]) -> schemas.ResultTask:
+    output = row.output
+    text = output.get("text") if isinstance(output, dict) else None
+    return schemas.ResultTask(
+        key=row.key,
+        title=row.title,
+        tool=row.tool,
+        status=row.status,
+        output=output,
+        text=text.strip() if isinstance(text, str) else None,
+        mock=bool(row.mock_calls),
+    )
 
 
 _JOB_STATUS = sa.select(jobs.c.status, jobs.c.tenant).where(jobs.c.id == _JOB_ID)

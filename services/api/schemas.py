@@ -93,6 +93,9 @@ class UsageOut(BaseModel):
     output_tokens: int = 0
     cost_usd: float = Field(0.0, description="Estimated, over the calls whose model has a price.")
     unpriced_calls: int = Field(0, description="Calls whose model is not in the price table.")
+    mock_calls: int = Field(
+        0, description="Calls answered by the built-in mock model: what they wrote is placeholder text."
+    )
 
 
 class LLMCallOut(BaseModel):
@@ -141,8 +144,48 @@ class PlanOut(BaseModel):
     tasks: list[PlanTask]
 
 
+class ArtifactOut(BaseModel):
+    id: UUID
+    job_id: UUID
+    task_id: UUID
+    attempt: int
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+    created_at: datetime
+    content_url: str
+
+
+class ResultTask(BaseModel):
+    """One of the job's final tasks (no other task depends on it) in the job's result."""
+
+    key: str
+    title: str
+    tool: str
+    status: TaskStatus
+    output: dict[str, Any] | None
+    text: str | None = Field(description="The output's text, when it has one (markdown or plain text).")
+    mock: bool = Field(description="The built-in mock model wrote this text: it is placeholder text.")
+
+
+class JobResult(BaseModel):
+    """What a finished job produced: its final tasks' outputs and every artifact it wrote."""
+
+    text: str | None = Field(
+        description="The final tasks' texts, in plan order (each under its title when there are several)."
+    )
+    tasks: list[ResultTask] = Field(description="The final tasks, in plan order.")
+    artifacts: list[ArtifactOut] = Field(
+        description="The artifacts of the tasks that succeeded (their last attempt), oldest first."
+    )
+
+
 class JobDetail(JobOut):
     plan: PlanOut | None
+    result: JobResult | None = Field(
+        None, description="null until the job has finished (succeeded, failed or cancelled)."
+    )
 
 
 class JobPage(BaseModel):
@@ -194,19 +237,6 @@ class TaskOut(BaseModel):
     verdicts: list[VerdictOut] = Field(default_factory=list, description="Critic verdicts, oldest first.")
     policy_decisions: list[DecisionOut] = Field(default_factory=list, description="Policy Gate decisions.")
     usage: UsageOut = Field(default_factory=UsageOut, description="This task's model calls, all attempts.")
-
-
-class ArtifactOut(BaseModel):
-    id: UUID
-    job_id: UUID
-    task_id: UUID
-    attempt: int
-    name: str
-    sha256: str
-    size: int
-    media_type: str
-    created_at: datetime
-    content_url: str
 
 
 class ToolOut(BaseModel):

@@ -70,7 +70,9 @@ async def test_tokens_and_cost_are_totalled_per_task_and_per_job_and_the_key_nev
         "output_tokens": 500,
         "cost_usd": pytest.approx((2500 * 0.15 + 500 * 0.60) / 1e6),
         "unpriced_calls": 0,
+        "mock_calls": 0,  # a real provider (behind the fake server)
     }
+    assert job["result"]["tasks"][0]["mock"] is False
     assert tasks[0]["usage"]["calls"] == 1
     assert tasks[0]["usage"]["input_tokens"] == 500
     assert '"planner":"llm"' in events.replace(" ", "")

@@ -667,6 +667,8 @@ export interface components {
              */
             trace_url?: string | null;
             plan: components["schemas"]["PlanOut"] | null;
+            /** @description null until the job has finished (succeeded, failed or cancelled). */
+            result?: components["schemas"]["JobResult"] | null;
         };
         /** JobOut */
         JobOut: {
@@ -722,6 +724,27 @@ export interface components {
             offset: number;
             /** Next Offset */
             next_offset: number | null;
+        };
+        /**
+         * JobResult
+         * @description What a finished job produced: its final tasks' outputs and every artifact it wrote.
+         */
+        JobResult: {
+            /**
+             * Text
+             * @description The final tasks' texts, in plan order (each under its title when there are several).
+             */
+            text: string | null;
+            /**
+             * Tasks
+             * @description The final tasks, in plan order.
+             */
+            tasks: components["schemas"]["ResultTask"][];
+            /**
+             * Artifacts
+             * @description The artifacts of the tasks that succeeded (their last attempt), oldest first.
+             */
+            artifacts: components["schemas"]["ArtifactOut"][];
         };
         /**
          * JobStatus
@@ -914,6 +937,33 @@ export interface components {
             rule: string;
             /** Reason */
             reason: string;
+        };
+        /**
+         * ResultTask
+         * @description One of the job's final tasks (no other task depends on it) in the job's result.
+         */
+        ResultTask: {
+            /** Key */
+            key: string;
+            /** Title */
+            title: string;
+            /** Tool */
+            tool: string;
+            status: components["schemas"]["TaskStatus"];
+            /** Output */
+            output: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Text
+             * @description The output's text, when it has one (markdown or plain text).
+             */
+            text: string | null;
+            /**
+             * Mock
+             * @description The built-in mock model wrote this text: it is placeholder text.
+             */
+            mock: boolean;
         };
         /**
          * ServerStatusOut
@@ -1161,6 +1211,12 @@ export interface components {
              * @default 0
              */
             unpriced_calls: number;
+            /**
+             * Mock Calls
+             * @description Calls answered by the built-in mock model: what they wrote is placeholder text.
+             * @default 0
+             */
+            mock_calls: number;
         };
         /** ValidationError */
         ValidationError: {
