@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from planwright.core.errors import ConfigError
+from planwright.core.llm.notice import MOCK_NOTICE, mock_advice
 from planwright.core.settings import Settings, load_settings
 
 app = typer.Typer(help="Planwright: plan, run, check and govern multi-step work.", no_args_is_help=True)
@@ -185,6 +187,11 @@ async def _count_keys(settings: Settings) -> tuple[int, bool]:
         await engine.dispose()
 
 
+def _warn_if_mock(settings: Settings) -> None:
+    if settings.llm_provider == "mock":
+        logging.getLogger("planwright").warning("llm: %s", MOCK_NOTICE)
+
+
 def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, service: str) -> None:
     import uvicorn
 
@@ -192,7 +199,8 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, ser
     from planwright.services.runtime import Runtime
 
     _check_auth(settings, host)
-
+    if not settings.embedded:  # `planwright up` printed it in its banner
+        _warn_if_mock(settings)
     try:
         runtime = Runtime(settings, roles)
     except ConfigError as exc:
@@ -231,6 +239,10 @@ def up(
         raise typer.Exit(2)
     _migrate_apart(settings)
     typer.echo(f"Planwright (embedded) on http://{host}:{port}  data: {settings.planwright_data_dir}")
+    if settings.llm_provider == "mock":
+        typer.echo(mock_advice())
+    else:
+        typer.echo(f"model: {settings.llm_provider} {settings.model}")
     from planwright.services.runtime import ROLES
 
     _serve(settings, ROLES, host, port, "planwright")
@@ -251,6 +263,8 @@ def _service(role: str) -> None:
     _logging()
     settings = _settings()
     _require_distributed(settings, role)
+    if role in ("planner", "worker", "critic"):  # the roles that call the model
+        _warn_if_mock(settings)
     try:
         runtime = Runtime(settings, (role,))
     except ConfigError as exc:
@@ -331,6 +345,7 @@ def migrate(
     typer.echo("database is at the newest schema")
 
 
+DEFAULT_API = "http://localhost:8000"
 ApiOpt = Annotated[str, typer.Option("--api", envvar="PLANWRIGHT_API", help="API base URL.")]
 
 
@@ -353,12 +368,12 @@ def submit(
             show_default=False,
         ),
     ] = None,
-    api_url: ApiOpt = "http://localhost:8000",
+    api_url: ApiOpt = DEFAULT_API,
     key: KeyOpt = None,
 ) -> None:
-    """Submit a job; with --follow, exit 0 only if it succeeds."""
-    from planwright.client import Client
-    from planwright.follow import exits, follow_job, read_plan
+    """Submit a job; with --follow, print its progress and result, and exit 0 only if it succeeds."""
+    from planwright.client import Client, PlanwrightError
+    from planwright.follow import exits, follow_job, print_result, read_plan
 
     try:
         context_json = json.loads(context)
@@ -373,16 +388,56 @@ def submit(
         with exits(refused=2):
             job = client.submit(goal, plan=tasks, context=context_json, priority=priority)
         typer.echo(f"job {job.id} {job.status}")
+        with contextlib.suppress(PlanwrightError):  # only for the note below: the job is submitted
+            health = client.health()
+            if health.get("llm_provider") == "mock":
+                typer.echo(f"note: {health.get('llm_notice', MOCK_NOTICE)}", err=True)
         if follow:
             with exits(refused=2, what=f"cannot follow job {job.id}: "):
                 status = follow_job(client, job.id, out=sys.stdout)
+                print_result(client, job.id, out=sys.stdout, download=_download_command(api_url, key))
             raise typer.Exit(0 if status == "succeeded" else 1)
+
+
+def _download_command(api_url: str, key: str | None) -> str:
+    """``planwright download`` with the options that reach the same API (the key by its variable)."""
+    command = "planwright download"
+    if api_url != DEFAULT_API:
+        command += f" --api {shlex.quote(api_url)}"
+    if key and os.environ.get("PLANWRIGHT_API_KEY") != key:
+        command = "PLANWRIGHT_API_KEY=<your key> " + command
+    return command
+
+
+@app.command()
+def download(
+    artifact_id: Annotated[str, typer.Argument(help="The artifact's id (GET /jobs/{id}/artifacts).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write it here (default: its name, in this directory).", show_default=False
+        ),
+    ] = None,
+    api_url: ApiOpt = DEFAULT_API,
+    key: KeyOpt = None,
+) -> None:
+    """Download an artifact; '-o -' writes it to stdout."""
+    from planwright.client import Client
+    from planwright.follow import exits
+
+    with Client(api_url, key) as client, exits(refused=1):
+        if out is not None and str(out) == "-":
+            sys.stdout.buffer.write(client.download(artifact_id))
+            return
+        target = out if out is not None else Path(client.artifact(artifact_id).name)
+        client.download(artifact_id, target)
+    typer.echo(f"wrote {target}")
 
 
 @app.command()
 def retry(
     task_id: Annotated[str, typer.Argument(help="The failed or blocked task to run again.")],
-    api_url: ApiOpt = "http://localhost:8000",
+    api_url: ApiOpt = DEFAULT_API,
     key: KeyOpt = None,
 ) -> None:
     """Retry a failed or blocked task; its failed job reopens (POST /tasks/{id}/retry)."""

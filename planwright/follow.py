@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import typer
 
 from planwright.client import Client, ConnectionFailed, Event, Id, PlanwrightError
 from planwright.client import sse_events as sse_events  # re-exported: tests read raw streams with it
+from planwright.core.llm.notice import MOCK_NOTICE
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -78,3 +80,24 @@ def follow_job(client: Client, job_id: Id, *, out: TextIO) -> str:
             out.flush()
         status = event.type.removeprefix("job.")
     return status
+
+
+def print_result(client: Client, job_id: Id, *, out: TextIO, download: str) -> None:
+    """The finished job's result: its final text (marked when the mock model wrote it), then each
+    artifact with the command that downloads it (``download`` is that command up to the id)."""
+    result = client.get(job_id).result
+    if result is None:
+        return
+    if result.text:
+        mock = any(task.mock for task in result.tasks if task.text)
+        out.write(f"\nresult{f' ({MOCK_NOTICE})' if mock else ''}:\n\n{result.text}\n")
+    for task in result.tasks:
+        if task.status != "succeeded":
+            out.write(f"\n{task.key} ({task.tool}) {task.status}: no output\n")
+    if result.artifacts:
+        out.write("\nartifacts:\n")
+        for artifact in result.artifacts:
+            name = artifact.name
+            out.write(f"  {name}  {artifact.media_type}, {artifact.size} bytes\n")
+            out.write(f"    {download} {artifact.id} -o {shlex.quote(name)}\n")
+    out.flush()

@@ -68,6 +68,9 @@ class AsyncClient(_Base):
     ) -> JobDetail:
         return await self._send(self._submit(goal, plan, context, priority, idempotency_key, max_tasks))
 
+    async def health(self) -> dict[str, Any]:
+        return await self._send(self._health())
+
     async def get(self, job_id: Id) -> JobDetail:
         return await self._send(self._get(job_id))
 
@@ -82,6 +85,9 @@ class AsyncClient(_Base):
 
     async def llm_calls(self, job_id: Id) -> list[LLMCallOut]:
         return await self._send(self._llm_calls(job_id))
+
+    async def artifact(self, artifact_id: Id) -> ArtifactOut:
+        return await self._send(self._artifact(artifact_id))
 
     @overload
     async def download(self, artifact: ArtifactRef) -> bytes: ...

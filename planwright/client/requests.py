@@ -53,11 +53,22 @@ def _content(resp: httpx.Response) -> bytes:
     return resp.content
 
 
+def _health(resp: httpx.Response) -> dict[str, Any]:
+    # 503 is an answer too: the body says which dependency is down.
+    if resp.status_code not in (200, 503):
+        raise _api_error(resp)
+    body = resp.json()
+    if not isinstance(body, dict):
+        raise PlanwrightError(f"unexpected answer to GET /healthz: {body!r}")
+    return body
+
+
 _job = _reader(TypeAdapter(JobDetail))
 _page = _reader(TypeAdapter(JobPage))
 _task = _reader(TypeAdapter(TaskOut))
 _tasks = _reader(TypeAdapter(list[TaskOut]))
 _artifacts = _reader(TypeAdapter(list[ArtifactOut]))
+_artifact = _reader(TypeAdapter(ArtifactOut))
 _llm_calls = _reader(TypeAdapter(list[LLMCallOut]))
 
 
@@ -135,6 +146,9 @@ class _Base:
         headers = {"Idempotency-Key": key}
         return _Call("POST", "/jobs", _job, json=body, headers=headers, attempts=SUBMIT_ATTEMPTS)
 
+    def _health(self) -> _Call[dict[str, Any]]:
+        return _Call("GET", "/healthz", _health)
+
     def _get(self, job_id: Id) -> _Call[JobDetail]:
         return _Call("GET", f"/jobs/{_seg(job_id)}", _job)
 
@@ -152,6 +166,9 @@ class _Base:
 
     def _llm_calls(self, job_id: Id) -> _Call[list[LLMCallOut]]:
         return _Call("GET", f"/jobs/{_seg(job_id)}/llm-calls", _llm_calls)
+
+    def _artifact(self, artifact_id: Id) -> _Call[ArtifactOut]:
+        return _Call("GET", f"/artifacts/{_seg(artifact_id)}", _artifact)
 
     def _download(self, artifact: ArtifactRef) -> _Call[bytes]:
         artifact_id = artifact.id if isinstance(artifact, ArtifactOut) else artifact

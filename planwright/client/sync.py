@@ -74,6 +74,11 @@ class Client(_Base):
         fails, so the job is made once."""
         return self._send(self._submit(goal, plan, context, priority, idempotency_key, max_tasks))
 
+    def health(self) -> dict[str, Any]:
+        """``GET /healthz``'s answer, healthy or not: ``status``, ``mode``, each dependency, and the
+        model that writes the text (``llm_provider``, with ``llm_notice`` for the built-in mock)."""
+        return self._send(self._health())
+
     def get(self, job_id: Id) -> JobDetail:
         """The job, with its task counts, usage and plan."""
         return self._send(self._get(job_id))
@@ -93,6 +98,10 @@ class Client(_Base):
     def llm_calls(self, job_id: Id) -> list[LLMCallOut]:
         """The job's model calls, oldest first."""
         return self._send(self._llm_calls(job_id))
+
+    def artifact(self, artifact_id: Id) -> ArtifactOut:
+        """One artifact's metadata: name, media type, size, job and task."""
+        return self._send(self._artifact(artifact_id))
 
     @overload
     def download(self, artifact: ArtifactRef) -> bytes: ...

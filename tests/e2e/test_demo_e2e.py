@@ -6,15 +6,22 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from planwright.core.llm import MOCK_NOTICE
+from planwright.core.llm.mock import NOTICE_LINE
 from planwright.follow import sse_events
 from tests.e2e.support import planwright_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
+SEED_GOAL = (
+    "Generate an implementation checklist for adding a new tool, then write a tools.md draft file as an "
+    "artifact, then summarize it."
+)
 SEED_BODY = (
     '{"goal":"Generate an implementation checklist for adding a new tool, then write a tools.md draft '
     'file as an artifact, then summarize it.","context_json":{},"priority":1}'
@@ -74,7 +81,11 @@ def test_seed_demo_over_http_with_a_dropped_sse_connection(server: str) -> None:
     assert content.text == checklist
     assert artifact["size"] == len(content.content)
 
+    # Model-written text says, in its first line, that the mock model wrote it.
+    assert checklist.startswith(NOTICE_LINE + "\n\n")
     summary = tasks[2]["output"]["text"]
+    assert summary.startswith(NOTICE_LINE + "\n\n")
+    summary = summary.removeprefix(NOTICE_LINE + "\n\n")
     assert 0 < len(summary) < len(checklist)
     # Extractive: every sentence of the summary is taken from the artifact.
     sentences = [s.strip(". ") for s in summary.split(". ")]
@@ -99,7 +110,7 @@ def test_cli_submit_follow_exit_codes(server: str) -> None:
         timeout=60,
     )
     assert ok.returncode == 0, ok.stderr
-    assert "succeeded" in ok.stdout.splitlines()[-1]
+    assert "job succeeded" in ok.stdout
 
     bad = subprocess.run(
         [
@@ -119,6 +130,49 @@ def test_cli_submit_follow_exit_codes(server: str) -> None:
     assert bad.returncode == 1
     assert "job failed" in bad.stdout
     assert "skipped" in bad.stdout
+
+
+def test_cli_submit_follow_prints_the_result_and_how_to_download_each_artifact(
+    server: str, tmp_path: Path
+) -> None:
+    run = _cli("submit", SEED_GOAL, "--follow", "--api", server)
+    assert run.returncode == 0, run.stderr
+    assert f"note: {MOCK_NOTICE}" in run.stderr  # said once the job is submitted
+    out = run.stdout
+    # The progress lines, then the result: the summary's text, marked as the mock's, ...
+    assert out.index("job succeeded") < out.index(f"result ({MOCK_NOTICE}):")
+    job_id = out.split()[1]
+    job = httpx.get(f"{server}/jobs/{job_id}").json()
+    (final,) = job["result"]["tasks"]
+    assert final["key"] == "summarize_artifact"
+    assert final["text"] in out
+    # ... and each artifact, with the command that downloads it, which works as printed.
+    (artifact,) = job["result"]["artifacts"]
+    assert f"  tools.md  text/markdown, {artifact['size']} bytes" in out
+    command = f"planwright download --api {server} {artifact['id']} -o tools.md"
+    assert command in out
+    fetched = _cli(*command.split()[1:], cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert (tmp_path / "tools.md").read_bytes() == httpx.get(f"{server}{artifact['content_url']}").content
+
+
+def test_cli_prints_what_failed_in_a_failed_jobs_result(server: str) -> None:
+    plan = '[{"key": "w", "title": "Write", "tool": "file_write_artifact", "args": {"name": "x.md"}}]'
+    run = _cli("submit", "--plan", "/dev/stdin", "--follow", "--api", server, stdin=plan)
+    assert run.returncode == 1
+    assert "w (file_write_artifact) failed: no output" in run.stdout
+    assert "artifacts:" not in run.stdout
+
+
+def _cli(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "planwright", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=cwd,
+        input=stdin,
+    )
 
 
 def test_openapi_and_root(server: str) -> None:
