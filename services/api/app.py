@@ -20,7 +20,7 @@ from planwright.services.api.health import Health
 from planwright.services.api.limits import BodyLimits
 from planwright.services.api.options import AllowOptions
 from planwright.services.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
-from planwright.services.api.routes import artifacts, events, jobs, meta, policy, task_actions
+from planwright.services.api.routes import artifacts, docs, events, jobs, meta, policy, task_actions
 from planwright.services.api.routes import auth as auth_routes
 from planwright.services.runtime import Runtime
 
@@ -147,6 +147,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=planwright.__version__,
         description="Submit a goal; a planner makes a plan; workers run it; watch it live.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from installed files, not a CDN
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.health = health = Health(runtime)  # /healthz answers from its last check
@@ -155,6 +157,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     # events first: its /jobs/changes must win over the jobs router's /jobs/{job_id}.
     for module in (events, jobs, artifacts, task_actions, policy, auth_routes, meta):
         app.include_router(module.router)
+    docs.install(app)
     # Bounds on request bodies, and OPTIONS answered with Allow (inside CORS, which answers preflights).
     app.add_middleware(
         BodyLimits,
