@@ -4,6 +4,7 @@ import socket
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -373,3 +374,16 @@ async def test_http_fetch_refuses_other_schemes_before_any_io(rec, registry, mon
     with pytest.raises(ToolError, match=message):
         await registry.run(rec.call({"url": url}), "http_fetch")
     assert rec.messages == []
+
+
+def test_the_docs_give_each_built_in_tools_timeout_as_the_code_does(registry):
+    """docs/tools.md (one "timeout: N s" per tool section) and docs/operations.md (one sentence) say
+    what the tools' specs say."""
+    docs = Path(__file__).parents[3] / "docs"
+    operations = " ".join((docs / "operations.md").read_text().split())
+    tools_md = (docs / "tools.md").read_text()
+    for spec in registry.specs():
+        timeout = f"{spec.timeout_s:g} s"
+        assert f"`{spec.name}` {timeout}" in operations, spec.name
+        section = tools_md.split(f"\n### {spec.name}\n", 1)[1].split("\n#", 1)[0]
+        assert f"timeout: {timeout}" in section, spec.name
