@@ -12,6 +12,7 @@ import pytest
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, MockProvider
+from planwright.core.llm.mock import NOTICE_LINE
 from planwright.core.netguard import STRICT, NetPolicy, parse_networks
 from planwright.core.text import split_sentences
 from planwright.core.tool_registry import ToolCall
@@ -27,6 +28,12 @@ PAGE = (
     "<body><h1>Tools &amp; tasks</h1><p>Every task\n   names a tool.</p></body></html>"
 )
 BIG = b"0123456789" * 5_000
+
+
+def mock_body(text):
+    """The mock model's text after its first line, the notice that it is placeholder text."""
+    assert text.startswith(f"{NOTICE_LINE}\n\n")
+    return text.removeprefix(f"{NOTICE_LINE}\n\n")
 
 
 class Recorder:
@@ -96,7 +103,7 @@ def stored_files(store):
 async def test_text_generate_writes_the_seed_checklist(rec, registry):
     out = await registry.run(rec.call({"prompt": "Create checklist"}), "text_generate")
     text = out["text"]
-    assert text.startswith("# ")
+    assert text.startswith(f"{NOTICE_LINE}\n\n# ")
     items = re.findall(r"^- \[ \] .+$", text, re.MULTILINE)
     assert 6 <= len(items) <= 10
     assert any("libs/core/tool_registry.py" in item for item in items)
@@ -190,7 +197,7 @@ async def test_demo_chain_summarizes_the_artifact_deterministically(rec, registr
     second = await registry.run(rec.call({}, inputs), "text_summarize")
     assert first == second
     assert first["source"] == "artifact:tools.md"
-    sentences = split_sentences(first["text"])
+    sentences = split_sentences(mock_body(first["text"]))
     assert len(sentences) == 3
     assert "Bananas" not in first["text"]
     assert all(s.rstrip(".") in checklist["text"] for s in sentences)
@@ -199,12 +206,12 @@ async def test_demo_chain_summarizes_the_artifact_deterministically(rec, registr
 async def test_text_summarize_falls_back_to_the_first_text_input(rec, registry):
     inputs = {"fetch": {"status_code": 200}, "notes": {"text": "One. Two. Three."}, "b": {"text": "Other."}}
     out = await registry.run(rec.call({"max_sentences": 1}, inputs), "text_summarize")
-    assert out == {"text": "One.", "source": "task:notes"}
+    assert out == {"text": f"{NOTICE_LINE}\n\nOne.", "source": "task:notes"}
 
 
 async def test_text_summarize_prefers_explicit_text(rec, registry):
     out = await registry.run(rec.call({"text": "Explicit text."}, {"a": {"text": "x"}}), "text_summarize")
-    assert out == {"text": "Explicit text.", "source": "args"}
+    assert out == {"text": f"{NOTICE_LINE}\n\nExplicit text.", "source": "args"}
 
 
 @pytest.mark.parametrize(
