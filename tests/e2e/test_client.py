@@ -510,4 +510,5 @@ def test_cli_submit_a_plan_file_and_follow_it(server: str, tmp_path: Path) -> No
         "plan v1: draft (text_generate), summary (text_summarize), save (file_write_artifact)"
         in result.stdout
     )
-    assert lines[-1].endswith("] job succeeded")
+    assert any(line.endswith("] job succeeded") for line in lines)
+    assert "planwright download" in lines[-1]  # the result ends with the artifact's download command
