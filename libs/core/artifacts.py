@@ -9,21 +9,47 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 from planwright.core.errors import InvalidArtifactName
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 _MAX_NAME_BYTES = 255
-_MEDIA_TYPES = {
-    ".md": "text/markdown",
-    ".txt": "text/plain",
-    ".json": "application/json",
-    ".csv": "text/csv",
-    ".html": "text/html",
-}
+# Text formats a tool may write, by extension. No charset here: the content route adds "; charset=utf-8"
+# to text/* types, and JSON, YAML, XML, TOML and SQL are UTF-8 text by their own definitions. The rule
+# planner recognises file names by these extensions.
+MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        ".md": "text/markdown",
+        ".markdown": "text/markdown",
+        ".txt": "text/plain",
+        ".text": "text/plain",
+        ".log": "text/plain",
+        ".ini": "text/plain",
+        ".cfg": "text/plain",
+        ".json": "application/json",
+        ".csv": "text/csv",
+        ".tsv": "text/tab-separated-values",
+        ".html": "text/html",  # served sandboxed (CSP) and never sniffed: see the artifact content route
+        ".htm": "text/html",
+        ".css": "text/css",
+        ".py": "text/x-python",
+        ".sh": "text/x-shellscript",
+        ".yaml": "application/yaml",
+        ".yml": "application/yaml",
+        ".xml": "application/xml",
+        ".toml": "application/toml",
+        ".sql": "application/sql",
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".ts": "text/x-typescript",
+        ".rst": "text/x-rst",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +93,9 @@ def _invalid(name: str, problem: str) -> InvalidArtifactName:
 
 
 def guess_media_type(name: str) -> str:
-    """Media type from the file extension; ``application/octet-stream`` when unknown."""
-    return _MEDIA_TYPES.get(PurePosixPath(name).suffix.lower(), "application/octet-stream")
+    """Media type from the file extension (``MEDIA_TYPES``, any case); ``application/octet-stream`` when
+    unknown."""
+    return MEDIA_TYPES.get(PurePosixPath(name).suffix.lower(), "application/octet-stream")
 
 
 class ArtifactStore:

@@ -1,162 +1,42 @@
 """The default planner: deterministic rules that turn a goal's steps into tasks, no model needed.
 
-A goal is split into steps (``split_steps``); each step becomes one task, or a short chain when it
-asks for more than one thing ("fetch <url> and summarize it" is a fetch, then a summary of it).
+A goal is split into steps (``steps.py``) and each step is read (``reading.py``). A step becomes one
+task, or a short chain when it asks for more than one thing ("fetch <url> and summarize it" is a
+fetch, then a summary of it). What a step's first task reads, and what it waits for:
+
+- It reads what it names: an earlier deliverable ("the intro", "die Einleitung") or file ("intro.md");
+  else, for "combine"/"both", every result no task has read yet; else, for a pronoun ("it", "sie",
+  "-la"), the previous step's result. A summary or file that names nothing reads the previous result.
+- After "then", a new sentence or a new line it also waits for the previous step (an order-only
+  dependency), unless it fetches its own URL. ";" and list items only enumerate: after them a step
+  waits only for what it reads.
+- A summary or file that waits for more than it reads takes its text by reference
+  (``{"$from": "<task>.output.text"}``), since those tools otherwise read every dependency.
+
+Files are written only when a step asks to save or write a file (a file name, or the word "file").
+A one-step goal that no rule understands becomes one ``text_generate`` task titled ``NO_RULE_TITLE``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from planwright.core.plan import PlanSpec, TaskSpec
+from planwright.core.planning.reading import Ask, created, read_step
+from planwright.core.planning.steps import Step, read_steps, split_steps
 from planwright.core.planning.validation import ToolCatalog, validate_plan
+from planwright.core.refs import REF_KEY
 
-# Spans that separators must never cut: quoted text, URLs, "tl;dr".
-_PROTECTED = re.compile(r'"[^"\n]*"|“[^”\n]*”|`[^`\n]*`|https?://[^\s<>"\'`]+|\btl;dr\b', re.IGNORECASE)
-_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
-_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
-_URL_TRAILING = ".,;:!?)]}'\""
-_QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|`([^`\n]*)`')
-
-_LIST_MARKER = re.compile(r"^\s*(?:(\d{1,3})[.)]|[-*•])\s+")
-_INLINE_NUMBER = re.compile(r"(?<!\S)(\d{1,2})[.)]\s+")
-_SEPARATOR = re.compile(r"\s*;\s*|(?:\s*,\s*|\s+)(?:and\s+)?then\b,?\s*", re.IGNORECASE)
-_LEADING_FILLER = re.compile(r"^(?:(?:and|then|finally|lastly|also)(?:[\s,]+|$))+", re.IGNORECASE)
-
-_SUMMARIZE = re.compile(r"\b(?:summari[sz]\w*|summary|tl;?dr|condens\w*)\b", re.IGNORECASE)
-_WRITE = re.compile(r"\b(?:writ\w*|sav(?:e|es|ing)|stor(?:e|es|ing)|export\w*)\b", re.IGNORECASE)
-_FILE_WORD = re.compile(r"\b(?:files?|artifacts?)\b", re.IGNORECASE)
-_FILE_NAME = re.compile(
-    r"(?<![\w./-])[\w-]+(?:\.[\w-]+)*\.(?:md|markdown|txt|json|csv|tsv|html?|ya?ml|xml|log|rst|toml|ini|sql|py|sh)\b",
-    re.IGNORECASE,
-)
-_FETCH_VERB = re.compile(
-    r"\b(?:fetch\w*|download\w*|get|gets|retriev\w*|grab\w*|load\w*|read\w*|open\w*|visit\w*|scrap\w*|crawl\w*)\b",
-    re.IGNORECASE,
-)
-_REFERS_BACK = re.compile(
-    r"\b(?:it|its|them|this|that|these|those|the (?:results?|output|above))\b", re.IGNORECASE
-)
-_COMBINE = re.compile(
-    r"\b(?:combin\w*|compar\w*|merg\w*|consolidat\w*|contrast\w*|both|all of them|all (?:of )?the results)\b",
-    re.IGNORECASE,
-)
-_INTO = re.compile(r"\b(?:into|as)\b", re.IGNORECASE)
-_DELIVERABLE = re.compile(
-    r"\b(checklist|outline|plan|list|report|draft|email|summary|table|description|proposal|memo|letter"
-    r"|article|essay|agenda|roadmap|timeline|faq|guide|tutorial|tweet|story|poem|script|specification"
-    r"|overview|analysis|recipe|itinerary|readme|changelog)(?:s|es)?\b",
-    re.IGNORECASE,
-)
-_SENTENCES = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+sentences?\b", re.I)
-_NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-
-_SOURCE_KIND = {"file_write_artifact": "artifact", "http_fetch": "page"}
+__all__ = ["DEFAULT_ARTIFACT_NAME", "NO_RULE_TITLE", "RuleBasedPlanner", "split_steps"]
 
 DEFAULT_ARTIFACT_NAME = "artifact.md"
-DEFAULT_MAX_SENTENCES = 3
+NO_RULE_TITLE = "Generate text (no rule matched: answered by the model as one step)"
 
-
-def split_steps(goal: str) -> list[str]:
-    """The goal's steps, in order: split on "then", ";", and numbered or bulleted lists.
-
-    Never splits inside URLs or quoted text. A line that ends with ":" and introduces a list is dropped.
-    A goal without separators is a single step; an empty goal has none.
-    """
-    saved: list[str] = []
-    text = _PROTECTED.sub(lambda m: _protect(m.group(), saved), goal)
-    steps: list[str] = []
-    for item in _list_items(text):
-        parts = _split_item(item.text, item.number)
-        if item.introduces_list and parts and parts[-1].endswith(":"):
-            parts.pop()
-        steps.extend(_restore(part, saved) for part in parts)
-    return steps
-
-
-def _protect(span: str, saved: list[str]) -> str:
-    kept = _trim_url(span) if span.lower().startswith(("http://", "https://")) else span
-    saved.append(kept)
-    return f"\ue000{len(saved) - 1}\ue001{span[len(kept) :]}"
-
-
-def _restore(text: str, saved: list[str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: saved[int(m.group(1))], text)
-
-
-def _trim_url(url: str) -> str:
-    while url and url[-1] in _URL_TRAILING:
-        if url[-1] == ")" and url.count("(") >= url.count(")"):
-            break
-        url = url[:-1]
-    return url
-
-
-@dataclass
-class _Item:
-    text: str
-    number: int | None = None  # the item's list number, when it had one
-    introduces_list: bool = False
-
-
-def _list_items(text: str) -> list[_Item]:
-    """Lines as items, list markers removed; indented lines under an item continue it."""
-    items: list[_Item] = []
-    in_list = False
-    for line in text.splitlines():
-        if not line.strip():
-            in_list = False
-            continue
-        marker = _LIST_MARKER.match(line)
-        if marker:
-            if items and not in_list:
-                items[-1].introduces_list = True
-            number = marker.group(1)
-            items.append(_Item(line[marker.end() :], int(number) if number else None))
-            in_list = True
-        elif in_list and line[:1].isspace():
-            items[-1].text += " " + line.strip()
-        else:
-            items.append(_Item(line))
-            in_list = False
-    return items
-
-
-def _split_item(item: str, number: int | None) -> list[str]:
-    """One item's steps: an inline numbered list ("1. a 2. b"), then ";" and "then" within each.
-
-    An item that is itself number ``k`` of a list may continue inline with ``k+1.``, ``k+2.`` ...
-    """
-    first = 1 if number is None else number + 1
-    marks: list[re.Match[str]] = []
-    for match in _INLINE_NUMBER.finditer(item):
-        if int(match.group(1)) == first + len(marks):
-            marks.append(match)
-    if len(marks) < (2 if number is None else 1):
-        return _split_sentence(item)
-    head = _split_sentence(item[: marks[0].start()])
-    if number is None and head and head[-1].endswith(":"):
-        head.pop()
-    ends = [m.start() for m in marks[1:]] + [len(item)]
-    numbered = [
-        part for m, end in zip(marks, ends, strict=True) for part in _split_sentence(item[m.end() : end])
-    ]
-    return head + numbered
-
-
-def _split_sentence(text: str) -> list[str]:
-    parts = (_clean(part) for part in _SEPARATOR.split(text))
-    return [part for part in parts if part]
-
-
-def _clean(part: str) -> str:
-    part = _LEADING_FILLER.sub("", part.strip()).rstrip(" \t,;.").strip()
-    if re.match(r"[a-z]+(?:\s|$)", part):
-        part = part[0].upper() + part[1:]
-    return part
+_SOURCE_KIND = {"file_write_artifact": "artifact", "http_fetch": "page"}
+_TEXT_OUTPUT_TOOLS = frozenset({"text_generate", "text_summarize", "http_fetch"})
+_KEY_JUNK = re.compile(r"[^a-z0-9]+")
 
 
 class RuleBasedPlanner:
@@ -173,8 +53,9 @@ class RuleBasedPlanner:
 
         The rules do not read ``context``; it is accepted so every planner has the same signature.
         """
-        builder = _PlanBuilder()
-        for step in split_steps(goal):
+        steps = read_steps(goal)
+        builder = _PlanBuilder(single_step=len(steps) == 1)
+        for step in steps:
             builder.add_step(step)
         plan = PlanSpec(tasks=builder.tasks)
         validate_plan(plan, self._tools, max_tasks=self._max_tasks)
@@ -182,96 +63,182 @@ class RuleBasedPlanner:
 
 
 class _PlanBuilder:
-    """Turns steps into tasks, tracking whose results later steps consume."""
+    """Turns steps into tasks, tracking which task made what and whose results are still unread."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, single_step: bool) -> None:
         self.tasks: list[TaskSpec] = []
+        self._single_step = single_step
         self._tool_of: dict[str, str] = {}
         self._suffix: dict[str, int] = {}  # the last suffix given to each key's base
-        self._unconsumed: list[str] = []  # results no later task has used yet, oldest first
+        self._unconsumed: list[str] = []  # results no later task has read yet, oldest first
         self._previous: list[str] = []  # the results of the step before this one
+        self._made: dict[str, str] = {}  # deliverable ("intro", "summary", "file") -> the task that made it
+        self._files: dict[str, str] = {}  # file name, lower case -> the task that wrote it
 
-    def add_step(self, step: str) -> None:
-        unquoted = _QUOTED.sub(" ", step)
-        urls = list(dict.fromkeys(_trim_url(url) for url in _URL.findall(unquoted)))
-        plain = _FILE_NAME.sub(" ", _URL.sub(" ", unquoted))
-        file_name = _FILE_NAME.search(_URL.sub(" ", unquoted))
-        wants_summary = bool(_SUMMARIZE.search(plain))
-        wants_file = bool(_WRITE.search(plain)) and (file_name is not None or bool(_FILE_WORD.search(plain)))
+    def add_step(self, step: Step) -> None:
+        ask = read_step(step)
+        target = self._file_target(ask)
+        named, label = self._named(ask, target)
+        inputs = named or self._implied_inputs(ask)
+        after = [] if _starts_fresh(ask, step, inputs) else list(self._previous)
 
-        earlier = self._earlier_results(plain)
-        source: list[str] | None = None  # the results this step's next task works on
-        if urls:
-            source = [self._fetch(step, url) for url in urls]
-        if wants_summary:
-            source = self._summarize_stage(step, plain, source, earlier)
-        if wants_file:
-            name = file_name.group() if file_name else DEFAULT_ARTIFACT_NAME
-            source = self._write_stage(step, plain, name, source, earlier)
-        if urls and not (wants_summary or wants_file or _FETCH_VERB.search(plain)):
-            source = [self._generate(step, plain, source or [])]
-        self._previous = source if source is not None else [self._generate(step, plain, earlier)]
+        source: list[str] | None = None  # the results the step's next task works on
+        if ask.urls:
+            source = [self._fetch(ask, url) for url in ask.urls]
+        elif target is not None and ask.writes_own:
+            source, after = [self._generate(ask, named, after)], []
+        if ask.summarize:
+            source = self._summarize_stage(ask, source, inputs, after, label)
+            after = []
+        if target is not None:
+            source = self._write_stage(ask, target, source, inputs, after)
+            after = []
+        if ask.urls and not (ask.summarize or target is not None or ask.fetch):
+            source = [self._generate(ask, [*(source or []), *inputs], after)]
+        self._previous = source if source is not None else [self._generate(ask, inputs, after)]
 
-    def _earlier_results(self, plain: str) -> list[str]:
-        if _COMBINE.search(plain):
+    def _file_target(self, ask: Ask) -> str | None:
+        """The file the step writes: its first file name not written before (else its last one)."""
+        if not ask.wants_file:
+            return None
+        fresh = [name for name in ask.file_names if name.lower() not in self._files]
+        return fresh[0] if fresh else (ask.file_names[-1] if ask.file_names else DEFAULT_ARTIFACT_NAME)
+
+    def _named(self, ask: Ask, target: str | None) -> tuple[list[str], str | None]:
+        """The earlier results the step names, and what it called the first one ("intro").
+
+        In a step that writes a file, "the file" is the one it writes, not an earlier one.
+        """
+        keys: list[str] = []
+        labels: list[str] = []
+        for mention in ask.mentions:
+            if mention.definite and mention.name in self._made and not (target and mention.name == "file"):
+                keys.append(self._made[mention.name])
+                labels.append("artifact" if mention.name == "file" else mention.name)
+        for name in ask.file_names:
+            if name != target and name.lower() in self._files:
+                keys.append(self._files[name.lower()])
+                labels.append("artifact")
+        return list(dict.fromkeys(keys)), labels[0] if labels else None
+
+    def _implied_inputs(self, ask: Ask) -> list[str]:
+        """What a step reads without naming it: "combine"/"both" every unread result, "it" the previous."""
+        if ask.combines:
             return list(self._unconsumed)
-        if _REFERS_BACK.search(plain):
+        # In "fetch <url> and summarize it", "write a poem and save it", "it" is the step's own result.
+        if ask.points_back and not (ask.urls or ask.writes_own):
             return list(self._previous)
         return []
 
     def _summarize_stage(
-        self, step: str, plain: str, source: list[str] | None, earlier: list[str]
+        self, ask: Ask, source: list[str] | None, inputs: list[str], after: list[str], label: str | None
     ) -> list[str]:
-        text = _quoted(step)
-        if text is not None and source is None:
-            return [self._summarize(step, earlier, text)]
-        deps = source if source is not None else (earlier or self._previous)
-        if not deps:  # nothing earlier to summarize: write the summary the step asks for
-            return [self._generate(step, plain, [])]
-        return [self._summarize(step, deps, None)]
+        if ask.given is not None and source is None:
+            return [self._summarize(ask, [], after, "text", text=ask.given)]
+        reads = source if source is not None else (inputs or self._previous)
+        if not reads:  # nothing earlier to summarize: write the summary the step asks for
+            return [self._generate(ask, [], after)]
+        kind = label if source is None and label else self._kind(reads)
+        return [self._summarize(ask, reads, after, kind)]
 
     def _write_stage(
-        self, step: str, plain: str, name: str, source: list[str] | None, earlier: list[str]
+        self, ask: Ask, name: str, source: list[str] | None, inputs: list[str], after: list[str]
     ) -> list[str]:
-        content = _quoted(step)
         args: dict[str, Any] = {"name": name}
-        if content is not None and source is None:
-            args["content"] = content
-            deps = earlier
+        if ask.given is not None and source is None:
+            args["content"] = ask.given
+            reads, deps = [], _merge(inputs, after)
         else:
-            deps = source if source is not None else (earlier or self._previous)
-            if not deps:  # nothing earlier to write down: generate the content first
-                deps = [self._generate(step, plain, [])]
-        return [self._add("Write artifact", "file_write_artifact", step, deps, critic=True, args=args)]
+            reads = source if source is not None else (inputs or self._previous)
+            if not reads:  # nothing earlier to write down: generate the content first
+                reads, after = [self._generate(ask, [], after)], []
+            deps, pinned = self._reading(reads, after, "file_write_artifact")
+            if pinned is not None:
+                args["content"] = pinned
+        key = self._add("Write artifact", "file_write_artifact", ask, deps, reads, critic=True, args=args)
+        self._made["file"] = self._files[name.lower()] = key
+        return [key]
 
-    def _fetch(self, step: str, url: str) -> str:
+    def _reading(
+        self, reads: list[str], after: list[str], tool: str
+    ) -> tuple[list[str], dict[str, str] | None]:
+        """Dependencies for a task that reads ``reads`` and waits for ``after``, and the reference that
+        pins what it reads when it waits for more (text_summarize and file_write_artifact read every
+        dependency otherwise)."""
+        extra = [key for key in after if key not in reads]
+        if not extra:
+            return reads, None
+        if len(reads) == 1 and self._tool_of[reads[0]] in _TEXT_OUTPUT_TOOLS:
+            return [*reads, *extra], {REF_KEY: f"{reads[0]}.output.text"}
+        if len(reads) == 1 and tool == "text_summarize":  # it reads the first artifact: reads[0]
+            return [*reads, *extra], None
+        return reads, None  # waiting on more would change what the tool reads: the order is given up
+
+    def _kind(self, reads: list[str]) -> str:
+        tools = {self._tool_of[key] for key in reads}
+        return _SOURCE_KIND.get(tools.pop(), "text") if len(tools) == 1 else "text"
+
+    def _fetch(self, ask: Ask, url: str) -> str:
         try:
             host = urlsplit(url).hostname or url
         except ValueError:  # e.g. a malformed IPv6 host; the fetch tool will report it
             host = url
-        return self._add(f"Fetch {host}", "http_fetch", step, [], critic=False, args={"url": url})
+        key = self._add(f"Fetch {host}", "http_fetch", ask, [], [], critic=False, args={"url": url})
+        self._made["page"] = key
+        return key
 
-    def _summarize(self, step: str, deps: list[str], text: str | None) -> str:
-        tools = {self._tool_of[dep] for dep in deps}
-        kind = _SOURCE_KIND.get(tools.pop(), "text") if len(tools) == 1 else "text"
-        args: dict[str, Any] = {"max_sentences": _max_sentences(step)}
-        if text is not None:
-            args["text"] = text
-        return self._add(f"Summarize {kind}", "text_summarize", step, deps, critic=False, args=args)
+    def _summarize(
+        self, ask: Ask, reads: list[str], after: list[str], kind: str, *, text: str | None = None
+    ) -> str:
+        args: dict[str, Any] = {"max_sentences": ask.max_sentences}
+        deps, pinned = self._reading(reads, after, "text_summarize") if reads else (list(after), None)
+        if text is not None or pinned is not None:
+            args["text"] = text if text is not None else pinned
+        key = self._add(f"Summarize {kind}", "text_summarize", ask, deps, reads, critic=False, args=args)
+        self._made["summary"] = key
+        return key
 
-    def _generate(self, step: str, plain: str, deps: list[str]) -> str:
-        noun = _deliverable(plain)
-        title = f"Create {noun}" if noun else "Generate text"
-        return self._add(title, "text_generate", step, deps, critic=True, args={"prompt": step})
+    def _generate(self, ask: Ask, reads: list[str], after: list[str]) -> str:
+        names = created(ask, set(self._made))
+        if names:
+            title = f"Create {names[0]}"
+        elif self._single_step and not ask.recognised:
+            title = NO_RULE_TITLE
+        else:
+            title = "Generate text"
+        deps = _merge(reads, after)
+        key_base = "generate_text" if title == NO_RULE_TITLE else None
+        key = self._add(
+            title,
+            "text_generate",
+            ask,
+            deps,
+            reads,
+            critic=True,
+            args={"prompt": ask.text},
+            key_base=key_base,
+        )
+        for name in names:
+            self._made[name] = key
+        return key
 
     def _add(
-        self, title: str, tool: str, step: str, deps: list[str], *, critic: bool, args: dict[str, Any]
+        self,
+        title: str,
+        tool: str,
+        ask: Ask,
+        deps: list[str],
+        reads: list[str],
+        *,
+        critic: bool,
+        args: dict[str, Any],
+        key_base: str | None = None,
     ) -> str:
-        key = self._unique_key(title)
+        key = self._unique_key(key_base or title)
         task = TaskSpec(
             key=key,
             title=title[:200],
-            description=step[:2000],
+            description=ask.text[:2000],
             tool=tool,
             args=args,
             depends_on=deps,
@@ -279,11 +246,11 @@ class _PlanBuilder:
         )
         self.tasks.append(task)
         self._tool_of[key] = tool
-        self._unconsumed = [k for k in self._unconsumed if k not in deps] + [key]
+        self._unconsumed = [k for k in self._unconsumed if k not in reads] + [key]
         return key
 
     def _unique_key(self, title: str) -> str:
-        base = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+        base = _KEY_JUNK.sub("_", title.lower()).strip("_")
         if not base[:1].isalpha():
             base = f"task_{base}".rstrip("_")
         base = base[:56].rstrip("_")
@@ -298,32 +265,11 @@ class _PlanBuilder:
         return key
 
 
-def _quoted(step: str) -> str | None:
-    match = _QUOTED.search(step)
-    return next(group for group in match.groups() if group is not None) if match else None
+def _starts_fresh(ask: Ask, step: Step, inputs: list[str]) -> bool:
+    """Whether the step waits only for what it reads: it follows a separator that only enumerates
+    (";", a list item), or it fetches its own URL and reads nothing earlier."""
+    return not step.sequenced or (bool(ask.urls) and not inputs)
 
 
-def _deliverable(plain: str) -> str | None:
-    """The thing a step asks to create: "Create checklist" for "Generate an implementation checklist".
-
-    A noun opening the step is usually its verb ("Draft an email", "List ..."), so a later one wins.
-    For combining steps only nouns before the combining word or after "into"/"as" count, so "Compare both
-    reports" does not claim to create a report.
-    """
-    combine = _COMBINE.search(plain)
-    if combine:
-        into = _INTO.search(plain, combine.end())
-        plain = plain[: combine.start()] + (" " + plain[into.end() :] if into else "")
-    matches = list(_DELIVERABLE.finditer(plain))
-    if len(matches) > 1 and not plain[: matches[0].start()].strip():
-        matches.pop(0)
-    return matches[0].group(1).lower() if matches else None
-
-
-def _max_sentences(step: str) -> int:
-    match = _SENTENCES.search(step)
-    if not match:
-        return DEFAULT_MAX_SENTENCES
-    word = match.group(1).lower()
-    count = int(word) if word.isdigit() else _NUMBER_WORDS.index(word) + 1
-    return min(max(count, 1), 20)
+def _merge(first: list[str], then: list[str]) -> list[str]:
+    return list(dict.fromkeys([*first, *then]))

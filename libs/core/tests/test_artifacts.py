@@ -1,12 +1,20 @@
 import hashlib
 import os
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planwright.core.artifacts import ArtifactStore, StoredArtifact, guess_media_type, safe_artifact_name
+from planwright.core.artifacts import (
+    MEDIA_TYPES,
+    ArtifactStore,
+    StoredArtifact,
+    guess_media_type,
+    safe_artifact_name,
+)
 from planwright.core.errors import InvalidArtifactName
+from planwright.core.tools_builtin import MEDIA_TYPE_PATTERN
 
 
 def all_files(root):
@@ -180,9 +188,38 @@ def test_path_for_is_always_inside_the_root(tmp_path_factory, digest):
         ("a.csv", "text/csv"),
         ("a.html", "text/html"),
         ("A.MD", "text/markdown"),
+        ("notes.markdown", "text/markdown"),
+        ("run.log", "text/plain"),
+        ("page.htm", "text/html"),
+        ("data.tsv", "text/tab-separated-values"),
+        ("reverse.py", "text/x-python"),
+        ("deploy.sh", "text/x-shellscript"),
+        ("config.yaml", "application/yaml"),
+        ("config.YML", "application/yaml"),
+        ("feed.xml", "application/xml"),
+        ("pyproject.toml", "application/toml"),
+        ("schema.sql", "application/sql"),
+        ("app.js", "text/javascript"),
+        ("index.ts", "text/x-typescript"),
+        ("README.rst", "text/x-rst"),
+        ("einführung.md", "text/markdown"),
+        ("archive.tar.gz", "application/octet-stream"),
         ("a.bin", "application/octet-stream"),
+        ("image.svg", "application/octet-stream"),
         ("noext", "application/octet-stream"),
+        ("trailing.", "application/octet-stream"),
     ],
 )
 def test_guess_media_type(name, media_type):
     assert guess_media_type(name) == media_type
+
+
+def test_a_python_artifact_is_stored_as_python(tmp_path):
+    assert ArtifactStore(tmp_path).put("reverse.py", b"def reverse(s): ...\n").media_type == "text/x-python"
+
+
+@pytest.mark.parametrize("media_type", sorted(set(MEDIA_TYPES.values())))
+def test_every_guessed_type_is_a_bare_valid_media_type(media_type):
+    # No parameters: the content route adds "; charset=utf-8" to text/* itself.
+    assert re.fullmatch(MEDIA_TYPE_PATTERN, media_type)
+    assert ";" not in media_type

@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from planwright.core.artifacts import MEDIA_TYPES
 from planwright.core.errors import PlanInvalid
-from planwright.core.planning.rules import RuleBasedPlanner, split_steps
+from planwright.core.planning.rules import NO_RULE_TITLE, RuleBasedPlanner, split_steps
 
 DEMO_GOAL = (
     "Generate an implementation checklist for adding a new tool, then write a tools.md draft file as an "
@@ -234,3 +235,165 @@ def test_any_goal_yields_a_valid_plan_or_a_plan_invalid(goal):
     for task in tasks:
         assert set(task.depends_on) <= seen
         seen.add(task.key)
+
+
+# Issue 14: the order and the data the user wrote.
+
+FASTAPI_GOAL = (
+    "List the main features of FastAPI, then write a short intro paragraph about it, then create a "
+    "checklist for a first project, then save the intro as intro.md, then summarize the intro, then "
+    "write a tweet announcing the project"
+)
+
+
+def test_then_keeps_the_order_and_the_intro_is_what_is_saved_and_summarized():
+    tasks = plan(FASTAPI_GOAL)
+    assert shape(tasks) == [
+        ("create_feature_list", "text_generate", []),
+        ("create_intro", "text_generate", ["create_feature_list"]),
+        ("create_checklist", "text_generate", ["create_intro"]),
+        ("write_artifact", "file_write_artifact", ["create_intro", "create_checklist"]),
+        ("summarize_intro", "text_summarize", ["create_intro", "write_artifact"]),
+        ("create_tweet", "text_generate", ["summarize_intro"]),
+    ]
+    intro = {"$from": "create_intro.output.text"}
+    assert tasks[3].args == {"name": "intro.md", "content": intro}
+    assert tasks[4].args == {"max_sentences": 3, "text": intro}
+    assert [t.title for t in tasks] == [
+        "Create feature list",
+        "Create intro",
+        "Create checklist",
+        "Write artifact",
+        "Summarize intro",
+        "Create tweet",
+    ]
+
+
+def test_summarize_the_following_text_is_one_summary_and_no_file():
+    text = "Redis keeps data in memory. You can save it to a file; then write it back. It is fast."
+    (task,) = plan(f"Summarize the following text in two sentences: {text}")
+    assert (task.key, task.tool, task.depends_on) == ("summarize_text", "text_summarize", [])
+    assert task.args == {"max_sentences": 2, "text": text}
+
+
+def test_a_given_text_in_a_list_item_ends_with_the_item():
+    summary, write = plan(
+        "1. Summarize this text: Redis is fast.\n   It is in memory.\n2. Save it as notes.md"
+    )
+    assert summary.args["text"] == "Redis is fast.\n   It is in memory."
+    assert (write.tool, write.depends_on, write.args) == (
+        "file_write_artifact",
+        [summary.key],
+        {"name": "notes.md"},
+    )
+
+
+def test_save_it_as_a_python_file():
+    tasks = plan("Write a function that reverses a string in Python and save it as reverse.py")
+    assert shape(tasks) == [
+        ("generate_text", "text_generate", []),
+        ("write_artifact", "file_write_artifact", ["generate_text"]),
+    ]
+    assert tasks[1].args == {"name": "reverse.py"}
+
+
+def test_writing_text_without_a_file_makes_no_artifact():
+    (task,) = plan("Write a short intro paragraph about FastAPI")
+    assert (task.key, task.tool) == ("create_intro", "text_generate")
+
+
+@pytest.mark.parametrize("extension", sorted(MEDIA_TYPES))
+def test_a_file_name_with_any_known_extension_is_written(extension):
+    _, write = plan(f"Write a small example and save it as example{extension}")
+    assert write.args == {"name": f"example{extension}"}
+
+
+def test_a_product_name_is_not_a_file():
+    (task,) = plan("Write a tutorial about Node.js and Vue.js")
+    assert (task.key, task.tool) == ("create_tutorial", "text_generate")
+
+
+def test_a_step_after_then_waits_for_the_step_before():
+    first, second = plan("Write a haiku about cats, then write a haiku about dogs")
+    assert second.depends_on == [first.key]
+
+
+def test_sentences_that_start_with_a_verb_are_steps_in_order():
+    tasks = plan("Write a haiku about Redis. Summarize it. Save it as haiku.md.")
+    assert shape(tasks) == [
+        ("generate_text", "text_generate", []),
+        ("summarize_text", "text_summarize", ["generate_text"]),
+        ("write_artifact", "file_write_artifact", ["summarize_text"]),
+    ]
+
+
+def test_a_sentence_that_does_not_start_with_a_verb_stays_in_its_step():
+    (task,) = plan("What is the capital of France? Answer in one sentence.")
+    assert task.description == "What is the capital of France? Answer in one sentence"
+
+
+def test_a_step_fetching_its_own_url_after_then_starts_fresh():
+    tasks = plan("Write a poem, then fetch https://example.com/ and summarize it")
+    assert shape(tasks) == [
+        ("create_poem", "text_generate", []),
+        ("fetch_example_com", "http_fetch", []),
+        ("summarize_page", "text_summarize", ["fetch_example_com"]),
+    ]
+
+
+def test_list_items_wait_only_for_what_they_read():
+    tasks = plan(
+        "- Write an intro to Redis\n- Write a checklist for Redis\n- Summarize the intro\n"
+        "- Save the checklist as checklist.md"
+    )
+    assert shape(tasks) == [
+        ("create_intro", "text_generate", []),
+        ("create_checklist", "text_generate", []),
+        ("summarize_intro", "text_summarize", ["create_intro"]),
+        ("write_artifact", "file_write_artifact", ["create_checklist"]),
+    ]
+
+
+def test_a_step_that_writes_and_saves_saves_its_own_text():
+    tasks = plan(
+        "Write an intro about Redis, then write a poem and save it as poem.md, "
+        "then save the intro as intro.md"
+    )
+    assert shape(tasks) == [
+        ("create_intro", "text_generate", []),
+        ("create_poem", "text_generate", ["create_intro"]),
+        ("write_artifact", "file_write_artifact", ["create_poem"]),
+        ("write_artifact_2", "file_write_artifact", ["create_intro", "write_artifact"]),
+    ]
+    assert tasks[3].args == {"name": "intro.md", "content": {"$from": "create_intro.output.text"}}
+
+
+def test_a_file_named_again_is_read():
+    tasks = plan("Write an intro and save it as intro.md, then write a poem, then summarize intro.md")
+    assert shape(tasks)[-1] == ("summarize_artifact", "text_summarize", ["write_artifact", "create_poem"])
+
+
+def test_reading_several_results_gives_up_only_the_order():
+    *_, write = plan(
+        "Write an intro; write a checklist; write a tweet; then save the intro and the checklist to both.md"
+    )
+    # file_write_artifact writes every dependency's text: waiting for the tweet would write it too.
+    assert write.depends_on == ["create_intro", "create_checklist"]
+
+
+@pytest.mark.parametrize("goal", ["What is the capital of France?", "Just one thing", "Hello there"])
+def test_a_goal_no_rule_understands_says_so(goal):
+    (task,) = plan(goal)
+    assert (task.key, task.title, task.tool) == ("generate_text", NO_RULE_TITLE, "text_generate")
+    assert task.args == {"prompt": goal.rstrip(".")}
+
+
+@pytest.mark.parametrize("goal", ["Write a haiku about Redis", "Explain how Raft elects a leader"])
+def test_an_ordinary_ask_is_one_generate_task(goal):
+    (task,) = plan(goal)
+    assert (task.key, task.title, task.tool) == ("generate_text", "Generate text", "text_generate")
+
+
+def test_no_rule_matched_is_only_for_one_step_goals():
+    tasks = plan("Hello; good bye")
+    assert [t.title for t in tasks] == ["Generate text", "Generate text"]
