@@ -19,12 +19,13 @@ from planwright.core.llm.notice import MOCK_NOTICE
 from planwright.core.text import extractive_summary
 
 # Shape of the answer, decided by whichever keyword appears first in the ask.
+# English first; the German, French and Spanish words the rule planner understands follow.
 _SHAPES = {
-    "checklist": r"check-?list|to-?do list",
-    "steps": r"steps|step-by-step|how to|procedure|instructions",
-    "outline": r"outline|table of contents",
-    "summary": r"summari[sz]e|summary|tl;?dr",
-    "draft": r"\bdraft\b|write-?up",
+    "checklist": r"check-?list|to-?do list|liste de contr[ôo]le|lista de (?:verificaci[óo]n|control)",
+    "steps": r"steps|step-by-step|how to|procedure|instructions|schritte|[ée]tapes|pasos",
+    "outline": r"outline|table of contents|gliederung|plan d[ée]taill[ée]|esquema",
+    "summary": r"summari[sz]e|summary|tl;?dr|zusammenfass\w*|r[ée]sum\w*|resum\w*",
+    "draft": r"\bdraft\b|write-?up|entwurf|brouillon|borrador",
 }
 _ABOUT = re.compile(
     r"\b(?:check-?list|steps|outline|summary|draft|guide|overview|notes|doc(?:ument(?:ation)?)?|list)"

@@ -143,3 +143,15 @@ async def test_mock_text_read_back_loses_its_notice():
     for text in (draft, summary):
         assert text.count(NOTICE_LINE) == 1
         assert text.startswith(NOTICE_LINE)
+
+
+async def test_a_checklist_asked_for_in_german_french_or_spanish_is_a_checklist():
+    """The rule planner titles these "Create checklist"; the critic wants list items for that."""
+    for ask in (
+        "Erstelle eine Checkliste für ein erstes Projekt",
+        "Crée une liste de contrôle pour un premier projet",
+        "Crea una lista de verificación para un primer proyecto",
+    ):
+        text = await complete(ask)
+        assert text.startswith("# Checklist: "), ask
+        assert len(checklist_items(text)) >= 3, ask
