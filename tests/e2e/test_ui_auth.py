@@ -108,7 +108,8 @@ def test_a_read_only_key_sees_jobs_but_cannot_submit(keyed: tuple[str, dict[str,
     page.goto(f"{base}/")
     sign_in(page, keys["viewer"])
     page.get_by_test_id("session").get_by_text("viewer").wait_for()
-    page.locator('[data-testid="jobs-live"][data-status="live"]').wait_for()  # the jobs stream, by cookie
+    # The jobs list read by cookie: live while a job runs, polled ("idle") while none does.
+    page.locator('[data-testid="jobs-live"]:is([data-status="live"], [data-status="idle"])').wait_for()
     submit = page.get_by_role("button", name="Submit job")
     assert submit.is_disabled()
     assert "lacks the scope jobs:write" in (submit.get_attribute("title") or "")

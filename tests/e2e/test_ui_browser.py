@@ -56,11 +56,24 @@ def _need(ok: bool, why: str) -> None:
         pytest.skip(why)
 
 
+# Seconds before the slow site answers, by path: /pause long enough for two fetches of it to overlap
+# plainly on the timeline, /hold for a page to see the fetch run, anything else (20 s) long enough to
+# cancel the job while it runs.
+PAUSES = {"/pause": 3, "/hold": 8}
+
+
 class _Slow(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        time.sleep(20)  # long enough to cancel the job while it runs
-        self.send_response(200)
-        self.end_headers()
+        time.sleep(next((s for path, s in PAUSES.items() if self.path.startswith(path)), 20))
+        body = b"paused\n"
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except ConnectionError:
+            pass  # the fetch was cancelled (or timed out) and hung up meanwhile
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -138,6 +151,17 @@ def page(browser: Any) -> Iterator[Any]:
     page.set_default_timeout(20_000)
     yield page
     context.close()
+
+
+def wait_finished(base: str, job_id: str, within_s: float = 60) -> str:
+    """Wait (polling the API) until the job has finished; its final status."""
+    deadline = time.monotonic() + within_s
+    while True:
+        status: str = httpx.get(f"{base}/jobs/{job_id}").json()["status"]
+        if status in ("succeeded", "failed", "cancelled"):
+            return status
+        assert time.monotonic() < deadline, f"job {job_id} is still {status} after {within_s} s"
+        time.sleep(0.2)
 
 
 def node(page: Any, key: str, status: str) -> None:
@@ -278,14 +302,17 @@ def test_a_rejected_task_is_retried_from_the_ui_and_the_job_succeeds(approval_se
     assert "task.pending" in timeline
 
 
-def test_the_jobs_list_shows_a_new_job_live(server: str, page: Any) -> None:
+def test_the_jobs_list_shows_a_new_job_without_a_reload(server: str, page: Any) -> None:
+    for job in httpx.get(f"{server}/jobs").json()["items"]:
+        wait_finished(server, job["id"])
     page.goto(f"{server}/")
-    page.locator('[data-testid="jobs-live"][data-status="live"]').wait_for()
+    # Nothing runs: the list holds no stream and reads GET /jobs every 10 s while visible.
+    page.locator('[data-testid="jobs-live"][data-status="idle"]').wait_for()
     page.evaluate("window.notReloaded = true")
     job_id = httpx.post(f"{server}/jobs", json={"goal": DEMO_GOAL}).json()["id"]
     row = page.get_by_test_id(f"job-row-{job_id}")
-    row.wait_for()
-    row.locator('[data-status="succeeded"]').wait_for()
+    row.wait_for(timeout=30_000)
+    row.locator('[data-status="succeeded"]').wait_for(timeout=30_000)
     assert row.get_by_text("3/3").is_visible()
     assert page.evaluate("window.notReloaded") is True
 

@@ -1,6 +1,8 @@
 import type { Metadata, Viewport } from "next";
 import Link from "next/link";
 import type { ReactNode } from "react";
+import { HealthProvider } from "@/components/HealthProvider";
+import { MockNotice } from "@/components/Mock";
 import { SessionBar } from "@/components/SessionBar";
 import { SessionGate, SessionProvider } from "@/components/SessionProvider";
 import "@xyflow/react/dist/style.css";
@@ -18,22 +20,25 @@ export default function RootLayout({ children }: { children: ReactNode }) {
     <html lang="en">
       <body>
         <SessionProvider>
-          <a className="skip" href="#main">
-            Skip to content
-          </a>
-          <header className="top">
-            <Link href="/" className="brand">
-              Planwright
-            </Link>
-            <nav aria-label="Main">
-              <Link href="/">Jobs</Link>
-              <Link href="/tools/">Tools</Link>
-            </nav>
-            <SessionBar />
-          </header>
-          <main id="main">
-            <SessionGate>{children}</SessionGate>
-          </main>
+          <HealthProvider>
+            <a className="skip" href="#main">
+              Skip to content
+            </a>
+            <header className="top">
+              <Link href="/" className="brand">
+                Planwright
+              </Link>
+              <nav aria-label="Main">
+                <Link href="/">Jobs</Link>
+                <Link href="/tools/">Tools</Link>
+              </nav>
+              <SessionBar />
+            </header>
+            <MockNotice />
+            <main id="main">
+              <SessionGate>{children}</SessionGate>
+            </main>
+          </HealthProvider>
         </SessionProvider>
       </body>
     </html>

@@ -3,17 +3,17 @@
 import Link from "next/link";
 import { useId, useState } from "react";
 import type { JobStatus } from "@/api/client";
-import type { ChangesStatus } from "@/hooks/useJobChanges";
-import { useJobs } from "@/hooks/useJobs";
+import { IDLE_REFRESH_MS, useJobs, type JobsLiveStatus } from "@/hooks/useJobs";
 import { formatTime } from "@/lib/format";
 import { ErrorNote, StatusBadge } from "./Common";
 
 const JOB_STATUSES: readonly JobStatus[] = ["pending", "planning", "running", "succeeded", "failed", "cancelled"];
 
-const LIVE_LABELS: Record<ChangesStatus, string> = {
+const LIVE_LABELS: Record<JobsLiveStatus, string> = {
   connecting: "Connecting…",
   live: "Live",
   reconnecting: "Connection lost, reconnecting…",
+  idle: `Nothing running: checking every ${IDLE_REFRESH_MS / 1000} s`,
 };
 
 export function JobList() {
@@ -56,7 +56,7 @@ export function JobList() {
         <div className="table-wrap">
           <table className="stack">
             <caption className="muted" style={{ textAlign: "left" }}>
-              {jobs.data.length} job{jobs.data.length === 1 ? "" : "s"}, newest first, updated live
+              {jobs.data.length} job{jobs.data.length === 1 ? "" : "s"}, newest first{jobs.live === "idle" ? "" : ", updated live"}
             </caption>
             <thead>
               <tr>

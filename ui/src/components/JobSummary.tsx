@@ -4,7 +4,7 @@ import type { JobDetail, JobStatus } from "@/api/client";
 import { formatTime, formatUsage } from "@/lib/format";
 import { Section, StatusBadge } from "./Common";
 
-/** The job's goal, live status, progress and times; its error when it failed. */
+/** The job's goal, live status, progress, model use and times (its error is in the result panel). */
 export function JobSummary({ job, status }: { job: JobDetail; status: JobStatus }) {
   return (
     <Section title="Summary">
@@ -47,13 +47,6 @@ export function JobSummary({ job, status }: { job: JobDetail; status: JobStatus 
           </>
         ) : null}
       </dl>
-      {/* A reopened job's old error stays in `job` until it is read again. */}
-      {job.error && (status === "failed" || status === "cancelled") ? (
-        <p className="error" data-testid="job-error">
-          {job.error}
-        </p>
-      ) : null}
-      {status === "failed" ? <p className="hint">Open a failed or blocked task to retry it.</p> : null}
     </Section>
   );
 }

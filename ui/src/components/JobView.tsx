@@ -3,17 +3,22 @@
 import Link from "next/link";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useArtifacts } from "@/hooks/useArtifacts";
+import { isMockProvider, useHealth } from "@/hooks/useHealth";
 import { useCancelJob, useJob } from "@/hooks/useJob";
 import type { StreamStatus } from "@/hooks/useJobEvents";
 import { useLiveJob } from "@/hooks/useLiveJob";
 import { useMissingScope } from "@/hooks/useSession";
 import { useTasks } from "@/hooks/useTasks";
 import { foldJobStatus, foldTaskStatuses, initialStatuses } from "@/graph/status";
+import { isFinishedJob } from "@/lib/wording";
 import { Artifacts } from "./Artifacts";
 import { ErrorNote, Section } from "./Common";
 import { EventTimeline } from "./EventTimeline";
 import { JobSummary } from "./JobSummary";
-import { PlanGraph, type PlanGraphTask } from "./PlanGraph";
+import { MockBadge } from "./Mock";
+import type { PlanGraphTask } from "./PlanGraph";
+import { PlanView } from "./PlanView";
+import { ResultPanel } from "./ResultPanel";
 import { TaskPanel } from "./TaskPanel";
 import { TaskTable } from "./TaskTable";
 
@@ -24,11 +29,10 @@ const STREAM_LABELS: Record<StreamStatus, string> = {
   ended: "Finished",
 };
 
-const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
-
-/** The job page: plan graph, tasks, live timeline, task panel, artifacts, actions. */
+/** The job page: its result first once finished, then the plan (graph or timeline), tasks, events, task panel, artifacts. */
 export function JobView({ jobId }: { jobId: string }) {
   const job = useJob(jobId);
+  const health = useHealth();
   const tasks = useTasks(jobId);
   const artifacts = useArtifacts(jobId);
   const { events, status: stream, resume } = useLiveJob(jobId, job.data, job.reload);
@@ -92,35 +96,48 @@ export function JobView({ jobId }: { jobId: string }) {
   if (!job.data) return <p className="muted">Loading job…</p>;
 
   const jobStatus = foldJobStatus(events, job.data.status);
+  const finished = isFinishedJob(jobStatus);
+  // The mock model wrote some of this job's text, or writes it now (the job runs and /healthz says mock).
+  const mock = (job.data.usage?.mock_calls ?? 0) > 0 || (!finished && isMockProvider(health));
   const selectedTask = tasks.data?.find((t) => t.key === selected) ?? null;
 
   return (
     <>
       <div className="card-head">
-        <h1 style={{ margin: 0 }}>Job</h1>
+        <div className="row" style={{ marginTop: 0 }}>
+          <h1 style={{ margin: 0 }}>Job</h1>
+          {mock ? <MockBadge testId="job-mock" what="This job's text" /> : null}
+        </div>
         <div className="row" style={{ marginTop: 0 }}>
           <span className="stream" data-status={stream} role="status" aria-live="polite">
             {STREAM_LABELS[stream]}
           </span>
-          <button
-            type="button"
-            className="danger"
-            onClick={cancel}
-            disabled={FINISHED.has(jobStatus) || cancelling || cannotCancel !== null}
-            title={cannotCancel ?? undefined}
-          >
-            {cancelling ? "Cancelling…" : "Cancel job"}
-          </button>
+          {finished ? null : (
+            <button
+              type="button"
+              className="danger"
+              onClick={cancel}
+              disabled={cancelling || cannotCancel !== null}
+              title={cannotCancel ?? undefined}
+            >
+              {cancelling ? "Cancelling…" : "Cancel job"}
+            </button>
+          )}
         </div>
       </div>
       <ErrorNote message={cancelError} />
       <ErrorNote message={job.error} />
 
+      <ResultPanel job={job.data} status={jobStatus} tasks={tasks.data ?? []} />
       <JobSummary job={job.data} status={jobStatus} />
-
-      <Section title="Plan">
-        <PlanGraph tasks={planTasks} statuses={statuses} selected={selected} onSelect={setSelected} />
-      </Section>
+      <PlanView
+        tasks={planTasks}
+        statuses={statuses}
+        events={events}
+        finished={finished}
+        selected={selected}
+        onSelect={setSelected}
+      />
 
       <div className="grid">
         <div>
@@ -167,7 +184,12 @@ export function JobView({ jobId }: { jobId: string }) {
           </div>
           <Section title="Artifacts">
             <ErrorNote message={artifacts.error} />
-            <Artifacts artifacts={artifacts.data ?? []} open={openArtifact} onOpen={setOpenArtifact} />
+            <Artifacts
+              artifacts={artifacts.data ?? []}
+              jobStatus={jobStatus}
+              open={openArtifact}
+              onOpen={setOpenArtifact}
+            />
           </Section>
         </div>
       </div>

@@ -15,7 +15,11 @@ export type PlanNodeData = {
 
 export type PlanNodeType = Node<PlanNodeData, "task">;
 
-/** One task in the plan graph: a real button, so Tab reaches it and Enter or Space opens its panel. */
+/**
+ * One task in the plan graph: a real button, so Tab reaches it and Enter or Space opens its panel.
+ * The title takes up to two lines (the whole title is its tooltip); the tool's name is never cut: it
+ * wraps, and the node is as tall as it needs (graph/layout.ts).
+ */
 export function PlanNode({ data, selected }: NodeProps<PlanNodeType>) {
   const [target, source] = data.vertical ? [Position.Top, Position.Bottom] : [Position.Left, Position.Right];
   return (
@@ -29,10 +33,13 @@ export function PlanNode({ data, selected }: NodeProps<PlanNodeType>) {
         aria-pressed={selected}
         onClick={() => data.onOpen(data.taskKey)}
       >
-        <strong title={data.title}>{data.title}</strong>
-        <span>
-          {data.statusLabel} · <code>{data.tool}</code>
-        </span>
+        <strong className="plan-node-title" title={data.title}>
+          {data.title}
+        </strong>
+        <span className="plan-node-status">{data.statusLabel}</span>
+        <code className="plan-node-tool" data-testid={`node-tool-${data.taskKey}`}>
+          {data.tool}
+        </code>
       </button>
       <Handle type="source" position={source} isConnectable={false} className="plan-handle" />
     </>

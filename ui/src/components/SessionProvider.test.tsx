@@ -2,7 +2,7 @@ import { act, cleanup, fireEvent, render, renderHook, screen, waitFor } from "@t
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { accessEpoch, signalAccess } from "@/api/access";
 import { useSessionState } from "@/hooks/useSession";
-import { FakeEventSource, GOOD_KEY, fakeAuthApi, json } from "@/test/fakeAuthApi";
+import { FakeEventSource, GOOD_KEY, RUNNING_JOB, fakeAuthApi, json } from "@/test/fakeAuthApi";
 import { JobList } from "./JobList";
 import { SessionBar } from "./SessionBar";
 import { SessionGate, SessionProvider } from "./SessionProvider";
@@ -77,7 +77,7 @@ describe("open access (no keys configured)", () => {
 describe("keys on", () => {
   it("asks for a key, says why a key is refused, signs in, shows who, loads the data, signs out", async () => {
     const api = fakeAuthApi();
-    api.routes.set("GET /jobs", () => json({ items: [] }));
+    api.routes.set("GET /jobs", () => json({ items: [RUNNING_JOB] }));
     app();
 
     // Not authorised: only the session was asked, nothing else was loaded or streamed.
@@ -94,7 +94,7 @@ describe("keys on", () => {
     expect(document.body.innerHTML).not.toContain("pw_wrong");
 
     signInWith(GOOD_KEY);
-    expect(await screen.findByText("No jobs yet. Submit one with the form.")).toBeTruthy();
+    expect(await screen.findByText(RUNNING_JOB.goal)).toBeTruthy();
     const who = screen.getByTestId("session");
     expect(who.textContent).toContain("acme");
     expect(who.textContent).toContain("ci");
@@ -132,9 +132,9 @@ describe("keys on", () => {
 
   it("asks /auth/session when a live stream is refused, and signs out if access is gone", async () => {
     const api = fakeAuthApi({ signedIn: true });
-    api.routes.set("GET /jobs", () => json({ items: [] }));
+    api.routes.set("GET /jobs", () => json({ items: [RUNNING_JOB] })); // a running job: the list listens live
     app();
-    await screen.findByText("No jobs yet. Submit one with the form.");
+    await screen.findByText(RUNNING_JOB.goal);
     expect(api.calls.filter((c) => c === "GET /auth/session")).toHaveLength(1);
 
     // Refused before it opened (EventSource cannot tell a 401 from other refusals): ask.
@@ -146,9 +146,9 @@ describe("keys on", () => {
 
   it("stays signed in when a refused stream was not about access", async () => {
     const api = fakeAuthApi({ signedIn: true });
-    api.routes.set("GET /jobs", () => json({ items: [] }));
+    api.routes.set("GET /jobs", () => json({ items: [RUNNING_JOB] })); // a running job: the list listens live
     app();
-    await screen.findByText("No jobs yet. Submit one with the form.");
+    await screen.findByText(RUNNING_JOB.goal);
     act(() => changesStream().refuse());
     await waitFor(() => expect(api.calls.filter((c) => c === "GET /auth/session")).toHaveLength(2));
     expect(screen.getByTestId("session").textContent).toContain("acme");

@@ -5,8 +5,10 @@ import type { JobEvent } from "@/hooks/useJobEvents";
 import { eventTaskKey } from "@/graph/status";
 import { formatClock, formatDuration, formatTime, formatUsage } from "@/lib/format";
 import { JsonBlock, StatusBadge } from "./Common";
+import { CriticVerdicts } from "./CriticVerdicts";
 import { summarizeEvent } from "./EventTimeline";
 import { ApprovalBox, RetryBox } from "./TaskActions";
+import { TaskOutput } from "./TaskOutput";
 
 interface Props {
   task: Task;
@@ -103,29 +105,11 @@ export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRe
       )}
 
       <h3>Critic verdicts</h3>
-      {task.verdicts && task.verdicts.length > 0 ? (
-        <ul className="plain" data-testid="verdicts">
-          {task.verdicts.map((v, i) => (
-            <li key={i}>
-              <strong>{v.verdict}</strong> (attempt {v.attempt})
-              {v.reasons.length > 0 ? (
-                <ul>
-                  {v.reasons.map((r, j) => (
-                    <li key={j}>{r}</li>
-                  ))}
-                </ul>
-              ) : null}
-            </li>
-          ))}
-        </ul>
-      ) : (
-        <p className="muted">{task.critic_required ? "None yet." : "No critic review for this task."}</p>
-      )}
+      <CriticVerdicts task={task} status={liveStatus} />
 
       <h3>Arguments</h3>
       <JsonBlock value={task.args} label="Arguments" />
-      <h3>Output</h3>
-      {task.output ? <JsonBlock value={task.output} label="Output" /> : <p className="muted">No output yet.</p>}
+      <TaskOutput task={task} status={liveStatus} />
 
       <h3>Attempts</h3>
       {attempts.size === 0 ? (

@@ -1,6 +1,7 @@
 import { useCallback } from "react";
 import { api, apiFetch, apiUrl, type Artifact } from "@/api/client";
 import { describeApiError, describeThrown, unwrap } from "@/api/errors";
+import { loadsText } from "@/lib/artifacts";
 import { useResource } from "./useResource";
 
 /** A job's artifacts (metadata), oldest first. */
@@ -13,23 +14,9 @@ export function useArtifacts(jobId: string | null) {
   return useResource<Artifact[]>(`artifacts:${jobId}`, load, { enabled: Boolean(jobId) });
 }
 
-/** Above this size the viewer offers only the download link. */
-export const MAX_PREVIEW_BYTES = 512 * 1024;
-
-export function isTextual(artifact: Artifact): boolean {
-  const type = artifact.media_type.toLowerCase();
-  return (
-    type.startsWith("text/") ||
-    type.includes("json") ||
-    type.includes("yaml") ||
-    type.includes("xml") ||
-    /\.(md|txt|json|ya?ml|csv|log)$/i.test(artifact.name)
-  );
-}
-
-/** The text of one artifact, for the viewer (only textual ones under MAX_PREVIEW_BYTES). */
+/** The text of one artifact, for its preview (only those whose preview is text, under MAX_PREVIEW_BYTES). */
 export function useArtifactText(artifact: Artifact | null) {
-  const previewable = artifact !== null && isTextual(artifact) && artifact.size <= MAX_PREVIEW_BYTES;
+  const previewable = artifact !== null && loadsText(artifact);
   const load = useCallback(async () => {
     if (!artifact) return "";
     let response: Response;

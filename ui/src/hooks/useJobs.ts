@@ -1,13 +1,24 @@
 import { useCallback, useState } from "react";
 import { api, type Job, type JobCreate, type JobDetail, type JobStatus } from "@/api/client";
 import { unwrap } from "@/api/errors";
-import { useJobChanges, type UseJobChangesOptions } from "./useJobChanges";
+import { useJobChanges, type ChangesStatus, type UseJobChangesOptions } from "./useJobChanges";
+import { useRefreshWhileVisible } from "./useRefreshWhileVisible";
 import { useResource } from "./useResource";
 
+const FINISHED: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled"]);
+
+/** How often the list is read again while nothing listed is running (and the page is visible). */
+export const IDLE_REFRESH_MS = 10_000;
+
+/** `idle`: nothing listed is unfinished, so no stream is held; the list is polled instead. */
+export type JobsLiveStatus = ChangesStatus | "idle";
+
 /**
- * Jobs, newest first, optionally filtered by status, kept current by the jobs changes stream: read
- * again when it (re)connects and whenever jobs change (one read at a time, one more after a burst).
- * `live` says whether that stream is connected.
+ * Jobs, newest first, optionally filtered by status. While a listed job is unfinished the jobs changes
+ * stream keeps the list current: read again when it (re)connects and whenever jobs change (one read at
+ * a time, one more after a burst). While every listed job has finished, no connection is held: the list
+ * is read every 10 s while the page is visible, and when someone comes back to it; a job submitted
+ * elsewhere appears then, and its being unfinished opens the stream again. `live` says which.
  */
 export function useJobs(status: JobStatus | "" = "", options: UseJobChangesOptions = {}) {
   const load = useCallback(
@@ -20,7 +31,10 @@ export function useJobs(status: JobStatus | "" = "", options: UseJobChangesOptio
     [status],
   );
   const jobs = useResource(`jobs:${status}`, load);
-  const { status: live } = useJobChanges(jobs.reload, options);
+  const running = jobs.data?.some((job) => !FINISHED.has(job.status)) ?? false;
+  const { status: stream } = useJobChanges(jobs.reload, { ...options, enabled: running });
+  useRefreshWhileVisible(jobs.reload, { enabled: !running, intervalMs: IDLE_REFRESH_MS });
+  const live: JobsLiveStatus = running ? stream : jobs.data !== undefined ? "idle" : "connecting";
   return { ...jobs, live };
 }
 

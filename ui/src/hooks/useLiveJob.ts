@@ -1,30 +1,26 @@
-import { useCallback, useEffect } from "react";
+import { useEffect } from "react";
 import type { Job } from "@/api/client";
-import { useJobChanges, type JobsChange } from "./useJobChanges";
 import { useJobEvents } from "./useJobEvents";
+import { useRefreshWhileVisible } from "./useRefreshWhileVisible";
 
 const FINISHED: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled"]);
 
+/** How often a finished job is read again while its page is visible (to notice a retry from elsewhere). */
+export const FINISHED_JOB_REFRESH_MS = 30_000;
+
 /**
  * A job's events, live, and followed again when the job reopens after its stream ended: by a retry on
- * this page (call `resume`), or from anywhere else (another tab, `planwright retry`), which the jobs
- * changes stream reveals. That stream is open only while the job's own stream is over, so a job page
- * holds one SSE connection at a time (browsers allow six per host over HTTP/1.1, across all tabs).
- * `job` is the job as last read and `reloadJob` reads it again.
+ * this page (call `resume`), or from anywhere else (another tab, `planwright retry`). Once the stream
+ * has ended the page holds no connection at all: it reads the job again every 30 s while visible and
+ * when someone comes back to it, and follows the stream again if the job runs again. `job` is the job
+ * as last read and `reloadJob` reads it again.
  */
 export function useLiveJob(jobId: string, job: Job | undefined, reloadJob: () => void) {
   const live = useJobEvents(jobId);
   const { events, status, resume } = live;
   const ended = status === "ended";
 
-  const onChange = useCallback(
-    (change: JobsChange) => {
-      if (change.jobIds.includes(jobId)) resume();
-      else if (change.all) reloadJob(); // (re)connected: whatever happened meanwhile shows in the job
-    },
-    [jobId, resume, reloadJob],
-  );
-  useJobChanges(onChange, { enabled: ended });
+  useRefreshWhileVisible(reloadJob, { enabled: ended, intervalMs: FINISHED_JOB_REFRESH_MS });
 
   // The job, read after its last event, runs again: it was reopened while we were not listening.
   const last = events[events.length - 1];

@@ -40,9 +40,11 @@ export function formatUsage(usage: Usage | undefined): string {
     `${n(usage.calls)} model call${usage.calls === 1 ? "" : "s"}`,
     `${n(usage.input_tokens)} in / ${n(usage.output_tokens)} out tokens`,
   ];
-  const priced = usage.calls - (usage.unpriced_calls ?? 0);
+  // The mock model's calls cost nothing: a "~$0.0" for them would only be noise.
+  const priced = usage.calls - (usage.unpriced_calls ?? 0) - (usage.mock_calls ?? 0);
   if (priced > 0) parts.push(`~$${usage.cost_usd < 0.01 ? usage.cost_usd.toPrecision(2) : usage.cost_usd.toFixed(2)}`);
   if (usage.unpriced_calls) parts.push(`${n(usage.unpriced_calls)} without a price`);
+  if (usage.mock_calls) parts.push(`${usage.mock_calls === usage.calls ? "all" : n(usage.mock_calls)} by the mock model`);
   return parts.join(" · ");
 }
 

@@ -40,18 +40,20 @@ class FakeEventSource {
   }
 }
 
-function changesSource(): FakeEventSource {
-  const source = FakeEventSource.instances.find((s) => s.url === "http://api.test/jobs/changes" && !s.closed);
-  if (!source) throw new Error("no open /jobs/changes EventSource");
-  return source;
-}
-
 /** The job's event stream, resumed after `after` when given. */
 function eventsSource(after?: number): FakeEventSource {
   const url = `http://api.test/jobs/${JOB_ID}/events${after === undefined ? "" : `?after=${after}`}`;
   const source = FakeEventSource.instances.find((s) => s.url === url);
   if (!source) throw new Error(`no EventSource for ${url}`);
   return source;
+}
+
+/** How many times the page has read the job (GET /jobs/{id}). */
+function jobReads(): number {
+  return vi
+    .mocked(fetch)
+    .mock.calls.filter(([input]) => new URL(input instanceof Request ? input.url : String(input)).pathname === `/jobs/${JOB_ID}`)
+    .length;
 }
 
 function jsonResponse(body: unknown, status = 200) {
@@ -118,7 +120,7 @@ describe("JobView", () => {
     act(() => source.onerror?.());
     expect(screen.getByRole("status").textContent).toBe("Finished");
     expect(source.closed).toBe(true);
-    expect(screen.getByRole("button", { name: "Cancel job" })).toHaveProperty("disabled", true);
+    expect(screen.queryByRole("button", { name: "Cancel job" })).toBeNull(); // finished: nothing to cancel
 
     // Task panel from the table (keyboard path: a real button).
     fireEvent.click(screen.getByRole("button", { name: "Write artifact" }));
@@ -133,8 +135,42 @@ describe("JobView", () => {
     expect(viewer.querySelector("script, img, iframe")).toBeNull();
     expect(viewer.textContent).toContain("[image: remote]");
     expect((window as unknown as { pwned?: number }).pwned).toBeUndefined();
-    const download = screen.getByRole("link", { name: "Download" });
-    expect(download.getAttribute("href")).toBe(`http://api.test${artifacts[0]?.content_url}`);
+    for (const download of screen.getAllByRole("link", { name: "Download tools.md" })) {
+      expect(download.getAttribute("href")).toBe(`http://api.test${artifacts[0]?.content_url}`);
+    }
+  });
+
+  it("puts the result first: its text as markdown, each artifact previewed, mock badges", async () => {
+    render(<JobView jobId={JOB_ID} />);
+    const result = await screen.findByRole("region", { name: "Result" });
+    const sections = [...document.querySelectorAll("section")].map((s) => s.getAttribute("aria-label"));
+    expect(sections[0]).toBe("Result");
+    const text = within(result).getByTestId("result-text");
+    expect(text.querySelector("code")?.textContent).toBe("ToolSpec"); // markdown rendered, not backticks
+    expect(text.textContent).not.toContain("`");
+    expect(within(result).getByTestId("result-mock").textContent).toContain("mock model");
+    expect(screen.getByTestId("job-mock").textContent).toContain("mock model");
+
+    const card = within(result).getByRole("article", { name: "Artifact tools.md" });
+    expect(card.textContent).toContain("text/markdown");
+    const preview = await within(card).findByTestId("result-artifact-content");
+    await waitFor(() => expect(within(preview).getByRole("heading", { name: "Implementation checklist" })).toBeTruthy());
+    expect(preview.querySelector("script, img, iframe")).toBeNull();
+    expect(within(card).getByRole("link", { name: "Download tools.md" }).getAttribute("download")).toBe("tools.md");
+  });
+
+  it("offers Cancel only while the job runs", async () => {
+    currentJob = { ...job, status: "running", finished_at: null, result: null } as unknown as typeof job;
+    render(<JobView jobId={JOB_ID} />);
+    const cancel = await screen.findByRole("button", { name: "Cancel job" });
+    expect(cancel).toHaveProperty("disabled", false);
+    expect(screen.queryByRole("region", { name: "Result" })).toBeNull();
+    const source = eventsSource();
+    act(() => {
+      source.onopen?.();
+      source.emit(21, "job.succeeded", {});
+    });
+    expect(screen.queryByRole("button", { name: "Cancel job" })).toBeNull();
   });
 
   it("links the job to its trace in Jaeger when the API gives a trace URL, and shows no trace otherwise", async () => {
@@ -215,7 +251,7 @@ describe("JobView", () => {
     expect(screen.getByRole("list", { name: "Event timeline" }).querySelectorAll("li")).toHaveLength(4);
   });
 
-  it("after its stream ended, watches /jobs/changes and follows the job again when it reopens", async () => {
+  it("after its stream ended holds no connection, and follows the job again when shown again and reopened", async () => {
     render(<JobView jobId={JOB_ID} />);
     await screen.findByText(job.goal);
     const first = eventsSource();
@@ -223,36 +259,40 @@ describe("JobView", () => {
       first.onopen?.();
       first.emit(21, "job.succeeded", {});
     });
-    expect(FakeEventSource.instances).toHaveLength(1); // one SSE connection at a time
+    const before = jobReads();
     act(() => first.onerror?.());
     expect(screen.getByRole("status").textContent).toBe("Finished");
-    const changes = changesSource();
+    await waitFor(() => expect(jobReads()).toBe(before + 1)); // read once more after the end
+    expect(FakeEventSource.instances).toHaveLength(1);
+    expect(FakeEventSource.instances.every((s) => s.closed)).toBe(true); // nothing held open
 
-    act(() => {
-      changes.emitRaw("ready", {});
-      changes.emitRaw("jobs.changed", { job_ids: ["00000000-0000-0000-0000-000000000000"], all: false });
-    });
-    expect(FakeEventSource.instances).toHaveLength(2);
-    act(() => changes.emitRaw("jobs.changed", { job_ids: [JOB_ID], all: false })); // e.g. `planwright retry`
-    expect(eventsSource(21).closed).toBe(false);
-    expect(changes.closed).toBe(true);
+    // Retried elsewhere (another tab, `planwright retry`): seen when someone comes back to the page.
+    currentJob = { ...job, status: "running", updated_at: "2026-12-06T12:09:00Z" };
+    act(() => void document.dispatchEvent(new Event("visibilitychange")));
+    await waitFor(() => expect(eventsSource(21).closed).toBe(false));
     expect(screen.getByRole("status").textContent).toBe("Connecting…");
   });
 
-  it("follows the job again when, read after its stream ended, it runs again", async () => {
-    render(<JobView jobId={JOB_ID} />);
-    await screen.findByText(job.goal);
-    const first = eventsSource();
-    act(() => {
-      first.onopen?.();
-      first.emit(21, "job.failed", { error: "x" });
-      first.onerror?.();
-    });
-    // Reopened while nobody listened: the page reads the job again (after the end, and on the jobs
-    // stream's `ready`) and finds it running, changed after the last event it has.
-    currentJob = { ...job, status: "running", updated_at: "2026-11-24T22:09:00Z" };
-    act(() => changesSource().emitRaw("ready", {}));
-    await waitFor(() => expect(eventsSource(21).closed).toBe(false));
+  it("reads a finished job again every 30 s while the page is visible, and follows it if it runs again", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      render(<JobView jobId={JOB_ID} />);
+      await screen.findByText(job.goal);
+      const first = eventsSource();
+      act(() => {
+        first.onopen?.();
+        first.emit(21, "job.failed", { error: "x" });
+        first.onerror?.();
+      });
+      await act(async () => vi.advanceTimersByTime(1000)); // the reload after the stream ended
+      const before = jobReads();
+      currentJob = { ...job, status: "running", updated_at: "2026-12-06T12:09:00Z" };
+      await act(async () => vi.advanceTimersByTime(30_000));
+      expect(jobReads()).toBe(before + 1);
+      await waitFor(() => expect(eventsSource(21).closed).toBe(false));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("says in words when the job does not exist", async () => {

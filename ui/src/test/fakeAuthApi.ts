@@ -89,3 +89,20 @@ export function fakeAuthApi(initial: Partial<Pick<FakeAuthApi, "signedIn" | "sco
   );
   return api;
 }
+
+/** One job still running, as GET /jobs lists it: while the list shows one, it holds the changes stream. */
+export const RUNNING_JOB = {
+  id: "11111111-1111-4111-8111-111111111111",
+  goal: "Write a haiku about queues",
+  context_json: {},
+  priority: 1,
+  status: "running",
+  error: null,
+  created_at: "2026-12-06T12:00:00Z",
+  updated_at: "2026-12-06T12:00:01Z",
+  finished_at: null,
+  tasks: { total: 2, succeeded: 1, failed: 0, running: 1 },
+  usage: { calls: 1, input_tokens: 10, output_tokens: 20, cost_usd: 0, unpriced_calls: 0, mock_calls: 1 },
+  trace_id: null,
+  trace_url: null,
+};

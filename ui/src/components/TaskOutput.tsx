@@ -1,0 +1,44 @@
+"use client";
+
+import type { Task, TaskStatus } from "@/api/client";
+import { noOutputNote } from "@/lib/wording";
+import { JsonBlock } from "./Common";
+import { MockBadge } from "./Mock";
+import { SafeMarkdown } from "./SafeMarkdown";
+
+/** The output's text (markdown or plain text), when it has one. */
+export function outputText(output: Task["output"]): string | null {
+  const text = output?.["text"];
+  return typeof text === "string" && text.trim() !== "" ? text : null;
+}
+
+/**
+ * A task's output: its text rendered as markdown (safely) when it has one, with the whole output as
+ * JSON one click away; an output without text as JSON. "mock model" when the mock model wrote it.
+ */
+export function TaskOutput({ task, status }: { task: Task; status: TaskStatus }) {
+  const output = task.output;
+  const mock = (task.usage?.mock_calls ?? 0) > 0;
+  const text = outputText(output);
+  return (
+    <>
+      <div className="card-head" style={{ margin: "1rem 0 0.4rem" }}>
+        <h3 style={{ margin: 0 }}>Output</h3>
+        {mock && output ? <MockBadge testId="output-mock" what="This output" /> : null}
+      </div>
+      {!output ? (
+        <p className="muted">{noOutputNote(status)}</p>
+      ) : text === null ? (
+        <JsonBlock value={output} label="Output" />
+      ) : (
+        <div className="task-output">
+          <SafeMarkdown text={text} testId="output-text" />
+          <details className="raw">
+            <summary>Raw JSON</summary>
+            <JsonBlock value={output} label="Output" />
+          </details>
+        </div>
+      )}
+    </>
+  );
+}
