@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from planwright.core.llm import MOCK_NOTICE
+from planwright.core.llm import MOCK_NOTICE, MOCK_RECIPES
 from planwright.core.llm.mock import NOTICE_LINE
 from planwright.follow import sse_events
 from tests.e2e.support import planwright_up
@@ -29,12 +29,26 @@ SEED_BODY = (
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("e2e-data")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-data")
+
+
+@pytest.fixture(scope="module")
+def server(data: Path) -> Iterator[str]:
     # API only: the UI has its own test.
     with planwright_up(data, PLANWRIGHT_UI_DIR=str(data / "no-ui")) as base:
         assert (data / "planwright.db").exists()
         yield base
+
+
+def test_the_start_up_banner_says_the_text_is_placeholder_and_how_to_get_real_output(
+    server: str, data: Path
+) -> None:
+    banner = (data / "server.log").read_text()
+    assert f"Planwright (embedded) on {server}" in banner
+    assert MOCK_NOTICE in banner
+    for recipe in MOCK_RECIPES.values():
+        assert recipe in banner
 
 
 def _events(
