@@ -14,7 +14,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from typer.testing import CliRunner
 
 from planwright.cli import app
 from planwright.core.settings import load_settings
+from tests import isolation
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -254,8 +254,8 @@ def _procfile() -> dict[str, list[str]]:
         if line.strip() and not line.startswith("#"):
             name, command = line.split(":", 1)
             argv = shlex.split(with_defaults(command))
-            while argv and "=" in argv[0] and not argv[0].startswith("."):  # VAR=value prefixes
-                argv.pop(0)
+            while argv and (("=" in argv[0] and not argv[0].startswith(".")) or argv[0] == "exec"):
+                argv.pop(0)  # VAR=value prefixes, and exec
             processes[name.strip()] = argv
     return processes
 
@@ -313,7 +313,7 @@ def test_make_up_is_unchanged():
     assert "planwright up --host 127.0.0.1 --port 8000" in _make("-n", "up")
 
 
-PG_ADMIN = os.environ.get("PLANWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = isolation.PG_ADMIN
 
 
 async def _database_exists(name: str, drop: bool = False) -> bool:
@@ -336,8 +336,8 @@ def test_migrate_creates_the_database_once_then_only_migrates():
         if os.environ.get("CI"):
             raise
         pytest.skip(f"Postgres is not reachable at {PG_ADMIN}: {exc}")
-    name = f"pw_test_updist_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
+    name = isolation.database_name()
+    env = {**os.environ, "DATABASE_URL": isolation.database_url(name)}
     try:
         command = [sys.executable, "-m", "planwright", "migrate", "--create-database"]
         first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
