@@ -1,10 +1,10 @@
-"""Shared fixtures: an isolated embedded runtime per test, with its own data directory."""
+"""Shared fixtures: an isolated embedded runtime per test, with its own data directory; and the session's
+isolation from the caller's environment and from other runs (tests/isolation.py, docs/testing.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from planwright.core.settings import Settings
 from planwright.services.api.app import create_app
 from planwright.services.api.tests.support import wait_for_job
 from planwright.services.runtime import ROLES, Runtime
+from tests import isolation
 from tests.distributed.stack import RedisServer
 
 REPO = Path(__file__).parent
@@ -28,6 +29,66 @@ DEMO_GOAL = (
     "Generate an implementation checklist for adding a new tool, then write a tools.md draft file as an "
     "artifact, then summarize it."
 )
+
+REDIS_URL = isolation.REDIS_URL
+_SCRUBBED = pytest.StashKey[list[str]]()  # the caller's settings this session removed
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if (REPO / ".env").exists():  # Settings read it: the processes tests start would too
+        raise pytest.UsageError(
+            f"{REPO / '.env'} would configure the processes the tests start: move it away while testing"
+        )
+    config.stash[_SCRUBBED] = isolation.scrub_environment()
+    isolation.begin(getattr(config, "workerinput", None))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    scrubbed = config.stash.get(_SCRUBBED, [])
+    return [
+        f"isolation: Postgres {isolation.PG_ADMIN} (databases pw_test_<run>_*), "
+        f"Redis {isolation.REDIS_URL} (keys pwtest:<run>:*)",
+        "ignored from the environment: " + (", ".join(scrubbed) if scrubbed else "nothing"),
+    ]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    isolation.clean_up()  # what this worker's tests left behind, e.g. after a timeout
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest tests first (distributed, then the rest of tests/), so that under xdist they start at
+    once on every worker instead of forming the tail of the run; the order is the same in every worker,
+    as xdist requires."""
+    tests = REPO / "tests"
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("distributed"):
+            return 0
+        return 1 if item.get_closest_marker("e2e") or tests in item.path.parents else 2
+
+    items.sort(key=rank)
+
+
+# Tests that each start processes of their own and share nothing with their neighbours: handed out one
+# by one. Every other module goes to one worker whole, so that what its tests share (a module's server, a
+# browser) is built once.
+ONE_BY_ONE = ("tests/distributed/", "tests/bench/")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """make test's ``--dist loadscope --no-loadscope-reorder``: modules in the order above, except for
+    the ONE_BY_ONE tests. (xdist_group marks cannot do it: pytest 9 ignores the node ids they change.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if module.startswith(ONE_BY_ONE) else module
+
+    return ModuleScheduling(config, log)
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -85,9 +146,6 @@ def finished(client: httpx.AsyncClient) -> Callable[[str], Awaitable[dict[str, A
     return lambda job_id: wait_for_job(client, job_id)
 
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
 def unreachable(what: str, exc: BaseException) -> None:
     """Skip a test whose server is down; under CI=true that is a failure instead."""
     if os.environ.get("CI"):
@@ -97,7 +155,7 @@ def unreachable(what: str, exc: BaseException) -> None:
 
 @pytest.fixture
 async def redis_client() -> AsyncIterator[Redis]:
-    """The shared Redis, with every key this test made under its own prefix removed afterwards."""
+    """The tests' Redis (PLANWRIGHT_TEST_REDIS_URL), for a test that uses ``key_prefix``."""
     client = Redis.from_url(REDIS_URL)
     try:
         await client.ping()
@@ -111,7 +169,7 @@ async def redis_client() -> AsyncIterator[Redis]:
 @pytest.fixture
 def key_prefix() -> Iterator[str]:
     """A Redis key prefix of this test's own; whatever it left under it is removed afterwards."""
-    prefix = f"pwtest:{uuid.uuid4().hex[:10]}:"
+    prefix = isolation.key_prefix()
     yield prefix
     try:
         client = SyncRedis.from_url(REDIS_URL)

@@ -87,7 +87,7 @@ class OtlpReceiver:
         with self._lock:
             return [s for s in self.spans if s.trace_id == trace_id]
 
-    def wait_for(self, trace_id: str, name: str, timeout_s: float = 20) -> list[ReceivedSpan]:
+    def wait_for(self, trace_id: str, name: str, timeout_s: float = 60) -> list[ReceivedSpan]:
         """The trace once a span called ``name`` has arrived in it."""
         deadline = time.monotonic() + timeout_s
         while not any(s.name == name for s in self.trace(trace_id)):

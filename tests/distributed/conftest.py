@@ -9,9 +9,11 @@ import redis
 
 from planwright.core import names
 from planwright.core.db.tests.support import postgres_database
+from tests import isolation
 from tests.distributed.stack import Stack
 
-SHARED_REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The tests' Redis (PLANWRIGHT_TEST_REDIS_URL); each stack keeps to a key prefix of its own.
+SHARED_REDIS = isolation.REDIS_URL
 
 pytestmark = pytest.mark.distributed
 
@@ -46,7 +48,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[object]:
 
     yield make
     for stack in stacks:
-        stack.stop_all()
+        stack.close()
         try:
             with redis.Redis.from_url(stack.env["REDIS_URL"]) as client:
                 keys = list(client.scan_iter(match=f"{stack.prefix}*"))

@@ -6,29 +6,24 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from planwright.core.db.engine import make_engine
+from tests import isolation
+from tests.processes import answers, free_port, wait_until
 
 REPO = Path(__file__).parents[2]
 TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+JOBS_S = 120.0  # a ceiling for jobs to finish: generous, as tests.processes.READY_S
 
 
 class RedisServer:
@@ -44,6 +39,7 @@ class RedisServer:
         # A Unix socket too (its path must stay short: sockaddr_un holds ~108 bytes).
         self.socket = Path(tempfile.mkdtemp(prefix="pwredis")) / "redis.sock" if unix else None
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log = workdir / f"redis-{self.port}.log"
         if tls:  # a self-signed certificate for 127.0.0.1, which clients are told to trust
             subprocess.run(
                 ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
@@ -62,7 +58,17 @@ class RedisServer:
     def start(self) -> None:
         if self.socket is not None:
             self.socket.parent.mkdir(exist_ok=True)  # (stop removes it)
-        self.proc = subprocess.Popen(
+        with self._log.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = self._popen(log)
+        wait_until(
+            f"redis-server on port {self.port} to answer PING",
+            lambda: self.cli("ping") == "PONG\n",
+            self.proc,
+            lambda: self._log.read_text(errors="replace"),
+        )
+
+    def _popen(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 "redis-server",
                 "--port",
@@ -79,13 +85,9 @@ class RedisServer:
                 *self._tls_args(),
                 *(["--unixsocket", str(self.socket), "--unixsocketperm", "700"] if self.socket else []),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 10
-        while self.cli("ping") != "PONG\n":
-            assert time.monotonic() < deadline, f"redis-server on port {self.port} did not answer PING in 10s"
-            time.sleep(0.05)
 
     def __enter__(self) -> RedisServer:
         self.start()
@@ -122,7 +124,7 @@ class Stack:
 
     def __init__(self, tmp: Path, database_url: str, redis_url: str, **env: Any) -> None:
         self.tmp = tmp
-        self.prefix = f"pwtest:{uuid.uuid4().hex[:10]}:"
+        self.prefix = isolation.key_prefix()
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -135,13 +137,19 @@ class Stack:
             "LOG_LEVEL": "INFO",
             **{k.upper(): str(v) for k, v in env.items()},
         }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.metrics_ports: dict[str, int] = {}  # each service process serves /metrics on its own port
-        self.api_port = free_port()
-        self.api = f"http://127.0.0.1:{self.api_port}"
         subprocess.run(
             [sys.executable, "-m", "planwright", "migrate"], env=self.env, check=True, capture_output=True
         )
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports: dict[str, int] = {}  # each service process serves /metrics on its own port
+        self.api_ports: dict[str, int] = {}
+        self.api_port = free_port()
+        self.api = f"http://127.0.0.1:{self.api_port}"
+        # One client (building one per request costs more CPU than the request): a new connection for
+        # each request all the same, so that no request meets a connection its server closed.
+        self.http = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+        self._loop = asyncio.new_event_loop()  # sql() keeps one connection, on this loop
+        self._engine: AsyncEngine | None = None
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         role = name.rstrip("0123456789")  # worker2 -> worker, api2 -> api
@@ -162,30 +170,33 @@ class Stack:
     def start_api(self, name: str = "api", port: int | None = None) -> str:
         """Start an API process (``api2``... for more replicas); returns its base URL once healthy."""
         port = port or (self.api_port if name == "api" else free_port())
-        base = f"http://127.0.0.1:{port}"
+        self.api_ports[name] = port
         self.start(name, "--host", "127.0.0.1", "--port", str(port))
-        deadline = time.monotonic() + 30
-        while True:
-            assert self.procs[name].poll() is None, self.log(name)
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "api did not become healthy"
-            time.sleep(0.1)
+        self.wait_ready(name)
+        return f"http://127.0.0.1:{port}"
 
     def start_all(self, workers: int = 2, concurrency: int = 8) -> None:
-        for role in ("planner", "critic", "policy"):
-            self.start(role)
-        for i in range(1, workers + 1):
-            self.start(f"worker{i}", "--concurrency", str(concurrency))
+        """Start every service and an API; returns once each one answers (its /metrics, /healthz)."""
+        names = ["planner", "critic", "policy", *(f"worker{i}" for i in range(1, workers + 1))]
+        for name in names:
+            self.start(name, *(("--concurrency", str(concurrency)) if name.startswith("worker") else ()))
         self.start_api()
+        for name in names:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str) -> None:
+        """Wait until a started process answers: an API on /healthz, a service on its /metrics (served
+        once its runtime is built). Fails at once, with its log, if it exits meanwhile."""
+        if name in self.api_ports:
+            url, what = f"http://127.0.0.1:{self.api_ports[name]}/healthz", f"{name}'s /healthz"
+        else:
+            url, what = f"http://127.0.0.1:{self.metrics_ports[name]}/metrics", f"{name}'s /metrics"
+        wait_until(what, lambda: answers(url), self.procs[name], lambda: self.log(name))
 
     def metrics(self, name: str) -> str:
         """The /metrics text of one process (the API's on its HTTP port)."""
         base = self.api if name == "api" else f"http://127.0.0.1:{self.metrics_ports[name]}"
-        return httpx.get(f"{base}/metrics", timeout=5).text
+        return self.http.get(f"{base}/metrics").text
 
     def signal(self, name: str, sig: int) -> None:
         proc = self.procs.pop(name)
@@ -203,41 +214,50 @@ class Stack:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
         self.procs.clear()
+
+    def close(self) -> None:
+        """Stop every process and let go of the client and the database connection."""
+        self.stop_all()
+        self.http.close()
+        if self._engine is not None:
+            self._loop.run_until_complete(self._engine.dispose())
+        self._loop.close()
 
     # -- the API, as a client sees it ---------------------------------------------------------
 
     def submit(self, goal: str, **body: Any) -> str:
-        resp = httpx.post(f"{self.api}/jobs", json={"goal": goal, **body}, timeout=10)
+        resp = self.http.post(f"{self.api}/jobs", json={"goal": goal, **body})
         assert resp.status_code == 201, resp.text
         job_id: str = resp.json()["id"]
         return job_id
 
-    def wait_all(self, job_ids: list[str], timeout_s: float = 60) -> dict[str, dict[str, Any]]:
+    def wait_all(self, job_ids: list[str], timeout_s: float = JOBS_S) -> dict[str, dict[str, Any]]:
+        """Every job, once each has ended. One job is asked about at a time (the others run meanwhile),
+        so that waiting for hundreds does not load the API with hundreds of requests a poll."""
         deadline = time.monotonic() + timeout_s
         done: dict[str, dict[str, Any]] = {}
-        while len(done) < len(job_ids):
-            for job_id in job_ids:
-                if job_id not in done:
-                    job = httpx.get(f"{self.api}/jobs/{job_id}", timeout=10).json()
-                    if job["status"] in TERMINAL:
-                        done[job_id] = job
-            if len(done) < len(job_ids):
-                assert time.monotonic() < deadline, f"{len(job_ids) - len(done)} job(s) did not finish"
+        for job_id in job_ids:
+            while (job := self.http.get(f"{self.api}/jobs/{job_id}").json())["status"] not in TERMINAL:
+                left = len(job_ids) - len(done)
+                assert time.monotonic() < deadline, f"{left} job(s) did not finish in {timeout_s:g}s"
                 time.sleep(0.1)
+            done[job_id] = job
         return done
 
     def tasks(self, job_id: str) -> list[dict[str, Any]]:
-        tasks: list[dict[str, Any]] = httpx.get(f"{self.api}/jobs/{job_id}/tasks", timeout=10).json()
+        tasks: list[dict[str, Any]] = self.http.get(f"{self.api}/jobs/{job_id}/tasks").json()
         return tasks
 
     def sql(self, query: str, **params: Any) -> list[Any]:
-        async def run() -> list[Any]:
-            engine = make_engine(self.env["DATABASE_URL"], pool_size=1)
-            try:
-                async with engine.connect() as conn:
-                    return list((await conn.execute(sa.text(query), params)).all())
-            finally:
-                await engine.dispose()
+        """The rows of one query on the stack's database (cheap enough to poll: one kept connection)."""
+        if self._engine is None:
+            self._engine = make_engine(self.env["DATABASE_URL"], pool_size=1)
+        engine = self._engine
 
-        return asyncio.run(run())
+        async def run() -> list[Any]:
+            async with engine.connect() as conn:
+                return list((await conn.execute(sa.text(query), params)).all())
+
+        return self._loop.run_until_complete(run())

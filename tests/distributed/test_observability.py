@@ -137,7 +137,7 @@ def test_a_real_prometheus_scrapes_every_process(make_stack, tmp_path: Path):
         )
     try:
         query = f"http://127.0.0.1:{port}/api/v1/query"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             up = _query(query, "up")
             finished = _query(query, 'planwright_jobs_finished_total{status="succeeded"}')

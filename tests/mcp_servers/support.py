@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 NOTES = Path(__file__).with_name("notes.py")
-READY_S = 60.0  # ceilings for readiness: generous, as a loaded 2-core machine can be slow
+READY_S = 120.0  # ceilings for readiness: generous, as a loaded 2-core machine can be slow
 
 
 def free_port() -> int:

@@ -60,7 +60,7 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def wait_until(what: str, check: Any, ceiling_s: float = 60.0) -> Any:
+def wait_until(what: str, check: Any, ceiling_s: float = 120.0) -> Any:
     deadline = time.monotonic() + ceiling_s
     while True:
         if result := check():

@@ -34,7 +34,7 @@ from tests.e2e.support import planwright_up
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 HEALTH_MARK = "checked_at"  # in every /healthz body, and nowhere in a job that never read one
-WAIT_S = 60.0
+WAIT_S = 120.0
 
 
 # -- a real planwright up, attacked through POST /jobs ------------------------------------------------

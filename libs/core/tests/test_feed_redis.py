@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 from planwright.core.db.eventlog import events_after
 from planwright.core.feed_redis import RedisFeed
+from tests import isolation
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = isolation.REDIS_URL
 
 
 async def _next(sub, timeout_s=5.0):

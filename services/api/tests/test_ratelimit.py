@@ -3,16 +3,15 @@ client addresses, but not its own machine's."""
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
 from redis.asyncio import Redis
 
 from planwright.services.api.app import create_app
 from planwright.services.api.ratelimit import MemoryLimiter, RedisLimiter
+from tests import isolation
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = isolation.REDIS_URL
 # 0.01 per second: a burst of two, then the next request would wait 100 s; no test runs that long.
 SLOW = 0.01
 

@@ -19,9 +19,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from planwright.core.bus import resp
 from planwright.core.bus.resp import Endpoint, RespConnection, Script
+from tests import isolation
 from tests.distributed.stack import RedisServer
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = isolation.REDIS_URL
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])

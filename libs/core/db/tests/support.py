@@ -1,18 +1,19 @@
-"""Throwaway Postgres databases for tests: one per test, dropped afterwards."""
+"""Throwaway Postgres databases for tests: one per test, dropped afterwards (and, should a test be
+stopped half-way, at the end of its session: tests/isolation.py names them after the run and worker)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from planwright.core.db.engine import make_engine
+from tests import isolation
 
-PG_ADMIN = os.environ.get("PLANWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The admin URL of the Postgres where tests may create databases (PLANWRIGHT_TEST_DATABASE_URL).
+PG_ADMIN = isolation.PG_ADMIN
 
 
 def admin_sql(sql: str) -> None:
@@ -33,9 +34,9 @@ def admin_sql(sql: str) -> None:
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A new, empty database; yields its URL. Raises OSError when Postgres is unreachable."""
-    name = f"pw_test_{uuid.uuid4().hex[:12]}"
+    name = isolation.database_name()
     admin_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        yield isolation.database_url(name)
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
