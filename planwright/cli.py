@@ -192,6 +192,10 @@ def _warn_if_mock(settings: Settings) -> None:
         logging.getLogger("planwright").warning("llm: %s", MOCK_NOTICE)
 
 
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, service: str) -> None:
     import uvicorn
 
@@ -210,6 +214,11 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, ser
     # Open SSE streams would hold a shutdown until their jobs end; after a few seconds they are closed
     # and their clients resume on another replica with Last-Event-ID.
     # log_config=None: uvicorn's own lines go through the handler _logging set up (JSON or text).
+    # uvicorn sends a SIGTERM or SIGINT it shut down gracefully for to the handler it found, once done
+    # (uvicorn/server.py capture_signals): that is a requested stop, so this one exits 0 rather than
+    # letting the process die of the signal (rc=-15 under honcho, as if it had failed).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stopped)
     with _traced(settings, service):
         uvicorn.run(
             create_app(runtime),

@@ -176,10 +176,5 @@ def test_ctrl_c_stops_every_service_quietly(stopped: Stopped) -> None:
     assert stopped.returncode == -signal.SIGINT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planwright/cli.py _serve: uvicorn raises the SIGTERM again after its graceful shutdown, so "
-    "the API process ends on it (rc=-15) rather than exiting 0",
-)
 def test_ctrl_c_stops_the_api_with_exit_code_0(stopped: Stopped) -> None:
     assert "api.1 stopped (rc=0)" in stopped.output, stopped.output

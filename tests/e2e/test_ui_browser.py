@@ -127,8 +127,10 @@ def approval_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     _need(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).is_file(), f"no chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect(...) waits 5 s by default, whatever the page's own timeout: too short on a loaded machine.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
@@ -148,7 +150,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)
     yield page
     context.close()
 
@@ -320,7 +322,7 @@ def test_the_jobs_list_shows_a_new_job_without_a_reload(server: str, page: Any) 
 def test_the_pages_fit_a_phone(server: str, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(30_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         job_id = httpx.post(f"{server}/jobs", json={"goal": DEMO_GOAL}).json()["id"]
