@@ -2,6 +2,7 @@ import { cleanup, fireEvent, render, screen, within } from "@testing-library/rea
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JobEvent } from "@/hooks/useJobEvents";
 import { PlanView } from "./PlanView";
+import { stubResizeObserver } from "@/test/stubs";
 
 const T0 = Date.parse("2026-12-06T12:00:00Z");
 const ev = (id: number, ms: number, type: string, data: Record<string, unknown> = {}): JobEvent => ({
@@ -28,14 +29,7 @@ const EVENTS = [
 ];
 
 beforeEach(() => {
-  vi.stubGlobal(
-    "ResizeObserver",
-    class {
-      observe() {}
-      unobserve() {}
-      disconnect() {}
-    },
-  );
+  stubResizeObserver();
 });
 
 afterEach(() => {

@@ -4,6 +4,7 @@ import { JobView } from "@/components/JobView";
 import artifacts from "./fixture-artifacts.json";
 import job from "./fixture-job.json";
 import tasks from "./fixture-tasks.json";
+import { stubResizeObserver } from "./stubs";
 
 /** Recorded from a real `planwright up` run of the demo goal. */
 const JOB_ID = job.id;
@@ -66,14 +67,7 @@ beforeEach(() => {
   currentJob = job;
   FakeEventSource.instances = [];
   vi.stubGlobal("EventSource", FakeEventSource);
-  vi.stubGlobal(
-    "ResizeObserver",
-    class {
-      observe() {}
-      unobserve() {}
-      disconnect() {}
-    },
-  );
+  stubResizeObserver();
   vi.stubGlobal(
     "fetch",
     vi.fn(async (input: RequestInfo | URL) => {
