@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -213,11 +214,37 @@ async def get_job(
         )
     result = None
     if row.status in JOB_TERMINAL and row.plan_spec is not None:
-        result = await _result(conn, job_id, row.plan_spec["tasks"])
+        result = _RESULTS.get((job_id, row.version))
+        if result is None:
+            result = await _result(conn, job_id, row.plan_spec["tasks"])
+            _RESULTS.put((job_id, row.version), result)
     detail = _job(row, _counts_of(row), _usage_of(row), jaeger_url)
     return schemas.JobDetail(**detail, plan=plan, result=result)
 
 
+class _Results:
+    """Finished jobs' results by (job id, version), the most recently read kept. A result changes only
+    with its job's version (every Orchestrator write that changes a job or its tasks bumps it: a retry
+    that reopens the job, say), so a finished job read again and again (a page left open, a client
+    polling) costs its two queries once per process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[UUID, int], schemas.JobResult] = OrderedDict()
+
+    def get(self, key: tuple[UUID, int]) -> schemas.JobResult | None:
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[UUID, int], result: schemas.JobResult) -> None:
+        self._kept[key] = result
+        if len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+
+_RESULTS = _Results(1024)
 _MOCK_CALLS_OF_TASK = (
     sa.select(sa.func.count())
     .where((llm_calls.c.task_id == tasks.c.id) & _MOCK_CALL)

@@ -4,7 +4,11 @@ wrote the text (the mock model says so)."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
+import sqlalchemy as sa
+
+from planwright.core.db.schema import jobs, tasks
 from planwright.core.llm.mock import NOTICE_LINE
 from planwright.services.api.tests.support import wait_for_job
 
@@ -68,3 +72,26 @@ async def test_a_jobs_list_carries_no_result(client, demo_goal):
     (listed,) = (await client.get("/jobs")).json()["items"]
     assert listed["id"] == job["id"]
     assert "result" not in listed
+
+
+async def test_a_result_is_read_again_only_when_its_job_changes(client, runtime):
+    """Results are kept by (job id, version): every Orchestrator write to a job or its tasks bumps the
+    version, so a changed job (a retry, say) is never answered from the kept result."""
+    plan = {"tasks": [task("notes", "text_generate", {"prompt": "Write notes about queues"})]}
+    job = await wait_for_job(client, (await client.post("/jobs", json={"plan": plan})).json()["id"])
+    first = job["result"]["text"]
+
+    async def write(output: dict[str, Any], bump: int) -> None:
+        async with runtime.engine.begin() as conn:
+            await conn.execute(
+                sa.update(tasks).where(tasks.c.job_id == UUID(job["id"])).values(output=output)
+            )
+            await conn.execute(
+                sa.update(jobs).where(jobs.c.id == UUID(job["id"])).values(version=jobs.c.version + bump)
+            )
+
+    await write({"text": "changed behind the Orchestrator's back"}, bump=0)
+    assert (await client.get(f"/jobs/{job['id']}")).json()["result"]["text"] == first  # kept
+    await write({"text": "changed by a write that bumps the version"}, bump=1)
+    changed = (await client.get(f"/jobs/{job['id']}")).json()["result"]
+    assert changed["text"] == "changed by a write that bumps the version"
