@@ -1,6 +1,7 @@
 import re
+from pathlib import Path
 
-from planwright.core.llm import MOCK_NOTICE, LLMClient, LLMProvider, MockProvider, get_provider
+from planwright.core.llm import MOCK_NOTICE, MOCK_RECIPES, LLMClient, LLMProvider, MockProvider, get_provider
 from planwright.core.llm.mock import NOTICE_LINE
 from planwright.core.settings import Settings
 from planwright.core.text import extractive_summary, split_sentences
@@ -155,3 +156,12 @@ async def test_a_checklist_asked_for_in_german_french_or_spanish_is_a_checklist(
         text = await complete(ask)
         assert text.startswith("# Checklist: "), ask
         assert len(checklist_items(text)) >= 3, ask
+
+
+def test_the_web_ui_says_what_the_api_says_about_the_mock():
+    """The static UI keeps its own copy of the notice and the recipes (for outputs the mock wrote while
+    /healthz now names another model): it must not drift from libs/core/llm/notice.py."""
+    ui = (Path(__file__).parents[3] / "ui" / "src" / "lib" / "mock.ts").read_text()
+    assert f'"{MOCK_NOTICE}"' in ui
+    for name, command in MOCK_RECIPES.items():
+        assert f'name: "{name}", command: "{command}"' in " ".join(ui.split()), name
