@@ -275,7 +275,8 @@ async def _result(conn: AsyncConnection, job_id: UUID, plan_tasks: list[dict[str
     artifacts."""
     needed = {dep for task in plan_tasks for dep in task.get("depends_on", [])}
     order = [task["key"] for task in plan_tasks if task["key"] not in needed]
-    rows = {r.key: r for r in await fetch_all(conn, _RESULT_TASKS, {"job_id": job_id}) if r.key in order}
+    final_keys = set(order)
+    rows = {r.key: r for r in await fetch_all(conn, _RESULT_TASKS, {"job_id": job_id}) if r.key in final_keys}
     final = [_result_task(rows[key]) for key in order if key in rows]
     texts = [task for task in final if task.text]
     if len(texts) == 1:
