@@ -45,6 +45,12 @@ def tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def listens(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def answers(url: str) -> bool:
     """Whether a GET of ``url`` (plain HTTP) is answered with a 200. Cheap enough to poll: no client
     with TLS settings is built for it."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.processes import READY_S, listens, wait_until
+from tests.processes import free_port as free_port  # re-exported: the MCP tests take it from here
+
 NOTES = Path(__file__).with_name("notes.py")
-READY_S = 120.0  # ceilings for readiness: generous, as a loaded 2-core machine can be slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def stdio_entry(**extra: Any) -> dict[str, Any]:
@@ -44,19 +38,9 @@ def notes_over_http(port: int, token: str | None = None) -> Iterator[subprocess.
     args = [sys.executable, str(NOTES), "--http", str(port), *(["--token", token] if token else [])]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + READY_S
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"the notes HTTP server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline, (
-                f"the notes HTTP server did not listen on {port} in {READY_S:g}s"
-            )
-            time.sleep(0.05)
+        wait_until(
+            f"the notes HTTP server to listen on {port}", lambda: listens(port), proc, lambda: _errors(proc)
+        )
         yield proc
     finally:
         proc.terminate()
@@ -67,6 +51,11 @@ def notes_over_http(port: int, token: str | None = None) -> Iterator[subprocess.
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+def _errors(proc: subprocess.Popen[bytes]) -> str:
+    # Read only once it has exited: reading a live process's pipe would wait for it to end.
+    return proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else ""
 
 
 async def eventually(
