@@ -316,8 +316,10 @@ def test_approvals_answered_after_an_api_restart_and_one_left_to_time_out(make_s
     while len(waiting) < 3:
         assert time.monotonic() < deadline, waiting
         for job_id in (approve, reject, ignore):
-            if (task := stack.tasks(job_id)[1])["status"] == "awaiting_approval":
-                waiting[job_id] = task
+            # A job still being planned has no tasks yet: keep waiting for it.
+            tasks = {task["key"]: task for task in stack.tasks(job_id)}
+            if tasks.get("write_artifact", {}).get("status") == "awaiting_approval":
+                waiting[job_id] = tasks["write_artifact"]
         time.sleep(0.1)
     stack.signal("api", signal.SIGKILL)
     stack.start_api()
@@ -328,9 +330,10 @@ def test_approvals_answered_after_an_api_restart_and_one_left_to_time_out(make_s
     assert jobs[approve]["status"] == "succeeded", jobs[approve]["error"]
     assert jobs[reject]["error"] == "task 'write_artifact' failed: rejected by a reviewer: no"
     assert jobs[ignore]["error"] == "task 'write_artifact' failed: approval timed out after 30s"
-    decisions = [d["decision"] for d in stack.tasks(approve)[1]["policy_decisions"]]
+    tasks = {task["key"]: task for task in stack.tasks(approve)}
+    decisions = [d["decision"] for d in tasks["write_artifact"]["policy_decisions"]]
     assert decisions == ["needs_approval", "approved"]
-    checklist = stack.tasks(approve)[0]
+    checklist = tasks["create_checklist"]
     assert [(v["attempt"], v["verdict"]) for v in checklist["verdicts"]] == [(1, "rework"), (2, "approve")]
 
 
