@@ -65,6 +65,7 @@ class Runtime:
                 settings.redis_url,
                 prefix=settings.redis_key_prefix,
                 visibility_timeout_s=settings.visibility_timeout_s,
+                consumer_ttl_s=settings.consumer_ttl_s,
             )
             self.bus = bus
             self.feed = RedisFeed(settings.redis_url, self.engine, prefix=settings.redis_key_prefix)

@@ -16,6 +16,8 @@ DISPATCH_LANES: Final = (f"{PREFIX}:dispatch:high", f"{PREFIX}:dispatch:normal",
 DEAD_LETTER: Final = f"{PREFIX}:dead"
 # Set once in a fresh Redis; its absence means Redis lost its data (see Bus.fresh_epoch).
 EPOCH: Final = f"{PREFIX}:epoch"
+# <ALIVE><consumer>: a consumer's liveness, renewed while its process runs (expires when it dies).
+ALIVE: Final = f"{PREFIX}:alive:"
 # Which jobs got new events (a wake-up for live job lists; the list itself is read from Postgres).
 JOBS_CHANGED: Final = f"{PREFIX}:jobs-changed"
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     http_fetch_max_bytes: int = Field(1_000_000, ge=1)
     # An unacked message idle this long is delivered again (a crashed consumer's work is reclaimed).
     visibility_timeout_s: float = Field(120.0, gt=0)
+    # Each consumer renews a liveness key this long-lived (Redis) every third of it; once its key has
+    # expired, the others take over its unacked messages at once instead of after the visibility timeout.
+    consumer_ttl_s: float = Field(5.0, ge=1, le=600)
     max_deliveries: int = Field(5, ge=1)
     # On SIGTERM a worker lets in-flight tasks finish for this long, then releases them.
     shutdown_grace_s: float = Field(20.0, ge=0)

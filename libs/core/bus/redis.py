@@ -1,13 +1,16 @@
 """The distributed bus: Redis Streams with consumer groups.
 
 One stream per kind of work, one group per consuming service. Entries are XACKed only after the
-handler's effects are durable; entries idle past the visibility timeout are taken over with
-XAUTOCLAIM; workers heartbeat long tasks with XCLAIM JUSTID so a live task is never stolen.
+handler's effects are durable. Each consumer renews a liveness key while its process runs; the entries
+of a consumer whose key expired (it died) are taken over within seconds, and entries idle past the
+visibility timeout (a consumer alive but hung) with XAUTOCLAIM. Workers heartbeat long tasks with
+XCLAIM JUSTID so a live task is never stolen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -31,6 +34,9 @@ T = TypeVar("T")
 
 FIELD = b"m"
 RETRYABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# Error replies that mean a stream or group vanished (FLUSHALL, a deleted key): a blocked XREADGROUP is
+# answered UNBLOCKED, later commands NOGROUP. The groups are created again and the call retried.
+VANISHED = ("NOGROUP", "UNBLOCKED")
 
 
 class RedisBus:
@@ -43,6 +49,7 @@ class RedisBus:
         trim_every_s: float = 5.0,
         reclaim_every_s: float = 1.0,
         retry_for_s: float = 10.0,
+        consumer_ttl_s: float = 5.0,
     ) -> None:
         self.redis = client
         self.prefix = prefix
@@ -54,7 +61,11 @@ class RedisBus:
         self._last_reclaim: dict[tuple[str, str], float] = {}
         self._reclaim_from: dict[tuple[str, str], Any] = {}
         self._last_trim: dict[str, float] = {}
+        self._consumer_ttl_ms = int(consumer_ttl_s * 1000)
+        self._consumers: set[str] = set()  # the names this process reads as: their liveness is renewed
+        self._keeper: asyncio.Task[None] | None = None
         self._read_in_order = Script(_READ_IN_ORDER)
+        self._reclaim_script = Script(_RECLAIM)
         self._publish_and_ack = Script(_PUBLISH_AND_ACK)
         # The hot path (publish, read, ack) on held lean connections (resp.py): one for what does
         # not block, and one per concurrent reader, as a blocking read holds its connection.
@@ -87,7 +98,7 @@ class RedisBus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc) or time.monotonic() + delay > deadline:
+                if not vanished(exc) or time.monotonic() + delay > deadline:
                     raise
                 self._groups.clear()  # the stream or group vanished (FLUSHALL): create them again
                 await asyncio.sleep(delay)
@@ -143,11 +154,13 @@ class RedisBus:
     ) -> list[Delivery]:
         keys = [self.key(s) for s in streams]
         acks = self._ids_by_key(ack)
+        if consumer not in self._consumers:
+            await self._retry(lambda: self._alive(consumer))
 
         async def op(conn: RespConnection) -> list[Delivery]:
             for key in keys:
                 await self._ensure_group(key, group)
-            out = await self._reclaim(streams, keys, group, consumer, count)
+            out = await self._reclaim(conn, streams, keys, group, consumer, count)
             # Higher lanes first: a non-blocking look at each stream in order, in one round trip...
             if len(keys) > 1 and len(out) < count:
                 await self._send_acks(group, acks, conn)  # (a script after acks: one write, two replies)
@@ -163,7 +176,7 @@ class RedisBus:
                 "STREAMS", *keys, *[">"] * len(keys),
             )  # fmt: skip
             results = await conn.execute([*_xacks(group, acks), read], blocking_s=block_s)
-            raise_errors(results[:-1], tolerate="NOGROUP")
+            raise_errors(results[:-1], tolerate="NOGROUP")  # (nothing to ack in a group that vanished)
             raise_errors(results[-1:])
             acks.clear()
             return await self._deliveries(results[-1], streams, keys, group)
@@ -213,42 +226,75 @@ class RedisBus:
                     out.append(delivery)
         return out
 
+    # -- liveness and takeover ---------------------------------------------------------------
+
+    def _alive_key(self, consumer: str) -> str:
+        return self.key(names.ALIVE + consumer)
+
+    async def _alive(self, consumer: str) -> None:
+        """Start renewing ``consumer``'s liveness (it is set now, before its first read)."""
+        await self._out.call("SET", self._alive_key(consumer), b"1", "PX", self._consumer_ttl_ms)
+        self._consumers.add(consumer)
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._keep_alive(), name="bus-liveness")
+
+    async def _keep_alive(self) -> None:
+        """Renew every consumer's liveness three times per TTL, whatever its loop is busy with (a
+        worker with every slot taken, a planner waiting on a model), so only a dead process expires.
+        Never raises: an unreachable Redis is tried again at the next beat."""
+        every_s = self._consumer_ttl_ms / 3000
+        while True:
+            await asyncio.sleep(every_s)
+            renew: list[Command] = [
+                ("SET", self._alive_key(c), b"1", "PX", self._consumer_ttl_ms) for c in self._consumers
+            ]
+            try:
+                raise_errors(await self._out.execute(renew))
+            except Exception as exc:  # (Redis down: the consume loops say so; this is quiet)
+                log.debug("bus: renewing consumer liveness failed: %s", exc)
+
     async def _reclaim(
-        self, streams: Sequence[str], keys: Sequence[str], group: str, consumer: str, count: int
+        self,
+        conn: RespConnection,
+        streams: Sequence[str],
+        keys: Sequence[str],
+        group: str,
+        consumer: str,
+        count: int,
     ) -> list[Delivery]:
-        """Take over entries idle past the visibility timeout (their consumer died or hung)."""
+        """Take over the entries of consumers that died (their liveness expired) and entries idle past
+        the visibility timeout (their consumer hung, or did not acknowledge them), one script per
+        stream; the names of dead consumers that hold nothing more are removed from the group."""
         now = time.monotonic()
         out: list[Delivery] = []
         for stream, key in zip(streams, keys, strict=True):
-            # Scanning the pending list costs a round trip; about once a second per stream is plenty.
+            # A scan costs a round trip; about once a second per stream is plenty.
             if now - self._last_reclaim.get((key, group), 0.0) < self._reclaim_every_s or len(out) >= count:
                 continue
             self._last_reclaim[(key, group)] = now
             # Each scan continues where the last one stopped, so a long pending list is covered in turn.
-            start = self._reclaim_from.get((key, group), "0-0")
-            reply: Any = await self.redis.xautoclaim(
-                key, group, consumer, self._visibility_ms, start, count=count - len(out)
+            start = self._reclaim_from.get((key, group), b"0-0")
+            args = [group, consumer, self._visibility_ms, start, count - len(out)]
+            reply = await self._reclaim_script.run(
+                conn, [key], [*args, self.key(names.ALIVE), self._consumer_ttl_ms]
             )
-            self._reclaim_from[(key, group)] = reply[0]
-            claimed = [(i, f) for i, f in reply[1] if f]
-            if not claimed:
+            cursor, entries, dead = reply
+            self._reclaim_from[(key, group)] = cursor
+            if dead:
+                taken = ", ".join(d.decode() if isinstance(d, bytes) else str(d) for d in dead)
+                log.warning(
+                    "%s: took over the messages of %s (liveness expired: the process died)", group, taken
+                )
+            if not entries:
                 continue
-            metrics.MESSAGES_RECLAIMED.labels(stream).inc(len(claimed))
-            counts = await self._delivery_counts(key, group, consumer, [i for i, _ in claimed])
-            for entry_id, fields in claimed:
-                delivery = await self._decode(stream, key, group, entry_id, fields, counts.get(entry_id, 2))
+            metrics.MESSAGES_RECLAIMED.labels(stream).inc(len(entries) // 3)
+            for i in range(0, len(entries), 3):
+                entry_id, fields, deliveries = entries[i : i + 3]
+                fields = dict(zip(fields[::2], fields[1::2], strict=True))
+                delivery = await self._decode(stream, key, group, entry_id, fields, int(deliveries))
                 if delivery is not None:
                     out.append(delivery)
         return out
-
-    async def _delivery_counts(
-        self, key: str, group: str, consumer: str, ids: list[bytes]
-    ) -> dict[bytes, int]:
-        lo, hi = min(ids, key=_id_order), max(ids, key=_id_order)
-        rows: Any = await self.redis.xpending_range(
-            key, group, min=lo, max=hi, count=len(ids) * 4, consumername=consumer
-        )
-        return {r["message_id"]: int(r["times_delivered"]) for r in rows}
 
     async def _decode(
         self, stream: str, key: str, group: str, entry_id: bytes, fields: dict[bytes, bytes], deliveries: int
@@ -325,13 +371,16 @@ class RedisBus:
                 candidates = [info["last-delivered-id"]]
                 if info["pending"]:
                     summary = await self.redis.xpending(key, info["name"])
-                    candidates.append(summary["min"])
+                    if summary["min"] is not None:  # (None: acked since XINFO counted them)
+                        candidates.append(summary["min"])
                 low = min(candidates, key=_id_order)
                 floor = low if floor is None else min(floor, low, key=_id_order)
             if floor is not None:
                 await self.redis.xtrim(key, minid=floor, approximate=False)
-        except RETRYABLE:
-            return  # trimming is housekeeping; the next ack tries again
+        except (*RETRYABLE, ResponseError) as exc:
+            # Housekeeping: never the caller's failure (the stream may be gone after a FLUSHALL); the
+            # next ack tries again.
+            log.debug("bus: trimming %s failed: %s", key, exc)
 
     async def backlog(self, stream: str) -> int:
         """Entries still held for ``stream`` (for tests and metrics)."""
@@ -358,6 +407,11 @@ class RedisBus:
         return bool(await self._retry(lambda: self.redis.set(key, uuid.uuid4().hex, nx=True)))
 
     async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+        if self._consumers:  # gone: what it left unacked is taken over at once
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._out.call("DEL", *map(self._alive_key, self._consumers)), 2)
         self._closed = True
         self._out.close()
         for conn in self._all_readers:  # a read blocked now ends with a ConnectionError
@@ -379,6 +433,50 @@ for _, key in ipairs(KEYS) do
   end
 end
 return out
+"""
+
+
+# Takeover for group ARGV[1] on stream KEYS[1], by consumer ARGV[2], of up to ARGV[5] entries: first
+# those of every other consumer whose liveness key (ARGV[6] .. name) has expired, if idle at least
+# ARGV[7] ms (so two consumers scanning at once do not take the same entry twice); such a consumer
+# that holds nothing is removed from the group. Then, from cursor ARGV[4], entries of any consumer
+# idle past the visibility timeout ARGV[3] ms (XAUTOCLAIM). Returns {next cursor, {id, fields,
+# deliveries, ...}, {names of dead consumers taken from}}.
+_RECLAIM = """
+local key, group, me = KEYS[1], ARGV[1], ARGV[2]
+local left = tonumber(ARGV[5])
+local out, dead = {}, {}
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', key, group)) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info.name ~= me and redis.call('EXISTS', ARGV[6] .. info.name) == 0 then
+    if info.pending == 0 then
+      redis.call('XGROUP', 'DELCONSUMER', key, group, info.name)
+    elseif left > 0 then
+      local pending = redis.call('XPENDING', key, group, 'IDLE', ARGV[7], '-', '+', left, info.name)
+      for _, p in ipairs(pending) do
+        local got = redis.call('XCLAIM', key, group, me, ARGV[7], p[1])
+        if got[1] and got[1][2] then
+          table.insert(out, got[1][1]); table.insert(out, got[1][2]); table.insert(out, p[4] + 1)
+          left = left - 1
+        end
+      end
+      if #pending > 0 then table.insert(dead, info.name) end
+    end
+  end
+end
+local cursor = ARGV[4]
+if left > 0 then
+  local reply = redis.call('XAUTOCLAIM', key, group, me, ARGV[3], cursor, 'COUNT', left)
+  cursor = reply[1]
+  for _, entry in ipairs(reply[2]) do
+    if entry[2] then
+      local p = redis.call('XPENDING', key, group, entry[1], entry[1], 1)
+      table.insert(out, entry[1]); table.insert(out, entry[2]); table.insert(out, p[1][4])
+    end
+  end
+end
+return {cursor, out, dead}
 """
 
 
@@ -410,6 +508,11 @@ return n
 
 def _xacks(group: str, acks: dict[str, list[str]]) -> list[Command]:
     return [("XACK", key, group, *ids) for key, ids in acks.items()]
+
+
+def vanished(exc: ResponseError) -> bool:
+    """True for an error reply saying a stream or its group is gone (see VANISHED)."""
+    return any(reason in str(exc) for reason in VANISHED)
 
 
 def raise_errors(results: Sequence[Any], tolerate: str | None = None) -> None:
