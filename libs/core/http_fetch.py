@@ -114,7 +114,7 @@ def _shown(url: str) -> str:
 
 def _check_status(url: str, status: int) -> None:
     if status >= 500 or status in (408, 429):  # server trouble, request timeout, rate limit
-        raise RetryableToolError(f"{url} answered HTTP {status}; will retry")
+        raise RetryableToolError(f"{url} answered HTTP {status}")  # the Orchestrator retries it
     if status >= 400:
         raise ToolError(f"{url} answered HTTP {status}")
 

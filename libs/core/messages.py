@@ -107,6 +107,9 @@ class TaskDispatch(_TaskMsg):
 class TaskStarted(_TaskMsg):
     type: Literal["task.started"] = "task.started"
     worker: str
+    # Which delivery of the dispatch this is: above 1, the worker took the attempt over (its earlier
+    # worker died or hung), and the task's running event names the new worker.
+    delivery: int = Field(1, ge=1)
 
 
 class TaskProgress(_TaskMsg):

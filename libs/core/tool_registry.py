@@ -58,6 +58,13 @@ class ToolCall:
     # The loop a sync tool's thread reports progress to (set by the registry when it starts one).
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every run of this attempt, different for the next one: a tool with side effects
+        passes it on (an ``Idempotency-Key`` header, a unique column) so that running one attempt twice
+        (its worker died after acting, before reporting) acts once. ``job:task:attempt``."""
+        return f"{self.job_id}:{self.task_id}:{self.attempt}"
+
     def report(self, message: str) -> None:
         """Report progress from a sync tool (it runs in a thread); returns once the report is sent."""
         if self.loop is None:

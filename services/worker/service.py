@@ -6,10 +6,10 @@ import asyncio
 import logging
 import time
 
-from planwright.core import metrics, names, tracing
+from planwright.core import failpoints, metrics, names, tracing
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.consumer import handling, read_batch
+from planwright.core.consumer import MAX_BACKOFF_S, handling, read_batch, transient
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
 from planwright.core.messages import (
@@ -103,7 +103,12 @@ class Worker:
             await self._drain()
 
     def _forget(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
+        delivery = self._running.pop(task, None)
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        # Not reported: the delivery stays pending and is run again after the visibility timeout.
+        what = delivery.message.type if delivery else "a delivery"
+        log.error("worker %s: handling %s failed", self.name, what, exc_info=exc)
 
     async def _drain(self) -> None:
         if not self._running:
@@ -154,6 +159,23 @@ class Worker:
             else:
                 log.info("%s %s attempt %d %s in %.2fs", msg.key, msg.tool, msg.attempt, outcome, took)
 
+    async def _report(self, messages: list[Message], delivery: Delivery) -> None:
+        """Publish an attempt's report and acknowledge its delivery in one atomic step (a script in
+        Redis), so a published result is never run again. While Redis cannot be reached the report is
+        kept and tried again (the tool is not run again); stopping meanwhile cancels this, and the
+        delivery is released for another worker."""
+        backoff = 0.1
+        while True:
+            try:
+                await self.bus.publish(names.ORCHESTRATOR, messages, ack=(names.G_WORKER, [delivery]))
+                failpoints.reach("worker.reported")
+                return
+            except transient() as exc:
+                if backoff == 0.1:  # once per report, not once per try
+                    log.warning("worker %s: holding a task's result while Redis is down (%s)", self.name, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
     def _net_policy(self, tool: str) -> NetPolicy:
         """The network guard's settings for ``tool``; ``allowed_domains`` only while the gate is on."""
         if self.guard_policy is None:
@@ -180,7 +202,7 @@ class Worker:
             metrics.TASK_QUEUE_WAIT.labels(delivery.stream.rsplit(":", 1)[-1]).observe(max(waited, 0.0))
         # What the tool says in its first STARTED_AFTER_S is held and sent with its result, so an
         # instant tool's attempt is one publish (one Orchestrator pass); a slower one is live from then.
-        held: list[Message] | None = [TaskStarted(**ident, worker=self.name)]
+        held: list[Message] | None = [TaskStarted(**ident, worker=self.name, delivery=delivery.deliveries)]
         releasing: asyncio.Future[None] | None = None
 
         def release() -> None:
@@ -240,8 +262,7 @@ class Worker:
             timer.cancel()
         if releasing is not None:
             await releasing  # the start goes before the result
-        # The report and the end of this delivery in one step: no round trip for the ack alone.
-        await self.bus.publish(names.ORCHESTRATOR, [*(held or ()), result], ack=(names.G_WORKER, [delivery]))
+        await self._report([*(held or ()), result], delivery)
         if isinstance(result, TaskCompleted):
             return "succeeded", None
         return ("retryable" if result.retryable else "failed"), result.error

@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import uuid
 
 import pytest
@@ -226,3 +227,11 @@ async def test_handler_errors_pass_through_unchanged(tmp_path):
     registry.register(echo_spec(handler=flaky))
     with pytest.raises(RetryableToolError, match=r"^upstream busy$"):
         await registry.run(make_call(tmp_path, {"word": "hi"}), "echo")
+
+
+def test_the_idempotency_key_is_the_same_for_one_attempt_and_new_for_the_next(tmp_path):
+    first = make_call(tmp_path, {})
+    again = dataclasses.replace(first, goal="delivered again")  # the same attempt, run a second time
+    retry = dataclasses.replace(first, attempt=2)
+    assert first.idempotency_key == again.idempotency_key == f"{first.job_id}:{first.task_id}:1"
+    assert retry.idempotency_key == f"{first.job_id}:{first.task_id}:2"

@@ -350,7 +350,17 @@ class Applier(Governance):
                 self._decision(job, task, ch, "block", msg.rule, msg.reason)
                 self._task(job, task, TaskStatus.blocked, ch, error=msg.reason)
             case TaskStarted() if task.status is TaskStatus.queued:
-                self._task(job, task, TaskStatus.running, ch, worker=msg.worker)
+                taken_over = {"delivery": msg.delivery} if msg.delivery > 1 else {}
+                self._task(job, task, TaskStatus.running, ch, worker=msg.worker, **taken_over)
+            case TaskStarted() if task.status is TaskStatus.running and msg.delivery > 1:
+                # Taken over from a worker that died (the same attempt): say who runs it now.
+                data = {
+                    "key": task.key,
+                    "attempt": task.attempt,
+                    "worker": msg.worker,
+                    "delivery": msg.delivery,
+                }
+                ch.events.append(EventDraft(job_id=job.id, task_id=task.id, type="task.running", data=data))
             case TaskProgress() if task.status is TaskStatus.running:
                 ch.events.append(
                     EventDraft(

@@ -115,6 +115,25 @@ async def test_duplicate_and_stale_results_change_nothing(runtime_factory, demo_
     assert rows["write_artifact"].status == "succeeded"
 
 
+async def test_a_task_taken_over_from_a_dead_worker_names_its_new_worker(runtime_factory, demo_goal):
+    runtime = await runtime_factory(ROLE)
+    job_id, _ = await planned_job(runtime, demo_goal)
+    (first,) = await take(runtime, names.DISPATCH_LANES, names.G_WORKER)
+    await deliver(runtime, TaskStarted(**ident(first), worker="w1"))
+    # w1 died mid-task; w2 took the same attempt over (its second delivery), then a late duplicate.
+    taken = TaskStarted(**ident(first), worker="w2", delivery=2)
+    await deliver(runtime, taken)
+    await deliver(runtime, TaskStarted(**ident(first), worker="w1"))
+    async with runtime.engine.connect() as conn:
+        running = [e.data for e in await events_after(conn, job_id, 0) if e.type == "task.running"]
+    assert running == [
+        {"key": first.key, "attempt": 1, "worker": "w1"},
+        {"key": first.key, "attempt": 1, "worker": "w2", "delivery": 2},
+    ]
+    rows = await task_rows(runtime, job_id)
+    assert (rows[first.key].status, rows[first.key].attempt) == ("running", 1)
+
+
 async def test_results_for_a_cancelled_job_are_ignored(runtime_factory, demo_goal):
     runtime = await runtime_factory(ROLE)
     job_id, _ = await planned_job(runtime, demo_goal)
