@@ -73,6 +73,8 @@ class MemoryBus:
         return self._streams.setdefault(name, _Stream())
 
     async def publish(self, stream: str, messages: Sequence[Message], *, ack: Acks | None = None) -> None:
+        # One step, as the Redis bus's script: nothing else runs between the entries and the acks (ack
+        # never awaits), so a worker's published result and the end of its delivery go together.
         if messages:
             self._stream(stream).entries.extend(messages)
             self._wake(stream)
