@@ -34,9 +34,10 @@ T = TypeVar("T")
 
 FIELD = b"m"
 RETRYABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-# Error replies that mean a stream or group vanished (FLUSHALL, a deleted key): a blocked XREADGROUP is
-# answered UNBLOCKED, later commands NOGROUP. The groups are created again and the call retried.
-VANISHED = ("NOGROUP", "UNBLOCKED")
+# Error replies that mean a stream or group vanished (FLUSHALL, a restart without persistence): a
+# blocked XREADGROUP is answered UNBLOCKED, later commands NOGROUP, XINFO on the stream "no such key".
+# The groups are created again and the call retried.
+VANISHED = ("NOGROUP", "UNBLOCKED", "no such key")
 
 
 class RedisBus:

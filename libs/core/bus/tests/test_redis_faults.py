@@ -146,3 +146,15 @@ async def test_trimming_never_fails_the_caller(make_bus, redis_client, monkeypat
     # The stream gone altogether (FLUSHALL) while acks are in flight: the ack does not fail.
     await redis_client.delete(bus.key("s"))
     await bus.ack("g", got[1:])
+
+
+async def test_a_stream_that_vanished_between_reads_is_created_again(make_bus, redis_client):
+    """After FLUSHALL or a restart without persistence the next read's takeover scan finds no stream
+    (XINFO: "no such key"): the group is created again and the read goes on."""
+    bus = make_bus()
+    await bus.read(["s"], "g", "c", count=1, block_s=0.01)  # the group exists, and the bus knows it
+    await redis_client.delete(bus.key("s"))
+    assert await bus.read(["s"], "g", "c", count=1, block_s=0.01) == []
+    await bus.publish("s", [msg(3)])
+    (got,) = await bus.read(["s"], "g", "c", count=1, block_s=0.01)
+    assert got.message.reason == "3"
