@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 
-from planwright.core import metrics, names, redact
+from planwright.core import metrics, names, outage, redact
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus import Bus, MemoryBus
 from planwright.core.db.engine import ReadPool, make_engine
@@ -158,16 +158,30 @@ class Runtime:
                 log.info("resumed %d unfinished job(s) from the database", resumed)
 
     async def _watch_epoch(self) -> None:
-        """The Orchestrator's clock: reconcile after Redis lost data; enforce the policy's time limits."""
+        """The Orchestrator's clock: reconcile after Redis lost data; enforce the policy's time limits.
+        While the database or Redis is away, each tick fails and the next one tries again: the outage
+        is logged when it starts and when it ends, and the loop is not restarted for it."""
+        away = outage.Outage("reconciler", "checking again every RECONCILE_CHECK_S until it answers", log)
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.settings.reconcile_check_s)
-            if not self._stop.is_set():
-                await self._reconcile_if_fresh()
-                if expired := await self.orchestrator.expire_approvals():
-                    log.info("failed %d task(s) whose approval timed out", expired)
-                if overran := await self.orchestrator.expire_jobs():
-                    log.info("failed %d job(s) that ran past the policy's max runtime", overran)
+            if self._stop.is_set():
+                return
+            try:
+                await self._tick()
+            except Exception as exc:
+                if not outage.unavailable(exc):
+                    raise
+                away.failed(exc)
+            else:
+                away.recovered()
+
+    async def _tick(self) -> None:
+        await self._reconcile_if_fresh()
+        if expired := await self.orchestrator.expire_approvals():
+            log.info("failed %d task(s) whose approval timed out", expired)
+        if overran := await self.orchestrator.expire_jobs():
+            log.info("failed %d job(s) that ran past the policy's max runtime", overran)
 
     async def _watch_queues(self) -> None:
         """Refresh the stream and outbox gauges (read at scrape time) every METRICS_REFRESH_S."""

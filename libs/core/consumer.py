@@ -6,35 +6,14 @@ import asyncio
 import contextlib
 import logging
 import re
-import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from uuid import UUID
 
-import sqlalchemy.exc
-
-from planwright.core import logs, names, tracing
+from planwright.core import logs, names, outage, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.messages import Message, PlanFailed, TaskFailed
 
 log = logging.getLogger(__name__)
-
-# Failures of a dependency, not of the message: the database or Redis cannot be reached.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-)
-
-
-def transient() -> tuple[type[BaseException], ...]:
-    """TRANSIENT, and Redis's connection errors once redis is loaded (distributed mode): a process
-    that never imported redis (embedded mode) cannot raise them, and need not load it to catch them."""
-    errors = sys.modules.get("redis.exceptions")
-    if errors is None:
-        return TRANSIENT
-    return (*TRANSIENT, errors.ConnectionError, errors.TimeoutError)
-
 
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
 
@@ -159,14 +138,16 @@ async def consume(
 ) -> None:
     """Run until ``stop`` is set.
 
-    When the database or Redis is unavailable, the batch is held (and heartbeated) and retried with
-    backoff: an outage is nobody's message's fault. A batch whose handler fails otherwise is retried
-    one message at a time, so one bad message cannot hold back the others; a message that keeps
-    failing is not acked, comes back after the visibility timeout, and is dead-lettered after
-    ``max_deliveries``.
+    When the database or Redis is unavailable (``outage.unavailable``), the batch is held (and
+    heartbeated) and retried with backoff: an outage is nobody's message's fault, so it uses up no
+    delivery. Each outage is logged once when it starts and once when it ends. A batch whose handler
+    fails otherwise is retried one message at a time, so one bad message cannot hold back the others;
+    a message that keeps failing is not acked, comes back after the visibility timeout, and is
+    dead-lettered after ``max_deliveries``.
     """
     backoff = 0.1
     done: Sequence[Delivery] = ()  # handled, to be acked with the next read (one round trip for both)
+    reading, handling = outage.Outage(group, logger=log), outage.Outage(group, logger=log)
     try:
         while not stop.is_set():
             try:
@@ -180,14 +161,17 @@ async def consume(
                     max_deliveries=max_deliveries,
                     ack=done,
                 )
-            except transient() as exc:
-                log.warning("%s: bus unavailable (%s); retrying in %.1fs", group, exc, backoff)
+            except Exception as exc:
+                if not outage.unavailable(exc):
+                    raise
+                reading.failed(exc, "reading again until it answers")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
+            reading.recovered()
             backoff = 0.1
             done = ()
-            if batch and await _handle_through_outages(bus, group, consumer, handle, batch, stop):
+            if batch and await _handle_through_outages(bus, group, consumer, handle, batch, stop, handling):
                 done = batch
     finally:
         if done:  # stopping: ack what was handled (if this fails, it is redelivered and found done)
@@ -196,27 +180,48 @@ async def consume(
 
 
 async def _handle_through_outages(
-    bus: Bus, group: str, consumer: str, handle: Handler, batch: Sequence[Delivery], stop: asyncio.Event
+    bus: Bus,
+    group: str,
+    consumer: str,
+    handle: Handler,
+    batch: Sequence[Delivery],
+    stop: asyncio.Event,
+    held: outage.Outage,
 ) -> bool:
     """Handle ``batch``; True when all of it may be acked (failures were isolated and left pending)."""
     backoff = 0.2
     while True:
         try:
             await handle(batch)
+            held.recovered()
             return True
-        except transient() as exc:
+        except Exception as exc:
+            if not outage.unavailable(exc):
+                return await _isolate(bus, group, consumer, handle, batch, stop, held)
             if stop.is_set():
                 return False  # left pending: another consumer reclaims it
-            log.warning("%s: holding %d message(s) while a dependency is down (%s)", group, len(batch), exc)
+            held.failed(exc, f"holding {len(batch)} message(s) and retrying until it answers")
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
-            with contextlib.suppress(*transient()):
+            with outage.ignored():
                 await bus.touch(group, consumer, batch)
-        except Exception:
-            if len(batch) == 1:
-                log.exception("%s: handling %s failed; it will be redelivered", group, batch[0].message.type)
-                return False
-            for delivery in batch:
-                if await _handle_through_outages(bus, group, consumer, handle, [delivery], stop):
-                    await bus.ack(group, [delivery])
-            return False
+
+
+async def _isolate(
+    bus: Bus,
+    group: str,
+    consumer: str,
+    handle: Handler,
+    batch: Sequence[Delivery],
+    stop: asyncio.Event,
+    held: outage.Outage,
+) -> bool:
+    """After a failure that is no outage: handle the batch one message at a time, acking each that
+    succeeds; one that fails alone is left pending (redelivered after the visibility timeout)."""
+    if len(batch) == 1:
+        log.exception("%s: handling %s failed; it will be redelivered", group, batch[0].message.type)
+        return False
+    for delivery in batch:
+        if await _handle_through_outages(bus, group, consumer, handle, [delivery], stop, held):
+            await bus.ack(group, [delivery])
+    return False

@@ -85,10 +85,21 @@ LLM_DURATION = Histogram(
 SSE_OPEN = Gauge(
     "planwright_sse_connections_open", "Open SSE streams (job events and the jobs list).", ["stream"]
 )
+SSE_REFUSED = Counter(
+    "planwright_sse_streams_refused_total",
+    "Event streams not opened: reason=full, answered 503 (the process had SSE_MAX_STREAMS open); "
+    "reason=client_gone, the client had left before its stream opened (nothing was read for it).",
+    ["stream", "reason"],
+)
 OUTBOX_BACKLOG = Gauge("planwright_outbox_backlog_messages", "Outbox rows committed but not yet on the bus.")
 ORCHESTRATOR_CONFLICTS = Counter(
     "planwright_orchestrator_conflicts_total",
     "Orchestrator batches applied again under the row lock: another replica had written one of their jobs.",
+)
+DEPENDENCY_UNAVAILABLE = Gauge(
+    "planwright_dependency_unavailable",
+    "Outages in progress: components waiting for the database or Redis to answer again.",
+    ["component", "dependency"],
 )
 
 

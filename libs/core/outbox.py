@@ -26,9 +26,9 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from planwright.core import names
+from planwright.core import names, outage
 from planwright.core.bus.base import Bus
-from planwright.core.consumer import failure_for_payload, transient, undecodable
+from planwright.core.consumer import failure_for_payload, undecodable
 from planwright.core.db.schema import outbox
 from planwright.core.db.writes import insert_returning_ids
 from planwright.core.events import Event, utcnow
@@ -151,6 +151,7 @@ class OutboxRelay:
         self._lock = asyncio.Lock()
         self._published: list[int] = []  # rows on the bus, still to delete
         self._failed = False  # a publish after commit failed: sweep everything, young rows too
+        self._outage = outage.Outage("outbox relay", "keeping the rows until it answers", logger=log)
 
     async def write(self, conn: AsyncConnection, items: Items) -> Pending:
         if not items:
@@ -170,7 +171,10 @@ class OutboxRelay:
         try:
             await publish_in_order(self._bus, pending.items)
         except Exception as exc:  # the rows stay; the sweep publishes them once the bus answers
-            log.warning("outbox: publishing after commit failed (%s); the relay will retry", exc)
+            if outage.unavailable(exc):
+                self._outage.failed(exc)
+            else:
+                log.warning("outbox: publishing after commit failed (%s); the relay will retry", exc)
             self._failed = True
             self._wake.set()
         else:
@@ -232,9 +236,9 @@ class OutboxRelay:
         go one by one, and a row refused alone is moved aside (a row published twice is harmless)."""
         try:
             await publish_in_order(self._bus, [(stream, message) for _, stream, message in items])
-        except transient():
-            raise  # the bus is away: the rows stay for the next sweep
         except Exception as exc:
+            if outage.unavailable(exc):
+                raise  # the bus is away: the rows stay for the next sweep
             if len(items) > 1:
                 for item in items:
                     await self._publish_rows([item])
@@ -254,7 +258,9 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delete what was published (every ``delete_every_s``, or at once when a batch is waiting), and
-        sweep rows left behind every ``sweep_s`` (at once after a failed publish)."""
+        sweep rows left behind every ``sweep_s`` (at once after a failed publish). While the database or
+        the bus is away, it tries again every ``sweep_s``, logging the outage once when it starts and
+        once when it ends."""
         next_sweep = time.monotonic() + self._sweep_s
         while not stop.is_set():
             wait = min(self._delete_every_s, max(next_sweep - time.monotonic(), 0))
@@ -265,13 +271,17 @@ class OutboxRelay:
                 if self._failed or time.monotonic() >= next_sweep:
                     everything, self._failed = self._failed, False
                     await self.flush(min_age_s=0.0 if everything else self._grace_s)
+                    self._outage.recovered()  # the sweep got through
                     next_sweep = time.monotonic() + self._sweep_s
                 else:
                     async with self._lock:
                         await self._delete_published()
-            except Exception:
+            except Exception as exc:
                 self._failed = True
-                log.exception("outbox relay: publishing failed; will retry")
+                if outage.unavailable(exc):
+                    self._outage.failed(exc)
+                else:
+                    log.exception("outbox relay: publishing failed; will retry")
                 await asyncio.sleep(self._sweep_s)
         with contextlib.suppress(Exception):  # rows left here are swept by whichever relay runs next
             async with self._lock:

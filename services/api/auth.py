@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from planwright.core import apikeys
+from planwright.core import apikeys, outage
 from planwright.core.apikeys import SCOPES, KeyInfo
 from planwright.core.events import utcnow
 from planwright.core.settings import Settings
@@ -162,14 +162,20 @@ class KeyRing:
                 await self._loop
 
     async def _reread(self) -> None:
+        away = outage.Outage("auth", "keeping the keys known last until it answers", log)
         while True:
             await asyncio.sleep(self.refresh_s)
             try:
                 await self.refresh()
-            except Exception as exc:  # the database is away: keep the keys known last
-                log.warning(
-                    "auth: rereading the API keys failed (%s); keeping the last ones", type(exc).__name__
-                )
+            except Exception as exc:  # keep the keys known last
+                if outage.unavailable(exc):
+                    away.failed(exc)  # (said once per outage)
+                else:
+                    log.warning(
+                        "auth: rereading the API keys failed (%s); keeping the last ones", type(exc).__name__
+                    )
+            else:
+                away.recovered()
 
     def _lookup(self, secret: str) -> KeyInfo | None:
         """The active key ``secret`` is, or whose live session it is."""

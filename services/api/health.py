@@ -7,8 +7,10 @@ reported unhealthy when the last check failed, or when no check has completed fo
 (3 s): a loop that hangs or dies is not taken for a healthy one.
 
 A failure is described by the dependency and a generic reason (``database unavailable: connection
-refused``), never by the driver's own message, which may name hosts, users or statements; the full
-error goes to the log once, when the state changes.
+refused``), never by the driver's own message, which may name hosts, users or statements. The log gets
+the driver's message once per outage: each dependency's outage, as the API process meets it (here, or
+in a request answered 503 by services/api/errors.py), is logged when it starts and when it ends
+(``libs/core/outage.py``).
 
 The app's lifespan starts the loop (after the first check, so the first answer is already a real
 one) and stops it. An app driven without its lifespan (``httpx.ASGITransport`` in tests) has no loop:
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from planwright.core import outage
 from planwright.core.llm.notice import MOCK_NOTICE
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ class Health:
     stale_after_s: float | None = None  # default: interval_s + timeout_s
     state: HealthState | None = field(default=None, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _outages: dict[str, outage.Outage] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def mode(self) -> str:
@@ -106,21 +109,35 @@ class Health:
         outcomes = await asyncio.gather(*(self._run(probe) for probe in probes.values()))
         dependencies: dict[str, str] = {}
         errors: list[str] = []
-        failures: list[BaseException] = []
         for name, exc in zip(probes, outcomes, strict=True):
             dependencies[name] = "ok" if exc is None else "unavailable"
-            if exc is not None:
+            if exc is None:
+                self._outage(name).recovered()
+            else:
                 errors.append(f"{name} unavailable: {self._reason(exc)}")
-                failures.append(exc)
-        state = HealthState(
+                self._outage(name).failed(exc, dependency_name=name)
+        if not errors:  # whatever a request met is over too
+            for away in self._outages.values():
+                away.recovered()
+        self.state = HealthState(
             dependencies=dependencies,
             checked_at=datetime.now(UTC),
             monotonic=time.monotonic(),
             error="; ".join(errors) or None,
         )
-        self._log_change(self.state, state, failures)
-        self.state = state
-        return state
+        return self.state
+
+    def met(self, exc: BaseException) -> str:
+        """A request failed with ``exc``, an outage (``outage.unavailable``): count it in the API's
+        outage of that dependency, logged if it starts one. Returns the dependency's name."""
+        name = outage.dependency(exc)
+        self._outage(name).failed(exc, dependency_name=name)
+        return name
+
+    def _outage(self, name: str) -> outage.Outage:
+        if name not in self._outages:
+            self._outages[name] = outage.Outage("api", "answering 503 until it answers", log)
+        return self._outages[name]
 
     async def _run(self, probe: Probe) -> BaseException | None:
         try:
@@ -131,30 +148,9 @@ class Health:
         return None
 
     def _reason(self, exc: BaseException) -> str:
-        """A generic reason for a failure, from the exception types along its chain of causes."""
-        seen: set[int] = set()
-        current: BaseException | None = exc
-        while current is not None and id(current) not in seen:
-            seen.add(id(current))
-            if isinstance(current, TimeoutError):
-                return f"timed out after {self.timeout_s:g} s"
-            if isinstance(current, ConnectionRefusedError):
-                return "connection refused"
-            if isinstance(current, socket.gaierror):
-                return "host not found"
-            if isinstance(current, OSError):
-                return f"network error ({type(current).__name__})"
-            orig = getattr(current, "orig", None)  # a SQLAlchemy error wraps the driver's
-            current = orig if isinstance(orig, BaseException) else current.__cause__ or current.__context__
-        return type(exc).__name__
-
-    @staticmethod
-    def _log_change(old: HealthState | None, new: HealthState, failures: list[BaseException]) -> None:
-        """Log a failure when it starts (or changes), with the driver's message; and the recovery."""
-        if new.error is not None and (old is None or old.error != new.error):
-            log.warning("health: %s (%s)", new.error, "; ".join(f"{e!r}" for e in failures))
-        elif new.error is None and old is not None and old.error is not None:
-            log.info("health: every dependency answers again")
+        """A generic reason for a failure (``outage.reason``), a check's own timeout with its length."""
+        reason = outage.reason(exc)
+        return f"timed out after {self.timeout_s:g} s" if reason == "timed out" else reason
 
     def report(self) -> tuple[int, dict[str, Any]]:
         """The HTTP status and body of /healthz, from the last check."""

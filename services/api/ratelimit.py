@@ -13,6 +13,8 @@ import math
 import time
 from typing import Any, Protocol
 
+from planwright.core import outage
+
 # KEYS[1]: the subject's TAT; ARGV: emission interval and burst tolerance, in microseconds.
 # Returns 0 when allowed, else the microseconds to wait.
 _GCRA = """
@@ -60,15 +62,26 @@ class MemoryLimiter:
 
 
 class RedisLimiter:
-    """Limits shared by every API replica through Redis (distributed mode)."""
+    """Limits shared by every API replica through Redis (distributed mode). While Redis cannot be
+    reached each replica limits on its own (a MemoryLimiter), so a Redis outage neither stops the API
+    nor lifts the limits; it is logged when it starts and when it ends."""
 
     def __init__(self, redis: Any, prefix: str) -> None:
         self._script = redis.register_script(_GCRA)
         self._prefix = f"{prefix}pw:rate:"
+        self._local = MemoryLimiter()
+        self._outage = outage.Outage("rate limiter", "limiting in this process alone until it answers")
 
     async def check(self, subject: str, rate: float) -> float:
         interval, tolerance = _params(rate)
-        wait = await self._script(
-            keys=[self._prefix + subject], args=[math.ceil(interval * 1e6), math.ceil(tolerance * 1e6)]
-        )
+        try:
+            wait = await self._script(
+                keys=[self._prefix + subject], args=[math.ceil(interval * 1e6), math.ceil(tolerance * 1e6)]
+            )
+        except Exception as exc:
+            if not outage.unavailable(exc):
+                raise
+            self._outage.failed(exc)
+            return await self._local.check(subject, rate)
+        self._outage.recovered()
         return int(wait) / 1e6

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import time
 
-from planwright.core import failpoints, metrics, names, tracing
+from planwright.core import failpoints, metrics, names, outage, tracing
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.consumer import MAX_BACKOFF_S, handling, read_batch, transient
+from planwright.core.consumer import MAX_BACKOFF_S, handling, read_batch
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
 from planwright.core.messages import (
@@ -64,6 +64,10 @@ class Worker:
         # http_fetch's network guard applies with the gate off too: it reads its opt-ins from here.
         self.guard_policy = guard_policy or policy
         self._running: dict[asyncio.Task[None], Delivery] = {}
+        # Reports that could not be published are held (one outage line however many tasks wait).
+        self._reporting = outage.Outage(
+            f"worker {name}", "holding finished tasks' results until it answers", log
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep up to ``concurrency`` tasks in flight; higher-priority lanes are read first.
@@ -72,6 +76,7 @@ class Worker:
         another worker takes them at once. Nothing is left running forever.
         """
         heartbeat = asyncio.create_task(self._heartbeat())
+        reading, backoff = outage.Outage(f"worker {self.name}", logger=log), 0.1
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
@@ -80,15 +85,26 @@ class Worker:
                     await asyncio.wait([*self._running, stopping], return_when=asyncio.FIRST_COMPLETED)
                     stopping.cancel()
                     continue
-                batch = await read_batch(
-                    self.bus,
-                    names.DISPATCH_LANES,
-                    names.G_WORKER,
-                    self.name,
-                    count=free,
-                    block_s=0.5,
-                    max_deliveries=self.max_deliveries,
-                )
+                try:
+                    batch = await read_batch(
+                        self.bus,
+                        names.DISPATCH_LANES,
+                        names.G_WORKER,
+                        self.name,
+                        count=free,
+                        block_s=0.5,
+                        max_deliveries=self.max_deliveries,
+                    )
+                except Exception as exc:
+                    if not outage.unavailable(exc):
+                        raise
+                    # Redis is away: running tasks go on (their results are held); read again later.
+                    reading.failed(exc, "reading again until it answers")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                reading.recovered()
+                backoff = 0.1
                 for delivery in batch:
                     task = asyncio.create_task(self._execute(delivery))
                     self._running[task] = delivery
@@ -168,13 +184,16 @@ class Worker:
         while True:
             try:
                 await self.bus.publish(names.ORCHESTRATOR, messages, ack=(names.G_WORKER, [delivery]))
-                failpoints.reach("worker.reported")
-                return
-            except transient() as exc:
-                if backoff == 0.1:  # once per report, not once per try
-                    log.warning("worker %s: holding a task's result while Redis is down (%s)", self.name, exc)
+            except Exception as exc:
+                if not outage.unavailable(exc):
+                    raise
+                self._reporting.failed(exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                self._reporting.recovered()
+                failpoints.reach("worker.reported")
+                return
 
     def _net_policy(self, tool: str) -> NetPolicy:
         """The network guard's settings for ``tool``; ``allowed_domains`` only while the gate is on."""

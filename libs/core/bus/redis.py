@@ -22,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from planwright.core import metrics, names
+from planwright.core import metrics, names, outage
 from planwright.core.bus.base import Acks, Delivery
 from planwright.core.bus.resp import Command, RespConnection, Script
 from planwright.core.consumer import failure_for_payload, undecodable
@@ -62,6 +62,7 @@ class RedisBus:
         self._last_reclaim: dict[tuple[str, str], float] = {}
         self._reclaim_from: dict[tuple[str, str], Any] = {}
         self._last_trim: dict[str, float] = {}
+        self._outage = outage.Outage("bus", "retrying each call for up to 10 s", log)
         self._consumer_ttl_ms = int(consumer_ttl_s * 1000)
         self._consumers: set[str] = set()  # the names this process reads as: their liveness is renewed
         self._keeper: asyncio.Task[None] | None = None
@@ -91,19 +92,23 @@ class RedisBus:
         delay = 0.05
         while True:
             try:
-                return await op()
-            except RETRYABLE:
+                result = await op()
+            except RETRYABLE as exc:
                 if self._closed or time.monotonic() + delay > deadline:
                     raise
-                log.warning("redis unavailable; retrying in %.2fs", delay)
+                self._outage.failed(exc, dependency_name="redis")  # (said once per outage)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+                continue
             except ResponseError as exc:
                 if not vanished(exc) or time.monotonic() + delay > deadline:
                     raise
                 self._groups.clear()  # the stream or group vanished (FLUSHALL): create them again
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+                continue
+            self._outage.recovered()
+            return result
 
     # -- publishing -----------------------------------------------------------------------------
 

@@ -24,6 +24,11 @@ T = TypeVar("T")
 # on the same file, say) can hold it: a short wait keeps the loop responsive, and the failed batch is
 # held and retried like any outage (database is locked is an OperationalError).
 SQLITE_BUSY_TIMEOUT_MS = 250
+# Postgres: how long a new connection may take, and a request may wait for a free one of the pool.
+# While Postgres is away a request fails within these (and is answered 503) rather than hanging on a
+# host that drops packets: asyncpg alone would wait 60 s to connect, SQLAlchemy 30 s for the pool.
+CONNECT_TIMEOUT_S = 5.0
+POOL_TIMEOUT_S = 10.0
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -55,7 +60,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=POOL_TIMEOUT_S,
         pool_pre_ping=True,
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
         json_serializer=jsoncodec.dumps,
         json_deserializer=jsoncodec.loads,
     )

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from planwright.core import names
+from planwright.core import names, outage
 from planwright.core.db.engine import Writer
 from planwright.core.db.eventlog import append_events, committed, event_rows
 from planwright.core.db.schema import events as event_log
@@ -116,8 +116,9 @@ class Intake:
         try:
             await self._commit([job for job, _ in batch], answer)
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+            if len(batch) == 1 or outage.unavailable(exc):  # (the database is away: each would fail too)
+                for _, done in batch:
+                    _settle(done, exc)
                 return
             log.warning("intake: committing %d jobs together failed (%s); one by one", len(batch), exc)
             for item in batch:
