@@ -37,6 +37,20 @@ async def test_one_process_limits_in_memory() -> None:
     assert await limiter.check("key:b", SLOW) == 0
 
 
+async def test_while_redis_is_away_each_replica_limits_on_its_own(caplog) -> None:
+    down = Redis.from_url("redis://127.0.0.1:1/0")  # nothing listens there: every call is refused
+    try:
+        limiter = RedisLimiter(down, "pw:")
+        # Not an error (the API stays up), and not unlimited either: the process's own budget applies.
+        assert [await limiter.check("key:a", SLOW) == 0 for _ in range(3)] == [True, True, False]
+    finally:
+        await down.aclose()
+    outage_lines = [
+        r.getMessage() for r in caplog.records if "rate limiter: redis unavailable" in r.getMessage()
+    ]
+    assert len(outage_lines) == 1, caplog.text  # said once, not once per request
+
+
 @pytest.mark.parametrize(
     ("address", "limited"), [("203.0.113.9", True), ("127.0.0.1", False), ("::1", False)]
 )

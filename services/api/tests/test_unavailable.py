@@ -1,8 +1,10 @@
 """A request that needs a database (or Redis) that cannot be reached is answered 503 ``unavailable``
-with the JSON error and ``Retry-After``, logged once per outage; any other failure stays a 500 (``internal_error``)."""
+with the JSON error and ``Retry-After``, logged once per outage; any other failure stays a 500
+(``internal_error``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -87,6 +89,18 @@ async def test_reads_and_writes_answer_503_and_the_outage_is_logged_once(client,
     assert line.startswith("api: database unavailable, connection refused (")
     assert line.endswith("answering 503 until it answers")
     assert not [r for r in caplog.records if r.exc_info], "no traceback per request"
+
+
+async def test_jobs_posted_together_during_an_outage_fail_together(client, caplog):
+    """One group commit of several jobs meets the outage: each request is answered 503 at once, not
+    tried again one job at a time (and logged for it)."""
+    with caplog.at_level(logging.INFO):
+        answers = await asyncio.gather(
+            *(client.post("/jobs", json={"goal": f"Summarize note {i}"}) for i in range(8))
+        )
+    for resp in answers:
+        assert_unavailable(resp)
+    assert "one by one" not in caplog.text
 
 
 async def test_healthz_names_the_dependencies_without_driver_internals(client):
