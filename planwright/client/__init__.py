@@ -20,6 +20,7 @@ from planwright.client.errors import (
     RateLimited,
     ServerError,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
     WaitTimeout,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "Unauthorized",
+    "Unavailable",
     "ValidationFailed",
     "WaitTimeout",
     "sse_events",

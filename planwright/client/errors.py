@@ -46,6 +46,8 @@ class ApiError(PlanwrightError):
         self.code = code
         self.message = message
         self.details = details
+        # Seconds the API asked to wait before trying again (its Retry-After: 429 and 503), else None.
+        self.retry_after: float | None = None
 
 
 class Unauthorized(ApiError):
@@ -71,11 +73,14 @@ class ValidationFailed(ApiError):
 class RateLimited(ApiError):
     """429: too many requests; ``retry_after`` is the seconds the API asked to wait (None if it did not)."""
 
-    retry_after: float | None = None
-
 
 class ServerError(ApiError):
     """5xx: the API failed."""
+
+
+class Unavailable(ServerError):
+    """503: the API cannot serve this now (its database or Redis is down, or it holds as many event
+    streams as it may); ``retry_after`` is the seconds it asked to wait."""
 
 
 _ERRORS: dict[int, type[ApiError]] = {
@@ -85,6 +90,7 @@ _ERRORS: dict[int, type[ApiError]] = {
     409: Conflict,
     422: ValidationFailed,
     429: RateLimited,
+    503: Unavailable,
 }
 
 
@@ -97,7 +103,7 @@ def _api_error(resp: httpx.Response) -> ApiError:
         code, message, details = "http_error", f"HTTP {resp.status_code}: {resp.text[:200]}", None
     kind = _ERRORS.get(resp.status_code, ServerError if resp.status_code >= 500 else ApiError)
     error = kind(resp.status_code, code, message, details)
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | Unavailable):
         with contextlib.suppress(KeyError, ValueError):
             error.retry_after = float(resp.headers["retry-after"])
     return error

@@ -141,7 +141,7 @@ class _Follow:
                 f"lost the event stream of job {self.job_id}: {self._failures} attempts in a row "
                 f"failed, the last with: {error}"
             ) from error
-        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        retry_after = error.retry_after if isinstance(error, ApiError) else None  # (429, 503)
         self._wait_s = max(_backoff(self._failures), retry_after or 0.0)
 
     def delay(self) -> float:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from planwright.client import (
     RateLimited,
     ServerError,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
     WaitTimeout,
 )
@@ -313,8 +315,12 @@ def test_status_codes_map_to_errors() -> None:
         with pytest.raises(RateLimited) as limited:
             client.get("429")
         assert limited.value.retry_after == 7.0
-        with pytest.raises(ServerError, match=r"^HTTP 502: <html>bad gateway</html>$"):
+        with pytest.raises(Unavailable) as unavailable:  # a ServerError that says when to try again
+            client.get("503")
+        assert (isinstance(unavailable.value, ServerError), unavailable.value.retry_after) == (True, 7.0)
+        with pytest.raises(ServerError, match=r"^HTTP 502: <html>bad gateway</html>$") as failed:
             client.get("502")
+        assert failed.value.retry_after is None
 
 
 def test_a_failing_api_is_tried_again_from_the_last_event() -> None:
@@ -345,6 +351,31 @@ def test_a_failing_api_is_tried_again_from_the_last_event() -> None:
     with Client("http://api.test", transport=httpx.MockTransport(api)) as client:
         assert [e.id for e in client.events(job_id)] == [1, 2, 3]
     assert seen == [None, "2", "2"]
+
+
+def test_following_waits_as_long_as_a_503_asks() -> None:
+    """An API process with all its streams taken answers 503 too_many_streams with Retry-After: the
+    client waits that long (not its own first backoff, half a second) before it connects again."""
+    job_id = uuid4()
+    tries: list[float] = []
+    full = {"error": {"code": "too_many_streams", "message": "full", "details": None}}
+    done = {
+        "id": 1,
+        "job_id": str(job_id),
+        "type": "job.succeeded",
+        "data": {},
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+
+    def api(request: httpx.Request) -> httpx.Response:
+        tries.append(time.monotonic())
+        if len(tries) == 1:
+            return httpx.Response(503, json=full, headers={"Retry-After": "2"})
+        return httpx.Response(200, text=f"id: 1\nevent: job.succeeded\ndata: {json.dumps(done)}\n\n")
+
+    with Client("http://api.test", transport=httpx.MockTransport(api)) as client:
+        assert [e.type for e in client.events(job_id)] == ["job.succeeded"]
+    assert tries[1] - tries[0] >= 1.9, tries  # a lower bound: never flaky on a busy machine
 
 
 async def test_the_async_client(server: str, tmp_path: Path) -> None:

@@ -33,6 +33,17 @@ describe("describeApiError", () => {
     );
   });
 
+  it("words a 503 with when to try again", () => {
+    const down = { error: { code: "unavailable", message: "the database is unavailable; try again shortly" } };
+    const response = new Response(null, { status: 503, headers: { "Retry-After": "5" } });
+    expect(describeApiError(down, response)).toBe(
+      "Temporarily unavailable: the database is unavailable; try again shortly (retry after 5 seconds)",
+    );
+    expect(describeApiError(down, new Response(null, { status: 503 }))).toBe(
+      "Temporarily unavailable: the database is unavailable; try again shortly",
+    );
+  });
+
   it("unwrap throws an ApiError with the status and code", async () => {
     const response = new Response(null, { status: 403 });
     const error = { error: { code: "forbidden", message: "this key lacks the scope admin" } };

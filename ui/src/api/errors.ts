@@ -24,6 +24,9 @@ const FRIENDLY_CODES: Record<string, string> = {
   method_not_allowed: "Not allowed",
   unauthorized: "Not authorised",
   forbidden: "Not allowed",
+  unavailable: "Temporarily unavailable",
+  too_many_streams: "The live view is busy",
+  internal_error: "The API failed",
 };
 
 /** An API call that failed: `status` is 0 when the API was not reached. The message is for people. */
@@ -59,7 +62,10 @@ export function describeApiError(error: unknown, response?: Response): string {
   if (response?.status === 429) return rateLimited(response);
   if (isApiErrorBody(error)) {
     const prefix = FRIENDLY_CODES[error.error.code];
-    return prefix ? `${prefix}: ${error.error.message}` : error.error.message;
+    const text = prefix ? `${prefix}: ${error.error.message}` : error.error.message;
+    // A 503 says when to try again (the database or Redis is down, or the process is full).
+    const seconds = response?.status === 503 ? retryAfterSeconds(response) : null;
+    return seconds === null ? text : `${text} (retry after ${seconds} second${seconds === 1 ? "" : "s"})`;
   }
   if (response) {
     if (response.status === 401) return "Not authorised: sign in with an API key.";
