@@ -219,6 +219,17 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, ser
     # letting the process die of the signal (rc=-15 under honcho, as if it had failed).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _stopped)
+    # Limits, set on purpose (many SSE clients reconnecting at once, a process that stalled):
+    # - No limit_concurrency: it counts every connection, each open event stream among them, and past
+    #   it answers 503 to every request, /healthz and /metrics too, so a process full of streams would
+    #   fail its probes and be restarted. The app bounds what is costly itself: event streams
+    #   (SSE_MAX_STREAMS, 503 for one more) and the work of opening them (services/api/streams.py).
+    # - backlog 2048 (uvicorn's default; the kernel caps it at net.core.somaxconn): deep enough that a
+    #   stall of a few seconds under hundreds of reconnecting clients does not overflow it (an
+    #   overflow drops connections, /healthz probes among them, which retry a second or more later),
+    #   and quick to work through once the process runs again, since a connection whose client has
+    #   left costs no read (~500 queued after an 8 s stall: under 0.5 s on 2 cores).
+    # - timeout_keep_alive 5 s (uvicorn's default): an idle connection holds a descriptor no longer.
     with _traced(settings, service):
         uvicorn.run(
             create_app(runtime),
@@ -229,6 +240,9 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, ser
             lifespan="on",
             ws="none",  # no WebSocket routes: do not load the websockets package
             timeout_graceful_shutdown=5,
+            limit_concurrency=None,
+            backlog=2048,
+            timeout_keep_alive=5,
         )
 
 

@@ -182,9 +182,13 @@ class RedisFeed:
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read(), name="feed-reader")
             return
+        # On the way of a client connecting: one round trip, on the announcements' connection.
+        wake: list[Command] = [
+            ("XADD", self._control, "MAXLEN", "~", 10, "*", "wake", "1"),
+            ("EXPIRE", self._control, self._ttl_s),
+        ]
         with contextlib.suppress(*RETRYABLE):  # without Redis the reader sweeps on its own
-            await self.redis.xadd(self._control, {"wake": "1"}, maxlen=10, approximate=True)
-            await self.redis.expire(self._control, self._ttl_s)
+            raise_errors(await self._out.execute(wake))
 
     async def _read(self) -> None:
         next_sweep = time.monotonic() + self._sweep_s

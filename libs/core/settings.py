@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # A job's context_json, serialized as compact JSON, and how deeply it may nest (422 over either).
     context_max_bytes: int = Field(64 * 1024, ge=2, le=16 * 1024 * 1024)
 
+    # Event streams (both kinds) one API process serves at once; more are answered 503 with
+    # Retry-After (docs/api.md#get-jobsidevents). Unset: sized for the machine, from the process's
+    # open-file limit (services/api/streams.py).
+    sse_max_streams: int | None = Field(None, ge=1)
+
     # Critic and policy gate (seed names).
     critic_enabled: bool = False
     critic_max_reworks: int = Field(2, ge=0, le=20)

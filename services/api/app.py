@@ -22,6 +22,7 @@ from planwright.services.api.options import AllowOptions
 from planwright.services.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from planwright.services.api.routes import artifacts, docs, events, jobs, meta, policy, task_actions
 from planwright.services.api.routes import auth as auth_routes
+from planwright.services.api.streams import StreamGate
 from planwright.services.runtime import Runtime
 
 # Requests worth no span: scrapes, probes and the UI's static files.
@@ -153,6 +154,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.health = health = Health(runtime)  # /healthz answers from its last check
     app.state.keyring = ring = KeyRing(runtime.engine, runtime.settings)
+    app.state.streams = StreamGate.of(runtime.settings)  # the event streams' cap (services/api/streams.py)
     install_error_handlers(app)
     # events first: its /jobs/changes must win over the jobs router's /jobs/{job_id}.
     for module in (events, jobs, artifacts, task_actions, policy, auth_routes, meta):

@@ -13,7 +13,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.types import Receive, Scope, Send
@@ -21,14 +21,15 @@ from starlette.types import Receive, Scope, Send
 from planwright.core import metrics
 from planwright.core.db.eventlog import events_after
 from planwright.core.db.reads import fetch_all
-from planwright.core.db.schema import events
-from planwright.core.errors import PlanwrightError
+from planwright.core.db.schema import events, jobs
+from planwright.core.errors import NotFound, PlanwrightError
 from planwright.core.events import JOB_TERMINAL_EVENTS, Event
 from planwright.core.feed import Subscription
 from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
+from planwright.services.api.streams import Gone, Slot, StreamGate, client_left, reconnect_hint
 from planwright.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -126,21 +127,41 @@ def _resume_point(request: Request) -> int:
             "description": "Server-Sent Events: `id` the event id, `event` its type, `data` the Event.",
         },
         404: {"model": schemas.ErrorOut},
+        503: {"model": schemas.ErrorOut, "description": "`too_many_streams`: retry after `Retry-After` s."},
     },
     openapi_extra={"parameters": _STREAM_PARAMETERS},
 )
-async def job_events(job_id: UUID, request: Request) -> StreamingResponse:
+async def job_events(job_id: UUID, request: Request) -> Response:
     """Every event of the job after ``Last-Event-ID`` (or ``after``), then live ones; ends after the
     job's terminal event (a retry can reopen a failed job: connect again to follow it). Each event's
     ``id`` is the one to resume from."""
     runtime = runtime_of(request)
     last = _resume_point(request)
-    sub, status, page = await _open(runtime, job_id, last, tenant_of(request))  # 404 before the stream starts
-    direct = _Direct.of(request.scope.get(SERVER_SEND))
+    tenant = tenant_of(request)
+    gate: StreamGate = request.app.state.streams
+    if (slot := gate.take()) is None:
+        return gate.refuse("job_events", request.scope)
+    server_send = request.scope.get(SERVER_SEND)
+    try:
+        async with gate.opening:  # a few streams open at a time; the others wait here
+            if await client_left(request, server_send):  # nothing is read for a client who left
+                metrics.SSE_REFUSED.labels("job_events", "client_gone").inc()
+                slot.release()
+                return Gone()
+            sub, status, page = await _open(runtime, job_id, last, tenant)  # 404 before the stream starts
+    except BaseException:
+        slot.release()
+        raise
+
+    def close() -> None:
+        runtime.feed.unsubscribe(sub)
+        slot.release()
+
+    hint = reconnect_hint(request.scope)
     return _EventStream(
-        _stream(runtime, sub, job_id, last, status, page, direct),
+        _stream(runtime, sub, job_id, last, status, page, _Direct.of(server_send), hint),
         sub=sub,
-        on_close=lambda: runtime.feed.unsubscribe(sub),
+        on_close=close,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -247,7 +268,10 @@ async def _stream(
     status: JobStatus,
     page: list[Encoded],
     direct: _Direct | None = None,
+    hint: bytes = b"",
 ) -> AsyncIterator[bytes]:
+    """The stream's body: ``hint`` (the ``retry:`` field), the replay, then live events."""
+
     def hand_over(events: Sequence[Event]) -> bool:
         """``sub.direct``: write the events to the client at once, from the caller's task (False:
         the stream's own task must, because the client cannot take more now)."""
@@ -288,11 +312,15 @@ async def _stream(
             # its terminal one, and the live tail would drop it as already sent and wait forever.
             ends_replay = False
             async for chunk, (event_id, kind, _) in _replay(runtime, job_id, last, page):
-                yield chunk
+                yield hint + chunk
+                hint = b""
                 last = event_id
                 ends_replay = kind in JOB_TERMINAL_EVENTS
             if ended or ends_replay:
                 return
+            if hint:  # nothing replayed: the hint goes before the live events
+                yield hint
+                hint = b""
             while not sub.lagged and not sub.closed:
                 # While this task waits with nothing queued, the feed writes the events itself.
                 sub.direct = hand_over if direct is not None else None
@@ -340,29 +368,49 @@ async def _stream(
             "model": JobsChanged,
             "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/JobsChanged"}}},
             "description": "Server-Sent Events: `ready` once listening, then `jobs.changed` (JobsChanged).",
-        }
+        },
+        503: {"model": schemas.ErrorOut, "description": "`too_many_streams`: retry after `Retry-After` s."},
     },
 )
-async def jobs_changes(runtime: RuntimeDep, request: Request) -> StreamingResponse:
+async def jobs_changes(runtime: RuntimeDep, request: Request) -> Response:
     """Which jobs changed, live, for a jobs list: a ``ready`` event once listening (read the list
     then), then a ``jobs.changed`` event naming the jobs with new events (``all`` when too many to
     name or when announcements may have been missed: read the whole list again). Changes close
     together are sent as one event. On reconnect, read the list again after ``ready``."""
-    return StreamingResponse(
-        _changes(runtime, tenant_of(request)),
+    tenant = tenant_of(request)
+    gate: StreamGate = request.app.state.streams
+    if (slot := gate.take()) is None:
+        return gate.refuse("jobs_changes", request.scope)
+    return _Counted(
+        _changes(runtime, tenant, reconnect_hint(request.scope)),
+        slot=slot,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _changes(runtime: Runtime, tenant: str | None) -> AsyncIterator[bytes]:
-    """The changes stream; with ``tenant``, naming only that tenant's jobs (``all`` only says to read
-    the list again, which is the tenant's own)."""
+class _Counted(StreamingResponse):
+    """A stream that gives its slot back when its response ends, however it ends."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, slot: Slot, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
+
+
+async def _changes(runtime: Runtime, tenant: str | None, hint: bytes = b"") -> AsyncIterator[bytes]:
+    """The changes stream, after ``hint`` (the ``retry:`` field); with ``tenant``, naming only that
+    tenant's jobs (``all`` only says to read the list again, which is the tenant's own)."""
     tenants = _Tenants(runtime) if tenant is not None else None
     board = await runtime.feed.watch_jobs()
     metrics.SSE_OPEN.labels("jobs_changes").inc()
     try:
-        yield b"event: ready\ndata: {}\n\n"
+        yield hint + b"event: ready\ndata: {}\n\n"
         while True:
             try:
                 await asyncio.wait_for(board.wait(), timeout=KEEPALIVE_S)
@@ -441,21 +489,42 @@ _IDS_AFTER = (
     .order_by(events.c.id)
     .limit(REPLAY_PAGE)
 )
+# The job's row (its status, whose it is; ``id`` null) and the ids of the first page, in one query.
+# (A join would sort every event of the job after ``after`` before the limit; each part of the union
+# reads only what it returns.)
+_PAGE_IDS = _IDS_AFTER.subquery()
+_BOTH = sa.union_all(
+    sa.select(jobs.c.status, jobs.c.tenant, sa.null().label("id"), sa.null().label("type")).where(
+        jobs.c.id == sa.bindparam("job_id", type_=sa.Uuid)
+    ),
+    sa.select(sa.null(), sa.null(), _PAGE_IDS.c.id, _PAGE_IDS.c.type),
+).subquery()
+_STATUS_AND_IDS = sa.select(_BOTH).order_by(sa.nulls_first(_BOTH.c.id))
 
 
 async def _status_and_page(
     conn: AsyncConnection, *, job_id: UUID, after: int, tenant: str | None
 ) -> tuple[JobStatus, list[Encoded]]:
     """The job's status (NotFound if there is no such job, or not ``tenant``'s), then its first page
-    after ``after``."""
-    return await queries.job_status(conn, job_id, tenant), await _page(conn, job_id, after)
+    after ``after``: one query, and a second only if an event of the page is not in the encoding
+    cache."""
+    rows = await fetch_all(conn, _STATUS_AND_IDS, {"job_id": job_id, "after": after})
+    if not rows or rows[0].id is not None or (tenant is not None and rows[0].tenant != tenant):
+        raise NotFound(f"job {job_id} not found")
+    return JobStatus(rows[0].status), await _encoded(conn, job_id, after, rows[1:])
 
 
 async def _page(conn: AsyncConnection, job_id: UUID, after: int) -> list[Encoded]:
-    """A page of the job's events after ``after``, encoded. Many clients replay the same events (a
+    """A page of the job's events after ``after``, encoded."""
+    return await _encoded(
+        conn, job_id, after, await fetch_all(conn, _IDS_AFTER, {"job_id": job_id, "after": after})
+    )
+
+
+async def _encoded(conn: AsyncConnection, job_id: UUID, after: int, rows: Sequence[Any]) -> list[Encoded]:
+    """The page whose ids and types are ``rows``, encoded. Many clients replay the same events (a
     page open in many browsers, reconnects after a restart): the ids are read first, and the events
     themselves only when one of them is not in the encoding cache."""
-    rows = await fetch_all(conn, _IDS_AFTER, {"job_id": job_id, "after": after})
     cached = [(r.id, r.type, _ENCODED.get((job_id, r.id))) for r in rows]
     if all(data is not None for _, _, data in cached):
         return cast(list[Encoded], cached)

@@ -1298,6 +1298,15 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description `too_many_streams`: retry after `Retry-After` s. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
         };
     };
     jobs_changes_jobs_changes_get: {
@@ -1317,6 +1326,15 @@ export interface operations {
                 content: {
                     "text/event-stream": components["schemas"]["JobsChanged"];
                     "application/json": components["schemas"]["JobsChanged"];
+                };
+            };
+            /** @description `too_many_streams`: retry after `Retry-After` s. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
