@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeEventSource } from "@/test/fakeAuthApi";
 import { onAccessSignal, type AccessSignal } from "./access";
-import { eventSourceTransport } from "./sse";
+import { defaultBackoff, eventSourceTransport } from "./sse";
 
 let signals: AccessSignal[] = [];
 let stopListening: () => void = () => undefined;
@@ -49,5 +49,14 @@ describe("eventSourceTransport", () => {
     expect(handlers.onOpen).toHaveBeenCalledTimes(1);
     expect(handlers.onError).toHaveBeenCalledTimes(1);
     expect(signals).toEqual([]);
+  });
+});
+
+describe("defaultBackoff", () => {
+  it("doubles to 10 s, each wait a random point in the upper half of its step", () => {
+    expect([1, 2, 3, 6, 9].map((attempt) => defaultBackoff(attempt, () => 0))).toEqual([250, 500, 1000, 5000, 5000]);
+    expect([1, 2, 3, 6, 9].map((attempt) => defaultBackoff(attempt, () => 1))).toEqual([500, 1000, 2000, 10_000, 10_000]);
+    const spread = new Set(Array.from({ length: 20 }, () => defaultBackoff(4)));
+    expect(spread.size).toBeGreaterThan(1); // pages that failed together do not retry together
   });
 });

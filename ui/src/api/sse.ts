@@ -49,7 +49,15 @@ export function eventSourceTransport(eventNames: readonly string[]): StreamTrans
 }
 
 /** Delay before the n-th reconnect in a row (n from 1): 0.5 s doubling up to 10 s. */
-export const defaultBackoff = (attempt: number) => Math.min(500 * 2 ** (attempt - 1), 10_000);
+/**
+ * Milliseconds before reconnect `attempt`: doubling from 0.5 s to 10 s, each a random point in its
+ * upper half, so that pages that lost their streams together (an API restart or overload, answered 503)
+ * do not all come back at the same moment.
+ */
+export const defaultBackoff = (attempt: number, random: () => number = Math.random) => {
+  const ceiling = Math.min(500 * 2 ** (attempt - 1), 10_000);
+  return ceiling / 2 + random() * (ceiling / 2);
+};
 
 export type FollowState = "connecting" | "reconnecting" | "ended";
 

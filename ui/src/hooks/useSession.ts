@@ -60,6 +60,8 @@ export function useMissingScope(scope: Scope): string | null {
   return missingScope(useSession().state, scope);
 }
 
+// Refused streams ask about the session at most this often (a busy API refuses many at once).
+const REFUSAL_CHECK_MS = 5_000;
 const SIGNED_OUT_AGAIN = "Your session ended (signed out elsewhere, expired or the key was revoked). Sign in again.";
 
 /**
@@ -69,6 +71,7 @@ const SIGNED_OUT_AGAIN = "Your session ended (signed out elsewhere, expired or t
 export function useSessionState(): SessionControl {
   const [state, setState] = useState<SessionState>({ status: "checking", session: null, notice: null });
   const checking = useRef(false);
+  const lastRefusalCheck = useRef(-Infinity);
 
   const check = useCallback(async () => {
     if (checking.current) return;
@@ -94,7 +97,13 @@ export function useSessionState(): SessionControl {
   useEffect(() => {
     void check();
     return onAccessSignal((signal) => {
-      if (signal.kind === "stream-refused") void check();
+      // A refused stream may be an API under load (503): ask about the session once in a while, not per refusal.
+      if (signal.kind === "stream-refused") {
+        if (Date.now() - lastRefusalCheck.current >= REFUSAL_CHECK_MS) {
+          lastRefusalCheck.current = Date.now();
+          void check();
+        }
+      }
       else if (signal.epoch === accessEpoch()) {
         setState((previous) =>
           previous.status === "signed-out" ? previous : { status: "signed-out", session: null, notice: SIGNED_OUT_AGAIN },
