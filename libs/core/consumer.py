@@ -124,6 +124,53 @@ async def read_batch(
     return keep
 
 
+class Reader:
+    """A consume loop's reads, through outages: ``read`` returns the next batch (messages past
+    ``max_deliveries`` given up on), or None once it has waited out a read that failed because the bus
+    is away; the outage is logged when it starts and when it ends, the waits double up to 5 s."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        streams: Sequence[str],
+        group: str,
+        consumer: str,
+        *,
+        max_deliveries: int,
+        name: str = "",
+    ) -> None:
+        self.bus, self.streams, self.group, self.consumer = bus, streams, group, consumer
+        self.max_deliveries = max_deliveries
+        self._outage = outage.Outage(name or group, "reading again until it answers", logger=log)
+        self._backoff = 0.1
+
+    async def read(
+        self, *, count: int, block_s: float, ack: Sequence[Delivery] = ()
+    ) -> list[Delivery] | None:
+        """One read (acking ``ack`` first, in the same round trip); None if the bus could not be read."""
+        try:
+            batch = await read_batch(
+                self.bus,
+                self.streams,
+                self.group,
+                self.consumer,
+                count=count,
+                block_s=block_s,
+                max_deliveries=self.max_deliveries,
+                ack=ack,
+            )
+        except Exception as exc:
+            if not outage.unavailable(exc):
+                raise
+            self._outage.failed(exc)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+            return None
+        self._outage.recovered()
+        self._backoff = 0.1
+        return batch
+
+
 async def consume(
     bus: Bus,
     streams: Sequence[str],
@@ -145,31 +192,14 @@ async def consume(
     a message that keeps failing is not acked, comes back after the visibility timeout, and is
     dead-lettered after ``max_deliveries``.
     """
-    backoff = 0.1
+    reader = Reader(bus, streams, group, consumer, max_deliveries=max_deliveries)
     done: Sequence[Delivery] = ()  # handled, to be acked with the next read (one round trip for both)
-    reading, handling = outage.Outage(group, logger=log), outage.Outage(group, logger=log)
+    handling = outage.Outage(group, logger=log)
     try:
         while not stop.is_set():
-            try:
-                batch = await read_batch(
-                    bus,
-                    streams,
-                    group,
-                    consumer,
-                    count=count,
-                    block_s=block_s,
-                    max_deliveries=max_deliveries,
-                    ack=done,
-                )
-            except Exception as exc:
-                if not outage.unavailable(exc):
-                    raise
-                reading.failed(exc, "reading again until it answers")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-                continue
-            reading.recovered()
-            backoff = 0.1
+            batch = await reader.read(count=count, block_s=block_s, ack=done)
+            if batch is None:
+                continue  # (the acks go with the next read)
             done = ()
             if batch and await _handle_through_outages(bus, group, consumer, handle, batch, stop, handling):
                 done = batch

@@ -9,7 +9,7 @@ import time
 from planwright.core import failpoints, metrics, names, outage, tracing
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.consumer import MAX_BACKOFF_S, handling, read_batch
+from planwright.core.consumer import MAX_BACKOFF_S, Reader, handling
 from planwright.core.errors import RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
 from planwright.core.messages import (
@@ -76,7 +76,10 @@ class Worker:
         another worker takes them at once. Nothing is left running forever.
         """
         heartbeat = asyncio.create_task(self._heartbeat())
-        reading, backoff = outage.Outage(f"worker {self.name}", logger=log), 0.1
+        reader = Reader(
+            self.bus, names.DISPATCH_LANES, names.G_WORKER, self.name,
+            max_deliveries=self.max_deliveries, name=f"worker {self.name}",
+        )  # fmt: skip
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
@@ -85,26 +88,9 @@ class Worker:
                     await asyncio.wait([*self._running, stopping], return_when=asyncio.FIRST_COMPLETED)
                     stopping.cancel()
                     continue
-                try:
-                    batch = await read_batch(
-                        self.bus,
-                        names.DISPATCH_LANES,
-                        names.G_WORKER,
-                        self.name,
-                        count=free,
-                        block_s=0.5,
-                        max_deliveries=self.max_deliveries,
-                    )
-                except Exception as exc:
-                    if not outage.unavailable(exc):
-                        raise
-                    # Redis is away: running tasks go on (their results are held); read again later.
-                    reading.failed(exc, "reading again until it answers")
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_S)
-                    continue
-                reading.recovered()
-                backoff = 0.1
+                batch = await reader.read(count=free, block_s=0.5)
+                if batch is None:
+                    continue  # Redis is away: running tasks go on (their results are held)
                 for delivery in batch:
                     task = asyncio.create_task(self._execute(delivery))
                     self._running[task] = delivery

@@ -7,6 +7,7 @@ import logging
 import uuid
 
 import asyncpg  # type: ignore[import-untyped]
+import pytest
 import sqlalchemy.exc
 
 from planwright.core import names
@@ -30,32 +31,24 @@ async def run_until(bus, handle, done, **kwargs):
         await loop
 
 
-async def test_an_outage_holds_the_batch_instead_of_burning_deliveries():
-    bus = MemoryBus(visibility_timeout_s=0.05)
-    await bus.publish("s", [job(1), job(2)])
-    calls = []
-    done = asyncio.Event()
-
-    async def handle(batch):
-        calls.append([d.deliveries for d in batch])
-        if len(calls) < 4:
-            raise sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("db down"))
-        done.set()
-
-    await run_until(bus, handle, done, max_deliveries=2)
-    assert calls[-1] == [1, 1]  # the same delivery, retried in place: never redelivered or dead-lettered
-    assert bus.dead == []
-    assert await bus.backlog("s") == 0  # acked
+# What asyncpg's errors become in SQLAlchemy when Postgres stops with ``pg_ctl stop -m fast``: a plain
+# DBAPIError around admin_shutdown (57P01), then refused connections.
+_SHUTDOWN = asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command")
+_OUTAGES = {
+    "a fast shutdown": (
+        [sqlalchemy.exc.DBAPIError("SELECT 1", {}, _SHUTDOWN), *[ConnectionRefusedError(111, "refused")] * 2],
+        "g: database unavailable, the server is shutting down (AdminShutdownError",
+    ),
+    "refused connections": (
+        [sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("db down"))] * 3,
+        "g: database unavailable, connection refused (",
+    ),
+}
 
 
-async def test_a_fast_shutdown_holds_the_batch_and_is_logged_once_when_it_starts_and_ends(caplog):
-    # What asyncpg's errors become in SQLAlchemy when Postgres stops with ``pg_ctl stop -m fast``: a
-    # plain DBAPIError around admin_shutdown (57P01), then refused connections.
-    shutdown = asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command")
-    failures = [
-        sqlalchemy.exc.DBAPIError("SELECT 1", {}, shutdown),
-        *[ConnectionRefusedError(111, "Connection refused")] * 2,  # backing off 0.2 s, 0.4 s, 0.8 s
-    ]
+@pytest.mark.parametrize("outage", list(_OUTAGES))
+async def test_an_outage_holds_the_batch_and_is_logged_once_when_it_starts_and_ends(caplog, outage):
+    failures, first_line = _OUTAGES[outage]  # backing off 0.2 s, 0.4 s, 0.8 s
     bus = MemoryBus(visibility_timeout_s=0.05)
     await bus.publish("s", [job(1), job(2)])
     calls = []
@@ -69,12 +62,13 @@ async def test_a_fast_shutdown_holds_the_batch_and_is_logged_once_when_it_starts
 
     with caplog.at_level(logging.INFO, logger="planwright.core.consumer"):
         await run_until(bus, handle, done, max_deliveries=2)
-    assert calls == [[1, 1]] * (len(failures) + 1)  # held and retried in place: no delivery used
+    # Held and retried in place: never redelivered (the visibility timeout is far shorter) nor dead.
+    assert calls == [[1, 1]] * (len(failures) + 1)
     assert bus.dead == []
-    assert await bus.backlog("s") == 0
+    assert await bus.backlog("s") == 0  # acked
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2, lines
-    assert lines[0].startswith("g: database unavailable, the server is shutting down (AdminShutdownError")
+    assert lines[0].startswith(first_line), lines[0]
     assert lines[0].endswith("holding 2 message(s) and retrying until it answers")
     assert lines[1].startswith("g: database answers again after ")
 
