@@ -314,7 +314,8 @@ def _headless_screenshot(url: str, png: str) -> None:
 
 
 @pytest.mark.parametrize("where", ["jobs list", "finished job"])
-def test_a_headless_screenshot_finishes(views: str, tmp_path: Any, where: str) -> None:
+def test_a_headless_screenshot_finishes(views: str, browser: Any, tmp_path: Any, where: str) -> None:
+    # (``browser``: chromium is there, or the test is skipped as every browser test is outside CI.)
     job_id = httpx.post(f"{views}/jobs", json={"goal": DEMO_GOAL}).json()["id"]
     _finished_everything(views)
     url = f"{views}/" if where == "jobs list" else f"{views}/job/?id={job_id}"
