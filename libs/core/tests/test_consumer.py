@@ -34,7 +34,7 @@ async def run_until(bus, handle, done, **kwargs):
 # What asyncpg's errors become in SQLAlchemy when Postgres stops with ``pg_ctl stop -m fast``: a plain
 # DBAPIError around admin_shutdown (57P01), then refused connections.
 _SHUTDOWN = asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command")
-_OUTAGES = {
+_OUTAGES: dict[str, tuple[list[Exception], str]] = {
     "a fast shutdown": (
         [sqlalchemy.exc.DBAPIError("SELECT 1", {}, _SHUTDOWN), *[ConnectionRefusedError(111, "refused")] * 2],
         "g: database unavailable, the server is shutting down (AdminShutdownError",
