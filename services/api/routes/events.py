@@ -5,28 +5,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.types import Receive, Scope, Send
 
 from planwright.core import metrics
-from planwright.core.db.eventlog import events_after
-from planwright.core.db.reads import fetch_all
-from planwright.core.db.schema import events, jobs
-from planwright.core.errors import NotFound, PlanwrightError
+from planwright.core.errors import PlanwrightError
 from planwright.core.events import JOB_TERMINAL_EVENTS, Event
 from planwright.core.feed import Subscription
 from planwright.core.states import JOB_TERMINAL, JobStatus
-from planwright.services.api import queries, schemas
+from planwright.services.api import queries, replay, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
 from planwright.services.api.streams import Gone, Slot, StreamGate, client_left, reconnect_hint
@@ -36,7 +30,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15.0
 MAX_EVENT_ID = 2**63 - 1  # event ids are BIGINTs
-REPLAY_PAGE = 500
 COALESCE_S = 0.25
 
 
@@ -50,22 +43,6 @@ class JobsChanged(BaseModel):
 class InvalidLastEventId(PlanwrightError):
     code = "invalid_last_event_id"
     status_code = 422
-
-
-_ENCODED: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
-_ENCODED_MAX = 8192
-
-
-def _sse(event: Event) -> bytes:
-    """The event as an SSE message, encoded once however many clients it goes to."""
-    key = (event.job_id, event.id)
-    data = _ENCODED.get(key)
-    if data is None:
-        data = f"id: {event.id}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
-        _ENCODED[key] = data
-        if len(_ENCODED) > _ENCODED_MAX:
-            _ENCODED.popitem(last=False)
-    return data
 
 
 # The stream's optional parameters, documented here and read by hand: FastAPI's per-request handling
@@ -169,7 +146,7 @@ async def job_events(job_id: UUID, request: Request) -> Response:
 
 async def _open(
     runtime: Runtime, job_id: UUID, last: int, tenant: str | None
-) -> tuple[Subscription, JobStatus, list[Encoded]]:
+) -> tuple[Subscription, JobStatus, list[replay.Encoded]]:
     """Subscribe to the job's live events, then read its status and the first page of the replay over
     one connection. Subscribing first means nothing committed in between is missed (the stream drops
     ids <= the last one sent). Raises NotFound (unsubscribed) if there is no such job, or it is not
@@ -177,7 +154,7 @@ async def _open(
     sub = await runtime.feed.subscribe(job_id)
     try:
         status, page = await runtime.reads.run(
-            functools.partial(_status_and_page, job_id=job_id, after=last, tenant=tenant)
+            functools.partial(replay.status_and_page, job_id=job_id, after=last, tenant=tenant)
         )
     except BaseException:
         runtime.feed.unsubscribe(sub)
@@ -266,7 +243,7 @@ async def _stream(
     job_id: UUID,
     last: int,
     status: JobStatus,
-    page: list[Encoded],
+    page: list[replay.Encoded],
     direct: _Direct | None = None,
     hint: bytes = b"",
 ) -> AsyncIterator[bytes]:
@@ -284,7 +261,7 @@ async def _stream(
         for event in events:
             if event.id <= sent:
                 continue
-            batch += _sse(event)
+            batch += replay.encode(event)
             sent = event.id
             if event.type in JOB_TERMINAL_EVENTS:
                 done = True
@@ -311,7 +288,7 @@ async def _stream(
             # The job may also end between that read and the replay: then the replay's last event is
             # its terminal one, and the live tail would drop it as already sent and wait forever.
             ends_replay = False
-            async for chunk, (event_id, kind, _) in _replay(runtime, job_id, last, page):
+            async for chunk, (event_id, kind, _) in replay.pages(runtime.engine, job_id, last, page):
                 yield hint + chunk
                 hint = b""
                 last = event_id
@@ -341,7 +318,7 @@ async def _stream(
                 for event in _queued(sub, first):
                     if event.id <= last:
                         continue
-                    batch += _sse(event)
+                    batch += replay.encode(event)
                     last = event.id
                     if event.type in JOB_TERMINAL_EVENTS:
                         yield bytes(batch)
@@ -353,7 +330,7 @@ async def _stream(
             # The subscriber fell behind and events were dropped: catch up from the database.
             sub.drain()
             status, page = await runtime.reads.run(
-                functools.partial(_status_and_page, job_id=job_id, after=last, tenant=None)
+                functools.partial(replay.status_and_page, job_id=job_id, after=last, tenant=None)
             )
     finally:
         metrics.SSE_OPEN.labels("job_events").dec()
@@ -461,71 +438,3 @@ def _queued(sub: Subscription, first: Event) -> Iterator[Event]:
         if event is None:
             return
         yield event
-
-
-async def _replay(
-    runtime: Runtime, job_id: UUID, last: int, page: list[Encoded]
-) -> AsyncIterator[tuple[bytes, Encoded]]:
-    """The job's events after ``last``, starting with ``page`` (already read): each page as one chunk,
-    with its last event; further pages are read while a page is full."""
-    while True:
-        if page:
-            yield b"".join(data for _, _, data in page), page[-1]
-            last = page[-1][0]
-        if len(page) < REPLAY_PAGE:
-            return
-        async with runtime.engine.connect() as conn:
-            page = await _page(conn, job_id, last)
-
-
-# A replayed event: (id, type, the SSE message).
-Encoded = tuple[int, str, bytes]
-_IDS_AFTER = (
-    sa.select(events.c.id, events.c.type)
-    .where(
-        events.c.job_id == sa.bindparam("job_id", type_=sa.Uuid),
-        events.c.id > sa.bindparam("after", type_=sa.BigInteger),
-    )
-    .order_by(events.c.id)
-    .limit(REPLAY_PAGE)
-)
-# The job's row (its status, whose it is; ``id`` null) and the ids of the first page, in one query.
-# (A join would sort every event of the job after ``after`` before the limit; each part of the union
-# reads only what it returns.)
-_PAGE_IDS = _IDS_AFTER.subquery()
-_BOTH = sa.union_all(
-    sa.select(jobs.c.status, jobs.c.tenant, sa.null().label("id"), sa.null().label("type")).where(
-        jobs.c.id == sa.bindparam("job_id", type_=sa.Uuid)
-    ),
-    sa.select(sa.null(), sa.null(), _PAGE_IDS.c.id, _PAGE_IDS.c.type),
-).subquery()
-_STATUS_AND_IDS = sa.select(_BOTH).order_by(sa.nulls_first(_BOTH.c.id))
-
-
-async def _status_and_page(
-    conn: AsyncConnection, *, job_id: UUID, after: int, tenant: str | None
-) -> tuple[JobStatus, list[Encoded]]:
-    """The job's status (NotFound if there is no such job, or not ``tenant``'s), then its first page
-    after ``after``: one query, and a second only if an event of the page is not in the encoding
-    cache."""
-    rows = await fetch_all(conn, _STATUS_AND_IDS, {"job_id": job_id, "after": after})
-    if not rows or rows[0].id is not None or (tenant is not None and rows[0].tenant != tenant):
-        raise NotFound(f"job {job_id} not found")
-    return JobStatus(rows[0].status), await _encoded(conn, job_id, after, rows[1:])
-
-
-async def _page(conn: AsyncConnection, job_id: UUID, after: int) -> list[Encoded]:
-    """A page of the job's events after ``after``, encoded."""
-    return await _encoded(
-        conn, job_id, after, await fetch_all(conn, _IDS_AFTER, {"job_id": job_id, "after": after})
-    )
-
-
-async def _encoded(conn: AsyncConnection, job_id: UUID, after: int, rows: Sequence[Any]) -> list[Encoded]:
-    """The page whose ids and types are ``rows``, encoded. Many clients replay the same events (a
-    page open in many browsers, reconnects after a restart): the ids are read first, and the events
-    themselves only when one of them is not in the encoding cache."""
-    cached = [(r.id, r.type, _ENCODED.get((job_id, r.id))) for r in rows]
-    if all(data is not None for _, _, data in cached):
-        return cast(list[Encoded], cached)
-    return [(e.id, e.type, _sse(e)) for e in await events_after(conn, job_id, after, limit=REPLAY_PAGE)]

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from planwright.core.db.reads import fetch_all
 from planwright.core.errors import NotFound
 from planwright.core.settings import Settings
-from planwright.services.api import streams
+from planwright.services.api import replay, streams
 from planwright.services.api.app import create_app
 from planwright.services.api.routes import events as route
 from planwright.services.api.tests.support import wait_for_job
@@ -164,8 +164,8 @@ async def test_the_status_and_the_first_page_are_one_query(runtime, demo_goal, m
         queries.append(stmt)
         return await real_fetch(conn, stmt, params)
 
-    monkeypatch.setattr(route, "fetch_all", counted)
-    read = route._status_and_page
+    monkeypatch.setattr(replay, "fetch_all", counted)
+    read = replay.status_and_page
     status, page = await runtime.reads.run(lambda c: read(c, job_id=job_id, after=2, tenant=None))
     assert len(queries) == 1
     assert status == "succeeded"

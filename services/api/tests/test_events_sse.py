@@ -243,15 +243,15 @@ async def test_a_client_that_leaves_mid_stream_ends_it(runtime):
 
 
 async def test_a_replay_from_the_encoding_cache_is_the_replay_from_the_database(client, demo_goal, finished):
-    from planwright.services.api.routes import events as route
+    from planwright.services.api import replay
 
     job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
     await finished(job_id)
-    route._ENCODED.clear()
+    replay.ENCODED.clear()
     cold = (await client.get(f"/jobs/{job_id}/events")).content  # reads the events, fills the cache
-    assert any(key[0] == uuid.UUID(job_id) for key in route._ENCODED)
+    assert any(key[0] == uuid.UUID(job_id) for key in replay.ENCODED)
     warm = (await client.get(f"/jobs/{job_id}/events")).content  # ids only, bytes from the cache
-    route._ENCODED.pop(next(k for k in route._ENCODED if k[0] == uuid.UUID(job_id)))
+    replay.ENCODED.pop(next(k for k in replay.ENCODED if k[0] == uuid.UUID(job_id)))
     partly = (await client.get(f"/jobs/{job_id}/events")).content  # one missing: read them again
     assert cold == warm == partly
     assert parse(cold.decode())[-1][1] == "job.succeeded"
