@@ -76,11 +76,14 @@ export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
           selected: task.key === selected,
           draggable: false,
           connectable: false,
-          // Fixed dimensions (the layout assumes them too): React Flow shows a node without known
-          // dimensions only once it has measured it, and each status change hands it a new node
-          // object whose measurement it may not redo, which could leave a node hidden.
+          // Fixed dimensions (the layout assumes them too), given as measured too: React Flow shows a
+          // node without known dimensions only once it has measured it, and a new node object without
+          // `measured` (each status change makes one) drops the node's measured handles. Edges are
+          // drawn only between measured handles, and React Flow may not measure them again (the DOM
+          // did not resize), which left a finished plan without arrows now and then.
           width: NODE_WIDTH,
           height: layout.heights[task.key],
+          measured: { width: NODE_WIDTH, height: layout.heights[task.key] },
           style: {
             background: style.background,
             border: `${task.key === selected ? 4 : 2}px solid ${style.border}`,
