@@ -48,8 +48,11 @@ jobs = sa.Table(
     sa.Column("tenant", sa.String(64), nullable=False, server_default="default"),
     # The plan of a job submitted with one (the planner is skipped); null for a goal's job.
     sa.Column("submitted_plan", JSON),
+    # Kept by retention (RETENTION_DAYS) whatever its age: POST /jobs/{id}/pin.
+    sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_created", "created_at"),
+    sa.Index("ix_jobs_finished", "finished_at"),
     sa.Index("ix_jobs_tenant_created", "tenant", "created_at"),
 )
 
