@@ -36,6 +36,8 @@ jobs = sa.Table(
     sa.Column("reopened_at", TS),
     # Model tokens (input + output) the job's calls used: checked against the policy's job.max_tokens.
     sa.Column("tokens_used", sa.BigInteger, nullable=False, server_default="0"),
+    # What its model calls cost so far (US dollars, estimated from the price table): job.max_cost_usd.
+    sa.Column("cost_usd", sa.Float, nullable=False, server_default="0"),
     # The job's trace (null when tracing was off at submission): its id, and the W3C traceparent of
     # its root span (POST /jobs), the parent of what the Orchestrator starts for the job.
     sa.Column("trace_id", sa.String(32)),
