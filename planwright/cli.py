@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Coroutine, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -472,6 +473,41 @@ def retry(
     typer.echo(f"task {task.key} is {task.status} (attempt {task.attempt})")
 
 
+@app.command()
+def answer(
+    task_id: Annotated[str, typer.Argument(help="The ask_human task awaiting input.")],
+    text: Annotated[
+        str | None,
+        typer.Argument(help="The answer as text, or one of the question's choices.", show_default=False),
+    ] = None,
+    json_doc: Annotated[
+        str | None,
+        typer.Option(
+            "--json", help="A structured answer: a JSON document valid against the question's schema."
+        ),
+    ] = None,
+    api_url: ApiOpt = DEFAULT_API,
+    key: KeyOpt = None,
+) -> None:
+    """Answer an ask_human task (POST /tasks/{id}/input); its job goes on with the answer."""
+    from planwright.client import Client
+    from planwright.follow import exits
+
+    if (text is None) == (json_doc is None):
+        typer.echo("planwright answer: give the answer as text, or as --json '<document>'", err=True)
+        raise typer.Exit(2)
+    value: Any = text
+    if json_doc is not None:
+        try:
+            value = json.loads(json_doc)
+        except json.JSONDecodeError as exc:
+            typer.echo(f"planwright answer: --json is not valid JSON: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    with Client(api_url, key) as client, exits(refused=1):
+        task = client.answer(task_id, value)
+    typer.echo(f"task {task.key} is {task.status}")
+
+
 keys_app = typer.Typer(
     help="API keys (docs/security.md): made, listed and revoked in the database the API uses "
     "(DATABASE_URL, or the embedded SQLite file under --data-dir).",
@@ -598,6 +634,48 @@ def keys_revoke(
 
     info = _keys_db(data_dir, work)
     typer.echo(f"revoked key {info.tenant}/{info.name} ({info.id})")
+
+
+@app.command()
+def prune(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Jobs finished longer ago than this: 7d, 12h, 30m or 90s (default: RETENTION_DAYS days).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Delete finished, unpinned jobs with their events, tasks, model calls, plans and artifacts, as the
+    API's retention sweeper does (docs/operations.md#retention); print what went."""
+    from planwright.core import retention
+
+    _quiet()
+    settings = _settings(data_dir)
+    try:
+        age = retention.parse_duration(older_than) if older_than is not None else None
+    except ValueError as exc:
+        typer.echo(f"planwright: --older-than {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if age is None:
+        if not settings.retention_days:
+            typer.echo("planwright: RETENTION_DAYS=0 keeps every job: give --older-than (e.g. 7d)", err=True)
+            raise typer.Exit(2)
+        age = timedelta(days=settings.retention_days)
+    try:
+        pruned, cutoff = asyncio.run(retention.prune_now(settings, age, dry_run=dry_run))
+    except Exception as exc:
+        typer.echo(f"planwright: could not prune: {exc} (is the database up and migrated?)", err=True)
+        raise typer.Exit(1) from exc
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(f"{verb} {pruned.jobs} job(s) finished before {cutoff:%Y-%m-%d %H:%M:%S} UTC:")
+    for line in pruned.lines():
+        typer.echo(line)
+    if dry_run:
+        typer.echo("dry run: nothing was changed")
 
 
 @app.command("fake-llm")

@@ -1,5 +1,6 @@
-"""What ``planwright submit`` and ``retry`` do over the API, through ``planwright.client``: read a plan
-file, print a job's progress from its event stream, turn the client's errors into the CLI's exit codes."""
+"""What ``planwright submit``, ``retry`` and ``answer`` do over the API, through ``planwright.client``:
+read a plan file, print a job's progress from its event stream (with how to answer a question), turn
+the client's errors into the CLI's exit codes."""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ def read_plan(path: Path) -> dict[str, Any] | list[Any]:
 
 def _describe(event: Event) -> str | None:
     payload = event.data
+    if "delta" in payload:
+        return None  # a model's streamed text (task.progress, plan.progress): the result prints it whole
+    if event.type == "task.awaiting_input":
+        return _question(event)
     if event.type.startswith("task."):
         state = event.type.removeprefix("task.")
         extra = payload.get("message") or payload.get("error") or payload.get("reason") or ""
@@ -64,10 +69,44 @@ def _describe(event: Event) -> str | None:
     if event.type == "plan.created":
         steps = ", ".join(f"{t['key']} ({t['tool']})" for t in payload.get("tasks", []))
         return f"plan v{payload.get('version')}: {steps}"
+    if event.type == "plan.replanned":
+        return _replanned(payload)
+    if event.type == "job.planning" and "replan" in payload:
+        refused = payload.get("refused")
+        why = f" (the last new plan was refused: {'; '.join(refused)})" if refused else ""
+        return f"job replanning (round {payload['replan']}): {payload.get('reason', '')}{why}"
     if event.type.startswith("job."):
         err = payload.get("error")
         return f"job {event.type.removeprefix('job.')}" + (f": {err}" if err else "")
     return None
+
+
+def _question(event: Event) -> str:
+    """An ask_human task's question, its choices or schema, and the command that answers it."""
+    payload = event.data
+    lines = [f"{payload.get('key', '?'):<24} awaiting input: {payload.get('question', '')}"]
+    command = f"planwright answer {event.task_id}"
+    if choices := payload.get("choices"):
+        lines.append(f"    choices: {', '.join(choices)}")
+        lines.append(f"    answer with: {command} {shlex.quote(choices[0])}")
+    elif schema := payload.get("schema"):
+        lines.append(f"    answer schema: {json.dumps(schema)}")
+        lines.append(f"    answer with: {command} --json '<JSON document>'")
+    else:
+        lines.append(f"    answer with: {command} '<your answer>'")
+    return "\n".join(lines)
+
+
+def _replanned(payload: dict[str, Any]) -> str:
+    """``plan v2 (replanned: task 'x' failed: ...): +new -old ~changed; a (tool), ...``"""
+    diff = payload.get("diff", {})
+    marks = [
+        *(f"+{k}" for k in diff.get("added", [])),
+        *(f"-{k}" for k in diff.get("removed", [])),
+        *(f"~{k}" for k in diff.get("changed", [])),
+    ]
+    steps = ", ".join(f"{t['key']} ({t['tool']})" for t in payload.get("tasks", []))
+    return f"plan v{payload.get('version')} (replanned: {payload.get('reason')}): {' '.join(marks)}; {steps}"
 
 
 def follow_job(client: Client, job_id: Id, *, out: TextIO) -> str:

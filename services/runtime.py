@@ -12,7 +12,8 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from uuid import UUID
 
 from planwright.core import metrics, names, outage, redact
 from planwright.core.artifacts import ArtifactStore
@@ -27,8 +28,11 @@ from planwright.core.planning.llm import LLMPlanner, RulePlanning
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.plugins import tool_catalog
 from planwright.core.policy import PolicyStore
+from planwright.core.retention import Pruner
 from planwright.core.settings import Settings
+from planwright.services.api import queries
 from planwright.services.api.orchestrator import Orchestrator
+from planwright.services.api.sweeper import RetentionSweeper
 from planwright.services.critic.service import CriticService
 from planwright.services.planner.service import Planner, PlannerService
 from planwright.services.policy.service import PolicyService
@@ -71,16 +75,24 @@ class Runtime:
             self.feed = RedisFeed(settings.redis_url, self.engine, prefix=settings.redis_key_prefix)
         # Load the policy now so that an invalid file stops the process at start, not mid-run.
         self.policy = PolicyStore(settings.policy_config_path) if settings.policy_gate_enabled else None
-        # http_fetch's network guard reads its opt-ins from the file with the gate off too.
+        # http_fetch's network guard reads its opt-ins from the file with the gate off too, and so do
+        # the money budgets (job.max_cost_usd, budget.daily_cost_usd).
         self.guard_policy = self.policy or PolicyStore.if_present(settings.policy_config_path)
         # Distributed: outbox rows. Embedded: straight to the in-process bus after commit (ADR 0013);
         # the relay there only publishes rows an older version left at start.
         self.relay = OutboxRelay(self.engine, self.bus)
         outbox: Outbox = DirectOutbox(self.bus) if settings.embedded else self.relay
-        self.orchestrator = Orchestrator(self.engine, self.bus, outbox, self.feed, settings, self.policy)
+        self.orchestrator = Orchestrator(
+            self.engine, self.bus, outbox, self.feed, settings, self.policy, budgets=self.guard_policy
+        )
         self.registry = tool_catalog(settings)  # an unusable plugin stops the process here
+        self.orchestrator.applier.registry = self.registry  # replans are validated like any plan
         self.mcp = mcp_servers(settings, self.registry, self.roles)  # MCP servers' tools (docs/mcp.md)
         self.artifacts = ArtifactStore(settings.artifact_dir)
+        # Retention (RETENTION_DAYS): every API process sweeps, one at a time per deployment (ADR 0025).
+        self.sweeper = RetentionSweeper(
+            Pruner(self.engine, self.artifacts, forget=self._forget), settings.retention_days
+        )
         self.llm = make_client(settings)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -96,6 +108,8 @@ class Runtime:
                 loops["outbox"] = lambda: self.relay.run(stop)
             loops["reconciler"] = self._watch_epoch
             loops["queue-metrics"] = self._watch_queues
+            if s.retention_days:
+                loops["retention"] = lambda: self.sweeper.run(stop)
         if "planner" in self.roles:
             planner = PlannerService(self.bus, self._planner())
             loops["planner"] = lambda: planner.run(stop, f"planner-{n}", **dead)
@@ -125,6 +139,12 @@ class Runtime:
             gate = PolicyService(self.bus, self.policy, s.policy_mode)
             loops["policy"] = lambda: gate.run(stop, f"policy-{n}", **dead)
         return loops
+
+    def _forget(self, job_ids: Sequence[UUID]) -> None:
+        """Jobs retention deleted: out of this process's memory (other processes' copies are never
+        served without the job's row, which is gone)."""
+        self.orchestrator.forget(job_ids)
+        queries.forget_results(job_ids)
 
     def _planner(self) -> Planner:
         s = self.settings
@@ -180,6 +200,8 @@ class Runtime:
         await self._reconcile_if_fresh()
         if expired := await self.orchestrator.expire_approvals():
             log.info("failed %d task(s) whose approval timed out", expired)
+        if unanswered := await self.orchestrator.expire_inputs():
+            log.info("failed %d ask_human task(s) whose question timed out", unanswered)
         if overran := await self.orchestrator.expire_jobs():
             log.info("failed %d job(s) that ran past the policy's max runtime", overran)
 

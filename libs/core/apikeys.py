@@ -24,8 +24,8 @@ from planwright.core.db.schema import api_keys, api_sessions
 from planwright.core.errors import Conflict, NotFound, PlanwrightError
 from planwright.core.events import as_utc, utcnow
 
-# What a key may do. jobs:write submits, cancels and retries; approvals:write approves and rejects;
-# admin manages its tenant's keys and reads the policy.
+# What a key may do. jobs:write submits, cancels and retries; approvals:write approves, rejects and
+# answers ask_human questions; admin manages its tenant's keys and reads the policy.
 SCOPES = ("jobs:read", "jobs:write", "approvals:write", "admin")
 DEFAULT_SCOPES = ("jobs:read", "jobs:write", "approvals:write")
 PREFIX = "pw_"

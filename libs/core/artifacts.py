@@ -9,8 +9,10 @@ import hashlib
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
@@ -111,8 +113,9 @@ class ArtifactStore:
         clean = safe_artifact_name(name)
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest)
-        # An existing file is trusted only if it still hashes right; otherwise it is repaired.
-        if not self.verify(digest):
+        # An existing file is trusted only if it still hashes right; otherwise it is repaired. A file
+        # kept is touched: retention never deletes what was stored since its cutoff (``discard``).
+        if not self.verify(digest) or not _touch(path):
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(path, data)
         return StoredArtifact(
@@ -141,6 +144,43 @@ class ArtifactStore:
         except FileNotFoundError:
             return False
         return digest.hexdigest() == sha256
+
+    def discardable(self, sha256: str, stored_before: datetime) -> int | None:
+        """The size of the file for ``sha256`` if ``discard`` would delete it now; else None."""
+        try:
+            stat = self.path_for(sha256).stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_size if stat.st_mtime < stored_before.timestamp() else None
+
+    def discard(self, sha256: str, stored_before: datetime) -> int | None:
+        """Delete the file for ``sha256`` unless it was stored (``put``) at or after ``stored_before``;
+        returns the bytes freed, or None when nothing was deleted.
+
+        The file is first renamed aside, then its time looked at: a ``put`` of the same bytes either
+        touched it before (it is put back) or finds it gone and writes it anew. The caller has made
+        sure no artifacts row names the hash."""
+        path = self.path_for(sha256)
+        aside = path.with_name(f".discard-{uuid.uuid4().hex}")
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return None
+        stat = aside.stat()
+        if stat.st_mtime >= stored_before.timestamp():
+            os.replace(aside, path)  # stored again lately (the same bytes, whichever copy wins)
+            return None
+        aside.unlink()  # (its <2 hex> directory stays: a put may be about to write into it)
+        return stat.st_size
+
+
+def _touch(path: Path) -> bool:
+    """Mark the file as stored now; False if it is gone (retention took it meanwhile)."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

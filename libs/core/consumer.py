@@ -11,7 +11,7 @@ from uuid import UUID
 
 from planwright.core import logs, names, outage, tracing
 from planwright.core.bus.base import Bus, Delivery
-from planwright.core.messages import Message, PlanFailed, TaskFailed
+from planwright.core.messages import Message, PlanFailed, PlanReplanned, PlanReplanRequested, TaskFailed
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,16 @@ def failure_for(message: Message, reason: str) -> Message:
     trace = dict(message.trace)  # the failure belongs to the same trace as the work it ends
     if task_id is not None and attempt is not None:
         return TaskFailed(job_id=message.job_id, task_id=task_id, attempt=attempt, error=reason, trace=trace)
+    if isinstance(message, PlanReplanRequested):  # the replan round ends without a plan
+        return PlanReplanned(
+            job_id=message.job_id,
+            version=message.version,
+            round=message.round,
+            plan=None,
+            planner="unknown",
+            reason=reason,
+            trace=trace,
+        )
     return PlanFailed(job_id=message.job_id, reason=reason, trace=trace)
 
 

@@ -94,6 +94,43 @@ class TokenBudgetExceeded(PlanwrightError):
     status_code = 409
 
 
+class CostBudgetExceeded(PlanwrightError):
+    """A model call refused before it was made: its estimated cost is more than the money left (the
+    policy's job.max_cost_usd, budget.daily_cost_usd), or its model has no price to budget with."""
+
+    code = "cost_budget_exceeded"
+    status_code = 409
+
+
+class InvalidRange(PlanwrightError):
+    """A date range that cannot be answered (GET /usage): backwards, or longer than allowed."""
+
+    code = "invalid_range"
+    status_code = 422
+
+
+class AnswerInvalid(PlanwrightError):
+    """An answer to an ask_human task, or a person's edited args, that do not fit: every problem listed."""
+
+    code = "answer_invalid"
+    status_code = 422
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems), problems=problems)
+        self.problems = problems
+
+
+class PolicyRefused(PlanwrightError):
+    """A person's edited args that the policy does not allow; ``rule`` names the entry that refused."""
+
+    code = "policy_refused"
+    status_code = 422
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message, rule=rule)
+        self.rule = rule
+
+
 class ToolError(Exception):
     """A tool call failed for good: the task fails with this message, no retry."""
 

@@ -38,6 +38,7 @@ class JobCreated(_Msg):
     goal: str
     context: dict[str, Any] = {}
     priority: int = 0
+    money_left: float | None = None  # US dollars the planner's calls may cost (docs/llm.md#budgets)
 
 
 class PlanStarted(_Msg):
@@ -45,6 +46,14 @@ class PlanStarted(_Msg):
 
     type: Literal["plan.started"] = "plan.started"
     planner: str
+
+
+class PlanProgress(_Msg):
+    """The LLM planner's answer as it streams (coalesced, llm/stream.py); ``attempt`` is its ask."""
+
+    type: Literal["plan.progress"] = "plan.progress"
+    attempt: int = Field(1, ge=1)
+    delta: str
 
 
 class PlanCreated(_Msg):
@@ -58,6 +67,50 @@ class PlanCreated(_Msg):
 class PlanFailed(_Msg):
     type: Literal["plan.failed"] = "plan.failed"
     reason: str
+    llm_calls: list[LLMCall] = []
+
+
+class TaskFailure(BaseModel):
+    """One task that failed for good (or was blocked), as a replan request tells the planner."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    key: str
+    tool: str
+    status: Literal["failed", "blocked"]
+    error: str
+    critic_reasons: list[str] = []  # the critic's last reasons, when it rejected the task
+
+
+class PlanReplanRequested(_Msg):
+    """Asks the planner for the next version of a job's plan after a task failed for good.
+
+    Tasks that succeeded must be kept exactly (same key, tool, args, ...): they are not run again,
+    and the Orchestrator refuses a replan that changes or drops one.
+    """
+
+    type: Literal["plan.replan_requested"] = "plan.replan_requested"
+    goal: str
+    context: dict[str, Any] = {}
+    version: int = Field(ge=1)  # the plan version that failed; the answer names it too
+    round: int = Field(ge=1)  # which replan of the job this is (1 .. REPLAN_MAX_ROUNDS)
+    plan: PlanSpec
+    outputs: dict[str, dict[str, Any]] = {}  # of the tasks that succeeded, by key
+    failures: list[TaskFailure]
+    refused: list[str] = []  # why the previous replan of this round's failure was refused, if one was
+    tokens_left: int | None = None  # of the job's token budget (the policy's job.max_tokens), if any
+    money_left: float | None = None  # US dollars the planner's calls may cost, if the job has a budget
+
+
+class PlanReplanned(_Msg):
+    """The planner's answer to ``plan.replan_requested``: the next plan version, or why there is none."""
+
+    type: Literal["plan.replanned"] = "plan.replanned"
+    version: int = Field(ge=1)  # the version it replaces (the request's)
+    round: int = Field(ge=1)  # the request's: an answer to an earlier round is stale
+    plan: PlanSpec | None
+    planner: str
+    reason: str | None = None  # why there is no plan
+    notes: list[str] = []
     llm_calls: list[LLMCall] = []
 
 
@@ -101,6 +154,9 @@ class TaskDispatch(_TaskMsg):
     feedback: str | None = None
     not_before: float | None = None  # unix time; set on retries (backoff)
     tokens_left: int | None = None  # of the job's token budget (the policy's job.max_tokens), if any
+    # US dollars the attempt's model calls may cost: what is left of the job's budget and of its
+    # tenant's day, whichever is smaller (docs/llm.md#budgets); None: no money limit applies.
+    money_left: float | None = None
     dispatched_at: float | None = None  # unix time the Orchestrator dispatched it (queue-wait metric)
 
 
@@ -114,7 +170,9 @@ class TaskStarted(_TaskMsg):
 
 class TaskProgress(_TaskMsg):
     type: Literal["task.progress"] = "task.progress"
-    message: str
+    message: str = ""
+    # The model's streamed text since the previous delta of this attempt (coalesced, llm/stream.py).
+    delta: str | None = None
 
 
 class TaskCompleted(_TaskMsg):
@@ -128,6 +186,8 @@ class TaskFailed(_TaskMsg):
     error: str
     retryable: bool = False
     llm_calls: list[LLMCall] = []
+    # A model call refused for the money budget (CostBudgetExceeded): the job stops, as when over it.
+    over_budget: bool = False
 
 
 class TaskReview(_TaskMsg):
@@ -141,6 +201,7 @@ class TaskReview(_TaskMsg):
     output: dict[str, Any]
     args: dict[str, Any] = {}
     tokens_left: int | None = None  # of the job's token budget, for a model-judged review
+    money_left: float | None = None  # US dollars, as in TaskDispatch
 
 
 class CriticVerdict(_TaskMsg):
@@ -153,8 +214,11 @@ class CriticVerdict(_TaskMsg):
 Message = Annotated[
     JobCreated
     | PlanStarted
+    | PlanProgress
     | PlanCreated
     | PlanFailed
+    | PlanReplanRequested
+    | PlanReplanned
     | TaskReady
     | TaskAllowed
     | TaskNeedsApproval

@@ -73,7 +73,7 @@ LLM_TOKENS = Counter(
 )
 LLM_COST = Counter(
     "planwright_llm_cost_usd_total",
-    "Estimated model cost in US dollars (priced models only).",
+    "Estimated model cost in US dollars of the calls stored (priced models only).",
     ["provider", "model"],
 )
 LLM_DURATION = Histogram(
@@ -101,6 +101,16 @@ DEPENDENCY_UNAVAILABLE = Gauge(
     "Outages in progress: components waiting for the database or Redis to answer again.",
     ["component", "dependency"],
 )
+# Retention (RETENTION_DAYS, planwright prune): what was deleted, counted where it was deleted.
+RETENTION_ROWS = Counter(
+    "planwright_retention_pruned_rows_total", "Rows deleted by retention, by table.", ["table"]
+)
+RETENTION_FILES = Counter(
+    "planwright_retention_pruned_files_total", "Artifact files deleted by retention (no row named them)."
+)
+RETENTION_BYTES = Counter(
+    "planwright_retention_pruned_bytes_total", "Bytes of the artifact files retention deleted."
+)
 
 
 def job_finished(status: str, seconds: float) -> None:
@@ -119,6 +129,10 @@ def llm_call(call: LLMCall) -> None:
     LLM_TOKENS.labels(call.provider, call.model, "input").inc(call.input_tokens)
     LLM_TOKENS.labels(call.provider, call.model, "output").inc(call.output_tokens)
     LLM_DURATION.labels(call.provider, call.model).observe(call.latency_ms / 1000)
+
+
+def llm_call_stored(call: LLMCall) -> None:
+    """Counted by the Orchestrator once it stored the call: the metric adds up to GET /usage."""
     if call.cost_usd:
         LLM_COST.labels(call.provider, call.model).inc(call.cost_usd)
 

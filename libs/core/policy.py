@@ -78,6 +78,20 @@ class JobLimits(_Strict):
     max_tokens: int | None = Field(
         None, ge=1, description="Model tokens (input + output) one job may use; past it the job fails."
     )
+    max_cost_usd: float | None = Field(
+        None, gt=0, description="US dollars one job's model calls may cost; past it the job fails."
+    )
+
+
+class TenantBudget(_Strict):
+    daily_cost_usd: float = Field(gt=0, description="US dollars the tenant's model calls may cost a UTC day.")
+
+
+class Budget(_Strict):
+    daily_cost_usd: float | None = Field(
+        None, gt=0, description="US dollars a UTC day's model calls may cost, per tenant not listed below."
+    )
+    tenants: dict[str, TenantBudget] = Field({}, description="A tenant's own daily budget, in its place.")
 
 
 class EnvironmentPolicy(_Strict):
@@ -85,8 +99,12 @@ class EnvironmentPolicy(_Strict):
     denied_tools: dict[str, str] = {}  # tool -> reason shown to the user
     require_approval: list[str] = []  # tools whose tasks wait for a person to approve them
     approval_timeout_s: float = Field(3600.0, gt=0, description="An unanswered approval fails the task.")
+    input_timeout_s: float = Field(
+        3600.0, gt=0, description="An unanswered ask_human question fails the task."
+    )
     tools: dict[str, ToolLimits] = {}
     job: JobLimits = JobLimits()
+    budget: Budget = Budget()
 
 
 class PolicyFile(_Strict):
@@ -183,6 +201,24 @@ class PolicyEngine:
     def max_tokens(self, mode: str) -> int | None:
         env = self.environment(mode)
         return env.job.max_tokens if env else None
+
+    def max_cost_usd(self, mode: str) -> float | None:
+        env = self.environment(mode)
+        return env.job.max_cost_usd if env else None
+
+    def daily_cost_usd(self, mode: str, tenant: str) -> tuple[float, str] | None:
+        """The tenant's daily budget in US dollars and the rule that sets it: its own entry under
+        ``budget.tenants``, else ``budget.daily_cost_usd``; None when neither is set."""
+        env = self.environment(mode)
+        if env is None:
+            return None
+        where = f"environments.{mode}.budget"
+        own = env.budget.tenants.get(tenant)
+        if own is not None:
+            return own.daily_cost_usd, f"{where}.tenants.{tenant}.daily_cost_usd"
+        if env.budget.daily_cost_usd is not None:
+            return env.budget.daily_cost_usd, f"{where}.daily_cost_usd"
+        return None
 
     def limits(self, mode: str, tool: str) -> ToolLimits:
         """The limits for ``tool`` in ``mode``: its own entry under ``tools:``, else the longest

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     planner_max_attempts: int = Field(3, ge=1, le=10)
     # ... or, with "rule", hands the goal to the rule planner.
     planner_fallback: Literal["none", "rule"] = "none"
+    # When a task fails for good, ask the planner for a new plan version up to this many times per job
+    # (docs/llm.md#replanning); 0 turns replanning off. Unset: 1 with the LLM planner, 0 with the rule
+    # planner (it has no other plan to offer). Read by the Orchestrator (the API processes).
+    replan_max_rounds: int | None = Field(None, ge=0, le=10)
 
     # Language model (docs/llm.md). Keys are secrets: never logged, never in errors or events.
     llm_provider: Literal["mock", "openai", "anthropic", "openai_compatible"] = "mock"
@@ -93,6 +97,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(20.0, ge=0)
     # How often the Orchestrator checks whether Redis lost its data (then it reconciles).
     reconcile_check_s: float = Field(2.0, gt=0)
+    # Finished jobs (and their events, tasks, model calls, plans, artifacts) are deleted this many days
+    # after they finished, unless pinned; 0 keeps everything (docs/operations.md#retention).
+    retention_days: int = Field(30, ge=0, le=36500)
 
     # Observability (docs/observability.md). A service process serves /metrics on METRICS_PORT
     # (default per service: planner 9101, worker 9102, critic 9103, policy 9104; 0 turns it off);
@@ -157,6 +164,13 @@ class Settings(BaseSettings):
     def model(self) -> str:
         """The model to call: LLM_MODEL, or the provider's default."""
         return self.llm_model or DEFAULT_MODELS.get(self.llm_provider, "")
+
+    @property
+    def replan_rounds(self) -> int:
+        """REPLAN_MAX_ROUNDS, or its default for the planner in use."""
+        if self.replan_max_rounds is not None:
+            return self.replan_max_rounds
+        return 1 if self.planner_mode == "llm" else 0
 
     @property
     def embedded(self) -> bool:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.errors import ConfigError, RetryableToolError, ToolError, UnknownTool
+from planwright.core.llm.base import TextSink
 from planwright.core.llm.client import LLMClient
 from planwright.core.netguard import STRICT, NetPolicy
 
@@ -49,6 +50,9 @@ class ToolCall:
     artifacts: ArtifactStore
     llm: LLMClient  # metered: its calls travel with the task's result
     progress: ProgressFn  # awaited from async tools; sync tools call ``report``
+    # Where a tool streams its model's text (``call.llm.complete(..., on_text=call.on_text)``): the
+    # worker coalesces it into task.progress deltas the UI shows growing. None: nothing is streamed.
+    on_text: TextSink | None = None
     context: Mapping[str, Any] = field(default_factory=dict)  # the job's context_json
     feedback: str | None = None
     demo_fault_rate: float = 0.0  # CRITIC_DEMO_FAULT_RATE when the critic is on; see llm/demo_faults.py

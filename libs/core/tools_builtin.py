@@ -1,4 +1,4 @@
-"""The built-in tools: text_generate, file_write_artifact, text_summarize and http_fetch.
+"""The built-in tools: text_generate, file_write_artifact, text_summarize, http_fetch and ask_human.
 
 Declared with ``@tool`` like any plugin; ``default_registry()`` holds them. See docs/tools.md.
 """
@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from planwright.core.artifacts import safe_artifact_name
 from planwright.core.errors import InvalidArtifactName, ToolError
+from planwright.core.human_input import ASK_HUMAN, AskHumanArgs, AskHumanOutput
 from planwright.core.llm.demo_faults import faulty, leave_out_items
 from planwright.core.netguard import Resolver
 from planwright.core.text import html_to_text
@@ -61,7 +62,7 @@ def build_prompt(call: ToolCall, args: TextGenerateArgs) -> str:
 async def text_generate(call: ToolCall, args: TextGenerateArgs) -> TextOutput:
     """Write markdown or text for a prompt, given the goal and the dependencies' text."""
     await call.progress(f"asking {call.llm.name} model")
-    text = await call.llm.complete(build_prompt(call, args), system=GENERATE_SYSTEM)
+    text = await call.llm.complete(build_prompt(call, args), system=GENERATE_SYSTEM, on_text=call.on_text)
     if call.llm.name == "mock" and faulty(call.job_id, call.attempt, call.demo_fault_rate):
         text = leave_out_items(text)  # the seed's critic demo (docs/tools.md)
     await call.progress(f"generated {len(text)} characters")
@@ -154,7 +155,7 @@ async def text_summarize(call: ToolCall, args: TextSummarizeArgs) -> SummaryOutp
     if not text.strip():
         raise ToolError(f"nothing to summarize: {source} is empty")
     await call.progress(f"summarizing {source} ({len(text)} characters)")
-    summary = await call.llm.summarize(text, max_sentences=args.max_sentences)
+    summary = await call.llm.summarize(text, max_sentences=args.max_sentences, on_text=call.on_text)
     return SummaryOutput(text=summary, source=source)
 
 
@@ -231,13 +232,21 @@ def _decode(body: bytes, charset: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-BUILTIN_TOOLS = (text_generate, file_write_artifact, text_summarize)
+@tool(name=ASK_HUMAN, timeout_s=3600)  # shown only: the wait is the policy's input_timeout_s
+async def ask_human(call: ToolCall, args: AskHumanArgs) -> AskHumanOutput:
+    """Ask a person a question and wait for the answer (free text, one of the choices, or JSON valid
+    against the schema); the answer is the output, and its text is what dependent tasks read."""
+    # The Orchestrator holds the task in awaiting_input instead of dispatching it (ADR 0028).
+    raise ToolError("ask_human is answered by a person (POST /tasks/{id}/input), never run by a worker")
+
+
+BUILTIN_TOOLS = (text_generate, file_write_artifact, text_summarize, ask_human)
 
 
 def default_registry(
     *, http_fetch_max_bytes: int = 1_000_000, resolver: Resolver | None = None
 ) -> ToolRegistry:
-    """A fresh registry holding the four built-in tools. ``resolver`` replaces DNS for http_fetch
+    """A fresh registry holding the five built-in tools. ``resolver`` replaces DNS for http_fetch
     (tests script its answers; see netguard)."""
     registry = ToolRegistry()
     for spec in (*BUILTIN_TOOLS, _make_http_fetch(http_fetch_max_bytes, resolver)):

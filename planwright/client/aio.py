@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncGenerator, Mapping
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
@@ -26,7 +27,15 @@ from planwright.client.requests import (
 from planwright.client.sse import _Follow
 from planwright.core.events import Event
 from planwright.core.states import JOB_TERMINAL, JobStatus
-from planwright.services.api.schemas import ArtifactOut, JobDetail, JobPage, LLMCallOut, TaskOut
+from planwright.services.api.schemas import (
+    ArtifactOut,
+    JobDetail,
+    JobPage,
+    LLMCallOut,
+    PlanVersionOut,
+    TaskOut,
+    UsageReport,
+)
 
 
 class AsyncClient(_Base):
@@ -86,6 +95,20 @@ class AsyncClient(_Base):
     async def llm_calls(self, job_id: Id) -> list[LLMCallOut]:
         return await self._send(self._llm_calls(job_id))
 
+    async def usage(
+        self,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        *,
+        tenant: str | None = None,
+        jobs: int = 10,
+    ) -> UsageReport:
+        return await self._send(self._usage(start, end, tenant, jobs))
+
+    async def plans(self, job_id: Id) -> list[PlanVersionOut]:
+        """The job's plan versions, oldest first, each with its diff against the one before."""
+        return await self._send(self._plans(job_id))
+
     async def artifact(self, artifact_id: Id) -> ArtifactOut:
         return await self._send(self._artifact(artifact_id))
 
@@ -105,8 +128,11 @@ class AsyncClient(_Base):
     async def retry(self, task_id: Id) -> TaskOut:
         return await self._send(self._task_action(task_id, "retry"))
 
-    async def approve(self, task_id: Id, comment: str = "") -> TaskOut:
-        return await self._send(self._task_action(task_id, "approve", comment))
+    async def approve(self, task_id: Id, comment: str = "", args: dict[str, Any] | None = None) -> TaskOut:
+        return await self._send(self._task_action(task_id, "approve", comment, args))
+
+    async def answer(self, task_id: Id, answer: Any) -> TaskOut:
+        return await self._send(self._answer(task_id, answer))
 
     async def reject(self, task_id: Id, comment: str = "") -> TaskOut:
         return await self._send(self._task_action(task_id, "reject", comment))

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -22,7 +23,9 @@ from planwright.services.api.schemas import (
     JobDetail,
     JobPage,
     LLMCallOut,
+    PlanVersionOut,
     TaskOut,
+    UsageReport,
 )
 
 DEFAULT_URL = "http://localhost:8000"
@@ -70,6 +73,8 @@ _tasks = _reader(TypeAdapter(list[TaskOut]))
 _artifacts = _reader(TypeAdapter(list[ArtifactOut]))
 _artifact = _reader(TypeAdapter(ArtifactOut))
 _llm_calls = _reader(TypeAdapter(list[LLMCallOut]))
+_plans = _reader(TypeAdapter(list[PlanVersionOut]))
+_usage = _reader(TypeAdapter(UsageReport))
 
 
 def _seg(value: object) -> str:
@@ -167,6 +172,18 @@ class _Base:
     def _llm_calls(self, job_id: Id) -> _Call[list[LLMCallOut]]:
         return _Call("GET", f"/jobs/{_seg(job_id)}/llm-calls", _llm_calls)
 
+    def _plans(self, job_id: Id) -> _Call[list[PlanVersionOut]]:
+        return _Call("GET", f"/jobs/{_seg(job_id)}/plans", _plans)
+
+    def _usage(
+        self, start: date | str | None, end: date | str | None, tenant: str | None, jobs: int
+    ) -> _Call[UsageReport]:
+        params: dict[str, Any] = {"jobs": jobs}
+        params |= {"from": str(start)} if start is not None else {}
+        params |= {"to": str(end)} if end is not None else {}
+        params |= {"tenant": tenant} if tenant is not None else {}
+        return _Call("GET", "/usage", _usage, params=params)
+
     def _artifact(self, artifact_id: Id) -> _Call[ArtifactOut]:
         return _Call("GET", f"/artifacts/{_seg(artifact_id)}", _artifact)
 
@@ -177,6 +194,13 @@ class _Base:
     def _cancel(self, job_id: Id) -> _Call[JobDetail]:
         return _Call("POST", f"/jobs/{_seg(job_id)}/cancel", _job)
 
-    def _task_action(self, task_id: Id, action: str, comment: str | None = None) -> _Call[TaskOut]:
-        body = None if comment is None else {"comment": comment}
+    def _task_action(
+        self, task_id: Id, action: str, comment: str | None = None, args: dict[str, Any] | None = None
+    ) -> _Call[TaskOut]:
+        body: dict[str, Any] | None = None if comment is None else {"comment": comment}
+        if args is not None:
+            body = {**(body or {}), "args": args}
         return _Call("POST", f"/tasks/{_seg(task_id)}/{action}", _task, json=body)
+
+    def _answer(self, task_id: Id, answer: Any) -> _Call[TaskOut]:
+        return _Call("POST", f"/tasks/{_seg(task_id)}/input", _task, json={"answer": answer})

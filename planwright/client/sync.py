@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Mapping
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
@@ -26,7 +27,15 @@ from planwright.client.requests import (
 from planwright.client.sse import _Follow
 from planwright.core.events import Event
 from planwright.core.states import JOB_TERMINAL, JobStatus
-from planwright.services.api.schemas import ArtifactOut, JobDetail, JobPage, LLMCallOut, TaskOut
+from planwright.services.api.schemas import (
+    ArtifactOut,
+    JobDetail,
+    JobPage,
+    LLMCallOut,
+    PlanVersionOut,
+    TaskOut,
+    UsageReport,
+)
 
 
 class Client(_Base):
@@ -99,6 +108,22 @@ class Client(_Base):
         """The job's model calls, oldest first."""
         return self._send(self._llm_calls(job_id))
 
+    def usage(
+        self,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        *,
+        tenant: str | None = None,
+        jobs: int = 10,
+    ) -> UsageReport:
+        """Model spend and tokens per UTC day, model, tenant and job from ``start`` to ``end`` (inclusive;
+        default the last 30 days); another tenant's needs an admin key."""
+        return self._send(self._usage(start, end, tenant, jobs))
+
+    def plans(self, job_id: Id) -> list[PlanVersionOut]:
+        """The job's plan versions, oldest first, each with its diff against the one before."""
+        return self._send(self._plans(job_id))
+
     def artifact(self, artifact_id: Id) -> ArtifactOut:
         """One artifact's metadata: name, media type, size, job and task."""
         return self._send(self._artifact(artifact_id))
@@ -120,9 +145,15 @@ class Client(_Base):
         """Run a failed or blocked task again; its failed job reopens."""
         return self._send(self._task_action(task_id, "retry"))
 
-    def approve(self, task_id: Id, comment: str = "") -> TaskOut:
-        """Let a task awaiting approval run."""
-        return self._send(self._task_action(task_id, "approve", comment))
+    def approve(self, task_id: Id, comment: str = "", args: dict[str, Any] | None = None) -> TaskOut:
+        """Let a task awaiting approval run, with edited ``args`` if given (checked against the tool's
+        schema and the policy: ``ApiError`` 422 if they do not pass; both versions are recorded)."""
+        return self._send(self._task_action(task_id, "approve", comment, args))
+
+    def answer(self, task_id: Id, answer: Any) -> TaskOut:
+        """Answer an ask_human task awaiting input: text, one of its choices, or a JSON value valid
+        against its schema (``ApiError`` 422 saying what is wrong otherwise)."""
+        return self._send(self._answer(task_id, answer))
 
     def reject(self, task_id: Id, comment: str = "") -> TaskOut:
         """Fail a task awaiting approval; its job fails."""

@@ -20,7 +20,7 @@ from planwright.services.api.health import Health
 from planwright.services.api.limits import BodyLimits
 from planwright.services.api.options import AllowOptions
 from planwright.services.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
-from planwright.services.api.routes import artifacts, docs, events, jobs, meta, policy, task_actions
+from planwright.services.api.routes import artifacts, docs, events, jobs, meta, policy, task_actions, usage
 from planwright.services.api.routes import auth as auth_routes
 from planwright.services.api.streams import StreamGate
 from planwright.services.runtime import Runtime
@@ -157,7 +157,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.streams = StreamGate.of(runtime.settings)  # the event streams' cap (services/api/streams.py)
     install_error_handlers(app)
     # events first: its /jobs/changes must win over the jobs router's /jobs/{job_id}.
-    for module in (events, jobs, artifacts, task_actions, policy, auth_routes, meta):
+    for module in (events, jobs, artifacts, task_actions, policy, auth_routes, meta, usage):
         app.include_router(module.router)
     docs.install(app)
     # Bounds on request bodies, and OPTIONS answered with Allow (inside CORS, which answers preflights).

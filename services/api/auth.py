@@ -87,10 +87,10 @@ def required_scope(method: str, path: str) -> str | None:
         return "jobs:write" if write else "jobs:read"
     if path.startswith("/tasks/"):
         if write:
-            return "approvals:write" if path.endswith(("/approve", "/reject")) else "jobs:write"
+            return "approvals:write" if path.endswith(("/approve", "/reject", "/input")) else "jobs:write"
         return "jobs:read"
-    if path.startswith("/artifacts/") or path == "/tools":
-        return "jobs:read"
+    if path.startswith("/artifacts/") or path in ("/tools", "/usage"):
+        return "jobs:read"  # /usage: other tenants' usage needs admin too (routes/usage.py)
     if path in ("/policy", "/keys") or path.startswith(("/policy/", "/keys/")):
         return "admin"
     return None

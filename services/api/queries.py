@@ -28,9 +28,14 @@ from planwright.services.api import schemas
 
 _RUNNING = (TaskStatus.queued.value, TaskStatus.running.value, TaskStatus.reviewing.value)
 _FAILED = (TaskStatus.failed.value, TaskStatus.blocked.value)
+_SUPERSEDED: sa.ColumnElement[str] = sa.literal_column(f"'{TaskStatus.superseded.value}'")
 # A job as the API shows it: not the plan it was submitted with (that is the plans row's to show,
 # and may be large).
-JOB_COLUMNS = tuple(c for c in jobs.c if c.name != "submitted_plan")
+# jobs.cost_usd under its own name: the usage aggregates have a cost_usd of their own.
+JOB_COLUMNS = (
+    *(c for c in jobs.c if c.name not in ("submitted_plan", "cost_usd")),
+    jobs.c.cost_usd.label("job_cost_usd"),
+)
 
 
 def _ts(row: Row[Any], *cols: str) -> dict[str, Any]:
@@ -45,7 +50,7 @@ def _count_columns() -> tuple[sa.ColumnElement[Any], ...]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0).label(name)
 
     return (
-        sa.func.count().label("total"),
+        share(s != _SUPERSEDED, "total"),  # the live plan's tasks: not those a replan replaced
         share(s == TaskStatus.succeeded.value, "succeeded"),
         share(_one_of(s, _FAILED), "failed"),
         share(_one_of(s, _RUNNING), "running"),
@@ -138,6 +143,8 @@ def _job(
         "error": row.error,
         "tasks": counts,
         "usage": usage or schemas.UsageOut(),
+        "cost_usd": round(row.job_cost_usd, 6),
+        "pinned": row.pinned,
         **_ts(row, "created_at", "updated_at", "finished_at"),
     }
 
@@ -243,8 +250,21 @@ class _Results:
         if len(self._kept) > self.size:
             self._kept.popitem(last=False)
 
+    def forget(self, job_ids: Iterable[UUID]) -> None:
+        gone = set(job_ids)
+        for key in [key for key in self._kept if key[0] in gone]:
+            del self._kept[key]
+
 
 _RESULTS = _Results(1024)
+
+
+def forget_results(job_ids: Iterable[UUID]) -> None:
+    """Drop deleted jobs' results (retention): not needed for correctness, as a result is only served
+    with its job's row, but their memory is better spent on jobs that exist."""
+    _RESULTS.forget(job_ids)
+
+
 _MOCK_CALLS_OF_TASK = (
     sa.select(sa.func.count())
     .where((llm_calls.c.task_id == tasks.c.id) & _MOCK_CALL)
@@ -258,7 +278,7 @@ _RESULT_TASKS = sa.select(
     tasks.c.status,
     tasks.c.output,
     _MOCK_CALLS_OF_TASK.label("mock_calls"),
-).where(tasks.c.job_id == _JOB_ID)
+).where((tasks.c.job_id == _JOB_ID) & (tasks.c.status != _SUPERSEDED))
 # Each succeeded task's artifacts of its last attempt: what a rework replaced is not the result.
 _RESULT_ARTIFACTS = (
     sa.select(artifacts)

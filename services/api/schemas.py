@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -123,10 +123,19 @@ class JobOut(BaseModel):
     finished_at: datetime | None
     tasks: TaskCounts
     usage: UsageOut = Field(default_factory=UsageOut, description="Model calls of the whole job.")
+    cost_usd: float = Field(
+        0.0, description="What its stored model calls cost (US dollars): checked against the budget."
+    )
+    budget_usd: float | None = Field(
+        None, description="The policy's job.max_cost_usd, when one applies (GET /jobs/{id} only)."
+    )
     trace_id: str | None = Field(
         None, description="The job's OpenTelemetry trace (null when tracing was off when it was submitted)."
     )
     trace_url: str | None = Field(None, description="The trace in Jaeger's UI, when JAEGER_URL is set.")
+    pinned: bool = Field(
+        False, description="Kept by retention whatever its age (POST and DELETE /jobs/{id}/pin)."
+    )
 
 
 class PlanTask(BaseModel):
@@ -142,6 +151,31 @@ class PlanOut(BaseModel):
     planner: str
     created_at: datetime
     tasks: list[PlanTask]
+
+
+class FieldChange(BaseModel):
+    before: Any
+    after: Any
+
+
+class TaskChangeOut(BaseModel):
+    key: str
+    fields: dict[str, FieldChange] = Field(
+        description="Each field that differs (title, description, tool, args, depends_on, critic_required)."
+    )
+
+
+class PlanDiffOut(BaseModel):
+    """How a plan version differs from the one before it, by task key."""
+
+    added: list[str]
+    removed: list[str]
+    changed: list[TaskChangeOut]
+
+
+class PlanVersionOut(PlanOut):
+    reason: str | None = Field(description="Why this version was made: null for the first plan.")
+    diff: PlanDiffOut | None = Field(description="Against the version before (null for the first).")
 
 
 class ArtifactOut(BaseModel):
@@ -202,6 +236,11 @@ class VerdictOut(BaseModel):
     created_at: datetime
 
 
+class ArgsEditOut(BaseModel):
+    original: dict[str, Any] = Field(description="The args as planned.")
+    edited: dict[str, Any] = Field(description="The args the person approved; the task runs with these.")
+
+
 class DecisionOut(BaseModel):
     attempt: int
     decision: str
@@ -209,7 +248,11 @@ class DecisionOut(BaseModel):
     reason: str
     decided_by: str | None = Field(
         None,
-        description="The name of the API key that approved or rejected (null: the gate, or an open API).",
+        description="The name of the API key that approved, rejected or answered an ask_human question "
+        "(null: the gate, or an open API).",
+    )
+    args_edit: ArgsEditOut | None = Field(
+        None, description="An approval that changed the task's args: both versions (null otherwise)."
     )
     created_at: datetime
 
@@ -226,6 +269,7 @@ class TaskOut(BaseModel):
     depends_on: list[str]
     critic_required: bool
     status: TaskStatus
+    plan_version: int = Field(1, description="The plan version that added the task.")
     attempt: int
     reworks: int
     output: dict[str, Any] | None
@@ -312,3 +356,51 @@ class KeyOut(BaseModel):
 
 class KeyCreated(KeyOut):
     key: str = Field(description="The key itself: shown this once, stored only as its SHA-256.")
+
+
+class UsageTotals(BaseModel):
+    """Model calls, tokens and estimated cost (US dollars) added up."""
+
+    calls: int = 0
+    unpriced_calls: int = Field(0, description="Calls whose model is not in the price table (no cost).")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class UsageDay(UsageTotals):
+    day: date = Field(description="A UTC day.")
+
+
+class UsageModel(UsageTotals):
+    provider: str
+    model: str
+
+
+class UsageTenant(UsageTotals):
+    tenant: str
+
+
+class UsageJob(BaseModel):
+    id: UUID
+    tenant: str
+    goal: str = Field(description="The first 200 characters.")
+    status: JobStatus
+    created_at: datetime
+    cost_usd: float
+    tokens_used: int
+
+
+class UsageReport(BaseModel):
+    """GET /usage: spend per UTC day (every day of the range), per model, per tenant and the jobs that
+    cost most, and the totals."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: date = Field(alias="from")
+    to: date
+    tenant: str | None = Field(description="Whose usage: null for every tenant's (admin or open API).")
+    totals: UsageTotals
+    days: list[UsageDay]
+    models: list[UsageModel] = Field(description="Most expensive first.")
+    tenants: list[UsageTenant] = Field(description="Most expensive first.")
+    jobs: list[UsageJob] = Field(description="Jobs created in the range, most expensive first (top N).")

@@ -43,7 +43,7 @@ class CriticService:
     async def _review(self, msg: TaskReview, span: tracing.Span) -> CriticVerdict:
         submission = await self._submission(msg)
         verdict = review(submission)
-        llm = self.llm.metered(budget_tokens=msg.tokens_left) if self.llm else None
+        llm = self.llm.metered(budget_tokens=msg.tokens_left, budget_usd=msg.money_left) if self.llm else None
         if llm is not None and verdict.verdict == "approve":
             verdict = await _judged(llm, submission)
         reasons = [redact(reason) for reason in verdict.reasons]  # a model's error may echo its key

@@ -1,4 +1,5 @@
-"""The Planner service: job.created -> plan.started, then plan.created or plan.failed."""
+"""The Planner service: job.created -> plan.started, then plan.created or plan.failed; and
+plan.replan_requested -> plan.replanned (the next plan version, or why there is none)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from typing import Any, Protocol
 from planwright.core import names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume, handling
-from planwright.core.messages import JobCreated, Message, PlanCreated, PlanFailed, PlanStarted
-from planwright.core.planning.llm import PlanOutcome
+from planwright.core.messages import (
+    JobCreated,
+    Message,
+    PlanCreated,
+    PlanFailed,
+    PlanReplanned,
+    PlanReplanRequested,
+    PlanStarted,
+)
+from planwright.core.planning.llm import PlanOutcome, PlanTextSink
 from planwright.core.redact import redact
+from planwright.services.planner.streaming import PlanStream
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +30,16 @@ log = logging.getLogger(__name__)
 class Planner(Protocol):
     name: str
 
-    async def plan_job(self, goal: str, context: dict[str, Any]) -> PlanOutcome: ...
+    async def plan_job(
+        self,
+        goal: str,
+        context: dict[str, Any],
+        *,
+        money_left: float | None = None,
+        on_text: PlanTextSink | None = None,
+    ) -> PlanOutcome: ...
+
+    async def replan_job(self, request: PlanReplanRequested) -> PlanOutcome: ...
 
 
 class PlannerService:
@@ -33,6 +52,10 @@ class PlannerService:
         out: list[Message] = []
         for d in deliveries:
             msg = d.message
+            if isinstance(msg, PlanReplanRequested):
+                with handling("replan", msg, planner=self.name) as span:
+                    out.append(await self._replan(msg, span))
+                continue
             if not isinstance(msg, JobCreated):
                 continue
             with handling("plan", msg, planner=self.name) as span:
@@ -43,14 +66,19 @@ class PlannerService:
 
     async def _plan(self, msg: JobCreated, span: tracing.Span) -> list[Message]:
         started = PlanStarted(job_id=msg.job_id, planner=self.name)
-        outcome = await self.planner.plan_job(msg.goal, msg.context)
+        stream = PlanStream(self.bus, started)  # a model that streams its plan: the UI watches it grow
+        outcome = await self.planner.plan_job(
+            msg.goal, msg.context, money_left=msg.money_left, on_text=stream.add
+        )
+        await stream.close()
+        first: list[Message] = [] if stream.started_sent else [started]  # sent with the first piece
         span.set_attribute("planwright.planned_by", outcome.planner)
         span.set_attribute("planwright.llm_calls", len(outcome.calls))
         if outcome.plan is None:
             reason = redact(outcome.reason or "no plan")  # a provider's error may echo its key
             tracing.failed(span, reason)
             log.info("planning failed (%s): %s", outcome.planner, reason)
-            return [started, PlanFailed(job_id=msg.job_id, reason=reason, llm_calls=outcome.calls)]
+            return [*first, PlanFailed(job_id=msg.job_id, reason=reason, llm_calls=outcome.calls)]
         span.set_attribute("planwright.tasks", len(outcome.plan.tasks))
         log.info("planned %d task(s) with the %s planner", len(outcome.plan.tasks), outcome.planner)
         created = PlanCreated(
@@ -60,7 +88,24 @@ class PlannerService:
             notes=[redact(note) for note in outcome.notes],
             llm_calls=outcome.calls,
         )
-        return [started, created]
+        return [*first, created]
+
+    async def _replan(self, msg: PlanReplanRequested, span: tracing.Span) -> Message:
+        """The next plan version after a failure, or why there is none (the Orchestrator checks it)."""
+        outcome = await self.planner.replan_job(msg)
+        span.set_attribute("planwright.llm_calls", len(outcome.calls))
+        if outcome.plan is None:
+            log.info("replanning failed (%s): %s", outcome.planner, outcome.reason)
+        return PlanReplanned(
+            job_id=msg.job_id,
+            version=msg.version,
+            round=msg.round,
+            plan=outcome.plan,
+            planner=outcome.planner,
+            reason=redact(outcome.reason) if outcome.reason else None,
+            notes=[redact(note) for note in outcome.notes],
+            llm_calls=outcome.calls,
+        )
 
     async def run(self, stop: asyncio.Event, consumer: str = "planner-1", *, max_deliveries: int = 5) -> None:
         await consume(

@@ -10,8 +10,9 @@ from planwright.core import failpoints, metrics, names, outage, tracing
 from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import MAX_BACKOFF_S, Reader, handling
-from planwright.core.errors import RetryableToolError, ToolError
+from planwright.core.errors import CostBudgetExceeded, RetryableToolError, ToolError
 from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
+from planwright.core.llm.stream import Coalescer
 from planwright.core.messages import (
     Message,
     TaskCompleted,
@@ -216,8 +217,7 @@ class Worker:
                 messages, held = held, None
                 releasing = asyncio.ensure_future(self.bus.publish(names.ORCHESTRATOR, messages))
 
-        async def progress(message: str) -> None:
-            update = TaskProgress(**ident, message=redact(message))
+        async def send(update: TaskProgress) -> None:
             if held is not None:
                 held.append(update)
                 return
@@ -225,7 +225,17 @@ class Worker:
                 await releasing  # what was held goes first
             await self.bus.publish(names.ORCHESTRATOR, [update])
 
-        llm = self.llm.metered(budget_tokens=msg.tokens_left)  # this attempt's model calls
+        async def progress(message: str) -> None:
+            await send(TaskProgress(**ident, message=redact(message)))
+
+        async def delta(text: str) -> None:
+            await send(TaskProgress(**ident, delta=text))
+
+        # The model's streamed text, coalesced: at most ~10 task.progress a second (llm/stream.py).
+        streamed = Coalescer(delta)
+
+        # This attempt's model calls, within what is left of the job's tokens and money.
+        llm = self.llm.metered(budget_tokens=msg.tokens_left, budget_usd=msg.money_left)
         call = ToolCall(
             job_id=msg.job_id,
             task_id=msg.task_id,
@@ -236,6 +246,7 @@ class Worker:
             artifacts=self.artifacts,
             llm=llm,
             progress=progress,
+            on_text=streamed.add,
             context=msg.context,
             feedback=msg.feedback,
             demo_fault_rate=self.demo_fault_rate,
@@ -252,6 +263,8 @@ class Worker:
             output = await self.registry.run(call, msg.tool)
         except RetryableToolError as exc:
             result = TaskFailed(**ident, error=redact(str(exc)), retryable=True, **spent)
+        except CostBudgetExceeded as exc:  # refused before the call: the Orchestrator stops the job
+            result = TaskFailed(**ident, error=redact(exc.message), over_budget=True, **spent)
         except (ToolError, TokenBudgetExceeded) as exc:
             result = TaskFailed(**ident, error=redact(str(exc)), **spent)
         except LLMError as exc:
@@ -265,6 +278,7 @@ class Worker:
             result = TaskCompleted(**ident, output=output, **spent)
         finally:
             timer.cancel()
+        await streamed.close()  # the rest of the streamed text goes before the result
         if releasing is not None:
             await releasing  # the start goes before the result
         await self._report([*(held or ()), result], delivery)

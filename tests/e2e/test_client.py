@@ -543,3 +543,98 @@ def test_cli_submit_a_plan_file_and_follow_it(server: str, tmp_path: Path) -> No
     )
     assert any(line.endswith("] job succeeded") for line in lines)
     assert "planwright download" in lines[-1]  # the result ends with the artifact's download command
+
+
+ASK_PLAN = {
+    "tasks": [
+        {
+            "key": "ask",
+            "title": "Ask for the language",
+            "tool": "ask_human",
+            "args": {"question": "Which language?", "choices": ["Python", "Go"]},
+        },
+        {
+            "key": "count",
+            "title": "Ask for a count",
+            "tool": "ask_human",
+            "args": {"question": "How many?", "schema": {"type": "integer", "minimum": 1}},
+            "depends_on": ["ask"],
+        },
+        {
+            "key": "save",
+            "title": "Save the answers",
+            "tool": "file_write_artifact",
+            "args": {"name": "answers.txt"},
+            "depends_on": ["ask", "count"],
+        },
+    ]
+}
+
+
+def awaiting_input(client: Client, job_id: UUID, key: str) -> UUID:
+    deadline = time.monotonic() + 60
+    while True:
+        for task in client.tasks(job_id):
+            if task.key == key and task.status == "awaiting_input":
+                return task.id
+        assert time.monotonic() < deadline, f"task {key} never awaited input"
+        time.sleep(0.05)
+
+
+def test_cli_answer_by_choice_and_as_json(server: str) -> None:
+    with Client(server) as client:
+        job = client.submit(None, plan=ASK_PLAN)
+        ask = awaiting_input(client, job.id, "ask")
+        refused = cli("answer", str(ask), "Rust", "--api", server)
+        assert refused.exit_code == 1
+        assert refused.stderr == ("planwright: answer: \"Rust\" is not one of the choices: 'Python', 'Go'\n")
+        assert cli("answer", str(ask), "--api", server).exit_code == 2  # no answer at all
+        chosen = cli("answer", str(ask), "Go", "--api", server)
+        assert (chosen.exit_code, chosen.stdout) == (0, "task ask is succeeded\n")
+        count = awaiting_input(client, job.id, "count")
+        assert cli("answer", str(count), "--json", "{", "--api", server).exit_code == 2
+        too_few = cli("answer", str(count), "--json", "0", "--api", server)
+        assert (too_few.exit_code, too_few.stderr) == (
+            1,
+            "planwright: answer: 0 is less than the minimum of 1\n",
+        )
+        assert cli("answer", str(count), "--json", "3", "--api", server).exit_code == 0
+        done = client.wait(job.id, timeout=60)
+        again = cli("answer", str(count), "--json", "3", "--api", server)
+        assert again.exit_code == 1
+        assert "only a task awaiting input can be answered" in again.stderr
+        (artifact,) = client.artifacts(job.id)
+        assert client.download(artifact.id) == b"Go\n\n3\n"
+    assert done.status == "succeeded"
+
+
+def test_submit_follow_prints_the_question_and_how_to_answer(server: str, tmp_path: Path) -> None:
+    plan = tmp_path / "ask.json"
+    plan.write_text(json.dumps({"tasks": ASK_PLAN["tasks"][:1]}))
+
+    def answer_when_asked() -> None:
+        with Client(server) as client:
+            for _ in range(600):
+                jobs = [j for j in client.jobs(limit=5).items if j.goal.startswith("Run a plan of 1 task")]
+                waiting = [
+                    t
+                    for j in jobs
+                    for t in client.tasks(j.id)
+                    if t.status == "awaiting_input" and t.key == "ask"
+                ]
+                if waiting:
+                    client.answer(waiting[0].id, "Python")
+                    return
+                time.sleep(0.1)
+
+    helper = threading.Thread(target=answer_when_asked)
+    helper.start()
+    try:
+        result = cli("submit", "--plan", str(plan), "--follow", "--api", server)
+    finally:
+        helper.join(timeout=90)
+    assert result.exit_code == 0, result.output
+    assert "ask                      awaiting input: Which language?" in result.stdout
+    assert "    choices: Python, Go" in result.stdout
+    assert re.search(r"    answer with: planwright answer \S+ Python\n", result.stdout)
+    assert "Python" in result.stdout.split("result", 1)[1]

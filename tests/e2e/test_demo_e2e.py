@@ -197,7 +197,7 @@ def test_openapi_and_root(server: str) -> None:
     root = httpx.get(f"{server}/", follow_redirects=False)
     assert (root.status_code, root.headers["location"]) == (307, "/docs")
     tools = {t["name"]: t["source"] for t in httpx.get(f"{server}/tools").json()["tools"]}
-    built_ins = {"text_generate", "file_write_artifact", "text_summarize", "http_fetch"}
+    built_ins = {"text_generate", "file_write_artifact", "text_summarize", "http_fetch", "ask_human"}
     assert {name for name, source in tools.items() if source == "builtin"} == built_ins
     assert set(tools) - built_ins == {"example.greet", "example.word_count"}  # the example plugin
     assert json.loads(httpx.get(f"{server}/healthz").text)["mode"] == "embedded"

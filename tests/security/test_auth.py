@@ -196,6 +196,37 @@ def test_a_tenant_sees_and_acts_on_its_own_jobs_only(server: dict[str, Any]) -> 
     assert "checklist" not in metrics
 
 
+def test_only_the_tenant_whose_job_asks_may_answer_and_needs_approvals_write(server: dict[str, Any]) -> None:
+    base, keys = server["base"], server["keys"]
+    acme = bearer(keys["acme"])
+    ask = {"key": "ask", "title": "Ask", "tool": "ask_human", "args": {"question": "Go on?"}}
+    job = httpx.post(base + "/jobs", json={"plan": {"tasks": [ask]}}, headers=acme)
+    assert job.status_code == 201, job.text
+    job_id = job.json()["id"]
+
+    def asking() -> dict[str, Any] | None:
+        tasks = httpx.get(f"{base}/jobs/{job_id}/tasks", headers=acme).json()
+        return next((t for t in tasks if t["status"] == "awaiting_input"), None)
+
+    task_id = wait_until("a task awaiting input", asking)["id"]
+    other = httpx.post(f"{base}/tasks/{task_id}/input", headers=bearer(keys["beta"]), json={"answer": "yes"})
+    missing = httpx.post(
+        f"{base}/tasks/00000000-0000-4000-8000-000000000000/input",
+        headers=bearer(keys["beta"]),
+        json={"answer": "yes"},
+    )
+    assert (other.status_code, other.json()["error"]["code"]) == (404, missing.json()["error"]["code"])
+    reader = httpx.post(
+        f"{base}/tasks/{task_id}/input", headers=bearer(keys["reader"]), json={"answer": "yes"}
+    )
+    assert reader.status_code == 403
+    assert "approvals:write" in reader.text
+    answered = httpx.post(f"{base}/tasks/{task_id}/input", headers=acme, json={"answer": "yes"})
+    assert answered.status_code == 200, answered.text
+    decision = answered.json()["policy_decisions"][-1]
+    assert (decision["decision"], decision["decided_by"]) == ("answered", "ci")
+
+
 def _read_changes(base: str, key: str, seen: list[str], seconds: float) -> None:
     try:
         with httpx.stream("GET", base + "/jobs/changes", headers=bearer(key), timeout=seconds) as resp:

@@ -52,6 +52,8 @@ jobs = sa.Table(
     sa.Column("submitted_plan", JSON),
     # Kept by retention (RETENTION_DAYS) whatever its age: POST /jobs/{id}/pin.
     sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Replan rounds used (REPLAN_MAX_ROUNDS): each request for a new plan version after a failure.
+    sa.Column("replans", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_jobs_status_created", "status", "created_at"),
     sa.Index("ix_jobs_created", "created_at"),
     sa.Index("ix_jobs_finished", "finished_at"),
@@ -66,6 +68,8 @@ plans = sa.Table(
     sa.Column("planner", sa.String(32), nullable=False),
     sa.Column("spec", JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    # Why this version was made: null for the first; "task 'x' failed: ..." for a replan.
+    sa.Column("reason", sa.Text),
 )
 
 tasks = sa.Table(
@@ -93,7 +97,8 @@ tasks = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("started_at", TS),
     sa.Column("finished_at", TS),
-    sa.UniqueConstraint("job_id", "key", name="uq_tasks_job_key"),
+    # A key is unique per plan version: a task a replan replaced stays (superseded) beside its successor.
+    sa.UniqueConstraint("job_id", "key", "plan_version", name="uq_tasks_job_key_version"),
     sa.Index("ix_tasks_job_position", "job_id", "position"),
 )
 
@@ -110,6 +115,8 @@ artifacts = sa.Table(
     sa.Column("media_type", sa.String(127), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_artifacts_job", "job_id"),
+    sa.Index("ix_artifacts_task", "task_id"),  # retention deletes tasks: the cascade finds these
+    sa.Index("ix_artifacts_sha256", "sha256"),
 )
 
 events = sa.Table(
@@ -147,6 +154,7 @@ critic_verdicts = sa.Table(
     sa.Column("reasons", JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_critic_verdicts_job", "job_id"),
+    sa.Index("ix_critic_verdicts_task", "task_id"),  # retention deletes tasks: the cascade finds these
 )
 
 policy_decisions = sa.Table(
@@ -161,8 +169,11 @@ policy_decisions = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     # Who approved or rejected (the API key's name); null for the gate's own decisions and open access.
     sa.Column("decided_by", sa.String(64)),
+    # An approval with changed args: {"original": ..., "edited": ...}; null otherwise.
+    sa.Column("args_edit", JSON),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_policy_decisions_job", "job_id"),
+    sa.Index("ix_policy_decisions_task", "task_id"),  # retention deletes tasks: the cascade finds these
 )
 
 # Every metered model call (planner, text tools, critic), stored by the Orchestrator from the message
@@ -183,6 +194,25 @@ llm_calls = sa.Table(
     sa.Column("cost_usd", sa.Float),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_llm_calls_job", "job_id"),
+    sa.Index("ix_llm_calls_task", "task_id"),  # retention deletes tasks: the cascade finds these
+)
+
+# What model calls cost per tenant, UTC day and model: added to by the Orchestrator in the write that
+# stores the calls (an upsert that adds, so replicas never lose each other's spend). The tenant's daily
+# budget (budget.daily_cost_usd) is checked against it and GET /usage reads it; it outlives retention.
+llm_spend = sa.Table(
+    "llm_spend",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("calls", sa.BigInteger, nullable=False),
+    sa.Column("unpriced_calls", sa.BigInteger, nullable=False),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+    sa.Index("ix_llm_spend_day", "day"),
 )
 
 # API keys (docs/security.md): only a key's SHA-256 is kept; the key itself is shown once, at creation.

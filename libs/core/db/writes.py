@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -71,6 +72,27 @@ Part = tuple[sa.Table, Sequence[Row], bool]
 Change = tuple[sa.Table, Sequence[Row], str]
 # A guarded update of ``write_together``: its table and version column (see there).
 Guard = tuple[sa.Table, str]
+# One tally of ``write_together``: a table, its rows (all with the same keys, at most one per key), and
+# the key columns: a row is inserted, or its other columns are added to the row already there.
+Tally = tuple[sa.Table, Sequence[Row], tuple[str, ...]]
+
+
+async def tally_rows(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[Row], keys: tuple[str, ...]
+) -> None:
+    """Insert each row, or add its other columns to those of the row with the same ``keys`` (an upsert
+    that adds: concurrent writers never lose each other's amounts)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    raw = await raw_connection(conn)
+    if raw is None:
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+        added = {c: table.c[c] + insert.excluded[c] for c in columns if c not in keys}
+        await conn.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=added), list(rows))
+        return
+    sql, convert = _tally(conn.dialect, table, columns, keys)
+    await _executemany(raw, sql, [_values(row, columns, convert) for row in rows])
 
 
 class VersionConflict(Exception):
@@ -85,6 +107,7 @@ async def write_together(
     *,
     own_statement: bool = False,
     guard: Guard | None = None,
+    tallies: Sequence[Tally] = (),
 ) -> list[list[int]] | None:
     """Updates and inserts in one statement (Postgres: data-modifying WITH queries), straight to
     asyncpg: one round trip instead of one per table. Inside the transaction SQLAlchemy began on
@@ -98,11 +121,15 @@ async def write_together(
     With ``guard`` (a table and its version column), the update of that table only writes a row
     whose version in the database is one below the row's new one, and unless every one of its rows
     is written the whole statement is rolled back (Postgres function ``planwright_versions_held``,
-    migration 0007) and ``VersionConflict`` raised: optimistic concurrency in one round trip."""
+    migration 0007) and ``VersionConflict`` raised: optimistic concurrency in one round trip.
+
+    ``tallies`` are written last, as ``tally_rows`` writes them."""
     raw = await raw_connection(conn, outside_transaction=own_statement)
     present = [(i, table, rows, want) for i, (table, rows, want) in enumerate(parts) if rows]
     updated = [(table, rows, key) for table, rows, key in changes if rows]
+    tallied = [(table, rows, keys) for table, rows, keys in tallies if rows]
     written = [rows for _, rows, _ in updated] + [rows for _, _, rows, _ in present]
+    written += [rows for _, rows, _ in tallied]
     if not isinstance(raw, asyncpg.Connection) or sum(len(r) * len(r[0]) for r in written) > _MAX_VALUES:
         return None
     out: list[list[int]] = [[] for _ in parts]
@@ -110,7 +137,8 @@ async def write_together(
         return out
     shape = tuple((table, tuple(rows[0]), want) for _, table, rows, want in present)
     update_shape = tuple((table, tuple(c for c in rows[0] if c != key), key) for table, rows, key in updated)
-    sql, converters = _written_together(conn.dialect, shape, update_shape, guard)
+    tally_shape = tuple((table, tuple(rows[0]), keys) for table, rows, keys in tallied)
+    sql, converters = _written_together(conn.dialect, shape, update_shape, guard, tally_shape)
     # One array per column: the statement's text (and so its prepared form, here and in Postgres)
     # does not depend on how many rows there are.
     values: list[Any] = []
@@ -136,10 +164,11 @@ def _written_together(
     shape: tuple[tuple[sa.Table, tuple[str, ...], bool], ...],
     update_shape: tuple[tuple[sa.Table, tuple[str, ...], str], ...],
     guard: Guard | None = None,
+    tally_shape: tuple[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], ...] = (),
 ) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
     """The statement, and the columns and converters of each part's values in placeholder order:
-    the updates' first, then the inserts'. Every column's values come as one array parameter
-    (``unnest``), cast to an array of the column's type."""
+    the updates' first, then the inserts', then the tallies'. Every column's values come as one array
+    parameter (``unnest``), cast to an array of the column's type."""
     q = dialect.identifier_preparer
     first = 1
     ctes, converters, selects = [], [], []
@@ -175,6 +204,14 @@ def _written_together(
         )
         if want:
             selects.append(f"SELECT {n} AS part, id FROM p{n}")
+        converters.append((columns, _converters(dialect, table, columns)))
+    for n, (table, columns, keys) in enumerate(tally_shape):
+        names = ", ".join(q.quote(c) for c in columns)
+        source = arrays(table, columns)
+        ctes.append(
+            f"t{n} AS (INSERT INTO {q.format_table(table)} AS t ({names}) SELECT {names} FROM {source} "
+            f"AS v({names}) {_on_conflict_add(dialect, columns, keys)})"
+        )
         converters.append((columns, _converters(dialect, table, columns)))
     final = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
     return f"WITH {', '.join(ctes)} {final}", tuple(converters)
@@ -271,6 +308,26 @@ def _insert(
     sql = f"INSERT INTO {q.format_table(table)} ({names}) VALUES {rows}" + (
         " RETURNING id" if returning else ""
     )
+    return sql, _converters(dialect, table, columns)
+
+
+def _on_conflict_add(dialect: Dialect, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    q = dialect.identifier_preparer
+    added = ", ".join(
+        f"{q.quote(c)} = t.{q.quote(c)} + excluded.{q.quote(c)}" for c in columns if c not in keys
+    )
+    return f"ON CONFLICT ({', '.join(q.quote(k) for k in keys)}) DO UPDATE SET {added}"
+
+
+@cache
+def _tally(
+    dialect: Dialect, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> tuple[str, tuple[_Convert, ...]]:
+    q = dialect.identifier_preparer
+    names = ", ".join(q.quote(c) for c in columns)
+    marks = _placeholders(dialect, 1, len(columns))
+    conflict = _on_conflict_add(dialect, columns, keys)
+    sql = f"INSERT INTO {q.format_table(table)} AS t ({names}) VALUES ({marks}) {conflict}"
     return sql, _converters(dialect, table, columns)
 
 

@@ -7,6 +7,7 @@ else. ``LLMClient`` (llm/client.py) is what the planner, tools and critic hold: 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -14,7 +15,9 @@ from pydantic import BaseModel, Field
 
 from planwright.core.errors import LLMError
 
-Purpose = Literal["plan", "generate", "summarize", "judge"]
+Purpose = Literal["plan", "replan", "generate", "summarize", "judge"]
+# Receives the model's text as it streams, piece by piece (with a json_schema: the JSON as written).
+TextSink = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,10 @@ class LLMProvider(Protocol):
     name: str  # mock, openai, anthropic, openai_compatible
     model: str
 
-    async def chat(self, request: ChatRequest) -> ChatResult: ...
+    async def chat(self, request: ChatRequest, *, on_text: TextSink | None = None) -> ChatResult:
+        """The model's answer. With ``on_text`` the answer is streamed and each piece of text is
+        awaited into it, in order, before the whole result returns (usage as the provider reports it)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -85,3 +91,32 @@ def http_error(provider: str, status: int, body: object, fallback: str) -> LLMEr
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             message = str(error["message"])
     return LLMError(f"{provider} answered HTTP {status}: {message}", provider=provider, status=status)
+
+
+# A provider's error types (sent inside a stream that already answered 200) as the HTTP status they
+# stand for, so that a failure mid-stream is classified (retryable or not) like the same failure before it.
+_STREAM_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "api_error": 500,
+    "server_error": 500,
+    "overloaded_error": 529,
+}
+
+
+def stream_error(provider: str, body: object, fallback: str) -> LLMError:
+    """An error the server sent mid-stream, in words and with the status its type stands for (none if
+    unknown: like a dropped connection, it is worth another try)."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    message, status = fallback, None
+    if isinstance(error, dict):
+        if isinstance(error.get("message"), str):
+            message = str(error["message"])
+        status = _STREAM_ERROR_STATUS.get(str(error.get("type") or error.get("code")))
+    details = {} if status is None else {"status": status}
+    return LLMError(f"{provider} failed mid-stream: {message}", provider=provider, **details)

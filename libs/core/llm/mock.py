@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from planwright.core.llm.base import ChatRequest, ChatResult, estimate_tokens
+from planwright.core.llm.base import ChatRequest, ChatResult, TextSink, estimate_tokens
 from planwright.core.llm.notice import MOCK_NOTICE
 from planwright.core.text import extractive_summary
 
@@ -238,10 +238,13 @@ class MockProvider:
     name: str = "mock"
     model: str = "mock"
 
-    async def chat(self, request: ChatRequest) -> ChatResult:
+    async def chat(self, request: ChatRequest, *, on_text: TextSink | None = None) -> ChatResult:
+        # ``on_text`` is not called: the answer is instant, so there is nothing to watch grow.
         prompt = request.messages[-1][1]
         if request.purpose == "plan":
             text = _mock_plan(prompt)
+        elif request.purpose == "replan":  # no better idea than the same plan: the failed tasks run again
+            text = prompt.split("The current plan:\n", 1)[-1].split("\n\n", 1)[0]
         elif request.purpose == "judge":
             text = json.dumps({"verdict": "approve", "reasons": []})
         elif request.purpose == "summarize":

@@ -29,6 +29,7 @@ class Language:
     text_nouns: tuple[str, ...]  # "the following text: ..." makes the rest of the goal data
     sentence: tuple[str, ...]  # "sentence(s)", for "in two sentences"
     numbers: tuple[str, ...]  # one to ten, in order
+    ask: tuple[str, ...] = ()  # a step opener asking the person a question: "ask me", "frag mich"
 
 
 ENGLISH = Language(
@@ -90,6 +91,7 @@ ENGLISH = Language(
     text_nouns=("text", "passage", "excerpt"),
     sentence=("sentences?",),
     numbers=("one|a single", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    ask=(r"ask (?:me|us|the user|a person|a human)",),
 )
 
 GERMAN = Language(
@@ -153,6 +155,7 @@ GERMAN = Language(
         "neun",
         "zehn",
     ),
+    ask=(r"frag(?:e|t)? (?:mich|uns|den (?:benutzer|nutzer))",),
 )
 
 FRENCH = Language(
@@ -200,6 +203,7 @@ FRENCH = Language(
     text_nouns=("textes?", "passage", "extrait"),
     sentence=("phrases?",),
     numbers=("une?|une seule", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix"),
+    ask=(r"demande[zs]?[- ](?:moi|nous)", r"demande[zs]? à l['\u2019]utilisateur"),
 )
 
 SPANISH = Language(
@@ -249,6 +253,7 @@ SPANISH = Language(
     text_nouns=("textos?", "pasaje", "fragmento"),
     sentence=("frases?", "oraci(?:ón|ones)"),
     numbers=("una?|uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez"),
+    ask=(r"preg[uú]nta(?:me|nos)", r"preg[uú]ntale al usuario"),
 )
 
 LANGUAGES: dict[str, Language] = {"en": ENGLISH, "de": GERMAN, "fr": FRENCH, "es": SPANISH}

@@ -10,8 +10,10 @@ rule planner takes over when PLANNER_FALLBACK=rule. See docs/llm.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from planwright.core.errors import PlanInvalid, PlanwrightError
 from planwright.core.llm.base import ChatRequest, JsonSchema, LLMCall
 from planwright.core.llm.client import LLMClient
+from planwright.core.messages import PlanReplanRequested
 from planwright.core.plan import PlanSpec, TaskSpec
+from planwright.core.planning.replan import REPLAN_RULES, kept_problems, outputs_block, replan_message
 from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.planning.validation import validate_plan
 from planwright.core.policy import PolicyStore
@@ -28,6 +32,8 @@ from planwright.core.tool_registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 JOB_OPEN, JOB_CLOSE = "<<<JOB", "JOB>>>"
+# The planner's answer as it streams: (the ask's number, a piece of its text).
+PlanTextSink = Callable[[int, str], Awaitable[None]]
 
 
 class WireTask(BaseModel):
@@ -105,11 +111,23 @@ class RulePlanning:
     def __init__(self, rules: RuleBasedPlanner) -> None:
         self.rules = rules
 
-    async def plan_job(self, goal: str, context: dict[str, Any]) -> PlanOutcome:
-        try:
+    async def plan_job(
+        self,
+        goal: str,
+        context: dict[str, Any],
+        *,
+        money_left: float | None = None,
+        on_text: PlanTextSink | None = None,
+    ) -> PlanOutcome:
+        try:  # no model call: nothing to budget, nothing to stream
             return PlanOutcome(self.rules.plan(goal, context), self.name)
         except PlanInvalid as exc:
             return PlanOutcome(None, self.name, reason=exc.message)
+
+    async def replan_job(self, request: PlanReplanRequested) -> PlanOutcome:
+        """The rule planner reads the goal the same way every time: it has no other plan to offer
+        (so REPLAN_MAX_ROUNDS defaults to 0 with it; set explicitly, each round ends here)."""
+        return PlanOutcome(None, self.name, reason="the rule planner has no other plan for this goal")
 
 
 class LLMPlanner:
@@ -172,9 +190,18 @@ class LLMPlanner:
             lines.append(f"  output schema: {json.dumps(spec.output_schema)}")
         return "\n".join(lines)
 
-    async def plan_job(self, goal: str, context: dict[str, Any]) -> PlanOutcome:
+    async def plan_job(
+        self,
+        goal: str,
+        context: dict[str, Any],
+        *,
+        money_left: float | None = None,
+        on_text: PlanTextSink | None = None,
+    ) -> PlanOutcome:
+        """``money_left``: US dollars the planning calls may cost (job.created carries it).
+        ``on_text``: where each ask's answer streams, with the ask's number (1, 2, ... on re-asks)."""
         budget = self.policy.engine.max_tokens(self.policy_mode) if self.policy else None
-        llm = self.llm.metered(budget_tokens=budget)
+        llm = self.llm.metered(budget_tokens=budget, budget_usd=money_left)
         tools = self.allowed_tools()
         request = ChatRequest(
             purpose="plan",
@@ -185,7 +212,8 @@ class LLMPlanner:
         problems: list[str] = []
         for attempt in range(1, self.max_attempts + 1):
             try:
-                answer = (await llm.chat(request)).text
+                sink = None if on_text is None else functools.partial(on_text, attempt)
+                answer = (await llm.chat(request, on_text=sink)).text
             except PlanwrightError as exc:  # the model is unreachable, or the token budget is spent
                 problems = [exc.message]
                 break
@@ -209,6 +237,57 @@ class LLMPlanner:
                 reason += f"; the rule planner could not plan it either: {exc.message}"
             else:
                 return PlanOutcome(plan, "rules-fallback", calls=llm.calls, notes=[reason])
+        return PlanOutcome(None, self.name, reason=reason, calls=llm.calls)
+
+    async def replan_job(self, request: PlanReplanRequested) -> PlanOutcome:
+        """The job's next plan version after a task failed for good (docs/llm.md#replanning): asked
+        like a plan, checked like one, and refused (then asked again) if it changes a succeeded task."""
+        llm = self.llm.metered(budget_tokens=request.tokens_left, budget_usd=request.money_left)
+        tools = self.allowed_tools()
+        kept = list(request.outputs)
+        failures = "\n".join(
+            f"- task '{f.key}' ({f.tool}) {f.status}: {f.error}"
+            + (f" (critic: {'; '.join(f.critic_reasons)})" if f.critic_reasons else "")
+            for f in request.failures
+        )
+        text = replan_message(
+            job_block(request.goal, request.context),
+            json.dumps(to_wire(request.plan)),
+            kept,
+            outputs_block(request.outputs),
+            failures,
+            request.refused,
+        )
+        chat = ChatRequest(
+            purpose="replan",
+            system=self.system_prompt(tools) + "\n" + REPLAN_RULES,
+            messages=[("user", text)],
+            json_schema=JsonSchema("plan", plan_schema(tools), "The next plan: all its tasks."),
+        )
+        problems: list[str] = []
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                answer = (await llm.chat(chat)).text
+            except PlanwrightError as exc:  # the model is unreachable, or the job's budget is spent
+                problems = [exc.message]
+                break
+            plan, problems = self.check(answer, tools)
+            if plan is not None:
+                problems = kept_problems(request.plan, set(kept), plan)
+                if not problems:
+                    return PlanOutcome(plan, self.name, calls=llm.calls)
+            log.info(
+                "planner: the model's replan (attempt %d) was rejected: %s", attempt, "; ".join(problems)
+            )
+            chat = ChatRequest(
+                purpose="replan",
+                system=chat.system,
+                messages=[*chat.messages, ("assistant", answer), ("user", _reask(problems))],
+                json_schema=chat.json_schema,
+            )
+        else:
+            attempt = self.max_attempts
+        reason = f"the model's new plan was rejected after {attempt} attempt(s): {'; '.join(problems)}"
         return PlanOutcome(None, self.name, reason=reason, calls=llm.calls)
 
     def check(self, answer: str, tools: list[str]) -> tuple[PlanSpec | None, list[str]]:

@@ -37,6 +37,9 @@ _COMBINE = _any("combine")
 _FILE_WORD = _any("file")
 _POINTS_BACK = _any("pronouns")
 _INTO = _any("into")
+# A step that opens by asking the person: the rest of it is the question.
+_ASK = re.compile(rf"^\W*(?:{_words('ask')})(?!\w)[\s,:]*", re.IGNORECASE)
+_MAX_QUESTION = 2000
 _NUMBER_WORDS = [
     (re.compile(frag, re.IGNORECASE), n)
     for lang in LANGUAGES.values()
@@ -91,6 +94,7 @@ class Ask:
     writes_own: bool  # it creates what it saves: "write a haiku and save it as haiku.md"
     mentions: list[Mention]
     max_sentences: int
+    question: str | None = None  # "ask me which language to use": "Which language to use?"
 
     @property
     def wants_file(self) -> bool:
@@ -100,7 +104,8 @@ class Ask:
     def recognised(self) -> bool:
         """Whether any rule applies: a verb, a deliverable, a URL, a file name or a given text."""
         return bool(
-            self.urls
+            self.question is not None
+            or self.urls
             or self.file_names
             or self.given is not None
             or self.mentions
@@ -135,6 +140,7 @@ def read_step(step: Step) -> Ask:
         writes_own=_writes_own(plain),
         mentions=_mentions(plain),
         max_sentences=_max_sentences(instruction),
+        question=_question(step.text),
     )
 
 
@@ -185,6 +191,18 @@ def _lookup(table: list[tuple[re.Pattern[str], _T]], word: str) -> _T:
 def _is_file_name(name: str) -> bool:
     stem, _, ext = name.rpartition(".")
     return not (ext.lower() in ("js", "ts") and (stem[:1].isupper() or name.lower() in _PRODUCT_NAMES))
+
+
+def _question(text: str) -> str | None:
+    """The question of a step that opens by asking the person ("Ask me which ..."), else None."""
+    opener = _ASK.match(text)
+    if opener is None:
+        return None
+    rest = text[opener.end() :].strip().rstrip(".!?:;,").strip()
+    if not rest:
+        return None
+    question = rest[:1].upper() + rest[1:]
+    return question[: _MAX_QUESTION - 1] + "?"
 
 
 def _quoted(text: str) -> str | None:

@@ -13,6 +13,9 @@ fetch, then a summary of it). What a step's first task reads, and what it waits 
 - A summary or file that waits for more than it reads takes its text by reference
   (``{"$from": "<task>.output.text"}``), since those tools otherwise read every dependency.
 
+A step that opens by asking the person ("ask me which language to use", "frag mich ...") becomes an
+``ask_human`` task; the steps after it read the answer like any earlier result.
+
 Files are written only when a step asks to save or write a file (a file name, or the word "file").
 A one-step goal that no rule understands becomes one ``text_generate`` task titled ``NO_RULE_TITLE``.
 """
@@ -23,6 +26,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from planwright.core.human_input import ASK_HUMAN
 from planwright.core.plan import PlanSpec, TaskSpec
 from planwright.core.planning.reading import Ask, created, read_step
 from planwright.core.planning.steps import Step, read_steps, split_steps
@@ -35,7 +39,7 @@ DEFAULT_ARTIFACT_NAME = "artifact.md"
 NO_RULE_TITLE = "Generate text (no rule matched: answered by the model as one step)"
 
 _SOURCE_KIND = {"file_write_artifact": "artifact", "http_fetch": "page"}
-_TEXT_OUTPUT_TOOLS = frozenset({"text_generate", "text_summarize", "http_fetch"})
+_TEXT_OUTPUT_TOOLS = frozenset({"text_generate", "text_summarize", "http_fetch", ASK_HUMAN})
 _KEY_JUNK = re.compile(r"[^a-z0-9]+")
 
 
@@ -77,6 +81,9 @@ class _PlanBuilder:
 
     def add_step(self, step: Step) -> None:
         ask = read_step(step)
+        if ask.question is not None:
+            self._previous = [self._ask_human(ask, list(self._previous) if step.sequenced else [])]
+            return
         target = self._file_target(ask)
         named, label = self._named(ask, target)
         inputs = named or self._implied_inputs(ask)
@@ -186,6 +193,12 @@ class _PlanBuilder:
         key = self._add(f"Fetch {host}", "http_fetch", ask, [], [], critic=False, args={"url": url})
         self._made["page"] = key
         return key
+
+    def _ask_human(self, ask: Ask, after: list[str]) -> str:
+        """A question for the person; the steps that read it get the answer as their input's text."""
+        args = {"question": ask.question}
+        title = f"Ask: {ask.question}"
+        return self._add(title, ASK_HUMAN, ask, after, [], critic=False, args=args, key_base="ask_human")
 
     def _summarize(
         self, ask: Ask, reads: list[str], after: list[str], kind: str, *, text: str | None = None

@@ -161,3 +161,29 @@ async def test_a_model_can_wire_data_between_tasks_and_a_wrong_reference_is_aske
     assert "output schema:" in system
     reask = fake.requests[1].body["messages"][-1]["content"]
     assert "task 'sum': args.text: $from 'draft.output.body': output has no field 'body'" in reask
+
+
+async def test_the_model_can_plan_a_question_for_a_person_and_a_step_that_reads_the_answer():
+    ask = task("ask", "ask_human", {"question": "Which language?", "choices": ["Python", "Go"]})
+    hello = task("hello", args={"prompt": "Write a hello world in the chosen language"}, depends_on=["ask"])
+    with FakeModelServer([Reply.json({"tasks": [ask, hello]})]) as fake:
+        outcome = await planner(fake).plan_job("Ask me which language to use, then write a hello world", {})
+    assert outcome.plan is not None
+    assert [(t.key, t.tool, t.depends_on) for t in outcome.plan.tasks] == [
+        ("ask", "ask_human", []),
+        ("hello", "text_generate", ["ask"]),
+    ]
+    system = fake.requests[0].body["messages"][0]["content"]
+    assert "- ask_human: Ask a person a question" in system  # in the catalogue, with its schemas
+    assert '"choices"' in system
+    schema = fake.requests[0].body["response_format"]["json_schema"]["schema"]
+    assert "ask_human" in schema["properties"]["tasks"]["items"]["properties"]["tool"]["enum"]
+
+
+async def test_a_question_whose_schema_is_not_a_schema_is_asked_for_again():
+    bad = {"tasks": [task("ask", "ask_human", {"question": "How many?", "schema": {"type": "lots"}})]}
+    good = {"tasks": [task("ask", "ask_human", {"question": "How many?", "schema": {"type": "integer"}})]}
+    with FakeModelServer([Reply.json(bad), Reply.json(good)]) as fake:
+        outcome = await planner(fake).plan_job("Ask me how many", {})
+    assert outcome.plan is not None
+    assert "not a valid JSON schema" in fake.requests[1].body["messages"][-1]["content"]

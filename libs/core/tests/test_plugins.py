@@ -12,7 +12,7 @@ from planwright.core.plugins import ENTRY_POINT_GROUP, load_plugins, specs_in, t
 from planwright.core.settings import Settings
 from planwright.core.tools_builtin import default_registry
 
-BUILT_INS = {"file_write_artifact", "http_fetch", "text_generate", "text_summarize"}
+BUILT_INS = {"ask_human", "file_write_artifact", "http_fetch", "text_generate", "text_summarize"}
 EXAMPLE = {"example.greet", "example.word_count"}  # examples/planwright-example-tools
 SAMPLE = {
     "sample.collect",

@@ -15,13 +15,14 @@ DEMO_GOAL = (
 
 
 class FakeCatalog:
-    """The four default tools, with the registry's required arguments."""
+    """The five default tools, with the registry's required arguments."""
 
     required = {
         "text_generate": {"prompt"},
         "file_write_artifact": {"name"},
         "text_summarize": {"max_sentences"},
         "http_fetch": {"url"},
+        "ask_human": {"question"},
     }
 
     def __contains__(self, name: object) -> bool:

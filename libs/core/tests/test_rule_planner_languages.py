@@ -219,3 +219,53 @@ WORDS = [
 @given(st.lists(st.sampled_from(WORDS), max_size=30).map("".join))
 def test_any_multilingual_goal_yields_a_valid_plan_or_a_plan_invalid(goal):
     assert_planned_in_order_or_refused(goal)
+
+
+ASK_GOALS = {
+    "en": (
+        "Ask me which language to use, then write a hello world in it",
+        "Which language to use?",
+        "Write a hello world in it",
+    ),
+    "de": (
+        "Frag mich, welche Programmiersprache ich verwenden soll, "
+        "dann schreibe ein Hallo-Welt-Programm darin",
+        "Welche Programmiersprache ich verwenden soll?",
+        "Schreibe ein Hallo-Welt-Programm darin",
+    ),
+    "fr": (
+        "Demande-moi quel langage utiliser, puis écris un hello world dans ce langage",
+        "Quel langage utiliser?",
+        "Écris un hello world dans ce langage",
+    ),
+    "es": (
+        "Pregúntame qué lenguaje usar, luego escribe un hola mundo en él",
+        "Qué lenguaje usar?",
+        "Escribe un hola mundo en él",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ASK_GOALS)
+def test_ask_me_then_a_step_that_reads_the_answer(language):
+    goal, question, prompt = ASK_GOALS[language]
+    ask, hello = plan(goal)
+    assert links([ask, hello]) == [("ask_human", []), ("text_generate", [0])]  # it reads the answer
+    assert ask.args == {"question": question}
+    assert (ask.key, ask.title, ask.critic_required) == ("ask_human", f"Ask: {question}", False)
+    assert hello.args == {"prompt": prompt}
+
+
+@pytest.mark.parametrize(
+    "goal",
+    [
+        "Write a short note, then ask me whether to keep it",
+        "Schreibe eine kurze Notiz, dann frag mich, ob ich sie behalten soll",
+        "Écris une courte note, puis demande-moi si je dois la garder",
+        "Escribe una nota corta, luego pregúntame si debo guardarla",
+    ],
+)
+def test_a_question_after_a_step_waits_for_it(goal):
+    note, ask = plan(goal)
+    assert links([note, ask]) == [("text_generate", []), ("ask_human", [0])]
+    assert ask.args["question"].endswith("?")

@@ -100,3 +100,10 @@ def test_keys_are_secrets_and_models_have_defaults(monkeypatch):
     assert s.model == "claude-haiku-4-5"
     assert "sk-ant-test-do-not-print" not in repr(s)
     assert "sk-ant-test-do-not-print" not in str(s.model_dump())
+
+
+def test_replan_rounds_default_by_planner_and_an_explicit_value_wins():
+    assert load_settings(planner_mode="rules").replan_rounds == 0  # the rule planner has no other plan
+    assert load_settings(planner_mode="llm").replan_rounds == 1
+    assert load_settings(planner_mode="llm", replan_max_rounds=0).replan_rounds == 0
+    assert load_settings(planner_mode="rules", replan_max_rounds=3).replan_rounds == 3

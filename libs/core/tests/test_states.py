@@ -24,6 +24,7 @@ JOB_EDGES = {
     (J.planning, J.failed),
     (J.running, J.succeeded),
     (J.running, J.failed),
+    (J.running, J.planning),  # replanning
     (J.failed, J.running),
 } | {(s, J.cancelled) for s in J if s not in JOB_TERMINAL}
 
@@ -38,6 +39,10 @@ TASK_EDGES = {
     (T.awaiting_approval, T.queued),
     (T.awaiting_approval, T.blocked),
     (T.awaiting_approval, T.failed),
+    (T.ready, T.awaiting_input),
+    (T.awaiting_approval, T.awaiting_input),
+    (T.awaiting_input, T.succeeded),
+    (T.awaiting_input, T.failed),
     (T.queued, T.running),
     (T.queued, T.failed),
     (T.running, T.reviewing),
@@ -50,6 +55,12 @@ TASK_EDGES = {
     (T.failed, T.pending),
     (T.blocked, T.pending),
     (T.skipped, T.pending),
+    # A later plan version replaced or removed the task (replanning).
+    (T.pending, T.superseded),
+    (T.failed, T.superseded),
+    (T.blocked, T.superseded),
+    (T.skipped, T.superseded),
+    (T.cancelled, T.superseded),
 } | {(s, T.cancelled) for s in T if s not in TASK_TERMINAL}
 
 
@@ -71,7 +82,12 @@ def test_task_edges_are_exactly_the_designed_ones(a, b):
             check_task(a, b)
 
 
-def test_terminal_states_have_no_way_out_but_a_retry():
+def test_terminal_states_have_no_way_out_but_a_retry_or_a_replan():
     retried = {T.failed, T.blocked, T.skipped}
-    assert all(can_task(t, b) == (t in retried and b is T.pending) for t in TASK_TERMINAL for b in T)
+    replaced = TASK_TERMINAL - {T.succeeded, T.superseded}  # a succeeded task is never replaced
+    assert all(
+        can_task(t, b) == ((t in retried and b is T.pending) or (t in replaced and b is T.superseded))
+        for t in TASK_TERMINAL
+        for b in T
+    )
     assert all(can_job(j, b) == (j is J.failed and b is J.running) for j in JOB_TERMINAL for b in J)

@@ -11,7 +11,7 @@ from planwright.core.llm import LLMClient, MockProvider
 from planwright.core.tool_registry import ToolCall, ToolRegistry, ToolSpec
 from planwright.core.tools_builtin import default_registry
 
-BUILT_INS = ["file_write_artifact", "http_fetch", "text_generate", "text_summarize"]
+BUILT_INS = ["ask_human", "file_write_artifact", "http_fetch", "text_generate", "text_summarize"]
 
 
 class EchoArgs(BaseModel):
@@ -63,7 +63,7 @@ def make_call(tmp_path, args, *, context=None, attempt=1, said=None):
     )
 
 
-def test_default_registry_holds_the_four_built_ins_sorted():
+def test_default_registry_holds_the_five_built_ins_sorted():
     registry = default_registry()
     assert registry.names() == BUILT_INS
     assert [spec.name for spec in registry.specs()] == BUILT_INS
@@ -81,6 +81,7 @@ def test_default_registry_is_fresh_each_time():
 def test_built_in_side_effects_and_timeouts():
     specs = {spec.name: spec for spec in default_registry().specs()}
     assert {name: (s.side_effects, s.timeout_s) for name, s in specs.items()} == {
+        "ask_human": (False, 3600),
         "file_write_artifact": (True, 30),
         "http_fetch": (False, 20),
         "text_generate": (False, 180),
@@ -92,7 +93,8 @@ def test_unknown_tool_error_lists_the_known_tools():
     with pytest.raises(UnknownTool) as caught:
         default_registry().get("shell")
     assert caught.value.message == (
-        "unknown tool 'shell'; known tools: file_write_artifact, http_fetch, text_generate, text_summarize"
+        "unknown tool 'shell'; known tools: ask_human, file_write_artifact, http_fetch, text_generate, "
+        "text_summarize"
     )
 
 
@@ -198,7 +200,7 @@ async def test_run_with_invalid_args_raises_tool_error_with_the_messages(tmp_pat
 
 
 async def test_run_of_unknown_tool_fails_the_task(tmp_path):
-    with pytest.raises(ToolError, match="unknown tool 'shell'; known tools: file_write_artifact"):
+    with pytest.raises(ToolError, match="unknown tool 'shell'; known tools: ask_human, file_write_artifact"):
         await default_registry().run(make_call(tmp_path, {}), "shell")
 
 

@@ -75,11 +75,11 @@ class PromptRecorder:
     def __init__(self):
         self.prompts = []
 
-    async def complete(self, prompt, *, system=None):
+    async def complete(self, prompt, *, system=None, on_text=None):
         self.prompts.append(prompt)
         return "ok"
 
-    async def summarize(self, text, *, max_sentences=3):
+    async def summarize(self, text, *, max_sentences=3, on_text=None):
         return text
 
 

@@ -13,11 +13,14 @@ from typing import Any
 
 from planwright.core import metrics, names, redact, refs, scheduler, tracing
 from planwright.core.events import EventDraft
+from planwright.core.human_input import ASK_HUMAN
 from planwright.core.messages import (
     CriticVerdict,
     Message,
     PlanCreated,
     PlanFailed,
+    PlanProgress,
+    PlanReplanned,
     PlanStarted,
     TaskAllowed,
     TaskBlocked,
@@ -43,7 +46,9 @@ from planwright.core.states import (
     check_task,
 )
 from planwright.services.api.orchestrator.governance import Governance
+from planwright.services.api.orchestrator.human import HumanInput
 from planwright.services.api.orchestrator.intake import first_messages
+from planwright.services.api.orchestrator.replan import Replanning
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
 
 MAX_BACKOFF_S = 30.0
@@ -59,19 +64,29 @@ TaskMessage = (
 )
 
 
-class Applier(Governance):
-    def __init__(self, settings: Settings, policy: PolicyStore | None = None) -> None:
+class Applier(Governance, HumanInput, Replanning):
+    def __init__(
+        self, settings: Settings, policy: PolicyStore | None = None, budgets: PolicyStore | None = None
+    ) -> None:
         self.settings = settings
         self.policy = policy  # set when the gate is on: plans are checked before anything runs
+        self._init_money(budgets or policy)  # money limits apply with the gate on or off
 
     def apply(self, job: JobState, msg: Message, ch: Changes) -> None:
         """Apply one message; call ``settle`` once the batch's messages for the job are applied."""
         msg = redact.scrub(msg)  # a secret echoed in an error is never stored nor streamed
         match msg:
             case PlanStarted():
-                if can_job(job.status, JobStatus.planning):
+                if job.status is JobStatus.pending:  # not a replanning job's, nor a running one's
                     self._job(job, JobStatus.planning, ch, planner=msg.planner)
-            case PlanCreated() | PlanFailed() if job.status in (JobStatus.pending, JobStatus.planning):
+            case PlanProgress():
+                if job.status is JobStatus.planning:  # a live view: a late piece is simply dropped
+                    data = {"attempt": msg.attempt, "delta": msg.delta}
+                    ch.events.append(EventDraft(job_id=job.id, type="plan.progress", data=data))
+                return
+            case PlanCreated() | PlanFailed() if (
+                job.status in (JobStatus.pending, JobStatus.planning) and not job.plan_version
+            ):
                 # With several orchestrators, plan.created can overtake plan.started: pass through.
                 if job.status is JobStatus.pending:
                     self._job(job, JobStatus.planning, ch, planner=getattr(msg, "planner", "unknown"))
@@ -80,6 +95,8 @@ class Applier(Governance):
                     self._plan_created(job, msg, ch)
                 else:
                     self._job(job, JobStatus.failed, ch, error=f"planning failed: {msg.reason}")
+            case PlanReplanned() if job.status is JobStatus.planning and self.answers_round(job, msg):
+                self.replanned(job, msg, ch)
             case TaskAllowed() | TaskNeedsApproval() | TaskBlocked() | TaskStarted() | TaskProgress():
                 self._task_msg(job, msg, ch)
             case TaskCompleted() | TaskFailed() | CriticVerdict():
@@ -87,6 +104,7 @@ class Applier(Governance):
             case _:
                 return
         self.over_budget(job, ch)
+        self.money_over(job, msg, ch)  # nothing more once the token budget stopped the job
 
     def settle(self, job: JobState, ch: Changes) -> None:
         """What follows from the messages just applied to ``job``: once per job and batch, not per
@@ -126,6 +144,7 @@ class Applier(Governance):
                 "planner": msg.planner,
                 "spec": msg.plan.model_dump(mode="json"),
                 "created_at": ch.now,
+                "reason": None,  # the first version; a replan's says which failure led to it
             }
         )
         for position, spec in enumerate(msg.plan.tasks):
@@ -187,7 +206,10 @@ class Applier(Governance):
         outcome = scheduler.job_outcome({k: t.status for k, t in job.tasks.items()})
         if outcome is not None and can_job(job.status, outcome):
             reason = scheduler.failure_reason({k: (t.status, t.error) for k, t in job.tasks.items()})
-            self._job(job, outcome, ch, error=reason if outcome is JobStatus.failed else None)
+            if outcome is JobStatus.failed:
+                self.fail_or_replan(job, ch, reason)
+            else:
+                self._job(job, outcome, ch)
 
     def _release(self, job: JobState, task: TaskState, ch: Changes, *, again: bool = False) -> bool:
         """A task whose dependencies succeeded goes to the policy gate, or straight to a worker;
@@ -220,6 +242,9 @@ class Applier(Governance):
             return task.args  # resolved when released; if not now, the tool's validation says why
 
     def _dispatch(self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None) -> None:
+        if task.tool == ASK_HUMAN:  # a person answers it, not a worker (ADR 0028)
+            self._await_input(job, task, ch)
+            return
         delay = 0.0
         if task.status in (TaskStatus.running, TaskStatus.reviewing) and feedback is None:
             delay = min(self.settings.retry_backoff_s * 2**task.retries_used, MAX_BACKOFF_S)
@@ -265,6 +290,7 @@ class Applier(Governance):
             feedback=feedback,
             not_before=time.time() + delay if delay else None,
             tokens_left=self.tokens_left(job),
+            money_left=self.money_left(job, ch.now),
             dispatched_at=time.time(),
         )
         ch.outbox.append((names.dispatch_lane(job.priority), msg))
@@ -288,6 +314,7 @@ class Applier(Governance):
             output=task.output or {},
             args=self._args_or_declared(job, task),
             tokens_left=self.tokens_left(job),
+            money_left=self.money_left(job, ch.now),
         )
         ch.outbox.append((names.REVIEW, review))
 
@@ -296,8 +323,13 @@ class Applier(Governance):
 
         A task that was running gets a fresh attempt, so a late result from the old one is ignored.
         """
+        if job.status is JobStatus.planning and job.plan_version:  # replanning: ask again
+            ch.outbox.append((names.JOBS, self.replan_request(job, ch.now)))
+            return
         if job.status in (JobStatus.pending, JobStatus.planning):
-            ch.outbox.extend(first_messages(job.id, job.goal, job.context, job.priority, job.submitted_plan))
+            money = self.money_left(job, ch.now)
+            plan = job.submitted_plan
+            ch.outbox.extend(first_messages(job.id, job.goal, job.context, job.priority, plan, money))
             return
         for task in job.tasks.values():
             if task.status is TaskStatus.ready:
@@ -367,7 +399,7 @@ class Applier(Governance):
                         job_id=job.id,
                         task_id=task.id,
                         type="task.progress",
-                        data={"key": task.key, "attempt": task.attempt, "message": msg.message},
+                        data=_progress(task, msg),
                     )
                 )
             case TaskCompleted() if task.status in (TaskStatus.queued, TaskStatus.running):
@@ -487,3 +519,11 @@ class Applier(Governance):
     def cancel(self, job: JobState, ch: Changes, reason: str) -> None:
         self._cancel_open_tasks(job, ch)
         self._job(job, JobStatus.cancelled, ch, error=reason)
+
+
+def _progress(task: TaskState, msg: TaskProgress) -> dict[str, Any]:
+    """A task.progress event's data: the message, and the model's streamed text when it carries some."""
+    data: dict[str, Any] = {"key": task.key, "attempt": task.attempt, "message": msg.message}
+    if msg.delta is not None:
+        data["delta"] = msg.delta
+    return data

@@ -66,6 +66,7 @@ class JobCache:
                 submitted_plan=job.plan,
                 created_at=job.created_at,
                 trace_parent=job.trace_parent,
+                tenant=job.tenant,
                 last_event=newest.get(job.id),
             )
             for job in new

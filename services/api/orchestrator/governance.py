@@ -6,18 +6,25 @@ like the Applier it does no I/O and records everything in ``Changes``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from planwright.core import metrics, tracing
+from planwright.core import metrics, refs, tracing
+from planwright.core.errors import AnswerInvalid, PolicyRefused
 from planwright.core.events import EventDraft
 from planwright.core.llm.base import LLMCall
 from planwright.core.policy import EnvironmentPolicy, PolicyStore
+from planwright.core.refs import RefMissing
 from planwright.core.settings import Settings
 from planwright.core.states import JobStatus, TaskStatus, can_task
+from planwright.services.api.orchestrator.money import Money
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
 
+# The tool's own check of args (the registry's ``validate_args``): the problems, [] when valid.
+ArgsCheck = Callable[[str, dict[str, Any]], list[str]]
 
-class Governance:
+
+class Governance(Money):
     settings: Settings
     policy: PolicyStore | None  # set when the gate is on
 
@@ -93,7 +100,7 @@ class Governance:
         return None if budget is None else max(0, budget - job.tokens_used)
 
     def spend(self, job: JobState, task: TaskState | None, calls: list[LLMCall], ch: Changes) -> None:
-        """Record the model calls a result reports, and add their tokens to the job's total."""
+        """Record the model calls a result reports, and add their tokens and cost to the job's total."""
         for call in calls:
             ch.llm_calls.append(
                 {
@@ -106,6 +113,7 @@ class Governance:
             )
             job.tokens_used += call.tokens
             job.dirty = True
+        self.charge(job, calls, ch)  # their cost: the job's, its tenant's day's (money.py)
 
     def over_budget(self, job: JobState, ch: Changes) -> bool:
         """Fail a running job whose model calls went past the policy's job.max_tokens."""
@@ -133,14 +141,23 @@ class Governance:
         rule: str,
         reason: str,
         decided_by: str | None = None,
+        args_edit: dict[str, Any] | None = None,
     ) -> None:
         record = {"attempt": task.attempt, "decision": decision, "rule": rule, "reason": reason}
         tool = task.tool
         ch.metrics.append(lambda: metrics.POLICY_DECISIONS.labels(decision, tool).inc())
         ch.decisions.append(
-            {"job_id": job.id, "task_id": task.id, "created_at": ch.now, "decided_by": decided_by, **record}
+            {
+                "job_id": job.id,
+                "task_id": task.id,
+                "created_at": ch.now,
+                "decided_by": decided_by,
+                "args_edit": args_edit,
+                **record,
+            }
         )
         data = {"key": task.key, **record} | ({"decided_by": decided_by} if decided_by else {})
+        data |= {"args_edit": args_edit} if args_edit else {}
         ch.events.append(EventDraft(job_id=job.id, task_id=task.id, type="policy.decision", data=data))
 
     def answer(
@@ -152,17 +169,47 @@ class Governance:
         approve: bool,
         comment: str,
         by: str | None = None,
-    ) -> None:
+        args: dict[str, Any] | None = None,
+        check_args: ArgsCheck | None = None,
+    ) -> bool:
         """A person's answer to a task awaiting approval (the caller checked its state); ``by`` names
-        the API key that gave it (None while the API runs open)."""
+        the API key that gave it (None while the API runs open). An approval may change the task's
+        ``args``: checked by ``check_args`` (the tool's schema) and the policy first, refused with
+        ``AnswerInvalid`` or ``PolicyRefused`` (nothing changes); True when the args were changed."""
         verdict = "approved" if approve else "rejected"
-        self._decision(job, task, ch, verdict, "human", comment or verdict, by)
+        edit = None
+        if approve and args is not None and args != task.args:
+            self._check_edit(job, task, args, check_args)
+            edit = {"original": task.args, "edited": args}
+            task.args = args
+        self._decision(job, task, ch, verdict, "human", comment or verdict, by, edit)
         if approve:
             self._dispatch(job, task, ch)
         else:
             error = f"rejected by a reviewer: {comment}" if comment else "rejected by a reviewer"
             self._task(job, task, TaskStatus.failed, ch, error=error)
         self.advance(job, ch)
+        return edit is not None
+
+    def _check_edit(
+        self, job: JobState, task: TaskState, args: dict[str, Any], check_args: ArgsCheck | None
+    ) -> None:
+        """Edited args as the task would run them: valid for the tool, and allowed by the policy."""
+        try:
+            resolved = refs.resolve(args, {d: job.tasks[d].output for d in task.depends_on})
+        except RefMissing as exc:
+            raise AnswerInvalid([f"args: {exc}"]) from exc
+        if check_args is not None and (problems := check_args(task.tool, resolved)):
+            raise AnswerInvalid(problems)
+        if self.policy is None:
+            return
+        decision = self.policy.engine.decide(self.settings.policy_mode, task.tool, resolved)
+        if not decision.allowed:
+            raise PolicyRefused(
+                f"the edited args break the policy ({decision.rule}): {decision.reason}; "
+                "the task still awaits approval",
+                rule=decision.rule,
+            )
 
     def expire_approval(self, job: JobState, task: TaskState, ch: Changes, timeout_s: float) -> None:
         rule = f"environments.{self.settings.policy_mode}.approval_timeout_s"

@@ -60,10 +60,15 @@ def first_messages(
     context: dict[str, Any],
     priority: int,
     plan: PlanSpec | None = None,
+    money_left: float | None = None,
 ) -> tuple[tuple[str, Message], ...]:
-    """What starts a job: job.created for the planner, or its submitted plan for the Orchestrator."""
+    """What starts a job: job.created for the planner (with the US dollars its calls may cost), or
+    its submitted plan for the Orchestrator."""
     if plan is None:
-        return ((names.JOBS, JobCreated(job_id=job_id, goal=goal, context=context, priority=priority)),)
+        created = JobCreated(
+            job_id=job_id, goal=goal, context=context, priority=priority, money_left=money_left
+        )
+        return ((names.JOBS, created),)
     return (
         (names.ORCHESTRATOR, PlanStarted(job_id=job_id, planner=EXPLICIT)),
         (names.ORCHESTRATOR, PlanCreated(job_id=job_id, plan=plan, planner=EXPLICIT)),

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -14,7 +14,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from planwright.core import logs, metrics, names, tracing
+from planwright.core import budget, logs, metrics, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.engine import Writer
@@ -25,6 +25,7 @@ from planwright.core.db.schema import (
     critic_verdicts,
     jobs,
     llm_calls,
+    llm_spend,
     outbox,
     plans,
     policy_decisions,
@@ -34,8 +35,10 @@ from planwright.core.db.schema import events as event_log
 from planwright.core.db.writes import (
     Change,
     Part,
+    Tally,
     VersionConflict,
     insert_rows,
+    tally_rows,
     update_rows,
     write_together,
 )
@@ -49,7 +52,9 @@ from planwright.core.settings import Settings
 from planwright.core.states import JOB_TERMINAL, JobStatus, TaskStatus
 from planwright.services.api.orchestrator.apply import Applier
 from planwright.services.api.orchestrator.cache import JobCache
+from planwright.services.api.orchestrator.governance import ArgsCheck
 from planwright.services.api.orchestrator.intake import Intake, NewJob, first_messages
+from planwright.services.api.orchestrator.money import SPEND_KEYS
 from planwright.services.api.orchestrator.state import (
     Changes,
     JobState,
@@ -78,12 +83,16 @@ class Orchestrator:
         feed: EventFeed,
         settings: Settings,
         policy: PolicyStore | None = None,
+        *,
+        budgets: PolicyStore | None = None,
     ) -> None:
+        """``policy`` when the gate is on; ``budgets``: the policy file for its money limits, which
+        apply with the gate off too (the policy's when None)."""
         self.engine = engine
         self.bus = bus
         self.outbox = outbox
         self.feed = feed
-        self.applier = Applier(settings, policy)
+        self.applier = Applier(settings, policy, budgets)
         self._write = asyncio.Lock()
         # The metrics and spans of the transaction in progress, for after it commits.
         self._counted: list[Callable[[], None]] = []
@@ -110,6 +119,10 @@ class Orchestrator:
         await self.writer.close()
         await self.intake.writer.close()
 
+    def forget(self, job_ids: Iterable[UUID]) -> None:
+        """Drop jobs that retention deleted from memory (it holds finished jobs only by exception)."""
+        self._cache.drop(job_ids)
+
     async def create_job(self, goal: str, context: dict[str, Any], priority: int) -> UUID:
         """Store a new job (see ``submit_job``); returns its id."""
         return (await self.submit_job(goal, context, priority)).id
@@ -128,6 +141,7 @@ class Orchestrator:
         for the planner, or, with ``plan`` (already validated), that plan for the Orchestrator itself.
         With ``idempotency`` (key, request digest) the key is stored in it too (unique per tenant)."""
         job_id = uuid.uuid4()
+        money = None if plan is not None else await self._money_to_plan(tenant)
         # Called inside the POST /jobs span: the job's trace is that span's, and its root.
         trace_id, trace_parent = tracing.current_ids()
         job = NewJob(
@@ -138,7 +152,7 @@ class Orchestrator:
             created_at=utcnow(),
             trace_id=trace_id,
             trace_parent=trace_parent,
-            messages=first_messages(job_id, goal, context, priority, plan),
+            messages=first_messages(job_id, goal, context, priority, plan, money),
             tenant=tenant,
             idempotency=idempotency,
             plan=plan,
@@ -163,9 +177,19 @@ class Orchestrator:
 
         await self._transact(work)
 
-    async def answer_task(self, task_id: UUID, *, approve: bool, comment: str, by: str | None = None) -> UUID:
-        """A person (the API key named ``by``) approves or rejects a task awaiting approval; returns
-        its job id."""
+    async def answer_task(
+        self,
+        task_id: UUID,
+        *,
+        approve: bool,
+        comment: str,
+        by: str | None = None,
+        args: dict[str, Any] | None = None,
+        check_args: ArgsCheck | None = None,
+    ) -> UUID:
+        """A person (the API key named ``by``) approves or rejects a task awaiting approval, an
+        approval perhaps with edited ``args`` (see ``Governance.answer``); returns its job id."""
+        edited: list[TaskState] = []
 
         def act(job: JobState, task: TaskState, ch: Changes) -> None:
             if task.status is not TaskStatus.awaiting_approval or job.status is not JobStatus.running:
@@ -173,7 +197,29 @@ class Orchestrator:
                     f"task {task_id} is {task.status.value}; only a task awaiting approval can be "
                     f"{'approved' if approve else 'rejected'}"
                 )
-            self.applier.answer(job, task, ch, approve=approve, comment=comment, by=by)
+            check = check_args
+            if self.applier.answer(
+                job, task, ch, approve=approve, comment=comment, by=by, args=args, check_args=check
+            ):
+                edited.append(task)
+
+        async def store_args(conn: AsyncConnection) -> None:
+            # tasks.args is written only here (the batch writes carry each task's state, not its args).
+            for task in edited:
+                await conn.execute(sa.update(tasks).where(tasks.c.id == task.id).values(args=task.args))
+
+        return await self._on_task(task_id, act, then=store_args)
+
+    async def give_input(self, task_id: UUID, answer: Any, *, by: str | None = None) -> UUID:
+        """A person (the API key named ``by``) answers an ask_human task awaiting input; returns its
+        job id. ``AnswerInvalid`` (422) when the answer does not fit the question's schema or choices."""
+
+        def act(job: JobState, task: TaskState, ch: Changes) -> None:
+            if task.status is not TaskStatus.awaiting_input or job.status is not JobStatus.running:
+                raise InvalidTransition(
+                    f"task {task_id} is {task.status.value}; only a task awaiting input can be answered"
+                )
+            self.applier.give_input(job, task, ch, answer=answer, by=by)
 
         return await self._on_task(task_id, act)
 
@@ -193,8 +239,15 @@ class Orchestrator:
 
         return await self._on_task(task_id, act)
 
-    async def _on_task(self, task_id: UUID, act: Callable[[JobState, TaskState, Changes], None]) -> UUID:
-        """Run a person's action on one task with its job locked; returns the job id."""
+    async def _on_task(
+        self,
+        task_id: UUID,
+        act: Callable[[JobState, TaskState, Changes], None],
+        *,
+        then: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    ) -> UUID:
+        """Run a person's action on one task with its job locked (and ``then``, in the same
+        transaction); returns the job id."""
         found: list[UUID] = []
 
         async def work(conn: AsyncConnection) -> list[Event]:
@@ -208,6 +261,8 @@ class Orchestrator:
             ch = Changes(now=utcnow())
             with within(states[job_id], task):
                 act(states[job_id], task, ch)
+            if then is not None:
+                await then(conn)
             return await self._persist(conn, states.values(), ch)
 
         await self._transact(work)
@@ -227,6 +282,24 @@ class Orchestrator:
             if task is None or task.status is not TaskStatus.awaiting_approval:
                 return False
             self.applier.expire_approval(job, task, ch, timeout_s)
+            return True
+
+        return await self._sweep(due, act)
+
+    async def expire_inputs(self) -> int:
+        """Fail ask_human tasks whose question went unanswered past the policy's input_timeout_s."""
+        if (timeout_s := self.applier.input_timeout_s()) is None:
+            return 0
+        due = sa.select(tasks.c.job_id, tasks.c.id.label("task_id")).where(
+            tasks.c.status == TaskStatus.awaiting_input.value,
+            tasks.c.updated_at < utcnow() - timedelta(seconds=timeout_s),
+        )
+
+        def act(job: JobState, row: Any, ch: Changes) -> bool:
+            task = job.task_by_id(row.task_id)
+            if task is None or task.status is not TaskStatus.awaiting_input:
+                return False
+            self.applier.expire_input(job, task, ch, timeout_s)
             return True
 
         return await self._sweep(due, act)
@@ -272,7 +345,8 @@ class Orchestrator:
 
         async def work(conn: AsyncConnection) -> list[Event]:
             ch = Changes(now=utcnow())
-            states = await self._load(conn, (d.message.job_id for d in deliveries))
+            charged = {d.message.job_id for d in deliveries if getattr(d.message, "llm_calls", None)}
+            states = await self._load(conn, (d.message.job_id for d in deliveries), charged)
             touched: dict[UUID, JobState] = {}  # in order of their first message
             for d in deliveries:
                 job = states.get(d.message.job_id)
@@ -361,12 +435,36 @@ class Orchestrator:
 
             await announce(self.feed, self.outbox, committed, self._pending, follows, meanwhile=bookkeeping)
 
-    async def _load(self, conn: AsyncConnection, job_ids: Iterable[UUID]) -> dict[UUID, JobState]:
+    async def _load(
+        self, conn: AsyncConnection, job_ids: Iterable[UUID], charged: Collection[UUID] = ()
+    ) -> dict[UUID, JobState]:
+        """Load the jobs; ``charged``: those whose messages report model calls (their tenants' spend
+        today is read again, if a daily budget applies to them)."""
         states = await load_jobs(
             conn, job_ids, self._cache, sole_writer=self._sole_writer, optimistic=self._optimistic
         )
         self._held.update(states)
+        if self.applier.daily_budgets():
+            day = budget.utc_day(utcnow())
+            book, limited = self.applier.day_spend, self.applier.daily_cost_usd
+            tenants = {j.tenant for j in states.values() if limited(j.tenant) is not None}
+            fresh = {states[i].tenant for i in charged if i in states}
+            await book.read(conn, (t for t in tenants if t in fresh or book.stale(t, day)), day)
         return states
+
+    async def _money_to_plan(self, tenant: str) -> float | None:
+        """What a new job's planner may spend: the job's budget, or less if its tenant's day is
+        nearly spent (read if not known lately; only for the LLM planner under a daily budget)."""
+        applier, now = self.applier, utcnow()
+        day = budget.utc_day(now)
+        if (
+            applier.settings.planner_mode == "llm"
+            and applier.daily_cost_usd(tenant) is not None
+            and applier.day_spend.stale(tenant, day)
+        ):
+            async with self.engine.connect() as conn:
+                await applier.day_spend.read(conn, [tenant], day)
+        return applier.money_left_for(0.0, tenant, now)
 
     async def _persist(self, conn: AsyncConnection, states: Iterable[JobState], ch: Changes) -> list[Event]:
         if ch.events and not self._sole_writer:
@@ -386,6 +484,7 @@ class Orchestrator:
             (llm_calls, ch.llm_calls, False),
         ]
         updates: list[Change] = [(jobs, job_updates, "id"), (tasks, task_updates, "id")]
+        tally: Tally = (llm_spend, list(ch.spend.values()), SPEND_KEYS)
         if isinstance(self.outbox, OutboxRelay):
             # Postgres: every write of the batch in one statement, one round trip instead of one per
             # table (write_together answers None where it cannot: then one by one, below).
@@ -399,12 +498,12 @@ class Orchestrator:
                 # Outside a transaction (unless loading a job began one): one statement, all or
                 # nothing, written only if no job's version moved since this process wrote it.
                 written = await write_together(
-                    conn, parts, updates, own_statement=True, guard=(jobs, "version")
+                    conn, parts, updates, own_statement=True, guard=(jobs, "version"), tallies=[tally]
                 )
                 if written is None:
                     raise _TooLarge
             else:
-                written = await write_together(conn, parts, updates)
+                written = await write_together(conn, parts, updates, tallies=[tally])
             if written is not None:
                 self._pending.extend(Pending(list(ch.outbox), written[-2]))
                 return stored_events(ch.events, written[-1], now)
@@ -412,6 +511,7 @@ class Orchestrator:
             await insert_rows(conn, table, rows)
         for table, rows, key in updates:
             await update_rows(conn, table, rows, key=key)
+        await tally_rows(conn, *tally)
         self._pending.extend(await self.outbox.write(conn, ch.outbox))
         return await append_events(conn, ch.events)
 

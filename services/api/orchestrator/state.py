@@ -78,6 +78,9 @@ class JobState:
     finished_at: datetime | None = None
     reopened_at: datetime | None = None
     tokens_used: int = 0
+    cost_usd: float = 0.0  # what its stored model calls cost (job.max_cost_usd)
+    tenant: str = "default"  # whose job: its tenant's daily budget applies
+    replans: int = 0  # replan rounds used (REPLAN_MAX_ROUNDS)
     created_at: datetime | None = None
     trace_parent: str | None = None  # the root span of the job's trace (W3C traceparent), if traced
     version: int = 0  # jobs.version as loaded or last written by this process
@@ -86,6 +89,8 @@ class JobState:
     last_event: int | None = None
     dirty: bool = False
     new_tasks: list[tuple[int, TaskState]] = field(default_factory=list)  # (position, task)
+    # Tasks a new plan version superseded: out of ``tasks`` (the live plan), their rows still to write.
+    retired: list[TaskState] = field(default_factory=list)
 
     @property
     def trace(self) -> dict[str, str]:
@@ -99,12 +104,18 @@ class JobState:
         return None
 
     def changed(self) -> bool:
-        return self.dirty or bool(self.new_tasks) or any(t.dirty for t in self.tasks.values())
+        return (
+            self.dirty
+            or bool(self.new_tasks)
+            or bool(self.retired)
+            or any(t.dirty for t in self.tasks.values())
+        )
 
     def settle(self) -> None:
         """After a commit: what was written is no longer a change."""
         self.dirty = False
         self.new_tasks.clear()
+        self.retired.clear()
         for t in self.tasks.values():
             t.dirty = False
 
@@ -121,6 +132,8 @@ class Changes:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     llm_calls: list[dict[str, Any]] = field(default_factory=list)
+    # llm_spend rows to add to, one per (tenant, UTC day, provider, model) (orchestrator/money.py).
+    spend: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     # Metrics to count once the transaction commits (a rolled-back batch counts nothing).
     metrics: list[Callable[[], None]] = field(default_factory=list)
     # Spans begun for this batch, ended (and so exported) once it commits; a rolled-back batch's
@@ -192,14 +205,19 @@ async def _load(conn: AsyncConnection, ids: list[UUID]) -> dict[UUID, JobState]:
             finished_at=r.finished_at,
             reopened_at=as_utc(r.reopened_at) if r.reopened_at else None,
             tokens_used=r.tokens_used,
+            cost_usd=r.cost_usd,
+            tenant=r.tenant,
+            replans=r.replans,
             created_at=as_utc(r.created_at),
             trace_parent=r.trace_parent,
             version=r.version,
         )
         for r in job_rows
     }
+    # The live plan only: a superseded task (replaced by a later plan version) is history.
+    live = tasks.c.status != sa.literal_column(f"'{TaskStatus.superseded.value}'")
     task_rows = await conn.execute(
-        sa.select(tasks).where(tasks.c.job_id.in_(ids)).order_by(tasks.c.job_id, tasks.c.position)
+        sa.select(tasks).where(tasks.c.job_id.in_(ids), live).order_by(tasks.c.job_id, tasks.c.position)
     )
     for r in task_rows:
         states[r.job_id].tasks[r.key] = TaskState(
@@ -246,6 +264,8 @@ def changed_rows(states: Iterable[JobState], now: datetime) -> tuple[Rows, Rows,
                     "finished_at": job.finished_at,
                     "reopened_at": job.reopened_at,
                     "tokens_used": job.tokens_used,
+                    "cost_usd": job.cost_usd,
+                    "replans": job.replans,
                 }
             )
         new_ids = {t.id for _, t in job.new_tasks}
@@ -270,7 +290,7 @@ def changed_rows(states: Iterable[JobState], now: datetime) -> tuple[Rows, Rows,
             )
         task_updates.extend(
             {"id": t.id, **t.values(), "updated_at": now}
-            for t in job.tasks.values()
+            for t in (*job.tasks.values(), *job.retired)
             if t.dirty and t.id not in new_ids
         )
     return task_inserts, job_updates, task_updates

@@ -8,10 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from planwright.core import retention
+from planwright.core.errors import NotFound
 from planwright.core.states import JobStatus
-from planwright.services.api import idempotency, limits, plans, queries, schemas
+from planwright.services.api import idempotency, limits, plan_history, plans, queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
+from planwright.services.runtime import Runtime
 
 router = APIRouter(tags=["jobs"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -117,16 +120,26 @@ async def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=schemas.JobDetail, responses=_ERRORS)
 async def get_job(job_id: UUID, request: Request) -> Response:
-    """The job with its task counts, model usage, current plan and trace."""
+    """The job with its task counts, model usage and cost (and budget), current plan and trace."""
     runtime = runtime_of(request)
     jaeger_url, tenant = runtime.settings.jaeger_url, tenant_of(request)
-    return _json(await runtime.reads.run(lambda conn: queries.get_job(conn, job_id, jaeger_url, tenant)))
+    detail = await runtime.reads.run(lambda conn: queries.get_job(conn, job_id, jaeger_url, tenant))
+    if (budget := runtime.orchestrator.applier.max_cost_usd()) is not None:
+        detail.budget_usd = budget[0]
+    return _json(detail)
 
 
 @router.get("/jobs/{job_id}/tasks", response_model=list[schemas.TaskOut], responses=_ERRORS)
 async def list_tasks(job_id: UUID, conn: ConnDep, request: Request) -> list[schemas.TaskOut]:
     """The job's tasks in plan order, with status, attempt, output and error."""
     return await queries.list_tasks(conn, job_id, tenant_of(request))
+
+
+@router.get("/jobs/{job_id}/plans", response_model=list[schemas.PlanVersionOut], responses=_ERRORS)
+async def list_plans(job_id: UUID, conn: ConnDep, request: Request) -> list[schemas.PlanVersionOut]:
+    """The job's plan versions, oldest first: who made each (planner) and why (reason: the failure
+    that led to a replan), its tasks, and its diff against the version before (docs/api.md)."""
+    return await plan_history.list_plans(conn, job_id, tenant_of(request))
 
 
 @router.get("/jobs/{job_id}/llm-calls", response_model=list[schemas.LLMCallOut], responses=_ERRORS)
@@ -147,5 +160,25 @@ async def cancel_job(job_id: UUID, runtime: RuntimeDep, request: Request) -> sch
         async with runtime.engine.connect() as conn:
             await queries.job_status(conn, job_id, tenant)  # another tenant's job: 404
     await runtime.orchestrator.cancel_job(job_id)
+    async with runtime.engine.connect() as conn:
+        return await queries.get_job(conn, job_id, runtime.settings.jaeger_url, tenant)
+
+
+@router.post("/jobs/{job_id}/pin", response_model=schemas.JobDetail, responses=_ERRORS)
+async def pin_job(job_id: UUID, runtime: RuntimeDep, request: Request) -> schemas.JobDetail:
+    """Keep the job whatever its age: retention (RETENTION_DAYS, ``planwright prune``) skips it."""
+    return await _pin(runtime, job_id, tenant_of(request), pinned=True)
+
+
+@router.delete("/jobs/{job_id}/pin", response_model=schemas.JobDetail, responses=_ERRORS)
+async def unpin_job(job_id: UUID, runtime: RuntimeDep, request: Request) -> schemas.JobDetail:
+    """Undo a pin: the job is deleted with the others once it is older than the retention."""
+    return await _pin(runtime, job_id, tenant_of(request), pinned=False)
+
+
+async def _pin(runtime: Runtime, job_id: UUID, tenant: str | None, *, pinned: bool) -> schemas.JobDetail:
+    async with runtime.engine.begin() as conn:
+        if not await retention.set_pinned(conn, job_id, tenant, pinned):
+            raise NotFound(f"job {job_id} not found")  # (or another tenant's)
     async with runtime.engine.connect() as conn:
         return await queries.get_job(conn, job_id, runtime.settings.jaeger_url, tenant)

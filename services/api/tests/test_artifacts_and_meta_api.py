@@ -85,7 +85,7 @@ async def test_missing_artifact_bytes_are_a_clear_404(client, runtime, demo_goal
 
 async def test_tools_lists_every_tool_with_schemas(client):
     tools = {t["name"]: t for t in (await client.get("/tools")).json()["tools"]}
-    built_ins = {"text_generate", "file_write_artifact", "text_summarize", "http_fetch"}
+    built_ins = {"text_generate", "file_write_artifact", "text_summarize", "http_fetch", "ask_human"}
     # The example plugin is installed in the test environment: its entry point adds two tools.
     assert set(tools) == built_ins | {"example.greet", "example.word_count"}
     assert {tools[name]["source"] for name in built_ins} == {"builtin"}

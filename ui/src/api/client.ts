@@ -16,6 +16,7 @@ export type JobCreate = Schemas["JobCreate"];
 export type Session = Schemas["SessionOut"];
 /** A policy decision; `decided_by` names the key that approved or rejected (null: the gate, or open). */
 export type Decision = Schemas["DecisionOut"];
+export type PlanVersion = Schemas["PlanVersionOut"];
 
 /**
  * The API's base URL: same origin by default (the FastAPI app serves this UI at `/`).

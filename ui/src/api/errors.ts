@@ -19,6 +19,8 @@ const FRIENDLY_CODES: Record<string, string> = {
   validation_error: "Please check the form",
   invalid_transition: "Not possible right now",
   plan_invalid: "The planner refused this goal",
+  answer_invalid: "The answer does not fit",
+  policy_refused: "The policy refuses these arguments",
   policy_unavailable: "The policy is unavailable",
   invalid_last_event_id: "The live view could not resume",
   method_not_allowed: "Not allowed",

@@ -83,7 +83,7 @@ export interface paths {
         };
         /**
          * Get Job
-         * @description The job with its task counts, model usage, current plan and trace.
+         * @description The job with its task counts, model usage and cost (and budget), current plan and trace.
          */
         get: operations["get_job_jobs__job_id__get"];
         put?: never;
@@ -106,6 +106,27 @@ export interface paths {
          * @description The job's tasks in plan order, with status, attempt, output and error.
          */
         get: operations["list_tasks_jobs__job_id__tasks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Plans
+         * @description The job's plan versions, oldest first: who made each (planner) and why (reason: the failure
+         *     that led to a replan), its tasks, and its diff against the version before (docs/api.md).
+         */
+        get: operations["list_plans_jobs__job_id__plans_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -149,6 +170,30 @@ export interface paths {
          */
         post: operations["cancel_job_jobs__job_id__cancel_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{job_id}/pin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pin Job
+         * @description Keep the job whatever its age: retention (RETENTION_DAYS, ``planwright prune``) skips it.
+         */
+        post: operations["pin_job_jobs__job_id__pin_post"];
+        /**
+         * Unpin Job
+         * @description Undo a pin: the job is deleted with the others once it is older than the retention.
+         */
+        delete: operations["unpin_job_jobs__job_id__pin_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -219,8 +264,9 @@ export interface paths {
         put?: never;
         /**
          * Approve
-         * @description Let a task awaiting approval run; 409 if it is not awaiting approval. The decision records
-         *     the name of the API key that made it.
+         * @description Let a task awaiting approval run, with edited ``args`` if given; 409 if it is not awaiting
+         *     approval. The decision records the name of the API key that made it, and both versions of
+         *     edited args (``args_edit``).
          */
         post: operations["approve_tasks__task_id__approve_post"];
         delete?: never;
@@ -243,6 +289,28 @@ export interface paths {
          * @description Fail a task awaiting approval with the comment; its dependents are skipped and the job fails.
          */
         post: operations["reject_tasks__task_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{task_id}/input": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give Input
+         * @description Answer an ask_human task awaiting input: it succeeds with ``{"answer", "text"}`` as its output
+         *     and its dependents run. 422 saying what is wrong when the answer does not fit the question's
+         *     schema or choices; 409 if the task is not awaiting input. Records the API key that answered.
+         */
+        post: operations["give_input_tasks__task_id__input_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -449,6 +517,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Usage
+         * @description Model spend and tokens per UTC day, model, tenant and job, with totals, over at most 366 days
+         *     (default: the last 30). A key sees its own tenant's; an admin key, every tenant's (or ``tenant``'s).
+         */
+        get: operations["get_usage_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -461,6 +550,39 @@ export interface components {
              * @default
              */
             comment: string;
+        };
+        /** ApproveIn */
+        ApproveIn: {
+            /**
+             * Comment
+             * @description Why; recorded with the decision.
+             * @default
+             */
+            comment: string;
+            /**
+             * Args
+             * @description Edited args to run the task with: checked against the tool's schema (422) and the policy (422 naming the rule; the task still awaits approval); both versions are recorded.
+             */
+            args?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** ArgsEditOut */
+        ArgsEditOut: {
+            /**
+             * Original
+             * @description The args as planned.
+             */
+            original: {
+                [key: string]: unknown;
+            };
+            /**
+             * Edited
+             * @description The args the person approved; the task runs with these.
+             */
+            edited: {
+                [key: string]: unknown;
+            };
         };
         /** ArtifactOut */
         ArtifactOut: {
@@ -509,9 +631,11 @@ export interface components {
             reason: string;
             /**
              * Decided By
-             * @description The name of the API key that approved or rejected (null: the gate, or an open API).
+             * @description The name of the API key that approved, rejected or answered an ask_human question (null: the gate, or an open API).
              */
             decided_by?: string | null;
+            /** @description An approval that changed the task's args: both versions (null otherwise). */
+            args_edit?: components["schemas"]["ArgsEditOut"] | null;
             /**
              * Created At
              * Format: date-time
@@ -572,7 +696,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "job.created" | "job.planning" | "job.running" | "job.succeeded" | "job.failed" | "job.cancelled" | "plan.created" | "task.pending" | "task.ready" | "task.awaiting_approval" | "task.queued" | "task.running" | "task.progress" | "task.reviewing" | "task.retrying" | "task.succeeded" | "task.failed" | "task.blocked" | "task.skipped" | "task.cancelled" | "critic.verdict" | "policy.decision";
+            type: "job.created" | "job.planning" | "job.running" | "job.succeeded" | "job.failed" | "job.cancelled" | "plan.progress" | "plan.created" | "plan.replanned" | "task.pending" | "task.ready" | "task.awaiting_approval" | "task.awaiting_input" | "task.queued" | "task.running" | "task.progress" | "task.reviewing" | "task.retrying" | "task.succeeded" | "task.failed" | "task.blocked" | "task.skipped" | "task.cancelled" | "task.superseded" | "critic.verdict" | "policy.decision";
             /** Task Id */
             task_id?: string | null;
             /**
@@ -590,10 +714,25 @@ export interface components {
              */
             created_at: string;
         };
+        /** FieldChange */
+        FieldChange: {
+            /** Before */
+            before: unknown;
+            /** After */
+            after: unknown;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** InputIn */
+        InputIn: {
+            /**
+             * Answer
+             * @description The answer: valid against the question's schema, one of its choices, or (with neither) text. Bounded: 32,000 bytes as JSON, 16 levels deep.
+             */
+            answer: unknown;
         };
         /** JobCreate */
         JobCreate: {
@@ -657,6 +796,17 @@ export interface components {
             /** @description Model calls of the whole job. */
             usage?: components["schemas"]["UsageOut"];
             /**
+             * Cost Usd
+             * @description What its stored model calls cost (US dollars): checked against the budget.
+             * @default 0
+             */
+            cost_usd: number;
+            /**
+             * Budget Usd
+             * @description The policy's job.max_cost_usd, when one applies (GET /jobs/{id} only).
+             */
+            budget_usd?: number | null;
+            /**
              * Trace Id
              * @description The job's OpenTelemetry trace (null when tracing was off when it was submitted).
              */
@@ -666,6 +816,12 @@ export interface components {
              * @description The trace in Jaeger's UI, when JAEGER_URL is set.
              */
             trace_url?: string | null;
+            /**
+             * Pinned
+             * @description Kept by retention whatever its age (POST and DELETE /jobs/{id}/pin).
+             * @default false
+             */
+            pinned: boolean;
             plan: components["schemas"]["PlanOut"] | null;
             /** @description null until the job has finished (succeeded, failed or cancelled). */
             result?: components["schemas"]["JobResult"] | null;
@@ -704,6 +860,17 @@ export interface components {
             /** @description Model calls of the whole job. */
             usage?: components["schemas"]["UsageOut"];
             /**
+             * Cost Usd
+             * @description What its stored model calls cost (US dollars): checked against the budget.
+             * @default 0
+             */
+            cost_usd: number;
+            /**
+             * Budget Usd
+             * @description The policy's job.max_cost_usd, when one applies (GET /jobs/{id} only).
+             */
+            budget_usd?: number | null;
+            /**
              * Trace Id
              * @description The job's OpenTelemetry trace (null when tracing was off when it was submitted).
              */
@@ -713,6 +880,12 @@ export interface components {
              * @description The trace in Jaeger's UI, when JAEGER_URL is set.
              */
             trace_url?: string | null;
+            /**
+             * Pinned
+             * @description Kept by retention whatever its age (POST and DELETE /jobs/{id}/pin).
+             * @default false
+             */
+            pinned: boolean;
         };
         /** JobPage */
         JobPage: {
@@ -872,6 +1045,18 @@ export interface components {
              */
             created_at: string;
         };
+        /**
+         * PlanDiffOut
+         * @description How a plan version differs from the one before it, by task key.
+         */
+        PlanDiffOut: {
+            /** Added */
+            added: string[];
+            /** Removed */
+            removed: string[];
+            /** Changed */
+            changed: components["schemas"]["TaskChangeOut"][];
+        };
         /** PlanOut */
         PlanOut: {
             /** Version */
@@ -906,6 +1091,27 @@ export interface components {
             depends_on: string[];
             /** Critic Required */
             critic_required: boolean;
+        };
+        /** PlanVersionOut */
+        PlanVersionOut: {
+            /** Version */
+            version: number;
+            /** Planner */
+            planner: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Tasks */
+            tasks: components["schemas"]["PlanTask"][];
+            /**
+             * Reason
+             * @description Why this version was made: null for the first plan.
+             */
+            reason: string | null;
+            /** @description Against the version before (null for the first). */
+            diff: components["schemas"]["PlanDiffOut"] | null;
         };
         /** PolicyOut */
         PolicyOut: {
@@ -1020,6 +1226,18 @@ export interface components {
             /** Scopes */
             scopes: string[];
         };
+        /** TaskChangeOut */
+        TaskChangeOut: {
+            /** Key */
+            key: string;
+            /**
+             * Fields
+             * @description Each field that differs (title, description, tool, args, depends_on, critic_required).
+             */
+            fields: {
+                [key: string]: components["schemas"]["FieldChange"];
+            };
+        };
         /** TaskCounts */
         TaskCounts: {
             /** Total */
@@ -1075,6 +1293,12 @@ export interface components {
             /** Critic Required */
             critic_required: boolean;
             status: components["schemas"]["TaskStatus"];
+            /**
+             * Plan Version
+             * @description The plan version that added the task.
+             * @default 1
+             */
+            plan_version: number;
             /** Attempt */
             attempt: number;
             /** Reworks */
@@ -1144,7 +1368,7 @@ export interface components {
          * TaskStatus
          * @enum {string}
          */
-        TaskStatus: "pending" | "ready" | "awaiting_approval" | "queued" | "running" | "reviewing" | "succeeded" | "failed" | "blocked" | "skipped" | "cancelled";
+        TaskStatus: "pending" | "ready" | "awaiting_approval" | "awaiting_input" | "queued" | "running" | "reviewing" | "succeeded" | "failed" | "blocked" | "skipped" | "cancelled" | "superseded";
         /** ToolOut */
         ToolOut: {
             /** Name */
@@ -1178,6 +1402,99 @@ export interface components {
              * @description The MCP servers of config/mcp.yaml, in file order.
              */
             servers: components["schemas"]["ServerStatusOut"][];
+        };
+        /** UsageDay */
+        UsageDay: {
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Unpriced Calls
+             * @description Calls whose model is not in the price table (no cost).
+             * @default 0
+             */
+            unpriced_calls: number;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /**
+             * Day
+             * Format: date
+             * @description A UTC day.
+             */
+            day: string;
+        };
+        /** UsageJob */
+        UsageJob: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Tenant */
+            tenant: string;
+            /**
+             * Goal
+             * @description The first 200 characters.
+             */
+            goal: string;
+            status: components["schemas"]["JobStatus"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Tokens Used */
+            tokens_used: number;
+        };
+        /** UsageModel */
+        UsageModel: {
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Unpriced Calls
+             * @description Calls whose model is not in the price table (no cost).
+             * @default 0
+             */
+            unpriced_calls: number;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /** Provider */
+            provider: string;
+            /** Model */
+            model: string;
         };
         /**
          * UsageOut
@@ -1217,6 +1534,109 @@ export interface components {
              * @default 0
              */
             mock_calls: number;
+        };
+        /**
+         * UsageReport
+         * @description GET /usage: spend per UTC day (every day of the range), per model, per tenant and the jobs that
+         *     cost most, and the totals.
+         */
+        UsageReport: {
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            /**
+             * Tenant
+             * @description Whose usage: null for every tenant's (admin or open API).
+             */
+            tenant: string | null;
+            totals: components["schemas"]["UsageTotals"];
+            /** Days */
+            days: components["schemas"]["UsageDay"][];
+            /**
+             * Models
+             * @description Most expensive first.
+             */
+            models: components["schemas"]["UsageModel"][];
+            /**
+             * Tenants
+             * @description Most expensive first.
+             */
+            tenants: components["schemas"]["UsageTenant"][];
+            /**
+             * Jobs
+             * @description Jobs created in the range, most expensive first (top N).
+             */
+            jobs: components["schemas"]["UsageJob"][];
+        };
+        /** UsageTenant */
+        UsageTenant: {
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Unpriced Calls
+             * @description Calls whose model is not in the price table (no cost).
+             * @default 0
+             */
+            unpriced_calls: number;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /** Tenant */
+            tenant: string;
+        };
+        /**
+         * UsageTotals
+         * @description Model calls, tokens and estimated cost (US dollars) added up.
+         */
+        UsageTotals: {
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Unpriced Calls
+             * @description Calls whose model is not in the price table (no cost).
+             * @default 0
+             */
+            unpriced_calls: number;
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
         };
         /** ValidationError */
         ValidationError: {
@@ -1515,6 +1935,46 @@ export interface operations {
             };
         };
     };
+    list_plans_jobs__job_id__plans_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanVersionOut"][];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_llm_calls_jobs__job_id__llm_calls_get: {
         parameters: {
             query?: never;
@@ -1586,6 +2046,86 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    pin_job_jobs__job_id__pin_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unpin_job_jobs__job_id__pin_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1733,7 +2273,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["AnswerIn"] | null;
+                "application/json": components["schemas"]["ApproveIn"] | null;
             };
         };
         responses: {
@@ -1787,6 +2327,59 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["AnswerIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    give_input_tasks__task_id__input_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InputIn"];
             };
         };
         responses: {
@@ -2401,6 +2994,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    get_usage_usage_get: {
+        parameters: {
+            query?: {
+                /** @description First UTC day (default: 29 days before to). */
+                from?: string | null;
+                /** @description Last UTC day, inclusive (default: today). */
+                to?: string | null;
+                /** @description Whose usage: another tenant's needs the admin scope. */
+                tenant?: string | null;
+                /** @description How many of the most expensive jobs. */
+                jobs?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
             };
         };
     };

@@ -31,6 +31,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
               <nav aria-label="Main">
                 <Link href="/">Jobs</Link>
                 <Link href="/tools/">Tools</Link>
+                <Link href="/usage/">Usage</Link>
               </nav>
               <SessionBar />
             </header>

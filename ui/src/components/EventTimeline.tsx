@@ -3,6 +3,7 @@
 import type { JobEvent } from "@/hooks/useJobEvents";
 import { eventTaskKey } from "@/graph/status";
 import { formatClock } from "@/lib/format";
+import { isDelta } from "@/lib/streaming";
 
 /** One line of text saying what an event means (never HTML). */
 export function summarizeEvent(event: JobEvent): string {
@@ -11,6 +12,11 @@ export function summarizeEvent(event: JobEvent): string {
   const parts: string[] = [];
   const key = eventTaskKey(event);
   if (key) parts.push(key + (d["attempt"] !== undefined ? ` #${text(d["attempt"])}` : ""));
+  if (isDelta(event)) {
+    // The model's streamed text (the task panel shows it growing): here only how much came.
+    parts.push(`+${String(d["delta"]).length} characters streamed`);
+    return parts.join(" · ");
+  }
   switch (event.type) {
     case "critic.verdict": {
       const reasons = Array.isArray(d["reasons"]) ? (d["reasons"] as unknown[]).map(text).join("; ") : "";

@@ -82,6 +82,7 @@ export function JobList() {
                   </td>
                   <td>
                     <StatusBadge kind="job" status={job.status} />
+                    {job.pinned ? <span className="muted" title="Pinned: retention keeps it"> 📌</span> : null}
                   </td>
                   <td>
                     <progress

@@ -1,7 +1,7 @@
 "use client";
 
 import type { JobDetail, JobStatus } from "@/api/client";
-import { formatTime, formatUsage } from "@/lib/format";
+import { formatSpend, formatTime, formatUsage } from "@/lib/format";
 import { Section, StatusBadge } from "./Common";
 
 /** The job's goal, live status, progress, model use and times (its error is in the result panel). */
@@ -21,6 +21,12 @@ export function JobSummary({ job, status }: { job: JobDetail; status: JobStatus 
         </dd>
         <dt>Model use</dt>
         <dd data-testid="job-usage">{formatUsage(job.usage)}</dd>
+        {job.cost_usd || job.budget_usd != null ? (
+          <>
+            <dt>Spend</dt>
+            <dd data-testid="job-spend">{formatSpend(job.cost_usd ?? 0, job.budget_usd)}</dd>
+          </>
+        ) : null}
         <dt>Priority</dt>
         <dd>{job.priority}</dd>
         <dt>Created</dt>

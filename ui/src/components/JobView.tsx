@@ -8,14 +8,17 @@ import { useCancelJob, useJob } from "@/hooks/useJob";
 import type { StreamStatus } from "@/hooks/useJobEvents";
 import { useLiveJob } from "@/hooks/useLiveJob";
 import { useMissingScope } from "@/hooks/useSession";
+import { usePlans } from "@/hooks/usePlans";
 import { useTasks } from "@/hooks/useTasks";
 import { foldJobStatus, foldTaskStatuses, initialStatuses } from "@/graph/status";
+import { lastChangeId } from "@/lib/streaming";
 import { isFinishedJob } from "@/lib/wording";
 import { Artifacts } from "./Artifacts";
 import { ErrorNote, Section } from "./Common";
 import { EventTimeline } from "./EventTimeline";
 import { JobSummary } from "./JobSummary";
 import { MockBadge } from "./Mock";
+import { PinToggle } from "./PinToggle";
 import type { PlanGraphTask } from "./PlanGraph";
 import { PlanView } from "./PlanView";
 import { ResultPanel } from "./ResultPanel";
@@ -35,6 +38,7 @@ export function JobView({ jobId }: { jobId: string }) {
   const health = useHealth();
   const tasks = useTasks(jobId);
   const artifacts = useArtifacts(jobId);
+  const plans = usePlans(jobId);
   const { events, status: stream, resume } = useLiveJob(jobId, job.data, job.reload);
   const [selected, setSelected] = useState<string | null>(null);
   const [openArtifact, setOpenArtifact] = useState<string | null>(null);
@@ -49,9 +53,13 @@ export function JobView({ jobId }: { jobId: string }) {
   }, [selected]);
 
   // Reload the resources shortly after events arrive (coalescing bursts) and when the stream ends.
-  const reloaders = useRef({ job: job.reload, tasks: tasks.reload, artifacts: artifacts.reload });
-  reloaders.current = { job: job.reload, tasks: tasks.reload, artifacts: artifacts.reload };
-  const lastId = events.length > 0 ? events[events.length - 1]?.id : undefined;
+  const reloaders = useRef({ job: job.reload, tasks: tasks.reload, artifacts: artifacts.reload, plans: plans.reload });
+  reloaders.current = { job: job.reload, tasks: tasks.reload, artifacts: artifacts.reload, plans: plans.reload };
+  const versions = events.filter((e) => e.type === "plan.created" || e.type === "plan.replanned").length;
+  useEffect(() => {
+    if (versions > 1) reloaders.current.plans(); // a replan: the versions and their diff
+  }, [versions]);
+  const lastId = lastChangeId(events); // streamed text changes nothing: no reload for it
   useEffect(() => {
     if (lastId === undefined) return;
     const timer = setTimeout(() => {
@@ -99,7 +107,8 @@ export function JobView({ jobId }: { jobId: string }) {
   const finished = isFinishedJob(jobStatus);
   // The mock model wrote some of this job's text, or writes it now (the job runs and /healthz says mock).
   const mock = (job.data.usage?.mock_calls ?? 0) > 0 || (!finished && isMockProvider(health));
-  const selectedTask = tasks.data?.find((t) => t.key === selected) ?? null;
+  // The live task of that key (a replan may have replaced an older one with the same key).
+  const selectedTask = [...(tasks.data ?? [])].reverse().find((t) => t.key === selected) ?? null;
 
   return (
     <>
@@ -112,6 +121,7 @@ export function JobView({ jobId }: { jobId: string }) {
           <span className="stream" data-status={stream} role="status" aria-live="polite">
             {STREAM_LABELS[stream]}
           </span>
+          <PinToggle job={job.data} onChanged={reloadAll} />
           {finished ? null : (
             <button
               type="button"
@@ -137,6 +147,7 @@ export function JobView({ jobId }: { jobId: string }) {
         finished={finished}
         selected={selected}
         onSelect={setSelected}
+        versions={plans.data ?? []}
       />
 
       <div className="grid">

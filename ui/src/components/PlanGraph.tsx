@@ -6,6 +6,7 @@ import type { TaskStatus } from "@/api/client";
 import { layoutPlan, NODE_WIDTH } from "@/graph/layout";
 import { STATUS_STYLE, TASK_STATUSES, statusStyle } from "@/graph/status";
 import { useMediaQuery } from "@/hooks/useMediaQuery";
+import type { PlanMark } from "@/lib/planDiff";
 import { PlanNode, type PlanNodeType } from "./PlanNode";
 
 export interface PlanGraphTask {
@@ -18,6 +19,8 @@ export interface PlanGraphTask {
 interface Props {
   tasks: readonly PlanGraphTask[];
   statuses: Readonly<Record<string, TaskStatus>>;
+  /** A replanned job's diff against the version before: new, changed and removed tasks. */
+  marks?: Readonly<Record<string, PlanMark>>;
   selected: string | null;
   onSelect: (key: string) => void;
 }
@@ -50,7 +53,7 @@ function planEdge(dep: string, task: string, statuses: Readonly<Record<string, T
  * by its task's live status, arrows from each task to those that wait for it. Nodes are buttons: Tab
  * reaches them, Enter or Space opens the task.
  */
-export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
+export function PlanGraph({ tasks, statuses, marks, selected, onSelect }: Props) {
   const vertical = useMediaQuery("(max-width: 600px)");
   const layout = useMemo(() => layoutPlan(tasks, vertical ? "TB" : "LR"), [tasks, vertical]);
 
@@ -69,6 +72,7 @@ export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
             tool: task.tool,
             status,
             statusLabel: style.label,
+            mark: marks?.[task.key],
             vertical,
             onOpen: onSelect,
           },
@@ -92,7 +96,7 @@ export function PlanGraph({ tasks, statuses, selected, onSelect }: Props) {
           },
         };
       }),
-    [tasks, statuses, layout, selected, vertical, onSelect],
+    [tasks, statuses, marks, layout, selected, vertical, onSelect],
   );
 
   const edges: Edge[] = useMemo(() => {

@@ -1,6 +1,7 @@
 "use client";
 
 import { Handle, Position, type Node, type NodeProps } from "@xyflow/react";
+import { MARK_LABELS, type PlanMark } from "@/lib/planDiff";
 
 export type PlanNodeData = {
   taskKey: string;
@@ -8,6 +9,8 @@ export type PlanNodeData = {
   tool: string;
   status: string;
   statusLabel: string;
+  /** How the task differs from the plan version before (a replanned job's graph). */
+  mark?: PlanMark;
   /** Top-to-bottom layout (narrow screens): edges enter at the top and leave at the bottom. */
   vertical: boolean;
   onOpen: (key: string) => void;
@@ -30,13 +33,16 @@ export function PlanNode({ data, selected }: NodeProps<PlanNodeType>) {
         className="plan-node-button"
         data-testid={`node-${data.taskKey}`}
         data-status={data.status}
+        data-mark={data.mark}
         aria-pressed={selected}
         onClick={() => data.onOpen(data.taskKey)}
       >
         <strong className="plan-node-title" title={data.title}>
           {data.title}
         </strong>
-        <span className="plan-node-status">{data.statusLabel}</span>
+        <span className="plan-node-status">
+          {data.mark ? `${MARK_LABELS[data.mark]} · ${data.statusLabel}` : data.statusLabel}
+        </span>
         <code className="plan-node-tool" data-testid={`node-tool-${data.taskKey}`}>
           {data.tool}
         </code>

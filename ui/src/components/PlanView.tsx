@@ -1,9 +1,12 @@
 "use client";
 
 import { useId, useRef, useState, type KeyboardEvent } from "react";
-import type { TaskStatus } from "@/api/client";
+import type { PlanVersion, TaskStatus } from "@/api/client";
 import type { JobEvent } from "@/hooks/useJobEvents";
+import { streamedPlanText } from "@/lib/streaming";
+import { versionGraph } from "@/lib/planDiff";
 import { PlanGraph, type PlanGraphTask } from "./PlanGraph";
+import { PlanVersions } from "./PlanVersions";
 import { TimelineChart } from "./TimelineChart";
 
 type View = "graph" | "timeline";
@@ -19,13 +22,19 @@ interface Props {
   finished: boolean;
   selected: string | null;
   onSelect: (key: string) => void;
+  /** The job's plan versions (GET /jobs/{id}/plans): with more than one, a picker and the diff on the graph. */
+  versions?: readonly PlanVersion[];
 }
 
 /** The plan as a graph of dependencies or as a timeline of attempts, in two tabs (arrow keys switch). */
-export function PlanView({ tasks, statuses, events, finished, selected, onSelect }: Props) {
+export function PlanView({ tasks, statuses, events, finished, selected, onSelect, versions = [] }: Props) {
   const id = useId();
   const [view, setView] = useState<View>("graph");
+  const [picked, setPicked] = useState<number | null>(null); // null: the newest version
+  const shown = picked ?? versions[versions.length - 1]?.version ?? 0;
+  const replanned = versions.length > 1 ? versionGraph(versions, shown) : null;
   const tabs = useRef<Record<View, HTMLButtonElement | null>>({ graph: null, timeline: null });
+  const planText = streamedPlanText(events); // the LLM planner's answer as it streams, while planning
 
   function onKeyDown(event: KeyboardEvent<HTMLButtonElement>) {
     const index = VIEWS.findIndex((v) => v.id === view);
@@ -62,9 +71,20 @@ export function PlanView({ tasks, statuses, events, finished, selected, onSelect
           ))}
         </div>
       </div>
+      {replanned ? <PlanVersions versions={versions} shown={shown} onPick={setPicked} /> : null}
       <div role="tabpanel" id={`${id}-${view}-panel`} aria-labelledby={`${id}-${view}-tab`}>
-        {view === "graph" ? (
-          <PlanGraph tasks={tasks} statuses={statuses} selected={selected} onSelect={onSelect} />
+        {tasks.length === 0 && planText !== null ? (
+          <pre className="text" data-testid="plan-streaming" aria-live="polite">
+            {planText}
+          </pre>
+        ) : view === "graph" ? (
+          <PlanGraph
+            tasks={replanned?.tasks ?? tasks}
+            statuses={statuses}
+            marks={replanned?.marks}
+            selected={selected}
+            onSelect={onSelect}
+          />
         ) : (
           <TimelineChart tasks={tasks} events={events} finished={finished} selected={selected} onSelect={onSelect} />
         )}

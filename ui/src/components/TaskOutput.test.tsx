@@ -48,6 +48,20 @@ describe("TaskOutput", () => {
     render(<TaskOutput task={{ ...write, output: null }} status="running" />);
     expect(screen.getByText("No output yet.")).toBeTruthy();
   });
+
+  it("shows the model's text growing while the task runs, as plain text, until the output replaces it", () => {
+    const running = { ...checklist, output: null } as Task;
+    render(<TaskOutput task={running} status="running" streamed={"# Release <b>no"} />);
+    const growing = screen.getByTestId("output-streaming");
+    expect(growing.textContent).toBe("# Release <b>no");
+    expect(growing.querySelector("b")).toBeNull(); // never HTML
+    expect(screen.queryByTestId("output-text")).toBeNull();
+    cleanup();
+
+    render(<TaskOutput task={checklist} status="succeeded" streamed={"# Release <b>no"} />);
+    expect(screen.queryByTestId("output-streaming")).toBeNull();
+    expect(screen.getByTestId("output-text")).toBeTruthy();
+  });
 });
 
 describe("CriticVerdicts", () => {

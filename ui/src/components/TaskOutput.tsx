@@ -15,18 +15,28 @@ export function outputText(output: Task["output"]): string | null {
 /**
  * A task's output: its text rendered as markdown (safely) when it has one, with the whole output as
  * JSON one click away; an output without text as JSON. "mock model" when the mock model wrote it.
+ * While the task runs, `streamed` (the model's text so far, lib/streaming.ts) shows it growing, as
+ * plain text, until the final output replaces it.
  */
-export function TaskOutput({ task, status }: { task: Task; status: TaskStatus }) {
+export function TaskOutput({ task, status, streamed = null }: { task: Task; status: TaskStatus; streamed?: string | null }) {
   const output = task.output;
   const mock = (task.usage?.mock_calls ?? 0) > 0;
   const text = outputText(output);
+  const growing = streamed !== null && (status === "running" || !output);
   return (
     <>
       <div className="card-head" style={{ margin: "1rem 0 0.4rem" }}>
         <h3 style={{ margin: 0 }}>Output</h3>
         {mock && output ? <MockBadge testId="output-mock" what="This output" /> : null}
       </div>
-      {!output ? (
+      {growing ? (
+        <div className="task-output" aria-live="polite" aria-busy={status === "running"}>
+          <p className="muted">The model is writing (its text as it streams; the final output replaces it):</p>
+          <pre className="text" data-testid="output-streaming">
+            {streamed}
+          </pre>
+        </div>
+      ) : !output ? (
         <p className="muted">{noOutputNote(status)}</p>
       ) : text === null ? (
         <JsonBlock value={output} label="Output" />

@@ -4,9 +4,11 @@ import type { Decision, JobStatus, Task, TaskStatus } from "@/api/client";
 import type { JobEvent } from "@/hooks/useJobEvents";
 import { eventTaskKey } from "@/graph/status";
 import { formatClock, formatDuration, formatTime, formatUsage } from "@/lib/format";
+import { isDelta, streamedTaskText } from "@/lib/streaming";
 import { JsonBlock, StatusBadge } from "./Common";
 import { CriticVerdicts } from "./CriticVerdicts";
 import { summarizeEvent } from "./EventTimeline";
+import { InputBox, questionOf } from "./InputBox";
 import { ApprovalBox, RetryBox } from "./TaskActions";
 import { TaskOutput } from "./TaskOutput";
 
@@ -34,19 +36,29 @@ function DecisionItem({ decision: d }: { decision: Decision }) {
         </>
       )}
       <div>{d.reason}</div>
+      {d.args_edit ? (
+        <details data-testid="args-edit">
+          <summary>Arguments changed by the approver</summary>
+          <JsonBlock value={d.args_edit.original} label="Arguments as planned" />
+          <JsonBlock value={d.args_edit.edited} label="Arguments approved" />
+        </details>
+      ) : null}
     </li>
   );
 }
 
 /** Everything about one task: args, output, error, attempts, verdicts, policy decisions; approve or retry it. */
 export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRetried }: Props) {
-  const history = events.filter((e) => eventTaskKey(e) === task.key);
+  // Streamed text is shown growing in the output, not listed as events.
+  const history = events.filter((e) => eventTaskKey(e) === task.key && !isDelta(e));
   const attempts = new Map<number, JobEvent[]>();
   for (const event of history) {
     const attempt = typeof event.data["attempt"] === "number" ? event.data["attempt"] : 0;
     attempts.set(attempt, [...(attempts.get(attempt) ?? []), event]);
   }
   const awaiting = liveStatus === "awaiting_approval" || task.status === "awaiting_approval";
+  const asking = liveStatus === "awaiting_input" || task.status === "awaiting_input";
+  const asked = [...history].reverse().find((e) => e.type === "task.awaiting_input");
   const decisions: readonly Decision[] = task.policy_decisions ?? [];
 
   return (
@@ -84,6 +96,9 @@ export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRe
       </dl>
 
       {awaiting ? <ApprovalBox key={`approve:${task.id}`} task={task} onChanged={onChanged} /> : null}
+      {asking ? (
+        <InputBox key={`input:${task.id}`} task={task} question={questionOf(task, asked?.data)} onChanged={onChanged} />
+      ) : null}
       <RetryBox key={`retry:${task.id}`} task={task} status={liveStatus} jobStatus={jobStatus} onRetried={onRetried} />
 
       {task.error ? (
@@ -109,7 +124,7 @@ export function TaskPanel({ task, liveStatus, jobStatus, events, onChanged, onRe
 
       <h3>Arguments</h3>
       <JsonBlock value={task.args} label="Arguments" />
-      <TaskOutput task={task} status={liveStatus} />
+      <TaskOutput task={task} status={liveStatus} streamed={streamedTaskText(events, task.key)} />
 
       <h3>Attempts</h3>
       {attempts.size === 0 ? (

@@ -13,11 +13,11 @@ const ev = (id: number, type: string, data: Record<string, unknown> = {}) => ({ 
 
 describe("status mapping", () => {
   it("has a distinct label and colour for every task status", () => {
-    expect(TASK_STATUSES).toHaveLength(11);
+    expect(TASK_STATUSES).toHaveLength(Object.keys(STATUS_STYLE).length);
     const labels = new Set(TASK_STATUSES.map((s) => STATUS_STYLE[s].label));
     const fills = new Set(TASK_STATUSES.map((s) => STATUS_STYLE[s].background));
-    expect(labels.size).toBe(11);
-    expect(fills.size).toBe(11);
+    expect(labels.size).toBe(TASK_STATUSES.length);
+    expect(fills.size).toBe(TASK_STATUSES.length);
     expect(STATUS_STYLE.awaiting_approval.label).toBe("Awaiting approval");
     expect(STATUS_STYLE.succeeded.final).toBe(true);
     expect(STATUS_STYLE.running.final).toBe(false);
@@ -118,5 +118,22 @@ describe("a retry", () => {
     expect(foldJobStatus([...events].reverse(), "failed")).toBe("running");
     expect(foldJobStatus([ev(20, "job.succeeded"), ...events], "running")).toBe("succeeded");
     expect(foldJobStatus([], "planning")).toBe("planning");
+  });
+});
+
+describe("a replan in the event stream", () => {
+  it("puts the tasks it added or changed back to pending, after the old ones were superseded", () => {
+    const events = [
+      ev(1, "task.failed", { key: "notes" }),
+      ev(2, "task.superseded", { key: "notes" }),
+      ev(3, "task.superseded", { key: "save" }),
+      ev(4, "plan.replanned", { diff: { added: ["short"], removed: ["notes"], changed: ["save"] } }),
+    ];
+    expect(foldTaskStatuses(events, { outline: "succeeded" })).toEqual({
+      outline: "succeeded",
+      notes: "superseded",
+      save: "pending",
+      short: "pending",
+    });
   });
 });

@@ -2,8 +2,8 @@ import type { JobStatus, TaskStatus } from "@/api/client";
 import type { EventType, JobEvent } from "@/hooks/useJobEvents";
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
-  "pending", "ready", "awaiting_approval", "queued", "running", "reviewing",
-  "succeeded", "failed", "blocked", "skipped", "cancelled",
+  "pending", "ready", "awaiting_approval", "awaiting_input", "queued", "running", "reviewing",
+  "succeeded", "failed", "blocked", "skipped", "cancelled", "superseded",
 ];
 
 export interface StatusStyle {
@@ -21,6 +21,7 @@ export const STATUS_STYLE: Record<TaskStatus, StatusStyle> = {
   pending: { label: "Pending", background: "#f1f3f5", border: "#868e96", final: false },
   ready: { label: "Ready", background: "#e7f5ff", border: "#4dabf7", final: false },
   awaiting_approval: { label: "Awaiting approval", background: "#fff3bf", border: "#f08c00", final: false },
+  awaiting_input: { label: "Awaiting input", background: "#fff0f6", border: "#d6336c", final: false },
   queued: { label: "Queued", background: "#e5dbff", border: "#7950f2", final: false },
   running: { label: "Running", background: "#d0ebff", border: "#1c7ed6", final: false },
   reviewing: { label: "Reviewing", background: "#f3d9fa", border: "#ae3ec9", final: false },
@@ -29,6 +30,7 @@ export const STATUS_STYLE: Record<TaskStatus, StatusStyle> = {
   blocked: { label: "Blocked", background: "#ffd8a8", border: "#d9480f", final: true },
   skipped: { label: "Skipped", background: "#e9ecef", border: "#495057", final: true },
   cancelled: { label: "Cancelled", background: "#dee2e6", border: "#343a40", final: true },
+  superseded: { label: "Replaced", background: "#f8f9fa", border: "#adb5bd", final: true },
 };
 
 const UNKNOWN_STYLE: StatusStyle = { label: "Unknown", background: "#ffffff", border: "#868e96", final: false };
@@ -74,8 +76,16 @@ export function foldTaskStatuses(
     const status = statusFromEventType(event.type);
     const key = eventTaskKey(event);
     if (status && key) result[key] = status;
+    if (event.type === "plan.replanned") for (const k of replannedKeys(event.data)) result[k] = "pending";
   }
   return result;
+}
+
+/** The keys a replan added or changed (new tasks, pending until their first event): from its diff. */
+function replannedKeys(data: Record<string, unknown>): string[] {
+  const diff = data["diff"] as { added?: unknown; changed?: unknown } | undefined;
+  const keys = [diff?.added, diff?.changed].flatMap((list) => (Array.isArray(list) ? list : []));
+  return keys.filter((k): k is string => typeof k === "string");
 }
 
 /** Plan tasks that do not have a task row yet show as pending. */

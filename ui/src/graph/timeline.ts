@@ -134,6 +134,7 @@ export function buildTimeline(
         openPhase(t, "queued", at);
         break;
       case "task.awaiting_approval":
+      case "task.awaiting_input": // a person's answer: waiting for a person, like an approval
         openPhase(t, "approval", at);
         break;
       case "task.running":

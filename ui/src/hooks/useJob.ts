@@ -22,3 +22,16 @@ export function useCancelJob(jobId: string | null, onDone?: () => void) {
   }, [jobId, run]);
   return { cancel, busy, error };
 }
+
+/** Pinning a job, or undoing it (POST / DELETE /jobs/{id}/pin): retention keeps a pinned job. */
+export function usePinJob(jobId: string, onDone?: () => void) {
+  const { run, busy, error } = useAction(onDone);
+  const setPinned = useCallback(
+    async (pinned: boolean) => {
+      const params = { params: { path: { job_id: jobId } } };
+      await run(() => unwrap(pinned ? api.POST("/jobs/{job_id}/pin", params) : api.DELETE("/jobs/{job_id}/pin", params)));
+    },
+    [jobId, run],
+  );
+  return { setPinned, busy, error };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatUsage } from "./format";
+import { formatSpend, formatUsage } from "./format";
 
 describe("formatUsage", () => {
   it("says when a job made no model calls", () => {
@@ -26,5 +26,13 @@ describe("formatUsage", () => {
     expect(formatUsage({ ...usage, calls: 3, mock_calls: 1, unpriced_calls: 2 })).toBe(
       "3 model calls · 10 in / 5 out tokens · 2 without a price · 1 by the mock model",
     );
+  });
+});
+
+describe("formatSpend", () => {
+  it("writes the spend, and the share of the budget when there is one", () => {
+    expect(formatSpend(0.0123, undefined)).toBe("$0.0123");
+    expect(formatSpend(0.065, 0.06)).toBe("$0.0650 of $0.0600 budget (108%)");
+    expect(formatSpend(0, 0.5)).toBe("$0.0000 of $0.5000 budget (0%)");
   });
 });

@@ -48,6 +48,14 @@ export function formatUsage(usage: Usage | undefined): string {
   return parts.join(" · ");
 }
 
+/** A job's spend in US dollars, and of what budget (the policy's job.max_cost_usd) when one applies. */
+export function formatSpend(cost: number, budget: number | null | undefined): string {
+  const usd = (value: number) => `$${value.toFixed(4)}`;
+  if (budget == null) return usd(cost);
+  const share = budget > 0 ? Math.round((cost / budget) * 100) : 0;
+  return `${usd(cost)} of ${usd(budget)} budget (${share}%)`;
+}
+
 export function formatBytes(size: number): string {
   if (size < 1024) return `${size} B`;
   if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;

@@ -27,6 +27,7 @@ TABLES = {
     "critic_verdicts",
     "policy_decisions",
     "llm_calls",
+    "llm_spend",
     "api_keys",
     "api_sessions",
     "idempotency_keys",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from planwright.core.db import writes
 from planwright.core.db.engine import make_engine
 from planwright.core.db.migrate import upgrade_head
-from planwright.core.db.schema import events, jobs, tasks
+from planwright.core.db.schema import events, jobs, llm_spend, tasks
 from planwright.core.db.tests.support import postgres_database
 
 
@@ -308,3 +308,38 @@ async def test_a_guarded_write_is_all_or_nothing_on_the_versions(pg_engine):
     assert written is not None
     assert len(written[0]) == 2
     assert await state() == (1, 6, [{"n": 2}, {"n": 2}])
+
+
+def spend_row(cost: float, calls: int = 1, model: str = "gpt-4o-mini") -> dict[str, object]:
+    day = datetime(2026, 11, 26, tzinfo=UTC).date()
+    return {
+        "tenant": "acme",
+        "day": day,
+        "provider": "openai",
+        "model": model,
+        "calls": calls,
+        "unpriced_calls": 0,
+        "input_tokens": 10 * calls,
+        "output_tokens": 5 * calls,
+        "cost_usd": cost,
+    }
+
+
+async def test_tallies_add_to_the_row_of_their_key_from_concurrent_writers(engine):
+    keys = ("tenant", "day", "provider", "model")
+
+    async def write(rows):
+        async with engine.begin() as conn:
+            if await writes.write_together(conn, [], tallies=[(llm_spend, rows, keys)]) is None:
+                await writes.tally_rows(conn, llm_spend, rows, keys)
+
+    # Like several API replicas storing calls at once: every amount is kept.
+    await asyncio.gather(*(write([spend_row(0.25)]) for _ in range(8)))
+    await write([spend_row(1.0, calls=2), spend_row(0.5, model="gpt-4o")])
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(llm_spend).order_by(llm_spend.c.model))).all()
+    assert [(r.model, r.calls, r.input_tokens, r.output_tokens, r.cost_usd) for r in rows] == [
+        ("gpt-4o", 1, 10, 5, 0.5),
+        ("gpt-4o-mini", 10, 100, 50, 3.0),
+    ]
+    assert rows[0].day == datetime(2026, 11, 26, tzinfo=UTC).date()

@@ -1,0 +1,10 @@
+import { UsageView } from "@/components/UsageView";
+
+export default function UsagePage() {
+  return (
+    <>
+      <h1>Usage</h1>
+      <UsageView />
+    </>
+  );
+}
