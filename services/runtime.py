@@ -30,7 +30,6 @@ from planwright.core.plugins import tool_catalog
 from planwright.core.policy import PolicyStore
 from planwright.core.retention import Pruner
 from planwright.core.settings import Settings
-from planwright.services.api import queries
 from planwright.services.api.orchestrator import Orchestrator
 from planwright.services.api.sweeper import RetentionSweeper
 from planwright.services.critic.service import CriticService
@@ -143,6 +142,8 @@ class Runtime:
     def _forget(self, job_ids: Sequence[UUID]) -> None:
         """Jobs retention deleted: out of this process's memory (other processes' copies are never
         served without the job's row, which is gone)."""
+        from planwright.services.api import queries  # API processes only (the API's own imports)
+
         self.orchestrator.forget(job_ids)
         queries.forget_results(job_ids)
 

@@ -101,6 +101,12 @@ DEPENDENCY_UNAVAILABLE = Gauge(
     "Outages in progress: components waiting for the database or Redis to answer again.",
     ["component", "dependency"],
 )
+REPLANS = Counter(
+    "planwright_replans_total",
+    "Replanning (REPLAN_MAX_ROUNDS): outcome=requested, a round asked of the planner; accepted, its "
+    "answer became the next plan version; refused, its answer was none or broke a rule.",
+    ["outcome"],
+)
 # Retention (RETENTION_DAYS, planwright prune): what was deleted, counted where it was deleted.
 RETENTION_ROWS = Counter(
     "planwright_retention_pruned_rows_total", "Rows deleted by retention, by table.", ["table"]

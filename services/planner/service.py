@@ -39,7 +39,9 @@ class Planner(Protocol):
         on_text: PlanTextSink | None = None,
     ) -> PlanOutcome: ...
 
-    async def replan_job(self, request: PlanReplanRequested) -> PlanOutcome: ...
+    async def replan_job(
+        self, request: PlanReplanRequested, *, on_text: PlanTextSink | None = None
+    ) -> PlanOutcome: ...
 
 
 class PlannerService:
@@ -66,7 +68,9 @@ class PlannerService:
 
     async def _plan(self, msg: JobCreated, span: tracing.Span) -> list[Message]:
         started = PlanStarted(job_id=msg.job_id, planner=self.name)
-        stream = PlanStream(self.bus, started)  # a model that streams its plan: the UI watches it grow
+        stream = PlanStream(
+            self.bus, msg.job_id, started
+        )  # a model that streams its plan: the UI watches it grow
         outcome = await self.planner.plan_job(
             msg.goal, msg.context, money_left=msg.money_left, on_text=stream.add
         )
@@ -92,7 +96,9 @@ class PlannerService:
 
     async def _replan(self, msg: PlanReplanRequested, span: tracing.Span) -> Message:
         """The next plan version after a failure, or why there is none (the Orchestrator checks it)."""
-        outcome = await self.planner.replan_job(msg)
+        stream = PlanStream(self.bus, job_id=msg.job_id)  # the job is planning already: no plan.started
+        outcome = await self.planner.replan_job(msg, on_text=stream.add)
+        await stream.close()
         span.set_attribute("planwright.llm_calls", len(outcome.calls))
         if outcome.plan is None:
             log.info("replanning failed (%s): %s", outcome.planner, outcome.reason)

@@ -7,6 +7,7 @@ first, with the first piece of text, so the job is ``planning`` while the UI sho
 from __future__ import annotations
 
 import functools
+from uuid import UUID
 
 from planwright.core import names
 from planwright.core.bus.base import Bus
@@ -17,10 +18,12 @@ from planwright.core.messages import Message, PlanProgress, PlanStarted
 class PlanStream:
     """``add`` is the LLM planner's ``on_text``: each ask (attempt) streams as its own text."""
 
-    def __init__(self, bus: Bus, started: PlanStarted) -> None:
+    def __init__(self, bus: Bus, job_id: UUID, started: PlanStarted | None = None) -> None:
+        """``started``: sent with the first piece (a first plan); None for a replan (already planning)."""
         self.bus = bus
+        self.job_id = job_id
         self.started = started
-        self.started_sent = False
+        self.started_sent = started is None
         self._attempt = 0
         self._pieces: Coalescer | None = None
 
@@ -37,7 +40,7 @@ class PlanStream:
             await self._pieces.close()
 
     async def _send(self, attempt: int, text: str) -> None:
-        messages: list[Message] = [] if self.started_sent else [self.started]
-        messages.append(PlanProgress(job_id=self.started.job_id, attempt=attempt, delta=text))
+        messages: list[Message] = [] if self.started_sent or self.started is None else [self.started]
+        messages.append(PlanProgress(job_id=self.job_id, attempt=attempt, delta=text))
         await self.bus.publish(names.ORCHESTRATOR, messages)
         self.started_sent = True

@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -87,6 +86,10 @@ async def tally_rows(
     columns = tuple(rows[0])
     raw = await raw_connection(conn)
     if raw is None:
+        # The driver-less path (SQLite, or Postgres through SQLAlchemy): imported here, so that a
+        # distributed process does not load the SQLite dialect.
+        from sqlalchemy.dialects import postgresql, sqlite
+
         insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
         added = {c: table.c[c] + insert.excluded[c] for c in columns if c not in keys}
         await conn.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=added), list(rows))

@@ -124,7 +124,9 @@ class RulePlanning:
         except PlanInvalid as exc:
             return PlanOutcome(None, self.name, reason=exc.message)
 
-    async def replan_job(self, request: PlanReplanRequested) -> PlanOutcome:
+    async def replan_job(
+        self, request: PlanReplanRequested, *, on_text: PlanTextSink | None = None
+    ) -> PlanOutcome:
         """The rule planner reads the goal the same way every time: it has no other plan to offer
         (so REPLAN_MAX_ROUNDS defaults to 0 with it; set explicitly, each round ends here)."""
         return PlanOutcome(None, self.name, reason="the rule planner has no other plan for this goal")
@@ -239,9 +241,12 @@ class LLMPlanner:
                 return PlanOutcome(plan, "rules-fallback", calls=llm.calls, notes=[reason])
         return PlanOutcome(None, self.name, reason=reason, calls=llm.calls)
 
-    async def replan_job(self, request: PlanReplanRequested) -> PlanOutcome:
+    async def replan_job(
+        self, request: PlanReplanRequested, *, on_text: PlanTextSink | None = None
+    ) -> PlanOutcome:
         """The job's next plan version after a task failed for good (docs/llm.md#replanning): asked
-        like a plan, checked like one, and refused (then asked again) if it changes a succeeded task."""
+        like a plan, checked like one, and refused (then asked again) if it changes a succeeded task.
+        ``on_text`` as for ``plan_job``: each ask's answer streams with its number."""
         llm = self.llm.metered(budget_tokens=request.tokens_left, budget_usd=request.money_left)
         tools = self.allowed_tools()
         kept = list(request.outputs)
@@ -267,7 +272,8 @@ class LLMPlanner:
         problems: list[str] = []
         for attempt in range(1, self.max_attempts + 1):
             try:
-                answer = (await llm.chat(chat)).text
+                sink = None if on_text is None else functools.partial(on_text, attempt)
+                answer = (await llm.chat(chat, on_text=sink)).text
             except PlanwrightError as exc:  # the model is unreachable, or the job's budget is spent
                 problems = [exc.message]
                 break

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from planwright.core import names, scheduler
+from planwright.core import metrics, names, scheduler
 from planwright.core.errors import PlanInvalid
 from planwright.core.events import EventDraft
 from planwright.core.llm.base import LLMCall
@@ -77,6 +77,7 @@ class Replanning:
         extra: dict[str, Any] = {"refused": refused} if refused else {}
         self._job(job, JobStatus.planning, ch, None, replan=job.replans, reason=reason, **extra)
         ch.outbox.append((names.JOBS, self.replan_request(job, ch.now, refused or [])))
+        ch.metrics.append(lambda: metrics.REPLANS.labels("requested").inc())
 
     def replan_request(
         self, job: JobState, now: datetime, refused: list[str] | None = None
@@ -121,6 +122,8 @@ class Replanning:
             problems = [f"the planner made no new plan: {msg.reason or 'no reason given'}"]
         else:
             problems = self.replan_problems(job, msg.plan)
+        outcome = "refused" if problems else "accepted"
+        ch.metrics.append(lambda: metrics.REPLANS.labels(outcome).inc())
         if not problems:
             assert msg.plan is not None
             self._new_version(job, msg, msg.plan, reason, ch)

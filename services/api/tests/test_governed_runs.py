@@ -95,9 +95,10 @@ async def test_a_policy_edit_takes_effect_without_a_restart(runtime_factory, tmp
         before, _ = await _run(client, f"Fetch {url} then summarize it.")
         assert before["status"] == "failed"
         text = SHIPPED.read_text().replace(
-            "allowed_tools: [text_generate, file_write_artifact, text_summarize]\n    denied_tools:\n"
+            "allowed_tools: [text_generate, file_write_artifact, text_summarize, ask_human]\n"
+            "    denied_tools:\n"
             "      http_fetch: outbound HTTP requests are not allowed in prod\n",
-            "allowed_tools: [text_generate, file_write_artifact, text_summarize, http_fetch]\n",
+            "allowed_tools: [text_generate, file_write_artifact, text_summarize, ask_human, http_fetch]\n",
         )
         assert text != SHIPPED.read_text()
         (tmp_path / "edited.yaml").write_text(text)

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from planwright.core import names
 from planwright.core.bus.base import Delivery
@@ -54,7 +55,12 @@ async def _run(client: httpx.AsyncClient) -> dict[str, Any]:
     return await wait_for_job(client, job_id, timeout_s=120)
 
 
+def _replans(outcome: str) -> float:
+    return REGISTRY.get_sample_value("planwright_replans_total", {"outcome": outcome}) or 0.0
+
+
 async def test_a_failed_task_is_planned_around_and_the_job_succeeds(llm_client):
+    counted = {outcome: _replans(outcome) for outcome in ("requested", "accepted", "refused")}
     replies = [Reply.json(V1), Reply("# Outline"), BAD_REQUEST, Reply.json(V2), Reply("Short notes")]
     with FakeModelServer(replies) as fake:
         async with await llm_client(fake) as client:
@@ -99,8 +105,15 @@ async def test_a_failed_task_is_planned_around_and_the_job_succeeds(llm_client):
     assert replanned[0]["data"]["version"] == 2
     assert replanned[0]["data"]["diff"] == {"added": ["short_notes"], "removed": ["notes"], "changed": []}
     types = [e["type"] for e in events]
-    assert types.index("job.planning", types.index("task.failed")) < types.index("plan.replanned")
+    replanning = types.index("job.planning", types.index("task.failed"))
+    assert replanning < types.index("plan.replanned")
     assert "task.superseded" in types
+    # The replan streamed like the first plan: its pieces, in the log between the two, make up v2.
+    pieces = events[replanning : types.index("plan.replanned")]
+    streamed = "".join(e["data"]["delta"] for e in pieces if e["type"] == "plan.progress")
+    assert json.loads(streamed) == V2
+    assert types.count("job.planning") == 2  # the first plan and the replan: the stream adds none
+    assert {o: _replans(o) - n for o, n in counted.items()} == {"requested": 1, "accepted": 1, "refused": 0}
 
 
 async def test_when_the_rounds_are_used_up_the_job_fails_with_the_last_reason(llm_client):
@@ -121,6 +134,7 @@ async def test_a_replan_that_changes_a_succeeded_task_is_refused_and_uses_a_roun
     changed = {"tasks": [task("outline", args={"prompt": "Write another outline"}), task("notes2")]}
     # The planner itself re-asks the model up to PLANNER_MAX_ATTEMPTS (1 here) before answering.
     replies = [Reply.json(V1), Reply("# Outline"), BAD_REQUEST, Reply.json(changed)]
+    refused = _replans("refused")
     with FakeModelServer(replies) as fake:
         async with await llm_client(fake, planner_max_attempts=1) as client:
             job = await _run(client)
@@ -133,6 +147,7 @@ async def test_a_replan_that_changes_a_succeeded_task_is_refused_and_uses_a_roun
     assert "task 'outline' succeeded and must be kept exactly; the new plan changes its args" in job["error"]
     assert [p["version"] for p in plans] == [1]
     assert [(t["key"], t["status"]) for t in tasks] == [("outline", "succeeded"), ("notes", "failed")]
+    assert _replans("refused") - refused == 1
 
 
 async def test_with_replan_max_rounds_0_a_failed_task_fails_the_job_as_before(llm_client):

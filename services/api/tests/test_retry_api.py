@@ -59,9 +59,11 @@ async def test_a_blocked_task_retried_after_the_policy_changed_runs_and_the_job_
         edited = path.parent / "edited.yaml"
         edited.write_text(
             SHIPPED.read_text().replace(
-                "allowed_tools: [text_generate, file_write_artifact, text_summarize]\n    denied_tools:\n"
+                "allowed_tools: [text_generate, file_write_artifact, text_summarize, ask_human]\n"
+                "    denied_tools:\n"
                 "      http_fetch: outbound HTTP requests are not allowed in prod\n",
-                "allowed_tools: [text_generate, file_write_artifact, text_summarize, http_fetch]\n",
+                "allowed_tools: [text_generate, file_write_artifact, text_summarize, ask_human,"
+                " http_fetch]\n",
             )
         )
         # ... and the page server on loopback opted in for the network guard.

@@ -3,6 +3,7 @@ import { scaleBars } from "@/lib/barChart";
 const WIDTH = 720;
 const HEIGHT = 160;
 const AXIS = 56; // room for the axis labels on the left
+const TOP = 8; // room above the top tick for its label
 
 /** One bar per day (an SVG of our own: no chart library). `format` writes an amount for the axis and
  * for each bar's tooltip. */
@@ -22,7 +23,7 @@ export function DailyBarChart({
     <svg
       role="img"
       aria-label={label}
-      viewBox={`0 0 ${WIDTH} ${HEIGHT + 20}`}
+      viewBox={`0 ${-TOP} ${WIDTH} ${HEIGHT + 20 + TOP}`}
       style={{ width: "100%", maxWidth: WIDTH, height: "auto" }}
       data-testid="usage-chart"
     >

@@ -46,6 +46,13 @@ describe("streamedPlanText", () => {
     expect(streamedPlanText([...reask, ev("plan.created", { tasks: [] })])).toBeNull();
     expect(streamedPlanText([planning])).toBeNull();
   });
+
+  it("shows a replan's answer growing afresh, and nothing once the new version is in", () => {
+    const created = [ev("job.planning", {}), ev("plan.progress", { attempt: 1, delta: "v1" }), ev("plan.created", {})];
+    const replanning = [...created, ev("job.planning", { replan: 1 }), ev("plan.progress", { attempt: 1, delta: "v2" })];
+    expect(streamedPlanText(replanning)).toBe("v2");
+    expect(streamedPlanText([...replanning, ev("plan.replanned", { version: 2 })])).toBeNull();
+  });
 });
 
 describe("deltas change nothing", () => {

@@ -39,7 +39,7 @@ export function streamedPlanText(events: readonly JobEvent[]): string | null {
   let text: string | null = null;
   let attempt: unknown = null;
   for (const event of events) {
-    if (event.type === "job.planning" || event.type === "plan.created") {
+    if (event.type === "job.planning" || event.type === "plan.created" || event.type === "plan.replanned") {
       text = null;
       attempt = null;
     } else if (event.type === "plan.progress" && isDelta(event)) {
