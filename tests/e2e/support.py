@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.processes import answers, free_port, wait_until
 
 REPO = Path(__file__).parents[2]
 
-__all__ = ["REPO", "free_port", "planwright_up"]
+__all__ = ["REPO", "fake_llm", "free_port", "planwright_up"]
 
 
 @contextmanager
@@ -44,3 +46,25 @@ def planwright_up(data: Path, *, args: Sequence[str] = (), **env: str) -> Iterat
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@contextmanager
+def fake_llm(script: list[dict[str, Any]], data: Path) -> Iterator[str]:
+    """Run `planwright fake-llm` answering with ``script`` (written under ``data``); yields its
+    OPENAI_BASE_URL once it has printed it (its ready line), and stops it afterwards."""
+    path = data / "fake-llm-script.json"
+    path.write_text(json.dumps(script))
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "planwright", "fake-llm", "--script", str(path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as fake:
+        try:
+            assert fake.stdout is not None
+            ready = fake.stdout.readline()
+            assert "OPENAI_BASE_URL=" in ready, f"planwright fake-llm did not start: {ready!r}"
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            fake.terminate()
+            fake.wait(timeout=30)

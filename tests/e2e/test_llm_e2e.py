@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.support import free_port, planwright_up
+from tests.e2e.support import fake_llm, planwright_up
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-0123456789abcdef-secret"
@@ -55,22 +55,12 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_an_llm_planned_job_runs_end_to_end_against_the_fake_model(tmp_path: Path) -> None:
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps(SCRIPT))
-    port = free_port()
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "planwright", "fake-llm", "--script", str(script), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert fake.stdout is not None
-        assert "OPENAI_BASE_URL=" in fake.stdout.readline()
+    with fake_llm(SCRIPT, tmp_path) as openai_url:
         env = {
             "PLANNER_MODE": "llm",
             "LLM_PROVIDER": "openai",
             "OPENAI_API_KEY": KEY,
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "OPENAI_BASE_URL": openai_url,
             "PLANWRIGHT_UI_DIR": str(tmp_path / "no-ui"),
         }
         with planwright_up(tmp_path, **env) as base:
@@ -82,11 +72,6 @@ def test_an_llm_planned_job_runs_end_to_end_against_the_fake_model(tmp_path: Pat
             again = cli("retry", tasks[0]["id"], "--api", base)
             time.sleep(0.2)
         log = (tmp_path / "server.log").read_text()
-    finally:
-        fake.terminate()
-        fake.wait(timeout=10)
-        if fake.stdout is not None:
-            fake.stdout.close()
     assert job["plan"]["planner"] == "llm"
     assert [t["key"] for t in tasks] == ["notes", "save"]
     assert job["usage"]["calls"] == 3  # one bad plan, the good one, the notes

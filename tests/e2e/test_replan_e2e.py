@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from planwright.client import Client
-from tests.e2e.support import free_port, planwright_up
+from tests.e2e.support import fake_llm, planwright_up
 from tests.e2e.test_llm_e2e import _task, cli
 
 pytestmark = pytest.mark.e2e
@@ -31,22 +28,12 @@ SCRIPT = [
 
 
 def test_a_replanned_job_is_followed_by_the_cli_and_listed_by_the_client(tmp_path: Path) -> None:
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps(SCRIPT))
-    port = free_port()
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "planwright", "fake-llm", "--script", str(script), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert fake.stdout is not None
-        assert "OPENAI_BASE_URL=" in fake.stdout.readline()
+    with fake_llm(SCRIPT, tmp_path) as openai_url:
         env = {
             "PLANNER_MODE": "llm",
             "LLM_PROVIDER": "openai",
             "OPENAI_API_KEY": "sk-e2e-replan",
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "OPENAI_BASE_URL": openai_url,
             "PLANWRIGHT_UI_DIR": str(tmp_path / "no-ui"),
         }
         with planwright_up(tmp_path, **env) as base:
@@ -56,11 +43,6 @@ def test_a_replanned_job_is_followed_by_the_cli_and_listed_by_the_client(tmp_pat
             with Client(base) as client:
                 plans = client.plans(job_id)
                 job = client.get(job_id)
-    finally:
-        fake.terminate()
-        fake.wait(timeout=10)
-        if fake.stdout is not None:
-            fake.stdout.close()
     assert job.status == "succeeded"
     assert "job replanning (round 1): task 'notes' failed" in submitted.stdout
     assert "plan v2 (replanned: task 'notes' failed: " in submitted.stdout

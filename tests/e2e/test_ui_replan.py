@@ -4,9 +4,6 @@ against `planwright fake-llm` (the script of tests/e2e/test_replan_e2e.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.support import free_port, planwright_up
+from tests.e2e.support import fake_llm, planwright_up
 from tests.e2e.test_replan_e2e import SCRIPT
 from tests.e2e.test_ui_browser import UI, _need, browser, job_status, page, wait_finished
 from tests.e2e.test_ui_views import shot
@@ -29,31 +26,18 @@ __all__ = ["browser", "page"]  # the chromium fixtures of test_ui_browser, used 
 def replanning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _need((UI / "index.html").is_file(), "the UI is not built (make ui-build)")
     data = tmp_path_factory.mktemp("ui-replan")
-    script = data / "script.json"
-    script.write_text(json.dumps(SCRIPT))
-    port = free_port()
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "planwright", "fake-llm", "--script", str(script), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert fake.stdout is not None
-        assert "OPENAI_BASE_URL=" in fake.stdout.readline()
-        with planwright_up(
+    with (
+        fake_llm(SCRIPT, data) as openai_url,
+        planwright_up(
             data,
             PLANNER_MODE="llm",
             LLM_PROVIDER="openai",
             OPENAI_API_KEY="sk-ui-replan",
-            OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
+            OPENAI_BASE_URL=openai_url,
             PLANWRIGHT_UI_DIR=str(UI),
-        ) as base:
-            yield base
-    finally:
-        fake.terminate()
-        fake.wait(timeout=10)
-        if fake.stdout is not None:
-            fake.stdout.close()
+        ) as base,
+    ):
+        yield base
 
 
 def test_a_replanned_job_shows_both_versions_and_the_diff(replanning: str, page: Any, tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ the usage page (a bar for today, the model, the job). `planwright up` with PLANN
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.support import free_port, planwright_up
+from tests.e2e.support import fake_llm, planwright_up
 from tests.e2e.test_ui_browser import UI, _need, browser, page, wait_finished
 from tests.e2e.test_ui_views import shot
 
@@ -48,45 +46,22 @@ POLICY = "version: 1\nenvironments:\n  dev:\n    allowed_tools: ['*']\n    job:\
 def spending(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _need((UI / "index.html").is_file(), "the UI is not built (make ui-build)")
     tmp = tmp_path_factory.mktemp("ui-usage")
-    (tmp / "script.json").write_text(json.dumps(SCRIPT))
     (tmp / "prices.yaml").write_text(PRICES)
     (tmp / "policy.yaml").write_text(POLICY)
     (tmp / "data").mkdir()
-    port = free_port()
-    fake = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "planwright",
-            "fake-llm",
-            "--script",
-            str(tmp / "script.json"),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert fake.stdout is not None
-        assert "OPENAI_BASE_URL=" in fake.stdout.readline()  # the fake server's ready line
+    with fake_llm(SCRIPT, tmp) as openai_url:
         env = {
             "PLANNER_MODE": "llm",
             "LLM_PROVIDER": "openai",
             "LLM_MODEL": "priced-model",
             "OPENAI_API_KEY": "sk-usage-test",
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "OPENAI_BASE_URL": openai_url,
             "LLM_PRICES_PATH": str(tmp / "prices.yaml"),
             "POLICY_CONFIG_PATH": str(tmp / "policy.yaml"),
             "PLANWRIGHT_UI_DIR": str(UI),
         }
         with planwright_up(tmp / "data", **env) as base:
             yield base
-    finally:
-        fake.terminate()
-        fake.wait(timeout=30)
-        if fake.stdout is not None:
-            fake.stdout.close()
 
 
 def test_the_job_and_the_usage_page_show_what_the_model_calls_cost(spending: str, page: Any) -> None:
