@@ -211,27 +211,9 @@ class LLMPlanner:
             messages=[("user", f"Plan this job.\n\n{job_block(goal, context)}")],
             json_schema=JsonSchema("plan", plan_schema(tools), "The plan: its tasks and their dependencies."),
         )
-        problems: list[str] = []
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                sink = None if on_text is None else functools.partial(on_text, attempt)
-                answer = (await llm.chat(request, on_text=sink)).text
-            except PlanwrightError as exc:  # the model is unreachable, or the token budget is spent
-                problems = [exc.message]
-                break
-            plan, problems = self.check(answer, tools)
-            if plan is not None:
-                return PlanOutcome(plan, self.name, calls=llm.calls)
-            log.info("planner: the model's plan (attempt %d) was rejected: %s", attempt, "; ".join(problems))
-            request = ChatRequest(
-                purpose="plan",
-                system=request.system,
-                messages=[*request.messages, ("assistant", answer), ("user", _reask(problems))],
-                json_schema=request.json_schema,
-            )
-        else:
-            attempt = self.max_attempts
-        reason = f"the model's plan was rejected after {attempt} attempt(s): {'; '.join(problems)}"
+        plan, reason = await self._ask(llm, request, tools, on_text)
+        if plan is not None:
+            return PlanOutcome(plan, self.name, calls=llm.calls)
         if self.fallback is not None:
             try:
                 plan = self.fallback.plan(goal, context)
@@ -269,32 +251,46 @@ class LLMPlanner:
             messages=[("user", text)],
             json_schema=JsonSchema("plan", plan_schema(tools), "The next plan: all its tasks."),
         )
+        kept_exactly = functools.partial(kept_problems, request.plan, set(kept))
+        plan, reason = await self._ask(llm, chat, tools, on_text, kept_exactly)
+        return PlanOutcome(plan, self.name, reason=reason or None, calls=llm.calls)
+
+    async def _ask(
+        self,
+        llm: LLMClient,
+        request: ChatRequest,
+        tools: list[str],
+        on_text: PlanTextSink | None,
+        also: Callable[[PlanSpec], list[str]] | None = None,
+    ) -> tuple[PlanSpec | None, str]:
+        """Ask for a plan until one passes ``check`` (and ``also``), telling the model what was wrong,
+        at most ``max_attempts`` times: the plan (and ""), or None and why the last answer was refused."""
+        what = "plan" if request.purpose == "plan" else "new plan"
         problems: list[str] = []
         for attempt in range(1, self.max_attempts + 1):
             try:
                 sink = None if on_text is None else functools.partial(on_text, attempt)
-                answer = (await llm.chat(chat, on_text=sink)).text
+                answer = (await llm.chat(request, on_text=sink)).text
             except PlanwrightError as exc:  # the model is unreachable, or the job's budget is spent
                 problems = [exc.message]
                 break
             plan, problems = self.check(answer, tools)
-            if plan is not None:
-                problems = kept_problems(request.plan, set(kept), plan)
-                if not problems:
-                    return PlanOutcome(plan, self.name, calls=llm.calls)
+            if plan is not None and also is not None:
+                problems = also(plan)
+            if plan is not None and not problems:
+                return plan, ""
             log.info(
-                "planner: the model's replan (attempt %d) was rejected: %s", attempt, "; ".join(problems)
+                "planner: the model's %s (attempt %d) was rejected: %s", what, attempt, "; ".join(problems)
             )
-            chat = ChatRequest(
-                purpose="replan",
-                system=chat.system,
-                messages=[*chat.messages, ("assistant", answer), ("user", _reask(problems))],
-                json_schema=chat.json_schema,
+            request = ChatRequest(
+                purpose=request.purpose,
+                system=request.system,
+                messages=[*request.messages, ("assistant", answer), ("user", _reask(problems))],
+                json_schema=request.json_schema,
             )
         else:
             attempt = self.max_attempts
-        reason = f"the model's new plan was rejected after {attempt} attempt(s): {'; '.join(problems)}"
-        return PlanOutcome(None, self.name, reason=reason, calls=llm.calls)
+        return None, f"the model's {what} was rejected after {attempt} attempt(s): {'; '.join(problems)}"
 
     def check(self, answer: str, tools: list[str]) -> tuple[PlanSpec | None, list[str]]:
         """The plan in ``answer`` if it may run, else every reason it may not."""

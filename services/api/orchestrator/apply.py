@@ -148,17 +148,7 @@ class Applier(Governance, HumanInput, Replanning):
             }
         )
         for position, spec in enumerate(msg.plan.tasks):
-            task = TaskState(
-                id=uuid.uuid4(),
-                key=spec.key,
-                title=spec.title,
-                description=spec.description,
-                tool=spec.tool,
-                args=spec.args,
-                depends_on=list(spec.depends_on),
-                critic_required=spec.critic_required,
-                status=TaskStatus.pending,
-            )
+            task = TaskState.of(spec)
             job.tasks[spec.key] = task
             job.new_tasks.append((position, task))
         ch.events.append(
@@ -169,16 +159,7 @@ class Applier(Governance, HumanInput, Replanning):
                     "version": job.plan_version,
                     "planner": msg.planner,
                     **({"notes": msg.notes} if msg.notes else {}),
-                    "tasks": [
-                        {
-                            "id": str(t.id),
-                            "key": t.key,
-                            "title": t.title,
-                            "tool": t.tool,
-                            "depends_on": t.depends_on,
-                        }
-                        for t in job.tasks.values()
-                    ],
+                    "tasks": [t.summary() for t in job.tasks.values()],
                 },
             )
         )

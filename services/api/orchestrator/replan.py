@@ -9,7 +9,6 @@ the policy is refused, and counts as a round like any other.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +178,7 @@ class Replanning:
         base = (version - 1) * _POSITIONS_PER_VERSION
         for index, spec in enumerate(plan.tasks):
             if spec.key not in live:
-                live[spec.key] = task = _task_of(spec)
+                live[spec.key] = task = TaskState.of(spec)
                 job.new_tasks.append((base + index, task))
         job.tasks = live
         job.dirty = True
@@ -194,16 +193,7 @@ class Replanning:
                     "round": job.replans,
                     "diff": diff.summary(),
                     **({"notes": msg.notes} if msg.notes else {}),
-                    "tasks": [
-                        {
-                            "id": str(t.id),
-                            "key": t.key,
-                            "title": t.title,
-                            "tool": t.tool,
-                            "depends_on": t.depends_on,
-                        }
-                        for t in live.values()
-                    ],
+                    "tasks": [t.summary() for t in live.values()],
                 },
             )
         )
@@ -254,20 +244,6 @@ def _same(task: TaskState, spec: TaskSpec) -> bool:
         and task.args == spec.args
         and task.depends_on == spec.depends_on
         and task.critic_required == spec.critic_required
-    )
-
-
-def _task_of(spec: TaskSpec) -> TaskState:
-    return TaskState(
-        id=uuid.uuid4(),
-        key=spec.key,
-        title=spec.title,
-        description=spec.description,
-        tool=spec.tool,
-        args=spec.args,
-        depends_on=list(spec.depends_on),
-        critic_required=spec.critic_required,
-        status=TaskStatus.pending,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from planwright.core.db.schema import jobs, tasks
 from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
-from planwright.core.plan import PlanSpec
+from planwright.core.plan import PlanSpec, TaskSpec
 from planwright.core.states import JobStatus, TaskStatus
 from planwright.core.tracing import Span
 
@@ -54,6 +55,31 @@ class TaskState:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     dirty: bool = False
+
+    @classmethod
+    def of(cls, spec: TaskSpec) -> TaskState:
+        """A new task of a plan (a first plan's or a replan's), pending."""
+        return cls(
+            id=uuid.uuid4(),
+            key=spec.key,
+            title=spec.title,
+            description=spec.description,
+            tool=spec.tool,
+            args=spec.args,
+            depends_on=list(spec.depends_on),
+            critic_required=spec.critic_required,
+            status=TaskStatus.pending,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The task as plan.created and plan.replanned list it."""
+        return {
+            "id": str(self.id),
+            "key": self.key,
+            "title": self.title,
+            "tool": self.tool,
+            "depends_on": self.depends_on,
+        }
 
     def values(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in _TASK_FIELDS}
