@@ -270,36 +270,35 @@ class Orchestrator:
 
     async def expire_approvals(self) -> int:
         """Fail tasks whose approval went unanswered past the policy's approval_timeout_s."""
-        if (timeout_s := self.applier.approval_timeout_s()) is None:
-            return 0
-        due = sa.select(tasks.c.job_id, tasks.c.id.label("task_id")).where(
-            tasks.c.status == TaskStatus.awaiting_approval.value,
-            tasks.c.updated_at < utcnow() - timedelta(seconds=timeout_s),
-        )
-
-        def act(job: JobState, row: Any, ch: Changes) -> bool:
-            task = job.task_by_id(row.task_id)
-            if task is None or task.status is not TaskStatus.awaiting_approval:
-                return False
-            self.applier.expire_approval(job, task, ch, timeout_s)
-            return True
-
-        return await self._sweep(due, act)
+        timeout_s = self.applier.approval_timeout_s()
+        return await self._expire(TaskStatus.awaiting_approval, timeout_s, self.applier.expire_approval)
 
     async def expire_inputs(self) -> int:
         """Fail ask_human tasks whose question went unanswered past the policy's input_timeout_s."""
-        if (timeout_s := self.applier.input_timeout_s()) is None:
+        return await self._expire(
+            TaskStatus.awaiting_input, self.applier.input_timeout_s(), self.applier.expire_input
+        )
+
+    async def _expire(
+        self,
+        waiting: TaskStatus,
+        timeout_s: float | None,
+        expire: Callable[[JobState, TaskState, Changes, float], None],
+    ) -> int:
+        """Fail tasks ``waiting`` for a person longer than ``timeout_s`` (None: no limit)."""
+        if timeout_s is None:
             return 0
+        limit_s = timeout_s
         due = sa.select(tasks.c.job_id, tasks.c.id.label("task_id")).where(
-            tasks.c.status == TaskStatus.awaiting_input.value,
-            tasks.c.updated_at < utcnow() - timedelta(seconds=timeout_s),
+            tasks.c.status == waiting.value,
+            tasks.c.updated_at < utcnow() - timedelta(seconds=limit_s),
         )
 
         def act(job: JobState, row: Any, ch: Changes) -> bool:
             task = job.task_by_id(row.task_id)
-            if task is None or task.status is not TaskStatus.awaiting_input:
+            if task is None or task.status is not waiting:
                 return False
-            self.applier.expire_input(job, task, ch, timeout_s)
+            expire(job, task, ch, limit_s)
             return True
 
         return await self._sweep(due, act)
