@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from planwright.core.llm.fake_server import FakeModelServer, Reply
+from planwright.services.api.tests.test_cost_budgets import PRICES, chain  # 1,000 tokens: $0.01
 
-PRICES = "models:\n  gpt-4o-mini: {input: 10.0, output: 10.0}\n"  # 1,000 tokens: $0.01
 POLICY = """
 environments:
   dev:
@@ -19,21 +19,6 @@ environments:
     job: {max_cost_usd: 0.06}
     budget: {daily_cost_usd: 5.0}
 """
-
-
-def chain(*keys: str) -> dict[str, object]:
-    return {
-        "tasks": [
-            {
-                "key": k,
-                "title": k,
-                "tool": "text_generate",
-                "args": {"prompt": f"Write {k}"},
-                "depends_on": list(keys[:i])[-1:],
-            }
-            for i, k in enumerate(keys)
-        ]
-    }
 
 
 def cost_counted(metrics_text: str) -> float:
