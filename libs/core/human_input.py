@@ -32,6 +32,28 @@ def depth(value: Any) -> int:
     return 0
 
 
+def _unsafe_keywords(schema: Any) -> str | None:
+    """Why a person's answer could not be checked against ``schema`` safely, if it could not: a
+    regular expression (``pattern``, ``patternProperties``) may take unbounded time on an answer, and
+    a ``$ref`` outside the schema would have to be fetched."""
+    if isinstance(schema, list):
+        return next((found for item in schema if (found := _unsafe_keywords(item))), None)
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("pattern"), str) or isinstance(schema.get("patternProperties"), dict):
+        return (
+            "pattern and patternProperties are not supported (a regular expression may take "
+            "unbounded time): use enum or choices"
+        )
+    for keyword in ("$ref", "$dynamicRef"):
+        ref = schema.get(keyword)
+        if isinstance(ref, str) and not ref.startswith("#"):
+            return (
+                f"{keyword} {ref!r} points outside the schema: only references within it (#...) are supported"
+            )
+    return next((found for value in schema.values() if (found := _unsafe_keywords(value))), None)
+
+
 def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False).encode())
 
@@ -71,6 +93,8 @@ class AskHumanArgs(BaseModel):
             raise PydanticCustomError(
                 "schema_depth", "the schema nests deeper than {n} levels", {"n": MAX_SCHEMA_DEPTH}
             )
+        if unsafe := _unsafe_keywords(schema):
+            raise PydanticCustomError("schema_unsupported", "{what}", {"what": unsafe})
         from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
 
@@ -129,7 +153,10 @@ def answer_problems(args: dict[str, Any], answer: Any) -> list[str]:
         return []
     from jsonschema import Draft202012Validator
 
-    found = sorted(Draft202012Validator(schema).iter_errors(answer), key=lambda e: list(e.absolute_path))
+    try:
+        found = sorted(Draft202012Validator(schema).iter_errors(answer), key=lambda e: list(e.absolute_path))
+    except Exception as exc:  # e.g. a reference to a part of the schema that is not there
+        return [f"answer: the question's schema cannot check it ({type(exc).__name__}: {exc})"]
     return [".".join(["answer", *map(str, e.absolute_path)]) + f": {e.message}" for e in found]
 
 

@@ -195,12 +195,34 @@ async def test_a_free_text_question_and_the_clear_errors(client):
             },
             "deeper than 8",
         ),
+        # An answer is never matched against a regular expression (it could take unbounded time)...
+        ({"question": "Code?", "schema": {"type": "string", "pattern": "^(a+)+$"}}, "pattern and"),
+        (
+            {"question": "Tags?", "schema": {"type": "object", "patternProperties": {"^x": {}}}},
+            "pattern and",
+        ),
+        # ... nor a schema fetched from elsewhere.
+        ({"question": "Pick", "schema": {"$ref": "http://127.0.0.1:9/s.json"}}, "points outside the schema"),
     ],
 )
 async def test_a_question_that_cannot_be_asked_is_refused_with_the_plan(client, args, problem):
     resp = await client.post("/jobs", json={"plan": {"tasks": [t("ask", "ask_human", args)]}})
     assert resp.status_code == 422
     assert problem in resp.text
+
+
+async def test_a_property_named_pattern_is_a_property_and_a_dangling_reference_is_a_422(client):
+    schema = {
+        "type": "object",
+        "properties": {"pattern": {"type": "string"}, "size": {"$ref": "#/$defs/missing"}},
+    }
+    job_id = await submit(
+        client, {"tasks": [t("ask", "ask_human", {"question": "Which?", "schema": schema})]}
+    )
+    ask = await wait_for_task(client, job_id, "ask", "awaiting_input")
+    resp = await client.post(f"/tasks/{ask['id']}/input", json={"answer": {"pattern": "x", "size": 1}})
+    assert resp.status_code == 422
+    assert "the question's schema cannot check it" in resp.text
 
 
 async def test_a_question_survives_a_restart_and_is_not_sent_to_a_worker(runtime_factory):
