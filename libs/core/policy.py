@@ -207,18 +207,9 @@ class PolicyEngine:
         return env.job.max_cost_usd if env else None
 
     def daily_cost_usd(self, mode: str, tenant: str) -> tuple[float, str] | None:
-        """The tenant's daily budget in US dollars and the rule that sets it: its own entry under
-        ``budget.tenants``, else ``budget.daily_cost_usd``; None when neither is set."""
+        """The tenant's daily budget in US dollars and the rule that sets it (``daily_budget``)."""
         env = self.environment(mode)
-        if env is None:
-            return None
-        where = f"environments.{mode}.budget"
-        own = env.budget.tenants.get(tenant)
-        if own is not None:
-            return own.daily_cost_usd, f"{where}.tenants.{tenant}.daily_cost_usd"
-        if env.budget.daily_cost_usd is not None:
-            return env.budget.daily_cost_usd, f"{where}.daily_cost_usd"
-        return None
+        return daily_budget(env, mode, tenant) if env else None
 
     def limits(self, mode: str, tool: str) -> ToolLimits:
         """The limits for ``tool`` in ``mode``: its own entry under ``tools:``, else the longest
@@ -300,6 +291,19 @@ def _entry_rule(key: str, tool: str, entry: str) -> str:
     """The rule for a list entry: the list's key for the tool's own name, ``<key>.<pattern>`` for a
     pattern (``environments.dev.allowed_tools.*``)."""
     return key if entry == tool else f"{key}.{entry}"
+
+
+def daily_budget(env: EnvironmentPolicy, mode: str, tenant: str) -> tuple[float, str] | None:
+    """``tenant``'s daily budget in US dollars in ``env`` (the policy of ``mode``) and the rule that
+    sets it: its own entry under ``budget.tenants``, else ``budget.daily_cost_usd``; None when neither
+    is set."""
+    where = f"environments.{mode}.budget"
+    own = env.budget.tenants.get(tenant)
+    if own is not None:
+        return own.daily_cost_usd, f"{where}.tenants.{tenant}.daily_cost_usd"
+    if env.budget.daily_cost_usd is not None:
+        return env.budget.daily_cost_usd, f"{where}.daily_cost_usd"
+    return None
 
 
 class PolicyStore:

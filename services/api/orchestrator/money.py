@@ -11,6 +11,7 @@ policy file with the gate on or off (docs/llm.md#budgets, ADR 0027).
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,13 +21,14 @@ from planwright.core import budget, metrics
 from planwright.core.budget import usd
 from planwright.core.llm.base import LLMCall
 from planwright.core.messages import Message, TaskFailed
-from planwright.core.policy import PolicyStore
+from planwright.core.policy import EnvironmentPolicy, PolicyStore, daily_budget
 from planwright.core.settings import Settings
 from planwright.core.states import JobStatus, TaskStatus
 from planwright.services.api.orchestrator.spend import DaySpend
 from planwright.services.api.orchestrator.state import Changes, JobState
 
 SPEND_KEYS = ("tenant", "day", "provider", "model")  # llm_spend's primary key
+ENV_FRESH_S = 1.0  # an edited policy file's money limits apply within this long
 
 
 class Money:
@@ -48,20 +50,36 @@ class Money:
         self.budgets = budgets
         self.day_spend = DaySpend()
         self._charged = set()
+        self._money_env: EnvironmentPolicy | None = None
+        self._money_env_until = float("-inf")
+
+    def _budget_env(self) -> EnvironmentPolicy | None:
+        """The policy's environment, for its money limits: looked up at most once a second, as they
+        are read for every message and dispatch (the store checks its file at each look-up)."""
+        now = time.monotonic()
+        if now >= self._money_env_until:
+            self._money_env = (
+                self.budgets.engine.environment(self.settings.policy_mode) if self.budgets else None
+            )
+            self._money_env_until = now + ENV_FRESH_S
+        return self._money_env
 
     def max_cost_usd(self) -> tuple[float, str] | None:
         """The job budget in US dollars and its rule, if the policy sets one."""
-        mode = self.settings.policy_mode
-        limit = self.budgets.engine.max_cost_usd(mode) if self.budgets else None
-        return None if limit is None else (limit, f"environments.{mode}.job.max_cost_usd")
+        env = self._budget_env()
+        limit = env.job.max_cost_usd if env else None
+        return (
+            None if limit is None else (limit, f"environments.{self.settings.policy_mode}.job.max_cost_usd")
+        )
 
     def daily_cost_usd(self, tenant: str) -> tuple[float, str] | None:
         """The tenant's daily budget in US dollars and its rule, if the policy sets one."""
-        return self.budgets.engine.daily_cost_usd(self.settings.policy_mode, tenant) if self.budgets else None
+        env = self._budget_env()
+        return daily_budget(env, self.settings.policy_mode, tenant) if env else None
 
     def daily_budgets(self) -> bool:
         """Whether any tenant has a daily budget (else no day's spend is ever read)."""
-        env = self.budgets.engine.environment(self.settings.policy_mode) if self.budgets else None
+        env = self._budget_env()
         return env is not None and (env.budget.daily_cost_usd is not None or bool(env.budget.tenants))
 
     def _limits(self, cost_usd: float, tenant: str, now: datetime) -> list[_Limit]:
