@@ -36,28 +36,35 @@ class Coalescer:
         self._pending: list[str] = []
         self._last = float("-inf")  # when the last message went out (monotonic seconds)
         self._pump: asyncio.Task[None] | None = None
-        self._closing = asyncio.Event()
+        self._closed = False
+        self._closing: asyncio.Event | None = None  # made with the first piece: most tasks stream none
         self.sent = 0  # messages sent
         self.dropped = 0  # messages whose send failed
 
     async def add(self, text: str) -> None:
-        if not text or self._closing.is_set():
+        if not text or self._closed:
             return
+        if self._closing is None:
+            self._closing = asyncio.Event()
         self._pending.append(text)
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._run())
 
     async def close(self) -> None:
         """Send what is left now (no waiting out the interval), then stop."""
+        self._closed = True
+        if self._closing is None:  # nothing was streamed (nor will be: a piece after close is dropped)
+            return
         self._closing.set()
         if self._pump is not None:
             await self._pump
         await self._flush()
 
     async def _run(self) -> None:
+        assert self._closing is not None  # (made by the first add, which started this)
         while self._pending:
             wait = self._last + self.interval_s - time.monotonic()
-            if wait > 0 and not self._closing.is_set():
+            if wait > 0 and not self._closed:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._closing.wait()

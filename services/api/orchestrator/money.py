@@ -64,6 +64,15 @@ class Money:
             self._money_env_until = now + ENV_FRESH_S
         return self._money_env
 
+    def _any_limit(self) -> bool:
+        """Whether the policy sets any money limit (without one, nothing here is worked out)."""
+        env = self._budget_env()
+        return env is not None and (
+            env.job.max_cost_usd is not None
+            or env.budget.daily_cost_usd is not None
+            or bool(env.budget.tenants)
+        )
+
     def max_cost_usd(self) -> tuple[float, str] | None:
         """The job budget in US dollars and its rule, if the policy sets one."""
         env = self._budget_env()
@@ -98,6 +107,8 @@ class Money:
         return self.money_left_for(job.cost_usd, job.tenant, now)
 
     def money_left_for(self, cost_usd: float, tenant: str, now: datetime) -> float | None:
+        if not self._any_limit():
+            return None
         return budget.smallest(*(limit.left for limit in self._limits(cost_usd, tenant, now)))
 
     def charge(self, job: JobState, calls: list[LLMCall], ch: Changes) -> None:
@@ -136,7 +147,7 @@ class Money:
         the money left (``TaskFailed.over_budget``)."""
         charged = job.id in self._charged
         self._charged.discard(job.id)
-        if job.status is not JobStatus.running:
+        if job.status is not JobStatus.running or not self._any_limit():
             return False
         limits = self._limits(job.cost_usd, job.tenant, ch.now)
         # A tenant's spent day stops the jobs that spend more, not those that call no model.
