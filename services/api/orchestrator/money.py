@@ -138,15 +138,17 @@ class Money:
             row["cost_usd"] += cost
             self.day_spend.add(job.tenant, day, cost)
             ch.metrics.append(functools.partial(metrics.llm_call_stored, call))
-        if calls:
+        if calls and self._any_limit():
             self._charged.add(job.id)
 
     def money_over(self, job: JobState, msg: Message, ch: Changes) -> bool:
         """Stop a running job over a money limit after the message that got it there: its own spend,
         its tenant's day (checked when the message stored calls of the job), or a call refused for
         the money left (``TaskFailed.over_budget``)."""
-        charged = job.id in self._charged
-        self._charged.discard(job.id)
+        charged = False
+        if self._charged:  # (empty unless a money limit applies)
+            charged = job.id in self._charged
+            self._charged.discard(job.id)
         if job.status is not JobStatus.running or not self._any_limit():
             return False
         limits = self._limits(job.cost_usd, job.tenant, ch.now)
