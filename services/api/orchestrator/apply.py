@@ -104,7 +104,8 @@ class Applier(Governance, HumanInput, Replanning):
             case _:
                 return
         self.over_budget(job, ch)
-        self.money_over(job, msg, ch)  # nothing more once the token budget stopped the job
+        if self._any_limit():
+            self.money_over(job, msg, ch)  # nothing more once the token budget stopped the job
 
     def settle(self, job: JobState, ch: Changes) -> None:
         """What follows from the messages just applied to ``job``: once per job and batch, not per

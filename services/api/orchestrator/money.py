@@ -51,6 +51,7 @@ class Money:
         self.day_spend = DaySpend()
         self._charged = set()
         self._money_env: EnvironmentPolicy | None = None
+        self._money_any = False  # whether _money_env sets any money limit
         self._money_env_until = float("-inf")
 
     def _budget_env(self) -> EnvironmentPolicy | None:
@@ -58,20 +59,20 @@ class Money:
         are read for every message and dispatch (the store checks its file at each look-up)."""
         now = time.monotonic()
         if now >= self._money_env_until:
-            self._money_env = (
-                self.budgets.engine.environment(self.settings.policy_mode) if self.budgets else None
+            env = self.budgets.engine.environment(self.settings.policy_mode) if self.budgets else None
+            self._money_env, self._money_env_until = env, now + ENV_FRESH_S
+            self._money_any = env is not None and (
+                env.job.max_cost_usd is not None
+                or env.budget.daily_cost_usd is not None
+                or bool(env.budget.tenants)
             )
-            self._money_env_until = now + ENV_FRESH_S
         return self._money_env
 
     def _any_limit(self) -> bool:
         """Whether the policy sets any money limit (without one, nothing here is worked out)."""
-        env = self._budget_env()
-        return env is not None and (
-            env.job.max_cost_usd is not None
-            or env.budget.daily_cost_usd is not None
-            or bool(env.budget.tenants)
-        )
+        if time.monotonic() >= self._money_env_until:
+            self._budget_env()
+        return self._money_any
 
     def max_cost_usd(self) -> tuple[float, str] | None:
         """The job budget in US dollars and its rule, if the policy sets one."""

@@ -45,6 +45,14 @@ from planwright.core.db.writes import (
 from planwright.core.errors import InvalidTransition, NotFound
 from planwright.core.events import Event, utcnow
 from planwright.core.feed import EventFeed
+from planwright.core.messages import (
+    CriticVerdict,
+    PlanCreated,
+    PlanFailed,
+    PlanReplanned,
+    TaskCompleted,
+    TaskFailed,
+)
 from planwright.core.outbox import Outbox, OutboxRelay, Pending, announce
 from planwright.core.plan import PlanSpec
 from planwright.core.policy import PolicyStore
@@ -344,7 +352,7 @@ class Orchestrator:
 
         async def work(conn: AsyncConnection) -> list[Event]:
             ch = Changes(now=utcnow())
-            charged = {d.message.job_id for d in deliveries if getattr(d.message, "llm_calls", None)}
+            charged = _charged(deliveries) if self.applier.daily_budgets() else ()
             states = await self._load(conn, (d.message.job_id for d in deliveries), charged)
             touched: dict[UUID, JobState] = {}  # in order of their first message
             for d in deliveries:
@@ -549,3 +557,14 @@ def _follow_on(held: dict[UUID, JobState], committed: Sequence[Event]) -> dict[U
             follows[job_id] = job.last_event
         job.last_event = last
     return follows
+
+
+# The messages that report model calls (their ``llm_calls``), for the tenants' daily budgets.
+_WITH_CALLS = (PlanCreated, PlanFailed, PlanReplanned, TaskCompleted, TaskFailed, CriticVerdict)
+
+
+def _charged(deliveries: Sequence[Delivery]) -> set[UUID]:
+    """The jobs whose messages in ``deliveries`` store model calls."""
+    return {
+        d.message.job_id for d in deliveries if isinstance(d.message, _WITH_CALLS) and d.message.llm_calls
+    }
