@@ -312,16 +312,18 @@ class Orchestrator:
         return await self._sweep(due, act)
 
     async def expire_jobs(self) -> int:
-        """Fail running jobs older than the policy's job.max_runtime_s."""
+        """Fail running jobs older than the policy's job.max_runtime_s, and those waiting for a replan
+        (they ran: their runtime goes on while the planner makes the next version)."""
         if (limit_s := self.applier.max_runtime_s()) is None:
             return 0
+        replanning = sa.and_(jobs.c.status == JobStatus.planning.value, jobs.c.replans > 0)
         due = sa.select(jobs.c.id.label("job_id")).where(
-            jobs.c.status == JobStatus.running.value,
+            sa.or_(jobs.c.status == JobStatus.running.value, replanning),
             sa.func.coalesce(jobs.c.reopened_at, jobs.c.created_at) < utcnow() - timedelta(seconds=limit_s),
         )
 
         def act(job: JobState, row: Any, ch: Changes) -> bool:
-            if job.status is not JobStatus.running:
+            if job.status is not JobStatus.running and not (job.status is JobStatus.planning and job.replans):
                 return False
             self.applier.overrun(job, ch, limit_s)
             return True

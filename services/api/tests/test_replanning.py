@@ -198,3 +198,35 @@ async def test_a_replan_in_progress_at_a_restart_is_asked_for_again(runtime_fact
     assert job["status"] == "succeeded", job["error"]
     assert [p["version"] for p in plans] == [1, 2]
     assert len(fake.requests) == 4
+
+
+async def test_a_job_waiting_for_its_replan_still_has_the_policys_max_runtime(runtime_factory, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nenvironments:\n  dev:\n    allowed_tools: ['*']\n    job: {max_runtime_s: 1}\n"
+    )
+    llm = {"planner_mode": "llm", "llm_provider": "openai", "openai_api_key": "sk-test", "llm_max_retries": 0}
+    with FakeModelServer([BAD_REQUEST]) as fake:
+        # No planner in this process: the replan request is never answered.
+        runtime = await runtime_factory(
+            roles=("orchestrator", "worker", "policy"),
+            openai_base_url=fake.openai_url,
+            policy_gate_enabled=True,
+            policy_mode="dev",
+            policy_config_path=policy,
+            **llm,
+        )
+        job_id = await runtime.orchestrator.create_job(GOAL, {}, 1)
+        plan = PlanSpec.model_validate(
+            {"tasks": [{"key": "notes", "title": "notes", "tool": "text_generate"}]}
+        )
+        created = PlanCreated(job_id=job_id, plan=plan, planner="llm")
+        await runtime.orchestrator.handle([Delivery(names.ORCHESTRATOR, "1", created, 1)])
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost"
+        ) as client:
+            await wait_for_job(client, str(job_id), statuses=("planning",), timeout_s=120)
+            # RECONCILE_CHECK_S (2 s) after the 1 s runtime: the sweep fails it.
+            job = await wait_for_job(client, str(job_id), timeout_s=120)
+    assert job["status"] == "failed"
+    assert job["error"] == "the job ran longer than the policy's 1s (environments.dev.job.max_runtime_s)"
