@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db.reads import fetch_all
 from planwright.core.db.schema import (
+    LIVE_TASK,
     artifacts,
     critic_verdicts,
     jobs,
@@ -28,7 +29,6 @@ from planwright.services.api import schemas
 
 _RUNNING = (TaskStatus.queued.value, TaskStatus.running.value, TaskStatus.reviewing.value)
 _FAILED = (TaskStatus.failed.value, TaskStatus.blocked.value)
-_SUPERSEDED: sa.ColumnElement[str] = sa.literal_column(f"'{TaskStatus.superseded.value}'")
 # A job as the API shows it: not the plan it was submitted with (that is the plans row's to show,
 # and may be large).
 # jobs.cost_usd under its own name: the usage aggregates have a cost_usd of their own.
@@ -50,7 +50,7 @@ def _count_columns() -> tuple[sa.ColumnElement[Any], ...]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0).label(name)
 
     return (
-        share(s != _SUPERSEDED, "total"),  # the live plan's tasks: not those a replan replaced
+        share(LIVE_TASK, "total"),  # the live plan's tasks: not those a replan replaced
         share(s == TaskStatus.succeeded.value, "succeeded"),
         share(_one_of(s, _FAILED), "failed"),
         share(_one_of(s, _RUNNING), "running"),
@@ -278,7 +278,7 @@ _RESULT_TASKS = sa.select(
     tasks.c.status,
     tasks.c.output,
     _MOCK_CALLS_OF_TASK.label("mock_calls"),
-).where((tasks.c.job_id == _JOB_ID) & (tasks.c.status != _SUPERSEDED))
+).where((tasks.c.job_id == _JOB_ID) & LIVE_TASK)
 # Each succeeded task's artifacts of its last attempt: what a rework replaced is not the result.
 _RESULT_ARTIFACTS = (
     sa.select(artifacts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from planwright.core.states import TaskStatus
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -101,6 +103,10 @@ tasks = sa.Table(
     sa.UniqueConstraint("job_id", "key", "plan_version", name="uq_tasks_job_key_version"),
     sa.Index("ix_tasks_job_position", "job_id", "position"),
 )
+
+# A task of its job's live plan: the tasks a replan superseded are history (a literal, not a bound
+# parameter, so the statements that use it stay the same text).
+LIVE_TASK: sa.ColumnElement[bool] = tasks.c.status != sa.literal_column(f"'{TaskStatus.superseded.value}'")
 
 artifacts = sa.Table(
     "artifacts",

@@ -12,7 +12,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from planwright.core.db.schema import jobs, tasks
+from planwright.core.db.schema import LIVE_TASK, jobs, tasks
 from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
 from planwright.core.plan import PlanSpec, TaskSpec
@@ -241,9 +241,8 @@ async def _load(conn: AsyncConnection, ids: list[UUID]) -> dict[UUID, JobState]:
         for r in job_rows
     }
     # The live plan only: a superseded task (replaced by a later plan version) is history.
-    live = tasks.c.status != sa.literal_column(f"'{TaskStatus.superseded.value}'")
     task_rows = await conn.execute(
-        sa.select(tasks).where(tasks.c.job_id.in_(ids), live).order_by(tasks.c.job_id, tasks.c.position)
+        sa.select(tasks).where(tasks.c.job_id.in_(ids), LIVE_TASK).order_by(tasks.c.job_id, tasks.c.position)
     )
     for r in task_rows:
         states[r.job_id].tasks[r.key] = TaskState(
