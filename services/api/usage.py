@@ -6,15 +6,16 @@ Orchestrator, and kept by retention too); the jobs from ``jobs.cost_usd``, the j
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db.schema import jobs, llm_spend
 from planwright.core.errors import InvalidRange
+from planwright.core.events import as_utc
 from planwright.services.api import schemas
 
 MAX_DAYS = 366
@@ -36,21 +37,21 @@ def days_of(first: date | None, last: date | None, today: date) -> tuple[date, d
     return first, last
 
 
+_SUMMED = ("calls", "unpriced_calls", "input_tokens", "output_tokens", "cost_usd")
+
+
 def _sums() -> tuple[sa.ColumnElement[Any], ...]:
-    c = llm_spend.c
-    return tuple(
-        sa.func.coalesce(sa.func.sum(col), 0).label(col.name)
-        for col in (c.calls, c.unpriced_calls, c.input_tokens, c.output_tokens, c.cost_usd)
-    )
+    return tuple(sa.func.coalesce(sa.func.sum(llm_spend.c[name]), 0).label(name) for name in _SUMMED)
 
 
-def _totals(row: Row[Any]) -> dict[str, Any]:
+def _totals(sums: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row's (or the range's) sums as the API shows them."""
     return {
-        "calls": int(row.calls),
-        "unpriced_calls": int(row.unpriced_calls),
-        "input_tokens": int(row.input_tokens),
-        "output_tokens": int(row.output_tokens),
-        "cost_usd": round(float(row.cost_usd), 6),
+        "calls": int(sums["calls"]),
+        "unpriced_calls": int(sums["unpriced_calls"]),
+        "input_tokens": int(sums["input_tokens"]),
+        "output_tokens": int(sums["output_tokens"]),
+        "cost_usd": round(float(sums["cost_usd"]), 6),
     }
 
 
@@ -62,7 +63,6 @@ async def usage(
     if tenant is not None:
         where.append(llm_spend.c.tenant == tenant)
     spend = sa.select(*_sums()).where(*where)
-    total = (await conn.execute(spend)).one()
     by_day = {
         r.day: r for r in await conn.execute(spend.add_columns(llm_spend.c.day).group_by(llm_spend.c.day))
     }
@@ -70,7 +70,9 @@ async def usage(
     for n in range((last - first).days + 1):
         day = first + timedelta(days=n)
         found = by_day.get(day)
-        days.append(schemas.UsageDay(day=day, **(_totals(found) if found is not None else {})))
+        days.append(schemas.UsageDay(day=day, **(_totals(found._mapping) if found is not None else {})))
+    # The range's totals are its days' (no second scan of llm_spend).
+    total = {name: sum(r._mapping[name] for r in by_day.values()) for name in _SUMMED}
     models = await conn.execute(
         spend.add_columns(llm_spend.c.provider, llm_spend.c.model)
         .group_by(llm_spend.c.provider, llm_spend.c.model)
@@ -89,8 +91,10 @@ async def usage(
         tenant=tenant,
         totals=schemas.UsageTotals(**_totals(total)),
         days=days,
-        models=[schemas.UsageModel(provider=r.provider, model=r.model, **_totals(r)) for r in models],
-        tenants=[schemas.UsageTenant(tenant=r.tenant, **_totals(r)) for r in tenants],
+        models=[
+            schemas.UsageModel(provider=r.provider, model=r.model, **_totals(r._mapping)) for r in models
+        ],
+        tenants=[schemas.UsageTenant(tenant=r.tenant, **_totals(r._mapping)) for r in tenants],
         jobs=await _top_jobs(conn, first, last, tenant, top),
     )
 
@@ -123,7 +127,7 @@ async def _top_jobs(
             tenant=r.tenant,
             goal=r.goal,
             status=r.status,
-            created_at=r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
+            created_at=as_utc(r.created_at),
             cost_usd=round(r.cost_usd, 6),
             tokens_used=r.tokens_used,
         )
