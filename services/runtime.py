@@ -71,7 +71,9 @@ class Runtime:
                 consumer_ttl_s=settings.consumer_ttl_s,
             )
             self.bus = bus
-            self.feed = RedisFeed(settings.redis_url, self.engine, prefix=settings.redis_key_prefix)
+            self.feed = RedisFeed(
+                settings.redis_url, self.engine, prefix=settings.redis_key_prefix, reads=self.reads
+            )
         # Load the policy now so that an invalid file stops the process at start, not mid-run.
         self.policy = PolicyStore(settings.policy_config_path) if settings.policy_gate_enabled else None
         # http_fetch's network guard reads its opt-ins from the file with the gate off too, and so do

@@ -32,14 +32,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from planwright.core import names
 from planwright.core.bus.redis import RETRYABLE, raise_errors
 from planwright.core.bus.resp import Command, RespConnection
-from planwright.core.db.engine import HeldReader
+from planwright.core.db.engine import HeldReader, ReadPool
 from planwright.core.db.eventlog import events_after
+from planwright.core.db.reads import fetch_all
 from planwright.core.db.schema import events
 from planwright.core.events import Event
 from planwright.core.feed import JobChanges, Subscription, by_job
 
 log = logging.getLogger(__name__)
 PAGE = 500
+# Where a job's events stand when its first subscriber here arrives (built once: fetch_all).
+_LAST_ID = sa.select(sa.func.max(events.c.id).label("last")).where(
+    events.c.job_id == sa.bindparam("job_id", type_=sa.Uuid)
+)
 
 
 @dataclass
@@ -67,6 +72,7 @@ class RedisFeed:
         sweep_s: float = 15.0,
         stream_maxlen: int = 1000,
         ttl_s: int = 86_400,
+        reads: ReadPool | None = None,
     ) -> None:
         # A client of its own: its blocking read outlasts the bus client's socket timeout, and it never
         # takes a connection the bus needs. Named per process (CLIENT LIST tells the feeds apart).
@@ -76,6 +82,10 @@ class RedisFeed:
         self._out = RespConnection.like(self.redis, self.client_name)  # announcements, on the hot path
         self.engine = engine
         self._db = HeldReader(engine)  # the reader's own connection: no pool checkout per wake-up
+        # Subscribing reads on held connections too (the API's, when given): a client opening a
+        # stream costs one round trip here, not a checkout with its pre-ping and a transaction.
+        self._reads = reads if reads is not None else ReadPool(engine, size=2)
+        self._own_reads = reads is None
         self.prefix = prefix
         self._sweep_s = sweep_s
         self._maxlen = stream_maxlen
@@ -139,9 +149,10 @@ class RedisFeed:
             # making their own.
             watch = self._watches[job_id] = _Watch()
             try:
-                async with self.engine.connect() as conn:
-                    query = sa.select(sa.func.max(events.c.id)).where(events.c.job_id == job_id)
-                    watch.last = (await conn.execute(query)).scalar() or 0
+                rows = await self._reads.run(
+                    functools.partial(fetch_all, stmt=_LAST_ID, params={"job_id": job_id})
+                )
+                watch.last = rows[0].last or 0
             except BaseException as exc:
                 if self._watches.get(job_id) is watch:
                     del self._watches[job_id]
@@ -271,6 +282,8 @@ class RedisFeed:
         if self._reader is not None:
             await asyncio.wait([self._reader], timeout=5.0)
         await self._db.close()
+        if self._own_reads:
+            await self._reads.close()
 
 
 def _changed_jobs(entries: Any) -> set[UUID] | None:

@@ -111,18 +111,18 @@ async def test_a_jobs_list_is_told_to_reread_everything_after_the_sweep(runtime_
 async def test_clients_arriving_together_share_one_read_of_where_the_job_stands(runtime_factory, key_prefix):
     runtime = await runtime_factory(roles=("orchestrator",))
     feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    connects = []
+    reads = []
+    read = feed._reads.run
 
-    class CountingEngine:  # the engine, counting the connections the feed takes
-        def connect(self):
-            connects.append(1)
-            return runtime.engine.connect()
+    async def counting(work):  # the feed's reads, counted
+        reads.append(1)
+        return await read(work)
 
-    feed.engine = CountingEngine()  # type: ignore[assignment]
+    feed._reads.run = counting  # type: ignore[method-assign]
     try:
         job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
         subs = await asyncio.gather(*(feed.subscribe(job_id) for _ in range(50)))
-        assert len(connects) == 1  # one read for all fifty, not fifty
+        assert len(reads) == 1  # one read for all fifty, not fifty
         await runtime.orchestrator.cancel_job(job_id)
         await feed.publish(await _committed(runtime, job_id, after=1))
         for sub in subs:
