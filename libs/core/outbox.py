@@ -74,13 +74,10 @@ async def announce(
     answer to a request) runs once both are on their way.
 
     The in-process feed hands the events themselves to subscribers, so they go first: a message sent
-    now can cause the job's next events. With Redis, the messages go first: the next step of the
-    work (a worker, the planner) waits on them, and it is the job's critical path. The Redis feed
-    then hands this process's own SSE clients their events (socket writes that take a fraction of a
-    millisecond per commit) and announces the rest. Its order needs nothing of the messages': a
-    later commit of the job is published under the caller's lock after this one (here), or read
-    from the database (another replica; see ``RedisFeed``). Each takes its first step (its socket
-    writes) before ``meanwhile``, which then runs while Redis delivers them.
+    now can cause the job's next events. The Redis feed hands this process's own SSE clients their
+    events and announces the rest; the messages follow. Each takes its first step (its socket
+    writes) before ``meanwhile``, which then runs while Redis delivers them: the next step of the
+    work (a worker, the planner) waits on the messages, a live client on the events.
     """
     if isinstance(feed, MemoryFeed):
         if meanwhile is not None:
@@ -88,15 +85,15 @@ async def announce(
         await feed.publish(events)
         await outbox.sent(pending)
         return
-    sending = asyncio.ensure_future(outbox.sent(pending)) if pending.items else None
     publishing = asyncio.ensure_future(feed.publish(events, follows))
+    sending = asyncio.ensure_future(outbox.sent(pending)) if pending.items else None
     try:
         await asyncio.sleep(0)  # one step each, in that order: their writes are on the sockets
     finally:
         if meanwhile is not None:
             meanwhile()
     # Both are awaited to the end (the caller's lock covers the whole publish); then a failure is raised.
-    for outcome in await asyncio.gather(*([sending] if sending else []), publishing, return_exceptions=True):
+    for outcome in await asyncio.gather(publishing, *([sending] if sending else []), return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome
 

@@ -60,8 +60,7 @@ def _pending() -> Pending:
     return Pending([("pw:jobs", PlanFailed(job_id=uuid.uuid4(), reason="r"))], [1])
 
 
-async def test_distributed_the_messages_then_the_feed_are_written_before_the_committers_own_work() -> None:
-    # The messages first: the next step of the job (a worker, the planner) waits on them.
+async def test_distributed_the_feed_and_the_messages_are_written_before_the_committers_own_work() -> None:
     order: list[str] = []
     await announce(
         _feed(RecordingFeed(order)),
@@ -70,7 +69,7 @@ async def test_distributed_the_messages_then_the_feed_are_written_before_the_com
         _pending(),
         meanwhile=lambda: order.append("bookkeeping"),
     )
-    assert order[:3] == ["messages written", "feed written", "bookkeeping"]
+    assert order[:3] == ["feed written", "messages written", "bookkeeping"]
     assert sorted(order[3:]) == ["feed answered", "messages answered"]  # both awaited before it returns
 
 
