@@ -27,10 +27,11 @@ from uuid import UUID
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
+from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from planwright.core import names
-from planwright.core.bus.redis import RETRYABLE, raise_errors
+from planwright.core.bus.redis import RETRYABLE, entry_fields, raise_errors
 from planwright.core.bus.resp import Command, RespConnection
 from planwright.core.db.engine import HeldReader, ReadPool
 from planwright.core.db.eventlog import events_after
@@ -80,6 +81,9 @@ class RedisFeed:
         self.client_name = f"planwright-feed-{instance}"
         self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name=self.client_name)
         self._out = RespConnection.like(self.redis, self.client_name)  # announcements, on the hot path
+        # The reader's blocking XREAD: it wakes at every commit of a watched job (this process's own
+        # announcements too), so it goes without redis-py's per-command wrappers as well.
+        self._in = RespConnection.like(self.redis, self.client_name)
         self.engine = engine
         self._db = HeldReader(engine)  # the reader's own connection: no pool checkout per wake-up
         # Subscribing reads on held connections too (the API's, when given): a client opening a
@@ -212,7 +216,10 @@ class RedisFeed:
             woken: set[UUID] = set()
             changed: set[UUID] = set()
             try:
-                reply: Any = await self.redis.xread(streams, count=100, block=int(self._sweep_s * 1000))
+                read = ("XREAD", "COUNT", 100, "BLOCK", int(self._sweep_s * 1000), "STREAMS", *streams)
+                (reply,) = await self._in.execute([(*read, *streams.values())], blocking_s=self._sweep_s)
+                if isinstance(reply, ResponseError):
+                    raise reply
             except RETRYABLE as exc:
                 if self._closed:
                     return
@@ -220,8 +227,9 @@ class RedisFeed:
                 await asyncio.sleep(1.0)
                 reply, woken = None, set(self._watches)
                 self._tell_boards(everything=True)
-            for raw_key, entries in reply or []:
+            for raw_key, raw_entries in reply or []:
                 key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+                entries = entry_fields(raw_entries)
                 position = entries[-1][0].decode()
                 if key == self._control:
                     self._control_position = position
@@ -278,7 +286,8 @@ class RedisFeed:
         self._watches.clear()
         self._boards.clear()
         self._out.close()
-        await self.redis.aclose()  # ends the reader's blocking read at once
+        self._in.close()  # ends the reader's blocking read at once
+        await self.redis.aclose()
         if self._reader is not None:
             await asyncio.wait([self._reader], timeout=5.0)
         await self._db.close()

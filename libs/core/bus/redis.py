@@ -222,7 +222,7 @@ class RedisBus:
     ) -> list[Delivery]:
         """An XREADGROUP-shaped reply ``[[key, [[id, fields], ...]], ...]`` as deliveries, in key order."""
         by_key: dict[str, Any] = {
-            k.decode() if isinstance(k, bytes) else k: _fields(entries) for k, entries in reply or []
+            k.decode() if isinstance(k, bytes) else k: entry_fields(entries) for k, entries in reply or []
         }
         out: list[Delivery] = []
         for stream, key in zip(streams, keys, strict=True):
@@ -528,7 +528,7 @@ def raise_errors(results: Sequence[Any], tolerate: str | None = None) -> None:
             raise result
 
 
-def _fields(entries: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+def entry_fields(entries: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
     """Entries with their fields as a dict: XREADGROUP gives a dict, a script's reply a flat list."""
     out = []
     for entry_id, fields in entries:
