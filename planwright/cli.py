@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from planwright.core import heap
 from planwright.core.errors import ConfigError
 from planwright.core.llm.notice import MOCK_NOTICE, mock_advice
 from planwright.core.settings import Settings, load_settings
@@ -233,7 +234,7 @@ def _serve(settings: Settings, roles: tuple[str, ...], host: str, port: int, ser
     # - timeout_keep_alive 5 s (uvicorn's default): an idle connection holds a descriptor no longer.
     with _traced(settings, service):
         uvicorn.run(
-            create_app(runtime),
+            create_app(runtime, started=heap.settle),
             host=host,
             port=port,
             log_level=level,
@@ -312,6 +313,7 @@ def _service(role: str) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.request_stop)
         await runtime.start()
+        heap.settle()
         try:
             await runtime.stopped()
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -124,8 +124,9 @@ def _limiter(runtime: Runtime) -> Limiter:
     return RedisLimiter(redis, runtime.settings.redis_key_prefix)
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """The app over ``runtime``; the runtime's background services start and stop with the app."""
+def create_app(runtime: Runtime, *, started: Callable[[], None] | None = None) -> FastAPI:
+    """The app over ``runtime``; the runtime's background services start and stop with the app.
+    ``started`` is called once they have, before the first request."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +135,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             await health.start()  # the first check is done before the app serves
             try:
                 await ring.start()  # the keys, before the first request
+                if started is not None:
+                    started()
                 try:
                     yield
                 finally:
