@@ -117,6 +117,9 @@ class JobState:
     new_tasks: list[tuple[int, TaskState]] = field(default_factory=list)  # (position, task)
     # Tasks a new plan version superseded: out of ``tasks`` (the live plan), their rows still to write.
     retired: list[TaskState] = field(default_factory=list)
+    # ``tasks`` by id, for the messages that name a task (every result): built when a look-up misses,
+    # and checked against ``tasks`` at each hit, so a plan that changed is never answered from it.
+    _by_id: dict[UUID, TaskState] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def trace(self) -> dict[str, str]:
@@ -124,10 +127,12 @@ class JobState:
         return {"traceparent": self.trace_parent} if self.trace_parent else {}
 
     def task_by_id(self, task_id: UUID) -> TaskState | None:
-        for t in self.tasks.values():
-            if t.id == task_id:
-                return t
-        return None
+        """The live plan's task with that id (None if the plan has none: unknown, or superseded)."""
+        t = self._by_id.get(task_id)
+        if t is not None and self.tasks.get(t.key) is t:
+            return t
+        self._by_id = {t.id: t for t in self.tasks.values()}
+        return self._by_id.get(task_id)
 
     def changed(self) -> bool:
         return (
