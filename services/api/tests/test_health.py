@@ -227,6 +227,16 @@ async def test_distributed_mode_also_pings_redis(quiet_runtime):
     assert body["error"] == "redis unavailable: connection refused"
 
 
+async def test_the_lifespan_calls_started_once_everything_started(quiet_runtime):
+    # `planwright up` and `api` pass heap.settle here: it must run once the runtime, the health check
+    # and the key ring have started, and before the app serves.
+    seen: list[bool] = []
+    app = create_app(quiet_runtime, started=lambda: seen.append(app.state.health.state is not None))
+    async with app.router.lifespan_context(app):
+        assert seen == [True]
+    assert seen == [True]
+
+
 async def test_the_lifespan_checks_before_serving_and_stops_the_loop(quiet_runtime):
     app = create_app(quiet_runtime)
     health: Health = app.state.health
