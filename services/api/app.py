@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,15 @@ from planwright.services.runtime import Runtime
 
 # Requests worth no span: scrapes, probes and the UI's static files.
 UNTRACED = ("/metrics", "/healthz", "/_next/", "/favicon.ico")
+# FastAPI's own OpenTelemetry instrumentation (FastAPI 0.16x): RequestTelemetry below makes the spans
+# and metrics here, so FastAPI's is turned off. Left on, it would make a second set as soon as any
+# library set a global tracer, meter or logger provider, and it asked OpenTelemetry for each of the
+# three on every request (environment look-ups included: ~10 % of a GET /jobs/{id}'s CPU).
+_NO_FASTAPI_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 class PlanwrightApp(FastAPI):
@@ -153,6 +163,7 @@ def create_app(runtime: Runtime, *, started: Callable[[], None] | None = None) -
         lifespan=lifespan,
         docs_url=None,  # served by routes/docs.py from installed files, not a CDN
         redoc_url=None,
+        **_NO_FASTAPI_TELEMETRY,
     )
     app.state.runtime = runtime
     app.state.health = health = Health(runtime)  # /healthz answers from its last check

@@ -195,3 +195,24 @@ def test_text_logs_tag_the_line_and_keep_tracebacks_below():
     logs.ContextFilter().filter(plain)
     assert logs.TextFormatter().format(plain).endswith("planwright.x: hello")
     assert "job_id" not in json.loads(logs.JsonFormatter().format(plain))
+
+
+async def test_fastapi_makes_no_spans_of_its_own_when_a_global_tracer_provider_is_set(
+    runtime_factory, monkeypatch
+):
+    # Any library may set OpenTelemetry's global provider; FastAPI's own instrumentation would then
+    # make a second HTTP span per request beside RequestTelemetry's. It is turned off.
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    runtime = await runtime_factory(roles=("orchestrator",))
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        assert (await client.get("/jobs")).status_code == 200
+    provider.shutdown()
+    assert spans.get_finished_spans() == ()
