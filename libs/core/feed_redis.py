@@ -75,8 +75,8 @@ class RedisFeed:
         ttl_s: int = 86_400,
         reads: ReadPool | None = None,
     ) -> None:
-        # A client of its own: its blocking read outlasts the bus client's socket timeout, and it never
-        # takes a connection the bus needs. Named per process (CLIENT LIST tells the feeds apart).
+        # Connections of its own, never one the bus needs, named per process (CLIENT LIST tells the
+        # feeds apart): redis-py for what is not per commit, lean RESP ones for the rest.
         instance = uuid.uuid4().hex[:16]
         self.client_name = f"planwright-feed-{instance}"
         self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name=self.client_name)
