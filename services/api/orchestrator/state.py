@@ -254,6 +254,7 @@ async def _load(conn: AsyncConnection, ids: list[UUID]) -> dict[UUID, JobState]:
             id=r.id,
             key=r.key,
             title=r.title,
+            description=r.description,
             tool=r.tool,
             args=r.args,
             depends_on=list(r.depends_on),
