@@ -7,7 +7,7 @@ like the Applier it does no I/O and records everything in ``Changes``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planwright.core import metrics, refs, tracing
 from planwright.core.errors import AnswerInvalid, PolicyRefused
@@ -27,22 +27,6 @@ ArgsCheck = Callable[[str, dict[str, Any]], list[str]]
 class Governance(Money):
     settings: Settings
     policy: PolicyStore | None  # set when the gate is on
-
-    if TYPE_CHECKING:  # provided by the Applier
-
-        def _task(
-            self, job: JobState, task: TaskState, status: TaskStatus, ch: Changes, **data: Any
-        ) -> None: ...
-
-        def _job(
-            self, job: JobState, status: JobStatus, ch: Changes, error: str | None = None, **data: Any
-        ) -> None: ...
-
-        def _dispatch(
-            self, job: JobState, task: TaskState, ch: Changes, *, feedback: str | None = None
-        ) -> None: ...
-
-        def advance(self, job: JobState, ch: Changes) -> None: ...
 
     def _check_plan(self, job: JobState, ch: Changes) -> None:
         """Block a plan that the policy forbids before any of it runs, saying why."""

@@ -13,16 +13,13 @@ from planwright.core.policy import EnvironmentPolicy
 from planwright.core.settings import Settings
 from planwright.core.states import TaskStatus
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
+from planwright.services.api.orchestrator.steps import Steps
 
 
-class HumanInput:
+class HumanInput(Steps):
     settings: Settings
 
     if TYPE_CHECKING:  # provided by the Applier and Governance
-
-        def _task(
-            self, job: JobState, task: TaskState, status: TaskStatus, ch: Changes, **data: Any
-        ) -> None: ...
 
         def _args_or_declared(self, job: JobState, task: TaskState) -> dict[str, Any]: ...
 
@@ -39,8 +36,6 @@ class HumanInput:
             decided_by: str | None = None,
             args_edit: dict[str, Any] | None = None,
         ) -> None: ...
-
-        def advance(self, job: JobState, ch: Changes) -> None: ...
 
     def _await_input(self, job: JobState, task: TaskState, ch: Changes) -> None:
         """Where any other task would go to a worker: the question goes to a person instead."""

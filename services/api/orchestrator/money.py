@@ -14,7 +14,7 @@ import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from planwright.core import budget, metrics
@@ -26,21 +26,18 @@ from planwright.core.settings import Settings
 from planwright.core.states import JobStatus, TaskStatus
 from planwright.services.api.orchestrator.spend import DaySpend
 from planwright.services.api.orchestrator.state import Changes, JobState
+from planwright.services.api.orchestrator.steps import Steps
 
 SPEND_KEYS = ("tenant", "day", "provider", "model")  # llm_spend's primary key
 ENV_FRESH_S = 1.0  # an edited policy file's money limits apply within this long
 
 
-class Money:
+class Money(Steps):
     settings: Settings
     budgets: PolicyStore | None  # the policy file, for its money limits (gate on or off)
     day_spend: DaySpend
 
     if TYPE_CHECKING:  # provided by the Applier and Governance
-
-        def _job(
-            self, job: JobState, status: JobStatus, ch: Changes, error: str | None = None, **data: Any
-        ) -> None: ...
 
         def _cancel_open_tasks(self, job: JobState, ch: Changes) -> None: ...
 

@@ -24,6 +24,7 @@ from planwright.core.policy import PolicyStore
 from planwright.core.settings import Settings
 from planwright.core.states import JobStatus, TaskStatus, check_task
 from planwright.services.api.orchestrator.state import Changes, JobState, TaskState
+from planwright.services.api.orchestrator.steps import Steps
 
 # New tasks of plan version v are stored at positions from (v - 1) * this (PLAN_MAX_TASKS <= 500), so
 # a reload lists the live plan in the order it has in memory: older versions' tasks first.
@@ -31,20 +32,12 @@ _POSITIONS_PER_VERSION = 1000
 _RESET = (TaskStatus.failed, TaskStatus.blocked, TaskStatus.skipped)
 
 
-class Replanning:
+class Replanning(Steps):
     settings: Settings
     policy: PolicyStore | None
     registry: ToolCatalog | None = None  # with it, a new version is validated like a submitted plan
 
     if TYPE_CHECKING:  # provided by the Applier and Governance
-
-        def _task(
-            self, job: JobState, task: TaskState, status: TaskStatus, ch: Changes, **data: Any
-        ) -> None: ...
-
-        def _job(
-            self, job: JobState, status: JobStatus, ch: Changes, error: str | None = None, **data: Any
-        ) -> None: ...
 
         def spend(self, job: JobState, task: TaskState | None, calls: list[LLMCall], ch: Changes) -> None: ...
 
