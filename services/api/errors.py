@@ -8,6 +8,7 @@ unexpected error is a 500 ``internal_error`` in the same shape, with its traceba
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,7 +34,7 @@ async def send_error(
     code: str,
     message: str,
     details: Any = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     """Answer with the error shape straight from an ASGI middleware, without running the app."""
     body = json.dumps(_body(code, message, details)).encode()
@@ -51,7 +52,9 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PlanwrightError)
     async def _planwright(_: Request, exc: PlanwrightError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message, exc.details or None), status_code=exc.status_code)
+        body = _body(exc.code, exc.message, exc.details or None)
+        # An error that is an HTTPException too may say how its answer is framed (limits.BodyRejected).
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

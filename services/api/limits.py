@@ -22,10 +22,12 @@ from planwright.services.api.errors import send_error
 
 class BodyRejected(PlanwrightError, HTTPException):
     """A body over a limit. A PlanwrightError first (the API's JSON error body), an HTTPException too:
-    FastAPI passes those on from its body parsing instead of turning them into a 400."""
+    FastAPI passes those on from its body parsing instead of turning them into a 400. Its answer closes
+    the connection, whether the middleware or the app's error handler gives it: the rest of the body
+    may still be on its way, and the connection cannot carry another request after it."""
 
     def __init__(self, message: str, **details: object) -> None:
-        HTTPException.__init__(self, type(self).status_code, message)
+        HTTPException.__init__(self, type(self).status_code, message, headers={"Connection": "close"})
         self.message = message
         self.details = details
 
@@ -118,9 +120,7 @@ class _Reader:
 
 async def _reject(send: Send, error: BodyRejected) -> None:
     # Closed after the answer: the server drops the body the client may still be sending.
-    await send_error(
-        send, error.status_code, error.code, error.message, error.details, {"Connection": "close"}
-    )
+    await send_error(send, error.status_code, error.code, error.message, error.details, error.headers)
 
 
 # -- what a decoded body may hold ---------------------------------------------------------------
