@@ -78,8 +78,21 @@ class _Held:
 
     async def _current(self) -> AsyncConnection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = await self._engine.connect()
+            conn = await self._engine.connect()
+            try:
+                await self._opened(conn)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()  # never back to the pool half set up
+                raise
+            self._conn = conn
         return self._conn
+
+    async def _opened(self, conn: AsyncConnection) -> None:
+        """A connection just taken from the pool, before its first use here."""
+
+    async def _closing(self, conn: AsyncConnection) -> None:
+        """Before the connection goes back to the pool: undo what ``_opened`` set."""
 
     async def _twice(self, work: Callable[[AsyncConnection], Awaitable[T]], what: str) -> T:
         """``work`` on the held connection, outside a transaction of ours (one that Core began for it
@@ -108,6 +121,12 @@ class _Held:
     async def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            try:
+                if not conn.closed and not conn.invalidated:
+                    await self._closing(conn)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()  # not back to the pool with this holder's settings
             with contextlib.suppress(Exception):
                 await conn.close()
 
@@ -117,7 +136,26 @@ class Writer(_Held):
     one held connection: a pool checkout cost more than a small transaction. A connection that failed
     is closed and the next transaction takes a fresh one, so a database restart costs the
     transactions in flight and nothing more.
+
+    On Postgres the writer's session plans with sequential scans off (``enable_seqscan``; given back
+    to the pool reset). Its writes find their rows by key: the batch statements join one array per
+    column (``unnest``) to the tables by primary key, and their foreign keys are checked by key.
+    Those statements are prepared once and then run on a generic plan, which cannot know that the
+    arrays hold a handful of rows; made while the tables were small (a new deployment, the first
+    minute after a start), it scans them whole, at every hop, until the next ANALYZE re-plans it.
+    A query with no index to use still scans; the Orchestrator's sweeps, which select by state and
+    so should scan, turn scans back on for their transaction (docs/performance.md, sixth round).
     """
+
+    async def _opened(self, conn: AsyncConnection) -> None:
+        if (driver := await _asyncpg(conn)) is not None:
+            await driver.execute("SET enable_seqscan = off")
+
+    async def _closing(self, conn: AsyncConnection) -> None:
+        if (driver := await _asyncpg(conn)) is not None:
+            if conn.in_transaction():
+                await conn.rollback()
+            await driver.execute("RESET enable_seqscan")
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -156,6 +194,13 @@ class HeldReader(_Held):
 
     async def run(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         return await self._twice(read, "reading")
+
+
+async def _asyncpg(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under ``conn`` (None on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return (await conn.get_raw_connection()).driver_connection
 
 
 async def _is_dead(conn: AsyncConnection) -> bool:

@@ -336,7 +336,7 @@ class Orchestrator:
 
         async def work(conn: AsyncConnection) -> list[Event]:
             nonlocal hits
-            rows = (await conn.execute(due)).all()
+            rows = await swept(conn, due)
             states = await self._load(conn, {row.job_id for row in rows})
             ch = Changes(now=utcnow())
             hits = 0
@@ -537,6 +537,16 @@ class Orchestrator:
             count=256,
             max_deliveries=max_deliveries,
         )
+
+
+async def swept(conn: AsyncConnection, due: sa.Select[Any]) -> Sequence[Any]:
+    """The rows a sweep is due to act on, read in its transaction. A sweep selects by state, and
+    states have no index (one would make every task's update write its indexes too): its plan is a
+    sequential scan, which the writer's session otherwise steers away from (``Writer``)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("SET LOCAL enable_seqscan = on"))  # until the transaction ends
+    rows: Sequence[Any] = (await conn.execute(due)).all()
+    return rows
 
 
 class _TooLarge(Exception):

@@ -23,6 +23,7 @@ from planwright.core.planning.rules import RuleBasedPlanner
 from planwright.core.settings import Settings
 from planwright.core.tools_builtin import default_registry
 from planwright.services.api.orchestrator import Orchestrator
+from planwright.services.api.orchestrator.service import swept
 
 GOAL = "Write a note; then summarize it"
 
@@ -167,6 +168,32 @@ async def test_a_batch_too_large_for_one_statement_is_written_under_the_lock(
         async with engine.connect() as conn:
             stored = (await conn.execute(sa.select(sa.func.count()).where(tasks.c.job_id == job_id))).scalar()
         assert stored == 2
+    finally:
+        await orchestrator.close()
+        await engine.dispose()
+
+
+async def test_the_batches_look_rows_up_by_key_and_the_sweeps_scan(tmp_path, database_url):
+    """The writer's session plans without sequential scans (a generic plan made while the tables were
+    small would scan them at every batch); a sweep, which selects by state, scans in its transaction."""
+    await asyncio.to_thread(upgrade_head, database_url)
+    engine = make_engine(database_url, pool_size=2)
+    bus = MemoryBus()
+    orchestrator = Orchestrator(
+        engine,
+        bus,
+        OutboxRelay(engine, bus),
+        MemoryFeed(),
+        Settings(_env_file=None, planwright_data_dir=tmp_path),
+    )
+    setting = sa.select(sa.func.current_setting("enable_seqscan"))
+    try:
+        assert await orchestrator.writer.once(lambda conn: conn.scalar(setting)) == "off"
+        assert await orchestrator.intake.writer.once(lambda conn: conn.scalar(setting)) == "off"
+        assert await orchestrator.writer.run(lambda conn: swept(conn, setting)) == [("on",)]
+        assert (
+            await orchestrator.writer.once(lambda conn: conn.scalar(setting)) == "off"
+        )  # that transaction's only
     finally:
         await orchestrator.close()
         await engine.dispose()

@@ -169,3 +169,57 @@ async def test_a_read_pool_serves_many_reads_on_its_few_connections(engine):
         assert set(await asyncio.gather(*(pool.run(backend_pid) for _ in range(4)))) <= set(pids)  # ...kept
     finally:
         await pool.close()
+
+
+# The shape of the Orchestrator's batch updates (write_together): one array per column, joined to
+# the table by its key.
+KEYED_UPDATE = "UPDATE items AS t SET n = v.n FROM unnest($1::int[], $2::int[]) AS v(n, id) WHERE t.id = v.id"
+
+
+async def generic_plan(conn) -> str:
+    """The plan the server keeps for ``KEYED_UPDATE`` once prepared (a generic plan: it cannot know
+    how many rows the arrays hold), over a small table."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    await driver.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        await driver.execute(f"PREPARE keyed(int[], int[]) AS {KEYED_UPDATE}")
+        rows = await driver.fetch("EXPLAIN EXECUTE keyed('{1}', '{1}')")
+        await driver.execute("DEALLOCATE keyed")
+    finally:
+        await driver.execute("RESET plan_cache_mode")
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_the_writer_finds_rows_by_key_even_while_the_tables_are_small(engine):
+    """A generic plan made while a table is small scans it whole at every write, as the table grows,
+    until the next ANALYZE: the writer's session steers it to the index (and gives the setting back)."""
+    writer = Writer(engine)
+    try:
+
+        async def setup(conn):
+            await conn.execute(sa.text("CREATE TABLE items (id int PRIMARY KEY, n int)"))
+            await conn.execute(sa.text("INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g"))
+            await conn.execute(sa.text("ANALYZE items"))
+
+        await writer.run(setup)
+        async with engine.connect() as plain:
+            assert "Seq Scan on items" in await generic_plan(plain), (
+                "the planner here no longer scans a small table for this join, so this test shows nothing"
+            )
+        plan = await writer.once(generic_plan)
+        assert "Index Scan using items_pkey on items" in plan, plan
+        assert "Seq Scan" not in plan, plan
+        assert await writer.once(lambda c: _setting(c, "enable_seqscan")) == "off"
+
+        pid = await writer.run(backend_pid)
+        await writer.close()  # back to the pool, as it was taken
+        async with engine.connect() as first, engine.connect() as second:  # the pool's two
+            given_back = {await backend_pid(c): c for c in (first, second)}
+            assert pid in given_back, "expected the pool to hand out the writer's connection again"
+            assert await _setting(given_back[pid], "enable_seqscan") == "on"
+    finally:
+        await writer.close()
+
+
+async def _setting(conn, name: str) -> str:
+    return str((await conn.execute(sa.text(f"SHOW {name}"))).scalar_one())
