@@ -82,8 +82,7 @@ class _Held:
             try:
                 await self._opened(conn)
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await conn.invalidate()  # never back to the pool half set up
+                await _discard(conn)  # never back to the pool half set up
                 raise
             self._conn = conn
         return self._conn
@@ -124,9 +123,11 @@ class _Held:
             try:
                 if not conn.closed and not conn.invalidated:
                     await self._closing(conn)
-            except Exception:
-                with contextlib.suppress(Exception):
-                    await conn.invalidate()  # not back to the pool with this holder's settings
+            except Exception:  # failed or timed out: not back to the pool as it is
+                await _discard(conn)
+            except BaseException:  # cancelled: the same, then on with the cancellation
+                await _discard(conn)
+                raise
             with contextlib.suppress(Exception):
                 await conn.close()
 
@@ -149,13 +150,14 @@ class Writer(_Held):
 
     async def _opened(self, conn: AsyncConnection) -> None:
         if (driver := await _asyncpg(conn)) is not None:
-            await driver.execute("SET enable_seqscan = off")
+            await driver.execute("SET enable_seqscan = off", timeout=CONNECT_TIMEOUT_S)
 
     async def _closing(self, conn: AsyncConnection) -> None:
         if (driver := await _asyncpg(conn)) is not None:
             if conn.in_transaction():
                 await conn.rollback()
-            await driver.execute("RESET enable_seqscan")
+            # Bounded: a server that stopped answering must not hold up the writer's next attempt.
+            await driver.execute("RESET enable_seqscan", timeout=CONNECT_TIMEOUT_S)
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -194,6 +196,12 @@ class HeldReader(_Held):
 
     async def run(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         return await self._twice(read, "reading")
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    """Close ``conn``'s connection to the server instead of giving it back to the pool."""
+    with contextlib.suppress(Exception):
+        await conn.invalidate()
 
 
 async def _asyncpg(conn: AsyncConnection) -> Any:

@@ -221,5 +221,18 @@ async def test_the_writer_finds_rows_by_key_even_while_the_tables_are_small(engi
         await writer.close()
 
 
+async def test_a_connection_whose_setting_could_not_be_undone_is_not_given_back(engine, monkeypatch):
+    writer = Writer(engine)
+    pid = await writer.run(backend_pid)
+
+    async def fails(self, conn):
+        raise OSError("the reset did not go through")
+
+    monkeypatch.setattr(Writer, "_closing", fails)
+    await writer.close()
+    async with engine.connect() as first, engine.connect() as second:  # whatever the pool holds
+        assert pid not in {await backend_pid(first), await backend_pid(second)}
+
+
 async def _setting(conn, name: str) -> str:
     return str((await conn.execute(sa.text(f"SHOW {name}"))).scalar_one())
