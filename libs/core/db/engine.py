@@ -142,8 +142,9 @@ class Writer(_Held):
     to the pool reset). Its writes find their rows by key: the batch statements join one array per
     column (``unnest``) to the tables by primary key, and their foreign keys are checked by key.
     Those statements are prepared once and then run on a generic plan, which cannot know that the
-    arrays hold a handful of rows; made while the tables were small (a new deployment, the first
-    minute after a start), it scans them whole, at every hop, until the next ANALYZE re-plans it.
+    arrays hold a handful of rows; made while the tables were small (a new database: every bench
+    run, a new deployment's first minutes), it scans them whole at every batch, as they grow, until
+    an ANALYZE of the table has Postgres plan again.
     A query with no index to use still scans; the Orchestrator's sweeps, which select by state and
     so should scan, turn scans back on for their transaction (docs/performance.md, sixth round).
     """
