@@ -9,11 +9,12 @@ from contextlib import ExitStack
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from planwright.core.db.engine import make_engine
-from planwright.core.db.migrate import upgrade_head
+from planwright.core.db.migrate import alembic_config, upgrade_head
 from planwright.core.db.schema import metadata
 from planwright.core.db.tests.support import PG_ADMIN, postgres_database
 
@@ -87,3 +88,52 @@ def test_postgres_upgrade_head_matches_the_schema(pg_database):
     upgrade_head(pg_database)
     assert _tables(pg_database) == TABLES
     assert _diff_against_code(pg_database) == []
+
+
+def test_postgres_compresses_large_values_with_lz4(pg_database):
+    """The columns that carry outputs, plans and dispatches compress with lz4 (much cheaper than pglz
+    on the Orchestrator's writes); the downgrade gives them back to the server's default."""
+    upgrade_head(pg_database)
+    large = {("tasks", "output"), ("events", "data"), ("outbox", "payload"), ("plans", "spec")}
+
+    async def run(sql: str) -> list[tuple[object, ...]]:
+        engine = make_engine(pg_database, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(sa.text(sql))
+                rows = [tuple(r) for r in result.all()] if result.returns_rows else []
+                await conn.commit()
+                return rows
+        finally:
+            await engine.dispose()
+
+    methods = dict(
+        asyncio.run(
+            run(
+                "SELECT c.relname || '.' || a.attname, a.attcompression::text FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE c.relname IN ('tasks', 'events', 'outbox', 'plans')"
+            )
+        )
+    )
+    assert {f"{t}.{c}": methods[f"{t}.{c}"] for t, c in large} == {f"{t}.{c}": "l" for t, c in large}
+    assert methods["tasks.status"] == ""  # small values: left alone
+    # A large value written now is stored with lz4.
+    asyncio.run(
+        run(
+            "INSERT INTO outbox (stream, payload, created_at) "
+            "VALUES ('s', repeat(md5(random()::text), 5000), now())"
+        )
+    )
+    written = asyncio.run(run("SELECT pg_column_compression(payload) FROM outbox WHERE stream = 's'"))
+    assert written == [("lz4",)]
+
+    config = alembic_config(pg_database)
+    command.downgrade(config, "0015")
+    back = dict(
+        asyncio.run(
+            run("SELECT attname, attcompression::text FROM pg_attribute WHERE attrelid = 'tasks'::regclass")
+        )
+    )
+    assert back["output"] == ""
+    upgrade_head(pg_database)
