@@ -45,8 +45,8 @@ class Api:
         await self.raw.close()
         await self.http.aclose()
 
-    async def submit(self, goal: str) -> str:
-        resp = await self.raw.request("POST", "/jobs", {"goal": goal})
+    async def submit(self, goal: str, plan: dict[str, Any] | None = None) -> str:
+        resp = await self.raw.request("POST", "/jobs", {"goal": goal, **({"plan": plan} if plan else {})})
         if resp.status != 201:
             raise BenchError(f"POST /jobs answered {resp.status}: {resp.body[:500]!r}")
         job_id: str = resp.json()["id"]

@@ -15,6 +15,7 @@ class Sizes:
     hop_runs: int
     fan_width: int  # W2: independent tasks before the join
     fan_runs: int
+    large_runs: int  # W5: fetch a large page, then two summaries of its text
     post_serial: int  # POST /jobs back to back
     post_concurrent: int  # POST /jobs at post_concurrency
     post_concurrency: int
@@ -38,6 +39,7 @@ FULL = Sizes(
     hop_runs=5,
     fan_width=100,
     fan_runs=5,
+    large_runs=30,
     post_serial=200,
     post_concurrent=1000,
     post_concurrency=50,
@@ -58,6 +60,7 @@ QUICK = Sizes(
     hop_runs=1,
     fan_width=20,
     fan_runs=1,
+    large_runs=2,
     post_serial=20,
     post_concurrent=100,
     post_concurrency=50,
@@ -113,6 +116,33 @@ def held_goal(url: str, summaries: int) -> str:
 
 
 SINGLE_GOAL = "Write a note"
+
+LARGE_PAGE_BYTES = 120_000  # W5: what the fetched page weighs (a long article, a model's long answer)
+
+
+def large_plan(url: str) -> dict[str, Any]:
+    """W5's explicit plan: fetch ``url``, then two summaries that each take the page's whole text.
+    The text travels as the fetch's output, in both summaries' dispatches and in their events."""
+    text = {"$from": "fetch.output.text"}
+    return {
+        "tasks": [
+            {"key": "fetch", "title": "Fetch the page", "tool": "http_fetch", "args": {"url": url}},
+            {
+                "key": "short",
+                "title": "Summarize it in two sentences",
+                "tool": "text_summarize",
+                "args": {"text": text, "max_sentences": 2},
+                "depends_on": ["fetch"],
+            },
+            {
+                "key": "long",
+                "title": "Summarize it in five sentences",
+                "tool": "text_summarize",
+                "args": {"text": text, "max_sentences": 5},
+                "depends_on": ["fetch", "short"],
+            },
+        ]
+    }
 
 
 # Each shape: the tools in plan order and, per task, the positions it depends on.

@@ -14,7 +14,7 @@ from bench.client import Api
 from bench.config import Sizes
 from bench.infra import InfraMeter
 from bench.procstat import CpuMeter, rss_mb
-from bench.servers import DistributedStack, Stack, distributed, embedded
+from bench.servers import DistributedStack, Stack, distributed, embedded, hold_port
 from bench.sse_storm import sse_storm
 from bench.util import run
 
@@ -60,6 +60,7 @@ async def _workloads(
         out.figures.update(await _step("latency", workloads.latency(api, sizes)))
         out.figures.update(await _step("hop", workloads.hop(api, sizes)))
         out.figures.update(await _step("W2", workloads.fanout(api, sizes)))
+        out.figures.update(await _step("W5", workloads.large_values(api, sizes, hold_port())))
         out.figures.update(await _step("POST /jobs", workloads.post_jobs(api, sizes)))
         meter = CpuMeter(stack.pids())
         w1, cpu = await _step("W1", workloads.throughput([api], sizes, sizes.w1_jobs, meter, infra))

@@ -7,8 +7,18 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bench.client import Api, check_shape, parse_time, require_succeeded
-from bench.config import SINGLE_GOAL, Sizes, chain_goal, chain_shape, fanout_goal, fanout_shape
+from bench.config import (
+    LARGE_PAGE_BYTES,
+    SINGLE_GOAL,
+    Sizes,
+    chain_goal,
+    chain_shape,
+    fanout_goal,
+    fanout_shape,
+    large_plan,
+)
 from bench.infra import InfraMeter
+from bench.pages import PageServer
 from bench.procstat import CpuMeter
 from bench.util import BenchError, median, ms, percentile
 
@@ -69,6 +79,21 @@ async def fanout(api: Api, sizes: Sizes) -> Figures:
     goal = fanout_goal(sizes.fan_width)
     runs = [await _run_one(api, goal, api.follow) for _ in range(sizes.fan_runs)]
     return {"w2_ms": ms(median(runs))}
+
+
+async def large_values(api: Api, sizes: Sizes, page_port: int) -> Figures:
+    """W5: a page of LARGE_PAGE_BYTES fetched on loopback, then two summaries of its text, with an
+    explicit plan; submit to ``job.succeeded`` via SSE, median of the runs."""
+    runs = []
+    with PageServer(LARGE_PAGE_BYTES, port=page_port) as page:
+        for _ in range(sizes.large_runs):
+            started = time.monotonic()
+            job_id = await api.submit("Fetch a long page and summarize it twice", large_plan(page.url))
+            kind, at = await api.follow(job_id)
+            if kind != "job.succeeded":
+                raise BenchError(f"W5 job {job_id} ended {kind}: {(await api.job(job_id)).get('error')}")
+            runs.append(at - started)
+    return {"w5_ms": ms(median(runs))}
 
 
 async def _submit_many(apis: list[Api], goal: str, n: int, concurrency: int) -> list[str]:
