@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -96,7 +97,7 @@ def test_postgres_compresses_large_values_with_lz4(pg_database):
     upgrade_head(pg_database)
     large = {("tasks", "output"), ("events", "data"), ("outbox", "payload"), ("plans", "spec")}
 
-    async def run(sql: str) -> list[tuple[object, ...]]:
+    async def run(sql: str) -> list[Any]:
         engine = make_engine(pg_database, pool_size=1)
         try:
             async with engine.connect() as conn:
