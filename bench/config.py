@@ -15,7 +15,7 @@ class Sizes:
     hop_runs: int
     fan_width: int  # W2: independent tasks before the join
     fan_runs: int
-    large_runs: int  # W5: fetch a large page, then two summaries of its text
+    large_runs: int  # W5: fetch a large page, then two artifact writes of its text
     post_serial: int  # POST /jobs back to back
     post_concurrent: int  # POST /jobs at post_concurrency
     post_concurrency: int
@@ -121,25 +121,26 @@ LARGE_PAGE_BYTES = 120_000  # W5: what the fetched page weighs (a long article, 
 
 
 def large_plan(url: str) -> dict[str, Any]:
-    """W5's explicit plan: fetch ``url``, then two summaries that each take the page's whole text.
-    The text travels as the fetch's output, in both summaries' dispatches and in their events."""
+    """W5's explicit plan: fetch ``url``, then two artifact writes of the page's whole text. The text
+    travels as the fetch's output, in both writes' dispatches and in their events; the writes are
+    cheap, so the job measures the platform's handling of a large value, not a tool's work on it."""
     text = {"$from": "fetch.output.text"}
     return {
         "tasks": [
             {"key": "fetch", "title": "Fetch the page", "tool": "http_fetch", "args": {"url": url}},
             {
-                "key": "short",
-                "title": "Summarize it in two sentences",
-                "tool": "text_summarize",
-                "args": {"text": text, "max_sentences": 2},
+                "key": "save",
+                "title": "Save the page",
+                "tool": "file_write_artifact",
+                "args": {"name": "page.txt", "content": text},
                 "depends_on": ["fetch"],
             },
             {
-                "key": "long",
-                "title": "Summarize it in five sentences",
-                "tool": "text_summarize",
-                "args": {"text": text, "max_sentences": 5},
-                "depends_on": ["fetch", "short"],
+                "key": "copy",
+                "title": "Save a copy",
+                "tool": "file_write_artifact",
+                "args": {"name": "page-copy.txt", "content": text},
+                "depends_on": ["fetch", "save"],
             },
         ]
     }

@@ -40,7 +40,7 @@ FIGURES = [
     Figure("lat_poll_p95_ms", "W1-latency p95: via GET /jobs/{id} tight loop", "ms", floors=_HOP),
     Figure("hop_ms", "hop: chained instant tasks, per dependent hop", "ms", floors=_HOP),
     Figure("w2_ms", "W2: fan-out + join, submit -> join done (SSE)", "ms", floors=_HOP),
-    Figure("w5_ms", "W5: 120 KB page: fetch -> 2 summaries (SSE)", "ms", floors=_HOP),
+    Figure("w5_ms", "W5: 120 KB page: fetch -> 2 artifact writes (SSE)", "ms", floors=_HOP),
     Figure("post_serial_mean_ms", "POST /jobs back to back: mean", "ms", floors=_COMMIT),
     Figure("post_serial_p50_ms", "POST /jobs back to back: p50", "ms", floors=_COMMIT),
     Figure("post_concurrent_per_s", "POST /jobs at c=50: throughput", "req/s", floors=_COMMIT, kind="rate"),

@@ -82,13 +82,13 @@ async def fanout(api: Api, sizes: Sizes) -> Figures:
 
 
 async def large_values(api: Api, sizes: Sizes, page_port: int) -> Figures:
-    """W5: a page of LARGE_PAGE_BYTES fetched on loopback, then two summaries of its text, with an
-    explicit plan; submit to ``job.succeeded`` via SSE, median of the runs."""
+    """W5: a page of LARGE_PAGE_BYTES fetched on loopback, then two artifact writes of its text, with
+    an explicit plan; submit to ``job.succeeded`` via SSE, median of the runs."""
     runs = []
     with PageServer(LARGE_PAGE_BYTES, port=page_port) as page:
         for _ in range(sizes.large_runs):
             started = time.monotonic()
-            job_id = await api.submit("Fetch a long page and summarize it twice", large_plan(page.url))
+            job_id = await api.submit("Fetch a long page and save it twice", large_plan(page.url))
             kind, at = await api.follow(job_id)
             if kind != "job.succeeded":
                 raise BenchError(f"W5 job {job_id} ended {kind}: {(await api.job(job_id)).get('error')}")
