@@ -9,6 +9,7 @@ tools of each MCP server, swapped as a whole when a server comes and goes. See d
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -99,13 +100,15 @@ class ToolSpec:
     source: str = "builtin"  # "builtin", "plugin:<module>" or "mcp:<server>"
     fn: Callable[..., Any] | None = field(default=None, compare=False)  # what @tool decorated
 
-    @property
+    # Made once per tool (pydantic builds a model's schema anew at every call, ~0.2 ms: a submitted
+    # plan asks for an output schema per reference it holds). Shared: callers only read them.
+    @functools.cached_property
     def args_schema(self) -> dict[str, Any]:
         if self.args_model is not None:
             return self.args_model.model_json_schema()
         return self.args_json_schema or {"type": "object"}
 
-    @property
+    @functools.cached_property
     def output_schema(self) -> dict[str, Any]:
         if self.output_model is not None:
             return self.output_model.model_json_schema()

@@ -237,3 +237,16 @@ def test_the_idempotency_key_is_the_same_for_one_attempt_and_new_for_the_next(tm
     retry = dataclasses.replace(first, attempt=2)
     assert first.idempotency_key == again.idempotency_key == f"{first.job_id}:{first.task_id}:1"
     assert retry.idempotency_key == f"{first.job_id}:{first.task_id}:2"
+
+
+def test_a_tools_schemas_are_made_once_and_match_its_models():
+    """A submitted plan asks for an output schema per reference it holds: pydantic would build it
+    anew every time (~0.2 ms), so each tool keeps the one it made."""
+    spec = default_registry().get("http_fetch")
+    assert spec.output_model is not None
+    assert spec.args_model is not None
+    assert spec.output_schema == spec.output_model.model_json_schema()
+    assert spec.args_schema == spec.args_model.model_json_schema()
+    assert spec.output_schema is spec.output_schema  # made once, not per call
+    assert spec.args_schema is spec.args_schema
+    assert spec.describe()["output_schema"] is spec.output_schema
