@@ -93,6 +93,12 @@ async def large_values(api: Api, sizes: Sizes, page_port: int) -> Figures:
             if kind != "job.succeeded":
                 raise BenchError(f"W5 job {job_id} ended {kind}: {(await api.job(job_id)).get('error')}")
             runs.append(at - started)
+            if len(runs) == 1:  # the whole page went through, not a truncated or empty text
+                sizes_written = [t["output"]["size"] for t in await api.tasks(job_id) if t["key"] != "fetch"]
+                if sizes_written != [LARGE_PAGE_BYTES] * 2:
+                    raise BenchError(
+                        f"W5 wrote {sizes_written} bytes, not the page's {LARGE_PAGE_BYTES} twice"
+                    )
     return {"w5_ms": ms(median(runs))}
 
 
