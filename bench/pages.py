@@ -1,8 +1,10 @@
-"""W5's page: a long text served on loopback, for http_fetch to bring into a job as a large value."""
+"""Pages the bench serves on loopback for http_fetch: W5's long text (a large value in a job), and
+the server behind W4's held fetch (bench/sse_client.py)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.util import free_port
@@ -29,15 +31,19 @@ def page_text(size: int) -> bytes:
 
 
 class PageServer:
-    """Answers every GET with the same page of ``size`` bytes, on ``port`` (one the servers' policy
-    lets http_fetch reach on loopback)."""
+    """Answers every GET with the same ``body`` on loopback, at ``port`` (for http_fetch: one the
+    servers' policy lets it reach); ``before``, if given, runs first in the request's thread (W4
+    holds its requests there)."""
 
-    def __init__(self, size: int, port: int | None = None) -> None:
+    def __init__(
+        self, body: bytes, port: int | None = None, before: Callable[[], None] | None = None
+    ) -> None:
         self.port = port or free_port()
-        body = page_text(size)
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if before is not None:
+                    before()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -51,9 +57,8 @@ class PageServer:
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/page"
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
 
     def __enter__(self) -> PageServer:
         self.thread.start()

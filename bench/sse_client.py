@@ -7,10 +7,10 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
-from bench.util import BenchError, free_port
+from bench.pages import PageServer
+from bench.util import BenchError
 
 TERMINAL = (b"job.succeeded", b"job.failed", b"job.cancelled")
 # on_event(event id, event type, data line, arrival time); returns nothing.
@@ -175,33 +175,21 @@ class HoldServer:
     """Answers GET /hold/<n> only once ``release()`` is called (or after ``max_hold_s``)."""
 
     def __init__(self, max_hold_s: float = 12.0, port: int | None = None) -> None:
-        self.port = port or free_port()
         self.released = threading.Event()
         self.timed_out = threading.Event()  # a request waited max_hold_s: the hold ended on its own
-        released, timed_out, hold = self.released, self.timed_out, max_hold_s
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if not released.wait(hold):
-                    timed_out.set()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(PAGE_TEXT)))
-                self.end_headers()
-                self.wfile.write(PAGE_TEXT)
+        def hold() -> None:
+            if not self.released.wait(max_hold_s):
+                self.timed_out.set()
 
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._pages = PageServer(PAGE_TEXT, port=port, before=hold)
+        self.port = self._pages.port
 
     def url(self, n: int) -> str:
-        return f"http://127.0.0.1:{self.port}/hold/{n}"
+        return self._pages.url(f"hold/{n}")
 
     def __enter__(self) -> HoldServer:
-        self.thread.start()
+        self._pages.__enter__()
         return self
 
     def release(self) -> None:
@@ -209,5 +197,4 @@ class HoldServer:
 
     def __exit__(self, *exc: object) -> None:
         self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._pages.__exit__(*exc)

@@ -18,7 +18,7 @@ from bench.config import (
     large_plan,
 )
 from bench.infra import InfraMeter
-from bench.pages import PageServer
+from bench.pages import PageServer, page_text
 from bench.procstat import CpuMeter
 from bench.util import BenchError, median, ms, percentile
 
@@ -85,10 +85,10 @@ async def large_values(api: Api, sizes: Sizes, page_port: int) -> Figures:
     """W5: a page of LARGE_PAGE_BYTES fetched on loopback, then two artifact writes of its text, with
     an explicit plan; submit to ``job.succeeded`` via SSE, median of the runs."""
     runs = []
-    with PageServer(LARGE_PAGE_BYTES, port=page_port) as page:
+    with PageServer(page_text(LARGE_PAGE_BYTES), port=page_port) as page:
         for _ in range(sizes.large_runs):
             started = time.monotonic()
-            job_id = await api.submit("Fetch a long page and save it twice", large_plan(page.url))
+            job_id = await api.submit("Fetch a long page and save it twice", large_plan(page.url("page")))
             kind, at = await api.follow(job_id)
             if kind != "job.succeeded":
                 raise BenchError(f"W5 job {job_id} ended {kind}: {(await api.job(job_id)).get('error')}")
