@@ -32,6 +32,12 @@ function changesStream(): FakeEventSource {
   return source;
 }
 
+/** The jobs list's stream, once it has opened it: the list opens it in an effect after it shows a
+ * running job, which may run after the job's text is on the page. */
+function openedChangesStream(): Promise<FakeEventSource> {
+  return waitFor(changesStream);
+}
+
 beforeEach(() => {
   FakeEventSource.instances = [];
   vi.stubGlobal("EventSource", FakeEventSource);
@@ -103,7 +109,7 @@ describe("keys on", () => {
       { call: "POST /auth/session", contentType: "application/json", body: JSON.stringify({ key: GOOD_KEY }) },
     ]);
     expect(api.calls).toContain("GET /jobs");
-    expect(changesStream().url).toBe("http://api.test/jobs/changes");
+    expect((await openedChangesStream()).url).toBe("http://api.test/jobs/changes");
     // The key lives in no JS-readable storage.
     expect(localStorage.length).toBe(0);
     expect(sessionStorage.length).toBe(0);
@@ -138,8 +144,9 @@ describe("keys on", () => {
     expect(api.calls.filter((c) => c === "GET /auth/session")).toHaveLength(1);
 
     // Refused before it opened (EventSource cannot tell a 401 from other refusals): ask.
+    const stream = await openedChangesStream();
     api.signedIn = false;
-    act(() => changesStream().refuse());
+    act(() => stream.refuse());
     expect(await screen.findByRole("heading", { name: "Not authorised" })).toBeTruthy();
     expect(api.calls.filter((c) => c === "GET /auth/session")).toHaveLength(2);
   });
@@ -149,7 +156,8 @@ describe("keys on", () => {
     api.routes.set("GET /jobs", () => json({ items: [RUNNING_JOB] })); // a running job: the list listens live
     app();
     await screen.findByText(RUNNING_JOB.goal);
-    act(() => changesStream().refuse());
+    const stream = await openedChangesStream();
+    act(() => stream.refuse());
     await waitFor(() => expect(api.calls.filter((c) => c === "GET /auth/session")).toHaveLength(2));
     expect(screen.getByTestId("session").textContent).toContain("acme");
     expect(screen.queryByRole("heading", { name: "Not authorised" })).toBeNull();
