@@ -15,8 +15,8 @@ _OBJECTS = ("the next task", "one attempt", "what happened", "the job's plan", "
 
 
 def page_text(size: int) -> bytes:
-    """``size`` bytes of plain sentences that vary (so a summary has something to pick, and the text
-    compresses about as well as prose does, not as well as one line repeated)."""
+    """``size`` bytes of plain sentences that vary, so that the text compresses more like prose than
+    like one line repeated (Postgres compresses it on the way: W5 measures that too)."""
     sentences = []
     length, n = 0, 0
     while length < size:
