@@ -31,6 +31,74 @@ log = logging.getLogger(__name__)
 # How long a tool's start and progress are held back to be sent with its result (see Worker._run).
 STARTED_AFTER_S = 0.05
 
+_Report = tuple[list[Message], Delivery, asyncio.Future[None]]
+
+
+class _Reports:
+    """The reports of attempts that end in the same turn of the event loop, published together.
+
+    A batch of dispatches (a fan-out) ends up to ``concurrency`` instant attempts in one turn. Their
+    messages go out in one script call that also acknowledges all their deliveries, atomic as each
+    report's own call was: one round trip, one wake-up of the Orchestrator and one script run in
+    Redis instead of one per attempt. A lone report waits one turn of the loop. A batch refused for
+    anything but an outage (a message that cannot be encoded, say) is sent again report by report,
+    so only the report at fault fails, as before.
+    """
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._waiting: list[_Report] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def publish(self, messages: list[Message], delivery: Delivery) -> asyncio.Future[None]:
+        """Done once ``messages`` are published and ``delivery`` acknowledged, with what the call
+        raised if it failed. The send runs in a task of its own: a waiter that is cancelled (the
+        worker stopping) does not cancel the others' reports."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self._waiting:
+            sending = asyncio.ensure_future(self._send())  # runs after the steps already scheduled
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
+        self._waiting.append((messages, delivery, done))
+        return done
+
+    async def _send(self) -> None:
+        batch, self._waiting = self._waiting, []
+        batch = [report for report in batch if not report[2].done()]  # cancelled meanwhile: not sent
+        try:
+            if len(batch) > 1:
+                try:
+                    await self._call(batch)
+                except Exception as exc:
+                    if outage.unavailable(exc):
+                        return _settle(batch, exc)
+                else:
+                    return _settle(batch, None)
+            for report in batch:  # a lone report, or a refused batch one by one
+                try:
+                    await self._call([report])
+                except Exception as exc:
+                    _settle([report], exc)
+                else:
+                    _settle([report], None)
+        finally:
+            for _, _, done in batch:
+                done.cancel()  # only if still waiting: this send was cancelled (the loop is closing)
+
+    async def _call(self, batch: list[_Report]) -> None:
+        messages = [message for report in batch for message in report[0]]
+        await self._bus.publish(names.ORCHESTRATOR, messages, ack=(names.G_WORKER, [r[1] for r in batch]))
+
+
+def _settle(batch: list[_Report], exc: Exception | None) -> None:
+    for _, _, done in batch:
+        if done.done():
+            continue
+        if exc is None:
+            done.set_result(None)
+        else:
+            done.set_exception(exc)
+
 
 class Worker:
     def __init__(
@@ -65,6 +133,7 @@ class Worker:
         # http_fetch's network guard applies with the gate off too: it reads its opt-ins from here.
         self.guard_policy = guard_policy or policy
         self._running: dict[asyncio.Task[None], Delivery] = {}
+        self._reports = _Reports(bus)
         # Reports that could not be published are held (one outage line however many tasks wait).
         self._reporting = outage.Outage(
             f"worker {name}", "holding finished tasks' results until it answers", log
@@ -164,13 +233,14 @@ class Worker:
 
     async def _report(self, messages: list[Message], delivery: Delivery) -> None:
         """Publish an attempt's report and acknowledge its delivery in one atomic step (a script in
-        Redis), so a published result is never run again. While Redis cannot be reached the report is
-        kept and tried again (the tool is not run again); stopping meanwhile cancels this, and the
-        delivery is released for another worker."""
+        Redis), so a published result is never run again; with the other reports of the same turn
+        (``_Reports``). While Redis cannot be reached the report is kept and tried again (the tool is
+        not run again); stopping meanwhile cancels this, and the delivery is released for another
+        worker."""
         backoff = 0.1
         while True:
             try:
-                await self.bus.publish(names.ORCHESTRATOR, messages, ack=(names.G_WORKER, [delivery]))
+                await self._reports.publish(messages, delivery)
             except Exception as exc:
                 if not outage.unavailable(exc):
                     raise
