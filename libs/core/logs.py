@@ -14,7 +14,6 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -25,28 +24,38 @@ from planwright.core.redact import redact
 LogFormat = Literal["auto", "json", "text"]
 FIELDS = ("job_id", "task_id", "trace_id", "span_id")
 
-# (name, value) pairs: an immutable default, and each ``bound`` block sets a new tuple.
-_bound: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+# (name, value) pairs: an immutable default, and each ``bound`` block sets a new tuple, inner pairs
+# after outer ones (a later name wins). Values become text only when a record is logged.
+_bound: contextvars.ContextVar[tuple[tuple[str, object], ...]] = contextvars.ContextVar(
     "planwright_log_fields", default=()
 )
 
 
-@contextlib.contextmanager
-def bound(**fields: object) -> Iterator[None]:
+class _Bound:
+    """A class, not a generator: every message every service handles enters one (~1 us, not ~5)."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: tuple[tuple[str, object], ...]) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        self._token = _bound.set(_bound.get() + self._fields)
+
+    def __exit__(self, *exc: object) -> None:
+        _bound.reset(self._token)
+
+
+def bound(**fields: object) -> contextlib.AbstractContextManager[None]:
     """Name the job/task (or anything else) in every record logged inside the block."""
-    merged = {**dict(_bound.get()), **{k: str(v) for k, v in fields.items() if v is not None}}
-    token = _bound.set(tuple(merged.items()))
-    try:
-        yield
-    finally:
-        _bound.reset(token)
+    return _Bound(tuple((k, v) for k, v in fields.items() if v is not None))
 
 
 class ContextFilter(logging.Filter):
     """Puts the bound fields and the current trace on each record (as attributes, for any formatter)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        fields = dict(_bound.get())
+        fields = {name: str(value) for name, value in _bound.get()}
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
             fields["trace_id"] = format(ctx.trace_id, "032x")

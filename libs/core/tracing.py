@@ -115,13 +115,17 @@ def span(
         yield current
 
 
-@contextlib.contextmanager
-def parented(parent: Mapping[str, str] | None) -> Iterator[None]:
+_NOTHING = contextlib.nullcontext()
+
+
+def parented(parent: Mapping[str, str] | None) -> contextlib.AbstractContextManager[None]:
     """Make ``parent`` (a W3C carrier) the current context for the block, without a span of its own."""
     ctx = _context(parent)
-    if ctx is None:
-        yield
-        return
+    return _NOTHING if ctx is None else _attached(ctx)
+
+
+@contextlib.contextmanager
+def _attached(ctx: otel_context.Context) -> Iterator[None]:
     token = otel_context.attach(ctx)
     try:
         yield
@@ -129,11 +133,16 @@ def parented(parent: Mapping[str, str] | None) -> Iterator[None]:
         otel_context.detach(token)
 
 
-@contextlib.contextmanager
-def current(s: Span) -> Iterator[None]:
-    """Make a span started with ``start`` current for the block, without ending it."""
-    with trace.use_span(s, end_on_exit=False):
-        yield
+def current(s: Span) -> contextlib.AbstractContextManager[object]:
+    """Make a span started with ``start`` current for the block, without ending it.
+
+    With tracing off, a span that ``start`` made under the current one carries that one's context
+    (the no-op tracer's spans carry their parent's), so there is nothing to change and no context
+    is attached for it: the Orchestrator does this for every dispatch.
+    """
+    if _provider is None and s.get_span_context() == trace.get_current_span().get_span_context():
+        return _NOTHING
+    return trace.use_span(s, end_on_exit=False)
 
 
 def failed(s: Span, reason: str) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -74,12 +74,27 @@ from planwright.services.api.orchestrator.state import (
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def within(job: JobState, task: TaskState | UUID | None = None) -> Iterator[None]:
+class _Within:
+    """A class, not a generator: the Orchestrator enters one for every message it handles."""
+
+    __slots__ = ("_log", "_trace")
+
+    def __init__(self, job: JobState, task_id: UUID | None) -> None:
+        self._trace = tracing.parented(job.trace)
+        self._log = logs.bound(job_id=job.id, task_id=task_id)
+
+    def __enter__(self) -> None:
+        self._trace.__enter__()
+        self._log.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._log.__exit__(*exc)
+        self._trace.__exit__(*exc)
+
+
+def within(job: JobState, task: TaskState | UUID | None = None) -> contextlib.AbstractContextManager[None]:
     """Work on ``job``: what starts here belongs to the job's trace, and logs name the job (and task)."""
-    task_id = task.id if isinstance(task, TaskState) else task
-    with tracing.parented(job.trace), logs.bound(job_id=job.id, task_id=task_id):
-        yield
+    return _Within(job, task.id if isinstance(task, TaskState) else task)
 
 
 class Orchestrator:

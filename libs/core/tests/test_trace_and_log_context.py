@@ -1,0 +1,66 @@
+"""What a block of work carries: the log fields ``logs.bound`` names and the trace context that
+``tracing.parented`` and ``tracing.current`` make current, tracing off (the default) or on."""
+
+import logging
+import uuid
+
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from planwright.core import logs, tracing
+
+PARENT = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+OTHER = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+
+
+def fields() -> dict[str, str]:
+    record = logging.LogRecord("planwright.x", logging.INFO, __file__, 1, "m", (), None)
+    logs.ContextFilter().filter(record)
+    return {k: v for k, v in record.planwright.items() if k in ("job_id", "task_id", "step")}  # type: ignore[attr-defined]
+
+
+def test_bound_fields_nest_the_inner_one_wins_and_none_is_left_out():
+    job, task = uuid.uuid4(), uuid.uuid4()
+    with logs.bound(job_id=job, task_id=None):
+        assert fields() == {"job_id": str(job)}
+        with logs.bound(task_id=task, step=2):
+            assert fields() == {"job_id": str(job), "task_id": str(task), "step": "2"}
+            with logs.bound(task_id="t9"):
+                assert fields()["task_id"] == "t9"
+        assert fields() == {"job_id": str(job)}
+    assert fields() == {}
+
+
+def test_with_tracing_off_a_dispatch_carries_its_jobs_trace_context():
+    """A span started under the job's context is not recorded; what messages built inside carry is
+    the job's traceparent (a caller's trace goes on to workers that trace), and nothing leaks out."""
+    assert not tracing.enabled()
+    with tracing.parented(PARENT):
+        span = tracing.start("dispatch k")
+        with tracing.current(span):
+            assert tracing.carrier()["traceparent"] == PARENT["traceparent"]
+        assert tracing.carrier()["traceparent"] == PARENT["traceparent"]
+    assert tracing.carrier() == {}
+    with tracing.parented({}):  # no trace: nothing current
+        assert tracing.carrier() == {}
+
+
+def test_with_tracing_off_a_span_started_under_another_parent_is_made_current():
+    other = tracing.start("elsewhere", parent=OTHER)
+    with tracing.parented(PARENT), tracing.current(other):
+        assert tracing.carrier()["traceparent"] == OTHER["traceparent"]
+
+
+def test_with_tracing_on_the_dispatch_span_is_current_inside_its_block():
+    exporter = InMemorySpanExporter()
+    tracing.configure("planwright-test", exporter=exporter)
+    try:
+        with tracing.parented(PARENT):
+            span = tracing.start("dispatch k")
+            with tracing.current(span):
+                inside = tracing.carrier()["traceparent"]
+            span.end()
+    finally:
+        tracing.shutdown()
+    trace_id, span_id = inside.split("-")[1:3]
+    assert trace_id == PARENT["traceparent"].split("-")[1]
+    assert span_id == format(span.get_span_context().span_id, "016x") != PARENT["traceparent"].split("-")[2]
