@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 from planwright.core import logs, names, outage, tracing
@@ -18,23 +18,23 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 
-@contextlib.contextmanager
-def handling(name: str, message: Message, **attributes: object) -> Iterator[tracing.Span]:
+def handling(
+    name: str, message: Message, **attributes: object
+) -> contextlib.AbstractContextManager[tracing.Span]:
     """Handle one message in a span of its job's trace (the child of the span that sent it), with
     every log line inside naming its job and task. Messages built inside carry the new span."""
     task_id = getattr(message, "task_id", None)
-    attrs = {
-        "planwright.job_id": message.job_id,
-        "planwright.task_id": task_id,
-        "planwright.attempt": getattr(message, "attempt", None),
-        "messaging.message.type": message.type,
-        **{f"planwright.{key}": value for key, value in attributes.items()},
-    }
-    with (
-        tracing.span(name, message.trace, attrs, kind=tracing.SpanKind.CONSUMER) as span,
-        logs.bound(job_id=message.job_id, task_id=task_id),
-    ):
-        yield span
+    attrs = None
+    if tracing.enabled():  # (the attributes of a span that is not recorded would be thrown away)
+        attrs = {
+            "planwright.job_id": message.job_id,
+            "planwright.task_id": task_id,
+            "planwright.attempt": getattr(message, "attempt", None),
+            "messaging.message.type": message.type,
+            **{f"planwright.{key}": value for key, value in attributes.items()},
+        }
+    span = tracing.span(name, message.trace, attrs, kind=tracing.SpanKind.CONSUMER)
+    return logs.bound_in(span, job_id=message.job_id, task_id=task_id)
 
 
 MAX_BACKOFF_S = 5.0

@@ -20,7 +20,7 @@ a job's trace stays a shallow tree however many tasks it has.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -100,37 +100,49 @@ def start(
     return _tracer.start_span(name, context=_context(parent), kind=kind, attributes=_attrs(attributes))
 
 
-@contextlib.contextmanager
 def span(
     name: str,
     parent: Mapping[str, str] | None = None,
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
-) -> Iterator[Span]:
+) -> contextlib.AbstractContextManager[Span]:
     """A current span for the block: messages built inside it carry its context. An exception that
-    leaves the block marks the span as an error."""
-    with _tracer.start_as_current_span(
+    leaves the block marks the span as an error. With tracing off the block runs in ``parent``'s
+    context, which is what a span of the no-op tracer would carry, without making one (~1 us, not ~9:
+    every service enters one for every message it handles)."""
+    if _provider is None:
+        return _Attached(_context(parent))
+    return _tracer.start_as_current_span(
         name, context=_context(parent), kind=kind, attributes=_attrs(attributes)
-    ) as current:
-        yield current
+    )
+
+
+class _Attached:
+    """``ctx`` (if any) current for the block; entering gives the span current in it."""
+
+    __slots__ = ("_ctx", "_token")
+
+    def __init__(self, ctx: otel_context.Context | None) -> None:
+        self._ctx = ctx
+        self._token: object = None
+
+    def __enter__(self) -> Span:
+        if self._ctx is not None:
+            self._token = otel_context.attach(self._ctx)
+        return trace.get_current_span()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ctx is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
 
 
 _NOTHING = contextlib.nullcontext()
 
 
-def parented(parent: Mapping[str, str] | None) -> contextlib.AbstractContextManager[None]:
+def parented(parent: Mapping[str, str] | None) -> contextlib.AbstractContextManager[object]:
     """Make ``parent`` (a W3C carrier) the current context for the block, without a span of its own."""
     ctx = _context(parent)
-    return _NOTHING if ctx is None else _attached(ctx)
-
-
-@contextlib.contextmanager
-def _attached(ctx: otel_context.Context) -> Iterator[None]:
-    token = otel_context.attach(ctx)
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
+    return _NOTHING if ctx is None else _Attached(ctx)
 
 
 def current(s: Span) -> contextlib.AbstractContextManager[object]:

@@ -7,6 +7,8 @@ import uuid
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from planwright.core import logs, tracing
+from planwright.core.consumer import handling
+from planwright.core.messages import TaskDispatch
 
 PARENT = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 OTHER = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
@@ -64,3 +66,28 @@ def test_with_tracing_on_the_dispatch_span_is_current_inside_its_block():
     trace_id, span_id = inside.split("-")[1:3]
     assert trace_id == PARENT["traceparent"].split("-")[1]
     assert span_id == format(span.get_span_context().span_id, "016x") != PARENT["traceparent"].split("-")[2]
+
+
+def test_with_tracing_off_handling_a_message_runs_in_its_senders_trace_context():
+    """What a consumer builds while handling a message carries the sender's context, as the no-op
+    tracer's span would, and its log lines name the message's job and task."""
+    message = TaskDispatch(
+        job_id=uuid.uuid4(),
+        task_id=uuid.uuid4(),
+        attempt=1,
+        key="k",
+        tool="t",
+        args={},
+        goal="g",
+        trace=PARENT,
+    )
+    with handling("tool t", message, tool="t") as span:
+        assert format(span.get_span_context().trace_id, "032x") == PARENT["traceparent"].split("-")[1]
+        assert tracing.carrier()["traceparent"] == PARENT["traceparent"]
+        assert fields() == {"job_id": str(message.job_id), "task_id": str(message.task_id)}
+    assert tracing.carrier() == {}
+    assert fields() == {}
+    untraced = message.model_copy(update={"trace": {}})
+    with handling("tool t", untraced) as span:
+        assert not span.get_span_context().is_valid
+        assert tracing.carrier() == {}

@@ -74,27 +74,10 @@ from planwright.services.api.orchestrator.state import (
 log = logging.getLogger(__name__)
 
 
-class _Within:
-    """A class, not a generator: the Orchestrator enters one for every message it handles."""
-
-    __slots__ = ("_log", "_trace")
-
-    def __init__(self, job: JobState, task_id: UUID | None) -> None:
-        self._trace = tracing.parented(job.trace)
-        self._log = logs.bound(job_id=job.id, task_id=task_id)
-
-    def __enter__(self) -> None:
-        self._trace.__enter__()
-        self._log.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        self._log.__exit__(*exc)
-        self._trace.__exit__(*exc)
-
-
-def within(job: JobState, task: TaskState | UUID | None = None) -> contextlib.AbstractContextManager[None]:
+def within(job: JobState, task: TaskState | UUID | None = None) -> contextlib.AbstractContextManager[object]:
     """Work on ``job``: what starts here belongs to the job's trace, and logs name the job (and task)."""
-    return _Within(job, task.id if isinstance(task, TaskState) else task)
+    task_id = task.id if isinstance(task, TaskState) else task
+    return logs.bound_in(tracing.parented(job.trace), job_id=job.id, task_id=task_id)
 
 
 class Orchestrator:
