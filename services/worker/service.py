@@ -40,9 +40,9 @@ class _Reports:
     A batch of dispatches (a fan-out) ends up to ``concurrency`` instant attempts in one turn. Their
     messages go out in one script call that also acknowledges all their deliveries, atomic as each
     report's own call was: one round trip, one wake-up of the Orchestrator and one script run in
-    Redis instead of one per attempt. A lone report waits one turn of the loop. A batch refused for
-    anything but an outage (a message that cannot be encoded, say) is sent again report by report,
-    so only the report at fault fails, as before.
+    Redis instead of one per attempt. A report with no other attempt in flight goes out at once. A
+    batch refused for anything but an outage (a message that cannot be encoded, say) is sent again
+    report by report, so only the report at fault fails, as before.
     """
 
     def __init__(self, bus: Bus) -> None:
@@ -50,17 +50,24 @@ class _Reports:
         self._waiting: list[_Report] = []
         self._sending: set[asyncio.Task[None]] = set()
 
-    def publish(self, messages: list[Message], delivery: Delivery) -> asyncio.Future[None]:
-        """Done once ``messages`` are published and ``delivery`` acknowledged, with what the call
-        raised if it failed. The send runs in a task of its own: a waiter that is cancelled (the
-        worker stopping) does not cancel the others' reports."""
+    async def publish(self, messages: list[Message], delivery: Delivery, *, alone: bool) -> None:
+        """Once ``messages`` are published and ``delivery`` acknowledged; raises what the call raised.
+
+        ``alone``: no other attempt is in flight, so none can end in this turn and the report goes
+        out at once (a chain's next task waits for it). Otherwise the send runs in a task of its own
+        once the steps already scheduled have run: a waiter that is cancelled (the worker stopping)
+        does not cancel the others' reports.
+        """
+        if alone and not self._waiting:
+            await self._call([(messages, delivery)])
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not self._waiting:
-            sending = asyncio.ensure_future(self._send())  # runs after the steps already scheduled
+            sending = asyncio.ensure_future(self._send())
             self._sending.add(sending)
             sending.add_done_callback(self._sending.discard)
         self._waiting.append((messages, delivery, done))
-        return done
+        await done
 
     async def _send(self) -> None:
         batch, self._waiting = self._waiting, []
@@ -68,26 +75,26 @@ class _Reports:
         try:
             if len(batch) > 1:
                 try:
-                    await self._call(batch)
+                    await self._call([(messages, delivery) for messages, delivery, _ in batch])
                 except Exception as exc:
                     if outage.unavailable(exc):
                         return _settle(batch, exc)
                 else:
                     return _settle(batch, None)
-            for report in batch:  # a lone report, or a refused batch one by one
+            for messages, delivery, done in batch:  # a lone report, or a refused batch one by one
                 try:
-                    await self._call([report])
+                    await self._call([(messages, delivery)])
                 except Exception as exc:
-                    _settle([report], exc)
+                    _settle([(messages, delivery, done)], exc)
                 else:
-                    _settle([report], None)
+                    _settle([(messages, delivery, done)], None)
         finally:
             for _, _, done in batch:
                 done.cancel()  # only if still waiting: this send was cancelled (the loop is closing)
 
-    async def _call(self, batch: list[_Report]) -> None:
-        messages = [message for report in batch for message in report[0]]
-        await self._bus.publish(names.ORCHESTRATOR, messages, ack=(names.G_WORKER, [r[1] for r in batch]))
+    async def _call(self, reports: list[tuple[list[Message], Delivery]]) -> None:
+        messages = [message for report, _ in reports for message in report]
+        await self._bus.publish(names.ORCHESTRATOR, messages, ack=(names.G_WORKER, [d for _, d in reports]))
 
 
 def _settle(batch: list[_Report], exc: Exception | None) -> None:
@@ -240,7 +247,7 @@ class Worker:
         backoff = 0.1
         while True:
             try:
-                await self._reports.publish(messages, delivery)
+                await self._reports.publish(messages, delivery, alone=len(self._running) <= 1)
             except Exception as exc:
                 if not outage.unavailable(exc):
                     raise

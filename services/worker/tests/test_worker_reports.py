@@ -25,6 +25,7 @@ class RecordingBus(MemoryBus):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[tuple[list[Message], int]] = []
+        self.senders: list[str] = []  # the coroutine each call was made from
         self.outages = 0  # the next calls that find Redis away
         self.poison: uuid.UUID | None = None  # a task whose report cannot be sent
 
@@ -36,6 +37,8 @@ class RecordingBus(MemoryBus):
             if any(m.task_id == self.poison for m in messages if isinstance(m, TaskCompleted)):
                 raise ValueError("this report cannot be encoded")
             self.calls.append((list(messages), len(ack[1])))
+            task = asyncio.current_task()
+            self.senders.append(task.get_coro().__qualname__ if task else "")  # type: ignore[union-attr]
         await super().publish(stream, messages, ack=ack)
 
 
@@ -79,6 +82,7 @@ async def test_the_reports_of_one_turn_are_one_call_that_acks_every_delivery(tmp
     out = await run(bus, tmp_path, dispatches)
     # The six instant attempts were read in one batch and ended in one turn: one call, six acks.
     assert [acks for _, acks in bus.calls] == [6]
+    assert bus.senders == ["_Reports._send"]
     assert await bus.backlog(names.dispatch_lane(1)) == 0
     # Each attempt's messages stay together and in order: started, progress, completed.
     for d in dispatches:
@@ -88,6 +92,15 @@ async def test_the_reports_of_one_turn_are_one_call_that_acks_every_delivery(tmp
         assert own[0] == "task.started"
         assert own[-1] == "task.completed"
         assert set(own[1:-1]) <= {"task.progress"}
+
+
+async def test_a_lone_attempts_report_goes_out_at_once_from_the_attempt_itself(tmp_path):
+    """With nothing else in flight no other report can join it, so it is not held for a turn of the
+    loop: a chain's next task waits for it."""
+    bus = RecordingBus()
+    await run(bus, tmp_path, [dispatch(1)])
+    assert [acks for _, acks in bus.calls] == [1]
+    assert bus.senders == ["Worker._execute"]
 
 
 async def test_a_report_that_cannot_be_sent_fails_alone(tmp_path):
