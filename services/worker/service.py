@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from uuid import UUID
 
 from planwright.core import failpoints, metrics, names, outage, tracing
 from planwright.core.artifacts import ArtifactStore
@@ -35,43 +36,47 @@ _Report = tuple[list[Message], Delivery, asyncio.Future[None]]
 
 
 class _Reports:
-    """The reports of attempts that end in the same turn of the event loop, published together.
+    """The reports of a job's attempts that end in the same turn of the event loop, published together.
 
-    A batch of dispatches (a fan-out) ends up to ``concurrency`` instant attempts in one turn. Their
-    messages go out in one script call that also acknowledges all their deliveries, atomic as each
-    report's own call was: one round trip, one wake-up of the Orchestrator and one script run in
-    Redis instead of one per attempt. A report with no other attempt in flight goes out at once. A
-    batch refused for anything but an outage (a message that cannot be encoded, say) is sent again
-    report by report, so only the report at fault fails, as before.
+    A batch of a fan-out's dispatches ends up to ``concurrency`` instant attempts of one job in one
+    turn. Their messages go out in one script call that also acknowledges all their deliveries,
+    atomic as each report's own call was: one round trip, one wake-up of the Orchestrator and one
+    script run in Redis instead of one per attempt. Reports of different jobs are never held for each
+    other (a job's events then reach its streams as soon as they did before), and a report with no
+    other attempt of its job in flight goes out at once. A batch refused for anything but an outage (a
+    message that cannot be encoded, say) is sent again report by report, so only the report at fault
+    fails, as before.
     """
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
-        self._waiting: list[_Report] = []
+        self._waiting: dict[UUID, list[_Report]] = {}  # by job
         self._sending: set[asyncio.Task[None]] = set()
 
     async def publish(self, messages: list[Message], delivery: Delivery, *, alone: bool) -> None:
         """Once ``messages`` are published and ``delivery`` acknowledged; raises what the call raised.
 
-        ``alone``: no other attempt is in flight, so none can end in this turn and the report goes
+        ``alone``: no other attempt of the job is in flight, so none can join this report and it goes
         out at once (a chain's next task waits for it). Otherwise the send runs in a task of its own
         once the steps already scheduled have run: a waiter that is cancelled (the worker stopping)
         does not cancel the others' reports.
         """
-        if alone and not self._waiting:
+        job = delivery.message.job_id
+        waiting = self._waiting.get(job)
+        if alone and waiting is None:
             await self._call([(messages, delivery)])
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if not self._waiting:
-            sending = asyncio.ensure_future(self._send())
+        if waiting is None:
+            waiting = self._waiting[job] = []
+            sending = asyncio.ensure_future(self._send(job))
             self._sending.add(sending)
             sending.add_done_callback(self._sending.discard)
-        self._waiting.append((messages, delivery, done))
+        waiting.append((messages, delivery, done))
         await done
 
-    async def _send(self) -> None:
-        batch, self._waiting = self._waiting, []
-        batch = [report for report in batch if not report[2].done()]  # cancelled meanwhile: not sent
+    async def _send(self, job: UUID) -> None:
+        batch = [report for report in self._waiting.pop(job, []) if not report[2].done()]  # not cancelled
         try:
             if len(batch) > 1:
                 try:
@@ -247,7 +252,7 @@ class Worker:
         backoff = 0.1
         while True:
             try:
-                await self._reports.publish(messages, delivery, alone=len(self._running) <= 1)
+                await self._reports.publish(messages, delivery, alone=self._alone(delivery))
             except Exception as exc:
                 if not outage.unavailable(exc):
                     raise
@@ -258,6 +263,11 @@ class Worker:
                 self._reporting.recovered()
                 failpoints.reach("worker.reported")
                 return
+
+    def _alone(self, delivery: Delivery) -> bool:
+        """Whether no other attempt of the delivery's job is in flight here (see ``_Reports``)."""
+        job = delivery.message.job_id
+        return sum(1 for d in self._running.values() if d.message.job_id == job) <= 1
 
     def _net_policy(self, tool: str) -> NetPolicy:
         """The network guard's settings for ``tool``; ``allowed_domains`` only while the gate is on."""

@@ -1,4 +1,4 @@
-"""The worker's reports: the attempts that end in the same turn of the loop are published together."""
+"""The worker's reports: a job's attempts that end in the same turn of the loop are published together."""
 
 from __future__ import annotations
 
@@ -42,9 +42,12 @@ class RecordingBus(MemoryBus):
         await super().publish(stream, messages, ack=ack)
 
 
-def dispatch(n: int) -> TaskDispatch:
+FAN_OUT = uuid.uuid4()  # one job's tasks
+
+
+def dispatch(n: int, job: uuid.UUID = FAN_OUT) -> TaskDispatch:
     return TaskDispatch(
-        job_id=uuid.uuid4(),
+        job_id=job,
         task_id=uuid.uuid4(),
         attempt=1,
         key=f"note_{n}",
@@ -92,6 +95,15 @@ async def test_the_reports_of_one_turn_are_one_call_that_acks_every_delivery(tmp
         assert own[0] == "task.started"
         assert own[-1] == "task.completed"
         assert set(own[1:-1]) <= {"task.progress"}
+
+
+async def test_reports_of_different_jobs_are_not_held_for_each_other(tmp_path):
+    """Each of three jobs has one attempt in flight: each report goes out at once from its own
+    attempt, as it did before reports were batched (a job's streams get its events no later)."""
+    bus = RecordingBus()
+    await run(bus, tmp_path, [dispatch(n, job=uuid.uuid4()) for n in range(3)])
+    assert [acks for _, acks in bus.calls] == [1, 1, 1]
+    assert bus.senders == ["Worker._execute"] * 3
 
 
 async def test_a_lone_attempts_report_goes_out_at_once_from_the_attempt_itself(tmp_path):
