@@ -12,6 +12,7 @@ from planwright.core.artifacts import ArtifactStore
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import MAX_BACKOFF_S, Reader, handling
 from planwright.core.errors import CostBudgetExceeded, RetryableToolError, ToolError
+from planwright.core.futures import settle
 from planwright.core.llm import LLMClient, LLMError, TokenBudgetExceeded
 from planwright.core.llm.stream import Coalescer
 from planwright.core.messages import (
@@ -90,9 +91,9 @@ class _Reports:
                 try:
                     await self._call([(messages, delivery)])
                 except Exception as exc:
-                    _settle([(messages, delivery, done)], exc)
+                    settle(done, exc)
                 else:
-                    _settle([(messages, delivery, done)], None)
+                    settle(done, None)
         finally:
             for _, _, done in batch:
                 done.cancel()  # only if still waiting: this send was cancelled (the loop is closing)
@@ -104,12 +105,7 @@ class _Reports:
 
 def _settle(batch: list[_Report], exc: Exception | None) -> None:
     for _, _, done in batch:
-        if done.done():
-            continue
-        if exc is None:
-            done.set_result(None)
-        else:
-            done.set_exception(exc)
+        settle(done, exc)
 
 
 class Worker:

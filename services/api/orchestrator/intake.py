@@ -25,6 +25,7 @@ from planwright.core.db.schema import idempotency_keys, jobs, outbox
 from planwright.core.db.writes import Part, insert_rows, write_together
 from planwright.core.events import Event, EventDraft, utcnow
 from planwright.core.feed import EventFeed
+from planwright.core.futures import settle
 from planwright.core.messages import JobCreated, Message, PlanCreated, PlanStarted
 from planwright.core.outbox import Outbox, OutboxRelay, Pending, announce
 from planwright.core.plan import PlanSpec
@@ -116,14 +117,14 @@ class Intake:
 
         def answer() -> None:
             for _, done in batch:
-                _settle(done, None)
+                settle(done, None)
 
         try:
             await self._commit([job for job, _ in batch], answer)
         except Exception as exc:
             if len(batch) == 1 or outage.unavailable(exc):  # (the database is away: each would fail too)
                 for _, done in batch:
-                    _settle(done, exc)
+                    settle(done, exc)
                 return
             log.warning("intake: committing %d jobs together failed (%s); one by one", len(batch), exc)
             for item in batch:
@@ -204,12 +205,3 @@ def _remembered(job: NewJob) -> dict[str, Any]:
         "job_id": job.id,
         "created_at": job.created_at,
     }
-
-
-def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
-    if done.done():
-        return
-    if exc is None:
-        done.set_result(None)
-    else:
-        done.set_exception(exc)
