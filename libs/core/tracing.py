@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -124,7 +125,7 @@ class _Attached:
 
     def __init__(self, ctx: otel_context.Context | None) -> None:
         self._ctx = ctx
-        self._token: object = None
+        self._token: Token[otel_context.Context] | None = None
 
     def __enter__(self) -> Span:
         if self._ctx is not None:
@@ -132,8 +133,8 @@ class _Attached:
         return trace.get_current_span()
 
     def __exit__(self, *exc: object) -> None:
-        if self._ctx is not None:
-            otel_context.detach(self._token)  # type: ignore[arg-type]
+        if self._token is not None:
+            otel_context.detach(self._token)
 
 
 _NOTHING = contextlib.nullcontext()

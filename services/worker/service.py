@@ -241,10 +241,10 @@ class Worker:
 
     async def _report(self, messages: list[Message], delivery: Delivery) -> None:
         """Publish an attempt's report and acknowledge its delivery in one atomic step (a script in
-        Redis), so a published result is never run again; with the other reports of the same turn
-        (``_Reports``). While Redis cannot be reached the report is kept and tried again (the tool is
-        not run again); stopping meanwhile cancels this, and the delivery is released for another
-        worker."""
+        Redis), so a published result is never run again; with the reports of the same job that
+        end in the same turn (``_Reports``). While Redis cannot be reached the report is kept and
+        tried again (the tool is not run again); stopping meanwhile cancels this, and the delivery is
+        released for another worker."""
         backoff = 0.1
         while True:
             try:

@@ -27,9 +27,9 @@ class _Folded:
     the lexicon's long alternations that made reading a step ~50 us, most of the rule planner's time
     (a fan-out of 100 steps: ~6 ms before its first task). On ASCII text (nearly every goal) the same
     pattern matched case-sensitively against the lowered text finds the same matches at the same
-    positions 3-4x faster; other text keeps ``IGNORECASE``, whose folding (the long s, U+017F, for ``s``, say)
-    ``str.lower`` does not share. A match's ``group()`` is then lowered text: callers look words up,
-    they never copy them into a plan.
+    positions 3-4x faster. Other text keeps ``IGNORECASE``, whose folding (the long s, U+017F, for
+    ``s``, say) ``str.lower`` does not share. A match's ``group()`` is then lowered text: callers
+    look words up, they never copy them into a plan.
     """
 
     def __init__(self, pattern: str) -> None:
