@@ -120,7 +120,10 @@ describe("keys on", () => {
     expect(await screen.findByRole("heading", { name: "Not authorised" })).toBeTruthy();
     expect(screen.getByTestId("signin-notice").textContent).toBe("Signed out.");
     expect(api.writes.at(-1)).toEqual({ call: "DELETE /auth/session", contentType: "application/json", body: "{}" });
-    expect(changesStream().readyState).toBe(2); // the page's stream closed with it
+    // The page's streams close with it: React runs an unmounted component's effect cleanups after the
+    // commit that removed it, so the heading can be on the page a moment before they have run.
+    expect(changesStream().url).toBe("http://api.test/jobs/changes");
+    await waitFor(() => expect(FakeEventSource.instances.filter((s) => s.readyState !== 2)).toEqual([]));
     expect(screen.queryByTestId("session")).toBeNull();
   });
 
