@@ -74,8 +74,8 @@ QUICK = Sizes(
 )
 
 # Server settings for every bench process: instant tasks (mock model, rule planner), nothing optional.
+# Logging stays at its defaults (INFO: a line per request and per tool attempt), as a deployment has it.
 SERVER_ENV = {
-    "LOG_LEVEL": "WARNING",
     "LLM_PROVIDER": "mock",
     "PLANNER_MODE": "rules",
     "CRITIC_ENABLED": "false",
@@ -89,6 +89,8 @@ SERVER_ENV_DROP = (
     "REDIS_KEY_PREFIX",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "PORT",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
     "PYTHONDONTWRITEBYTECODE",  # let Python cache bytecode, as a deployed image would have it
 )
 
