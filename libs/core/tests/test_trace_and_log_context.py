@@ -1,6 +1,8 @@
 """What a block of work carries: the log fields ``logs.bound`` names and the trace context that
 ``tracing.parented`` and ``tracing.current`` make current, tracing off (the default) or on."""
 
+import io
+import json
 import logging
 import uuid
 
@@ -91,3 +93,36 @@ def test_with_tracing_off_handling_a_message_runs_in_its_senders_trace_context()
     with handling("tool t", untraced) as span:
         assert not span.get_span_context().is_valid
         assert tracing.carrier() == {}
+
+
+def test_configured_json_logs_are_one_object_per_line_with_the_bound_ids_and_the_traceback():
+    """What ``configure`` sets up writes each record as one JSON line (any text, a traceback too)."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging._srcfile, logging.logThreads, logging.logProcesses)
+    try:
+        logs.configure("INFO", "json")
+        out = io.StringIO()
+        handler = root.handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(out)
+        log = logging.getLogger("planwright.test")
+        with logs.bound(job_id="j1", task_id="t1"):
+            log.info("attempt %d: «grüße»\nsecond line", 2)
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                log.exception("failed")
+        log.debug("not at INFO")
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging._srcfile, logging.logThreads, logging.logProcesses = saved[2:]
+    assert [line["message"] for line in lines] == ["attempt 2: «grüße»\nsecond line", "failed"]
+    assert all(line["job_id"] == "j1" and line["task_id"] == "t1" for line in lines)
+    assert [(line["level"], line["logger"]) for line in lines] == [
+        ("INFO", "planwright.test"),
+        ("ERROR", "planwright.test"),
+    ]
+    assert "ValueError: boom" in lines[1]["exc_info"]
+    assert "exc_info" not in lines[0]
