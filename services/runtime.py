@@ -252,5 +252,6 @@ class Runtime:
         await self.bus.close()
         await self.llm.provider.aclose()
         await self.orchestrator.close()
+        await self.relay.close()
         await self.reads.close()
         await self.engine.dispose()

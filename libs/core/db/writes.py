@@ -237,6 +237,17 @@ async def update_rows(
     await _executemany(raw, sql, [_values(row, (*columns, key), convert) for row in rows])
 
 
+async def delete_by_id(conn: AsyncConnection, table: sa.Table, ids: Sequence[int]) -> None:
+    """DELETE the rows of ``table`` whose ``id`` is one of ``ids``. On Postgres one statement whose
+    text does not depend on how many (``id = ANY($1)``: prepared once, and run outside a transaction
+    of ours, it commits on its own); elsewhere through Core."""
+    raw = await raw_connection(conn, outside_transaction=True)
+    if isinstance(raw, asyncpg.Connection):
+        await raw.execute(f"DELETE FROM {table.name} WHERE id = ANY($1::bigint[])", list(ids))
+    else:
+        await conn.execute(sa.delete(table).where(table.c.id.in_(ids)))
+
+
 async def raw_connection(conn: AsyncConnection, *, outside_transaction: bool = False) -> Any:
     """The driver connection under ``conn``: SQLite run inline (sqlite_inline.py), or asyncpg once the
     transaction SQLAlchemy began is open on it, so a statement never runs outside the transaction
