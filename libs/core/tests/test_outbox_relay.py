@@ -5,11 +5,14 @@ replaced without losing a delete."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from planwright.core import names
 from planwright.core.bus import MemoryBus
@@ -60,23 +63,19 @@ async def published(bus: MemoryBus) -> list[object]:
     return [d.message for d in got]
 
 
-async def test_published_rows_are_deleted_on_the_relays_own_connection(database_url):
+@contextlib.asynccontextmanager
+async def running_relay(
+    database_url: str, *, sweep_s: float
+) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine, MemoryBus, OutboxRelay]]:
+    """A relay running on its own engine; yields that engine, another one to look with, the bus, the relay."""
     engine = make_engine(database_url, pool_size=2)
     observer = make_engine(database_url, pool_size=1)
     bus = MemoryBus()
-    relay = OutboxRelay(engine, bus, delete_every_s=0.01, sweep_s=0.05)
-    checkouts = []
-    sa.event.listen(engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
+    relay = OutboxRelay(engine, bus, delete_every_s=0.01, sweep_s=sweep_s)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
-        sent: list[object] = []
-        for n in (3, 1, 5):  # three rounds, each deleted before the next (sweeps run meanwhile)
-            sent += await commit_and_send(engine, relay, n)
-            before = len(checkouts)
-            await until_no_rows(observer, f"a round of {n} published rows")
-            assert len(checkouts) - before <= 1  # the relay's one connection, taken once at most
-        assert await published(bus) == sent  # each once, in order: the sweeps found nothing left
+        yield engine, observer, bus, relay
     finally:
         stop.set()
         relay.kick()
@@ -86,14 +85,21 @@ async def test_published_rows_are_deleted_on_the_relays_own_connection(database_
         await observer.dispose()
 
 
+async def test_published_rows_are_deleted_on_the_relays_own_connection(database_url):
+    async with running_relay(database_url, sweep_s=0.05) as (engine, observer, bus, relay):
+        checkouts = []
+        sa.event.listen(engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
+        sent: list[object] = []
+        for n in (3, 1, 5):  # three rounds, each deleted before the next (sweeps run meanwhile)
+            sent += await commit_and_send(engine, relay, n)
+            before = len(checkouts)
+            await until_no_rows(observer, f"a round of {n} published rows")
+            assert len(checkouts) - before <= 1  # the relay's one connection, taken once at most
+        assert await published(bus) == sent  # each once, in order: the sweeps found nothing left
+
+
 async def test_a_dropped_relay_connection_is_replaced_and_the_delete_still_happens(database_url):
-    engine = make_engine(database_url, pool_size=2)
-    observer = make_engine(database_url, pool_size=1)
-    bus = MemoryBus()
-    relay = OutboxRelay(engine, bus, delete_every_s=0.01, sweep_s=3600)
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    try:
+    async with running_relay(database_url, sweep_s=3600) as (engine, observer, _, relay):
         await commit_and_send(engine, relay, 2)
         await until_no_rows(observer, "the first rows")
         async with observer.connect() as conn:  # the server drops every other connection
@@ -106,10 +112,3 @@ async def test_a_dropped_relay_connection_is_replaced_and_the_delete_still_happe
             assert dropped.scalar_one() >= 1
         await commit_and_send(engine, relay, 2)
         await until_no_rows(observer, "the rows sent after the relay's connection was dropped")
-    finally:
-        stop.set()
-        relay.kick()
-        await running
-        await relay.close()
-        await engine.dispose()
-        await observer.dispose()
