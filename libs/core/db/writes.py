@@ -238,9 +238,9 @@ async def update_rows(
 
 
 async def delete_by_id(conn: AsyncConnection, table: sa.Table, ids: Sequence[int]) -> None:
-    """DELETE the rows of ``table`` whose ``id`` is one of ``ids``. On Postgres one statement whose
-    text does not depend on how many (``id = ANY($1)``: prepared once, and run outside a transaction
-    of ours, it commits on its own); elsewhere through Core."""
+    """DELETE the rows of ``table`` whose ``id`` is one of ``ids``: in the transaction open on
+    ``conn``, or on its own (it commits by itself) when none is. On Postgres one statement whose text
+    does not depend on how many (``id = ANY($1)``, prepared once); elsewhere through Core."""
     raw = await raw_connection(conn, outside_transaction=True)
     if isinstance(raw, asyncpg.Connection):
         await raw.execute(f"DELETE FROM {table.name} WHERE id = ANY($1::bigint[])", list(ids))
