@@ -12,6 +12,7 @@ import httpx
 import pytest
 import redis
 
+from planwright.client import AsyncClient
 from planwright.core import names
 from planwright.core.messages import decode
 from tests.distributed.conftest import pending_total
@@ -125,15 +126,17 @@ def test_flushall_under_blocked_readers_crashes_no_loop(own_redis, make_stack, s
 
 
 async def _post_all(api: str, goal: str, total: int, concurrency: int) -> tuple[list[str], float]:
+    """``total`` submits, ``concurrency`` at a time, through Planwright's own client: as any HTTP/1.1
+    client must, it sends a request again when the server closed a kept-alive connection as the request
+    went out (an API whose loop is starved by 100 requests on a loaded machine lets some connections
+    reach uvicorn's 5 s keep-alive timeout), with the same Idempotency-Key, so no job is made twice."""
     ids: list[str] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=api, timeout=60, limits=limits) as client:
+    async with AsyncClient(api, timeout=60, transport=httpx.AsyncHTTPTransport(limits=limits)) as client:
 
         async def one_by_one(n: int) -> None:
             for _ in range(n):
-                resp = await client.post("/jobs", json={"goal": goal})
-                assert resp.status_code == 201, resp.text
-                ids.append(resp.json()["id"])
+                ids.append(str((await client.submit(goal)).id))
 
         started = time.perf_counter()
         await asyncio.gather(*(one_by_one(total // concurrency) for _ in range(concurrency)))
