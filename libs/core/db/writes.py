@@ -22,6 +22,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from planwright.core.db import sqlite_inline
+from planwright.core.db.engine import driver_connection
 
 Row = dict[str, Any]
 _Convert = Callable[[Any], Any] | None
@@ -255,7 +256,7 @@ async def raw_connection(conn: AsyncConnection, *, outside_transaction: bool = F
     transaction SQLAlchemy began is open on it, so a statement never runs outside the transaction
     (``outside_transaction``: or whenever, for a statement of its own or a read); None otherwise
     (then Core runs the statement)."""
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = await driver_connection(conn)
     if isinstance(driver, sqlite_inline.Connection):
         return driver.sqlite
     if _is_asyncpg(driver) and (outside_transaction or driver.is_in_transaction()):

@@ -9,7 +9,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from planwright.core.db.engine import HeldReader, ReadPool, Writer, make_engine
+from planwright.core.db.engine import HeldReader, ReadPool, Writer, driver_connection, make_engine
 from planwright.core.db.reads import fetch_all
 from planwright.core.db.tests.support import postgres_database
 
@@ -236,3 +236,16 @@ async def test_a_connection_whose_setting_could_not_be_undone_is_not_given_back(
 
 async def _setting(conn, name: str) -> str:
     return str((await conn.execute(sa.text(f"SHOW {name}"))).scalar_one())
+
+
+async def test_the_driver_connection_is_the_one_held_and_a_new_one_after_invalidation(engine) -> None:
+    async with engine.connect() as conn:
+        pid = await backend_pid(conn)
+        held = await driver_connection(conn)
+        assert held is (await conn.get_raw_connection()).driver_connection
+        assert await held.fetchval("SELECT pg_backend_pid()") == pid
+        await conn.invalidate()  # as after a dropped connection: the next use connects again
+        await conn.rollback()  # the transaction that began with pg_backend_pid() is over
+        fresh = await driver_connection(conn)
+        assert fresh is not held
+        assert await fresh.fetchval("SELECT pg_backend_pid()") != pid
