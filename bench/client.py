@@ -59,6 +59,22 @@ class Api:
         job: dict[str, Any] = resp.json()
         return job
 
+    async def full_collections(self) -> tuple[float, float]:
+        """The API process's full garbage collections so far, from its /metrics: (count, seconds)."""
+        resp = await self.http.get("/metrics")
+        resp.raise_for_status()
+        found = {}
+        for line in resp.text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in (
+                "planwright_gc_full_collection_seconds_count",
+                "planwright_gc_full_collection_seconds_sum",
+            ):
+                found[name.rsplit("_", 1)[1]] = float(value)
+        if len(found) != 2:
+            raise BenchError("the API's /metrics has no planwright_gc_full_collection_seconds")
+        return found["count"], found["sum"]
+
     async def tasks(self, job_id: str) -> list[dict[str, Any]]:
         resp = await self.http.get(f"/jobs/{job_id}/tasks")
         resp.raise_for_status()

@@ -20,6 +20,8 @@ class Figure:
     # the figure by the floor; "rate" turns a rate into ms per item first.
     floors: tuple[str | None, str | None] = (None, None)
     kind: str = "time"
+    # A count of events that need not happen in a run (0 is a result, not a missing figure).
+    zero_ok: bool = False
 
 
 _HOP = ("floor_sqlite_commit_ms", "floor_stream_2hop_ms")
@@ -50,6 +52,8 @@ FIGURES = [
     Figure("w4_lag_p50_ms", "W4 SSE: live delivery lag p50 (vs created_at)", "ms"),
     Figure("w4_lag_p99_ms", "W4 SSE: live delivery lag p99 (vs created_at)", "ms"),
     Figure("w4_spread_p99_ms", "W4 SSE: spread p99 (vs first client to get it)", "ms"),
+    Figure("w4_gc_full_count", "W4: full GC collections in the API process", "-", zero_ok=True),
+    Figure("w4_gc_full_ms", "W4: time those stopped the API process", "ms", zero_ok=True),
     Figure("scale_2api_tasks_per_s", "scale-out W1, 2 APIs: throughput", "tasks/s", _D),
     Figure("scale_2api_cpu_s_api", "scale-out W1, 2 APIs: CPU of API 1", "s", _D),
     Figure("scale_2api_cpu_s_api2", "scale-out W1, 2 APIs: CPU of API 2", "s", _D),
@@ -72,6 +76,11 @@ FLOORS = [
 def expected_keys(mode: str) -> list[str]:
     """The figure keys a run of ``mode`` reports."""
     return [f.key for f in FIGURES if mode in f.modes]
+
+
+def may_be_zero(key: str) -> bool:
+    """Whether 0 is a valid value of the figure ``key`` (a count of something a run may not meet)."""
+    return any(f.key == key and f.zero_ok for f in FIGURES)
 
 
 def expected_floors(mode: str) -> list[str]:

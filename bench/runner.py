@@ -66,8 +66,12 @@ async def _workloads(
         w1, cpu = await _step("W1", workloads.throughput([api], sizes, sizes.w1_jobs, meter, infra))
         out.figures.update({f"w1_{k}": v for k, v in w1.items() if not k.endswith("elapsed_s")})
         out.details["w1"] = {**w1, "cpu_s": cpu}
+        collections, collected_s = await api.full_collections()
         w4, w4_details = await _step("W4 SSE", sse_storm(api, sizes, CpuMeter(stack.pids())))
+        after, after_s = await api.full_collections()
         out.figures.update(w4)
+        out.figures["w4_gc_full_count"] = after - collections
+        out.figures["w4_gc_full_ms"] = (after_s - collected_s) * 1000
         out.details["w4"] = w4_details
         out.notes += _w4_notes(w4_details)
     finally:

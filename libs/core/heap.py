@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import gc
 
+from planwright.core import metrics
+
 
 def settle() -> None:
     """Once a process has started: what start-up left as garbage is collected, and everything else it
     made is moved out of the collector's reach for good (``gc.freeze``). Objects made later are
-    collected as before. Called by the commands that run a service, not by the library, so that a
-    test session's objects are never frozen."""
+    collected as before, and each full collection from then on is timed
+    (``planwright_gc_full_collection_seconds``). Called by the commands that run a service, not by the
+    library, so that a test session's objects are never frozen."""
     gc.collect()
     gc.freeze()
+    if metrics.FULL_COLLECTIONS.timed not in gc.callbacks:
+        gc.callbacks.append(metrics.FULL_COLLECTIONS.timed)

@@ -8,13 +8,15 @@ numbers; in distributed mode each service process serves its own on METRICS_PORT
 
 from __future__ import annotations
 
+import bisect
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -191,3 +193,45 @@ class StreamStats(Collector):
 
 STREAMS = StreamStats()
 REGISTRY.register(STREAMS)
+
+
+class FullCollections(Collector):
+    """How long each full (generation 2) garbage collection stopped this process: every job and every
+    event stream in it waits through one (docs/adr/0030). ``timed`` is the ``gc.callbacks`` entry that
+    times them (``heap.settle`` installs it in a service's process). It only adds to plain numbers:
+    a collection can start inside any code, a metric's lock held included, so it takes no lock; a
+    scrape reads the numbers as they are."""
+
+    BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(self.BUCKETS) + 1)  # the last: above every bucket
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def timed(self, phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:  # young collections: a few per millisecond at most, each short
+            return
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+            return
+        took = now - self._started
+        self.seconds += took
+        self.counts[bisect.bisect_left(self.BUCKETS, took)] += 1
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(str, self.BUCKETS), "+Inf"), self.counts, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily(
+            "planwright_gc_full_collection_seconds",
+            "Full garbage collections of this process, by how long each stopped it.",
+            buckets=buckets,
+            sum_value=self.seconds,
+        )
+
+
+FULL_COLLECTIONS = FullCollections()
+REGISTRY.register(FULL_COLLECTIONS)
