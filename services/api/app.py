@@ -174,6 +174,8 @@ def create_app(runtime: Runtime, *, started: Callable[[], None] | None = None) -
     for module in (events, jobs, artifacts, task_actions, policy, auth_routes, meta, usage):
         app.include_router(module.router)
     docs.install(app)
+    # Innermost: the event streams straight to their handlers, past the router (routes/events.py).
+    app.add_middleware(events.StreamRoutes)
     # Bounds on request bodies, and OPTIONS answered with Allow (inside CORS, which answers preflights).
     app.add_middleware(
         BodyLimits,
