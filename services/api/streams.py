@@ -14,6 +14,11 @@ herd of reconnecting clients, or the backlog of a process that stalled, cannot t
   (a restart, a stall) do not all come back at once.
 
 A stream's slot is given back when its response ends, however it ends.
+
+Under uvicorn's HTTP/1.1 server, where a stream's chunks are written straight to its connection, one
+``StreamWatch`` task per process looks at every such stream once a second: it ends the stream of a
+client that left, and writes the keepalive of one that has been quiet. That is one task for all of
+them, not a task and a timer for each (thousands of objects the garbage collector walks).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import logging
 import math
 import time
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,6 +43,7 @@ OPENING = 8  # as many as the ReadPool's connections: more at once would only wa
 MAX_STREAMS_CEILING = 10_000  # the default's ceiling: past it, run more API processes
 RECONNECT_MS = (1000, 5000)  # the spread of the retry: field, and of Retry-After
 LOG_EVERY_S = 10.0  # at most one log line about refusals per this
+WATCH_S = 1.0  # how often the watch looks at each stream written straight to its connection
 
 
 def machine_max_streams() -> int:
@@ -65,6 +72,45 @@ class Slot:
             gate.open -= 1
 
 
+class Watched(Protocol):
+    def look(self, now: float) -> None:
+        """Called by the watch about once every ``WATCH_S`` (``now``: the event loop's time)."""
+
+
+class StreamWatch:
+    """Calls ``look`` of every watched stream about once every ``WATCH_S``, from one task, which
+    runs while any stream is watched."""
+
+    def __init__(self) -> None:
+        self._streams: set[Watched] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def add(self, stream: Watched) -> None:
+        self._streams.add(stream)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="event-stream-watch")
+
+    def discard(self, stream: Watched) -> None:
+        self._streams.discard(stream)
+        if not self._streams and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCH_S)
+            now = loop.time()
+            for stream in list(self._streams):
+                try:
+                    stream.look(now)
+                except Exception:  # one stream's trouble must not stop the others' keepalives
+                    log.exception("event streams: looking at a stream failed")
+
+
 class StreamGate:
     """The event streams of one process: see the module's docstring."""
 
@@ -72,6 +118,7 @@ class StreamGate:
         self.max_streams = max_streams
         self.open = 0  # streams open or opening
         self.opening = asyncio.Semaphore(opening)  # held while a stream does the work of opening
+        self.watch = StreamWatch()  # the streams written straight to their connections
         self._refused = 0  # since the last log line about it
         self._logged_at = -math.inf
 

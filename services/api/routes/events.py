@@ -26,7 +26,7 @@ from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, replay, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
-from planwright.services.api.streams import Gone, Slot, StreamGate, client_left, reconnect_hint
+from planwright.services.api.streams import Gone, Slot, StreamGate, StreamWatch, client_left, reconnect_hint
 from planwright.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -138,10 +138,13 @@ async def job_events(job_id: UUID, request: Request) -> Response:
         slot.release()
 
     hint = reconnect_hint(request.scope)
+    direct = _Direct.of(server_send, sub)
     return _EventStream(
-        _stream(runtime, sub, job_id, last, status, page, _Direct.of(server_send), hint),
+        _stream(runtime, sub, job_id, last, status, page, direct, hint),
         sub=sub,
         on_close=close,
+        direct=direct,
+        watch=gate.watch,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -173,19 +176,34 @@ class _EventStream(StreamingResponse):
 
     The head goes through every middleware (telemetry, CORS); the chunks go straight to the server's
     ``send`` when the app kept it in the scope, not through the layers that only look at the head.
-    One task per stream waits for the client to leave and closes the subscription, which ends the
-    stream; the subscription is released even if the stream never started."""
+    Where the stream is written straight to its connection (``direct``), the process's one
+    ``StreamWatch`` notices when its client leaves; elsewhere a task of the stream's own waits for
+    that. Either closes the subscription, which ends the stream; the subscription is released even
+    if the stream never started."""
 
     def __init__(
-        self, content: AsyncIterator[bytes], *, sub: Subscription, on_close: Callable[[], None], **kwargs: Any
+        self,
+        content: AsyncIterator[bytes],
+        *,
+        sub: Subscription,
+        on_close: Callable[[], None],
+        direct: _Direct | None = None,
+        watch: StreamWatch | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(content, **kwargs)
         self._sub = sub
         self._on_close = on_close
+        self._direct = direct
+        self._watch = watch if direct is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chunks = scope.get(SERVER_SEND, send)
-        watcher = asyncio.create_task(self._until_gone(receive))
+        watcher = None
+        if self._watch is not None and self._direct is not None:
+            self._watch.add(self._direct)
+        else:
+            watcher = asyncio.create_task(self._until_gone(receive))
         try:
             await send(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
@@ -194,7 +212,10 @@ class _EventStream(StreamingResponse):
                 await chunks({"type": "http.response.body", "body": chunk, "more_body": True})
             await chunks({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
+            if self._watch is not None and self._direct is not None:
+                self._watch.discard(self._direct)
             self._on_close()
 
     async def _until_gone(self, receive: Receive) -> None:
@@ -212,22 +233,38 @@ class _Direct:
 
     ``writable`` is false once the client left, the response ended, or the transport is above its
     high-water mark (uvicorn's flow control paused writing): then the stream's task writes, awaiting
-    the drain like any response, so a slow client holds only itself up."""
+    the drain like any response, so a slow client holds only itself up.
 
-    __slots__ = ("_cycle",)
+    The process's ``StreamWatch`` calls ``look`` once a second: it ends the stream of a client that
+    left, and writes the keepalives, so the stream needs no task and no timer of its own for them."""
 
-    def __init__(self, cycle: Any) -> None:
+    __slots__ = ("_cycle", "_keepalive_at", "_sub")
+
+    def __init__(self, cycle: Any, sub: Subscription) -> None:
         self._cycle = cycle
+        self._sub = sub
+        self._keepalive_at = asyncio.get_running_loop().time() + KEEPALIVE_S
 
     @classmethod
-    def of(cls, send: Send | None) -> _Direct | None:
+    def of(cls, send: Send | None, sub: Subscription) -> _Direct | None:
         cycle = getattr(send, "__self__", None)
         if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
             return None
         needed = ("transport", "flow", "chunked_encoding", "disconnected", "response_started")
         if not all(hasattr(cycle, a) for a in needed):
             return None
-        return cls(cycle)
+        return cls(cycle, sub)
+
+    def look(self, now: float) -> None:
+        """The watch's call (``streams.StreamWatch``): if the client left, the subscription is closed,
+        which ends the stream; else, every ``KEEPALIVE_S``, a keepalive comment, written when the
+        stream's task waits on an empty queue (nothing else is being written) and the connection can
+        take it (or at a later look)."""
+        if self._cycle.disconnected:
+            self._sub.close()
+        elif now >= self._keepalive_at and self._sub.direct is not None and self.writable():
+            self.write(b": keepalive\n\n")
+            self._keepalive_at = now + KEEPALIVE_S
 
     def writable(self) -> bool:
         """The chunked response is under way, the client still there and not behind."""
@@ -305,8 +342,13 @@ async def _stream(
                 # While this task waits with nothing queued, the feed writes the events itself.
                 sub.direct = hand_over if direct is not None else None
                 try:
-                    async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, unlike wait_for
+                    if (
+                        direct is not None
+                    ):  # the watch writes the keepalives, and closes it if the client left
                         first = await sub.queue.get()
+                    else:
+                        async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, unlike wait_for
+                            first = await sub.queue.get()
                 except TimeoutError:
                     first = None
                 finally:

@@ -92,8 +92,8 @@ async def test_live_events_reach_every_client_once_in_order_written_directly(ser
     writes: list[int] = []
     init, write = route._Direct.__init__, route._Direct.write
 
-    def remember(self: route._Direct, cycle: Any) -> None:
-        init(self, cycle)
+    def remember(self: route._Direct, *args: Any) -> None:
+        init(self, *args)
         made.append(self)
 
     def counted(self: route._Direct, body: bytes) -> None:
@@ -133,8 +133,8 @@ async def test_a_client_the_server_cannot_write_to_now_gets_everything_from_its_
     made: list[route._Direct] = []
     init, writable = route._Direct.__init__, route._Direct.writable
 
-    def remember(self: route._Direct, cycle: Any) -> None:
-        init(self, cycle)
+    def remember(self: route._Direct, *args: Any) -> None:
+        init(self, *args)
         made.append(self)
 
     paused: list[route._Direct] = []
@@ -172,8 +172,8 @@ async def test_a_write_that_fails_leaves_the_events_to_the_streams_task(served, 
     init, write = route._Direct.__init__, route._Direct.write
     failed: list[int] = []
 
-    def remember(self: route._Direct, cycle: Any) -> None:
-        init(self, cycle)
+    def remember(self: route._Direct, *args: Any) -> None:
+        init(self, *args)
         made.append(self)
 
     def breaks_for_the_first(self: route._Direct, body: bytes) -> None:
