@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 from uuid import UUID
@@ -15,39 +15,66 @@ class Subscription:
     """A client's view of one job's live events. ``lagged`` means events were dropped: re-read the DB.
 
     ``direct``, while set by the reader (only when it is idle, waiting on an empty queue), takes
-    offered events straight to the client and answers True; False (it cannot write now) queues them."""
+    offered events straight to the client and answers True; False (it cannot write now) queues them.
+
+    The queue is a deque and one future while the reader waits, not an ``asyncio.Queue``: thousands of
+    subscriptions live as long as their streams, and a Queue's four deques and event are objects the
+    garbage collector walks (docs/adr/0033)."""
 
     def __init__(self, job_id: UUID, maxsize: int = 1024) -> None:
         self.job_id = job_id
+        self.maxsize = maxsize
         # None in the queue: the subscription was closed (its client left); stop reading.
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self._queued: deque[Event | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self.lagged = False
         self.closed = False
         self.direct: Callable[[Sequence[Event]], bool] | None = None
+
+    def empty(self) -> bool:
+        return not self._queued
+
+    def get_nowait(self) -> Event | None:
+        """The next queued item (IndexError if none)."""
+        return self._queued.popleft()
+
+    async def get(self) -> Event | None:
+        """The next queued item, waiting for one (None: the subscription was closed)."""
+        while not self._queued:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queued.popleft()
+
+    def _put(self, item: Event | None) -> bool:
+        if len(self._queued) >= self.maxsize:
+            return False
+        self._queued.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        return True
 
     def close(self) -> None:
         """The reader should stop: wakes it with None (or, if its queue is full, it sees ``closed``
         when it next looks)."""
         self.closed = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
+        self._put(None)
 
     def drain(self) -> None:
         """Forget queued events and the lag flag (the caller re-reads the database)."""
-        while not self.queue.empty():
-            self.queue.get_nowait()
+        self._queued.clear()
         self.lagged = False
 
     def offer(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if not self._put(event):
             self.lagged = True
 
     def offer_all(self, events: Sequence[Event]) -> None:
         """Offer events of this job, in id order (one commit's): written at once by ``direct`` when
         it can, without waking the reader, else queued."""
-        if self.direct is not None and self.queue.empty() and self.direct(events):
+        if self.direct is not None and not self._queued and self.direct(events):
             return
         for event in events:
             self.offer(event)

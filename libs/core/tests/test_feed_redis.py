@@ -12,7 +12,7 @@ REDIS_URL = isolation.REDIS_URL
 
 
 async def _next(sub, timeout_s=5.0):
-    return await asyncio.wait_for(sub.queue.get(), timeout_s)
+    return await asyncio.wait_for(sub.get(), timeout_s)
 
 
 async def _committed(runtime, job_id, after=0):
@@ -154,7 +154,7 @@ async def test_the_committer_hands_its_own_subscribers_the_events_without_readin
         # Follows the last event the subscribers have: handed over at once, before any read.
         stored = await _committed(runtime, handed, after=created[handed])
         await feed.publish(stored, {handed: created[handed]})
-        handed_over = [subs[handed].queue.get_nowait() for _ in stored]
+        handed_over = [subs[handed].get_nowait() for _ in stored]
         assert [e.id if e else None for e in handed_over] == [e.id for e in stored]
         assert reads == []
         # Said to follow an event the subscribers never had: not handed over, read from the log.
@@ -168,6 +168,6 @@ async def test_the_committer_hands_its_own_subscribers_the_events_without_readin
         await feed.publish(await _committed(runtime, other, after=created[other]))
         assert (await _next(subs[other])).type == "job.cancelled"
         assert reads == [1, 1]
-        assert subs[handed].queue.empty()  # and hands nothing out twice
+        assert subs[handed].empty()  # and hands nothing out twice
     finally:
         await feed.close()

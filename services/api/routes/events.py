@@ -345,10 +345,10 @@ async def _stream(
                     if (
                         direct is not None
                     ):  # the watch writes the keepalives, and closes it if the client left
-                        first = await sub.queue.get()
+                        first = await sub.get()
                     else:
                         async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, unlike wait_for
-                            first = await sub.queue.get()
+                            first = await sub.get()
                 except TimeoutError:
                     first = None
                 finally:
@@ -560,8 +560,8 @@ def _gone(sub: Subscription) -> bool:
 def _queued(sub: Subscription, first: Event) -> Iterator[Event]:
     """``first``, then every event already waiting in the subscription (up to a close)."""
     yield first
-    while not sub.queue.empty():
-        event = sub.queue.get_nowait()
+    while not sub.empty():
+        event = sub.get_nowait()
         if event is None:
             return
         yield event

@@ -127,7 +127,7 @@ async def test_lagging_subscriber_catches_up_from_the_database(runtime, demo_goa
 
     async def slow_client(job_id):  # its queue holds one event: the feed drops the rest, flags the lag
         sub = await subscribe(job_id)
-        sub.queue = asyncio.Queue(maxsize=1)
+        sub.maxsize = 1
         return sub
 
     monkeypatch.setattr(runtime.feed, "subscribe", slow_client)
