@@ -90,22 +90,34 @@ class RequestTelemetry:
 
     @staticmethod
     def _observer(scope: Scope, send: Send, started: float, span: tracing.Span | None) -> Send:
-        async def observe(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status, method = message["status"], scope["method"]
-                route = scope.get("route")
-                template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
-                metrics.HTTP_REQUESTS.labels(template, method, str(status)).inc()
-                metrics.HTTP_DURATION.labels(template, method).observe(time.perf_counter() - started)
-                if span is not None:
-                    span.update_name(f"{method} {template}")
-                    span.set_attribute("http.route", template)
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        tracing.failed(span, f"HTTP {status}")
-            await send(message)
+        return _Observed(scope, send, started, span)
 
-        return observe
+
+class _Observed:
+    """A request's ``send``, counting and timing the response as its head goes out. An object rather
+    than a closure: one object per request, not a function and its cells (an event stream keeps it
+    for as long as it lasts, docs/adr/0033)."""
+
+    __slots__ = ("_scope", "_send", "_span", "_started")
+
+    def __init__(self, scope: Scope, send: Send, started: float, span: tracing.Span | None) -> None:
+        self._scope, self._send, self._started, self._span = scope, send, started, span
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status, method = message["status"], self._scope["method"]
+            route = self._scope.get("route")
+            template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
+            metrics.HTTP_REQUESTS.labels(template, method, str(status)).inc()
+            metrics.HTTP_DURATION.labels(template, method).observe(time.perf_counter() - self._started)
+            span = self._span
+            if span is not None:
+                span.update_name(f"{method} {template}")
+                span.set_attribute("http.route", template)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    tracing.failed(span, f"HTTP {status}")
+        await self._send(message)
 
 
 _UI_HEADERS = [(k.lower().encode(), v.encode()) for k, v in meta.UI_HEADERS.items()]

@@ -133,21 +133,23 @@ async def job_events(job_id: UUID, request: Request) -> Response:
         slot.release()
         raise
 
-    def close() -> None:
-        runtime.feed.unsubscribe(sub)
-        slot.release()
-
     hint = reconnect_hint(request.scope)
     direct = _Direct.of(server_send, sub)
     return _EventStream(
         _stream(runtime, sub, job_id, last, status, page, direct, hint),
         sub=sub,
-        on_close=close,
+        on_close=functools.partial(_close, runtime, sub, slot),  # not a closure: fewer objects per stream
         direct=direct,
         watch=gate.watch,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _close(runtime: Runtime, sub: Subscription, slot: Slot) -> None:
+    """When a stream's response ends: its subscription and its slot are given back."""
+    runtime.feed.unsubscribe(sub)
+    slot.release()
 
 
 async def _open(
