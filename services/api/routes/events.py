@@ -344,9 +344,8 @@ async def _stream(
                 # While this task waits with nothing queued, the feed writes the events itself.
                 sub.direct = hand_over if direct is not None else None
                 try:
-                    if (
-                        direct is not None
-                    ):  # the watch writes the keepalives, and closes it if the client left
+                    if direct is not None:
+                        # The watch writes its keepalives, and closes it if the client leaves.
                         first = await sub.get()
                     else:
                         async with asyncio.timeout(KEEPALIVE_S):  # no task per wait, unlike wait_for
@@ -500,7 +499,7 @@ class StreamRoutes:
     A response's ASGI calls stay suspended for as long as it lasts, and an event stream lasts as long
     as its job. Through the router, that is 13 more coroutines per stream, with three AsyncExitStacks
     and a dozen closures: ~50 objects that every full garbage collection walks, ~100,000 with 2,000
-    streams open (docs/adr/0030). Here the stream's route is matched as the router matches it (so
+    streams open (docs/adr/0033). Here the stream's route is matched as the router matches it (so
     ``scope["route"]`` and the path parameters are the same), its handler is called with the request,
     and an error it raises is answered by the app's own exception handlers, as FastAPI's exception
     layer would; an error none of them takes goes on out to the server-error layer, as it would."""
