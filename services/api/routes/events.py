@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -30,6 +30,7 @@ from planwright.services.api.streams import Gone, Slot, StreamGate, StreamWatch,
 from planwright.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15.0
 MAX_EVENT_ID = 2**63 - 1  # event ids are BIGINTs
@@ -71,6 +72,18 @@ _STREAM_PARAMETERS = [
     },
 ]
 _AFTER = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_EVENT_ID)])
+_UUID = TypeAdapter(UUID)
+
+
+def _parameter(adapter: TypeAdapter[T], value: object, where: str, name: str) -> T:
+    """A parameter read by hand, validated as FastAPI validates it, or the 422 FastAPI would answer
+    (naming ``where``, "query" or "path", and ``name``)."""
+    try:
+        return adapter.validate_python(value, strict=False)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": (where, name)} for e in exc.errors(include_url=False)]
+        ) from None
 
 
 def _resume_point(request: Request) -> int:
@@ -89,12 +102,7 @@ def _resume_point(request: Request) -> int:
     after = request.query_params.get("after")
     if after is None:
         return 0
-    try:
-        return _AFTER.validate_python(after, strict=False)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("query", "after")} for e in exc.errors(include_url=False)]
-        ) from None
+    return _parameter(_AFTER, after, "query", "after")
 
 
 @router.get(
@@ -470,22 +478,11 @@ class _Tenants:
         return {j for j in ids if self._known.get(j) == tenant}
 
 
-_UUID = TypeAdapter(UUID)
-
-
-def _path_uuid(request: Request, name: str) -> UUID:
-    """A path parameter as a UUID, or the 422 FastAPI would answer for it."""
-    try:
-        return _UUID.validate_python(request.path_params[name])
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("path", name)} for e in exc.errors(include_url=False)]
-        ) from None
-
-
 # Each stream route's handler, called with the request alone (parameters read as its route reads them).
 _DIRECT: dict[str, Callable[[Request], Awaitable[Response]]] = {
-    "/jobs/{job_id}/events": lambda request: job_events(_path_uuid(request, "job_id"), request),
+    "/jobs/{job_id}/events": lambda request: job_events(
+        _parameter(_UUID, request.path_params["job_id"], "path", "job_id"), request
+    ),
     "/jobs/changes": lambda request: jobs_changes(runtime_of(request), request),
 }
 _ENDS = tuple("/" + path.rsplit("/", 1)[1] for path in _DIRECT)
