@@ -132,8 +132,10 @@ class EventFeed(Protocol):
         (no other process wrote the job in between): subscribers in this process that were handed
         exactly that far get the events without reading them back."""
 
-    async def subscribe(self, job_id: UUID) -> Subscription:
-        """Start receiving the job's events; every event committed after this returns is offered."""
+    async def subscribe(self, job_id: UUID, *, new: bool = False) -> Subscription:
+        """Start receiving the job's events; every event committed after this returns is offered.
+        ``new``: the job is not stored yet (its id was just made), so it has no events to look up:
+        subscribing reads nothing, and its first commit's events are handed over as they commit."""
 
     def unsubscribe(self, sub: Subscription) -> None: ...
 
@@ -170,7 +172,7 @@ class MemoryFeed:
     def unwatch_jobs(self, changes: JobChanges) -> None:
         self._boards.discard(changes)
 
-    async def subscribe(self, job_id: UUID) -> Subscription:
+    async def subscribe(self, job_id: UUID, *, new: bool = False) -> Subscription:
         sub = Subscription(job_id)
         self._subs.setdefault(job_id, set()).add(sub)
         return sub

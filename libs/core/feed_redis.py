@@ -144,10 +144,16 @@ class RedisFeed:
                 sub.offer_all(job_events)
             watch.last = job_events[-1].id
 
-    async def subscribe(self, job_id: UUID) -> Subscription:
+    async def subscribe(self, job_id: UUID, *, new: bool = False) -> Subscription:
         sub = Subscription(job_id)
         watch = self._watches.get(job_id)
-        if watch is None:
+        if watch is None and new:
+            # A job about to be stored has no events yet: its committer hands over the first ones
+            # (``follows`` 0), and the reader watches its stream for those another process writes.
+            watch = self._watches[job_id] = _Watch()
+            watch.ready.set_result(None)
+            await self._wake_reader()
+        elif watch is None:
             # The first subscriber of a job here reads where its events stand; those who arrive
             # meanwhile (a page opened by many at once) wait for that one read instead of each
             # making their own.

@@ -257,6 +257,19 @@ def test_two_api_replicas_serve_the_same_jobs_and_sse_resumes_on_either(make_sta
     ids = [stack.submit(f"Write note {i}; then summarize it.") for i in range(20)]
     ids += [httpx.post(f"{other}/jobs", json={"goal": f"Write memo {i}"}).json()["id"] for i in range(20)]
     assert {j["status"] for j in stack.wait_all(ids).values()} == {"succeeded"}
+    # Submitted and followed in one request, on either replica: the events reach the stream whichever
+    # replica's Orchestrator commits them, each once and in order, through to the job's end.
+    for api in (stack.api, other) * 4:
+        body = {"goal": "Write a brief; then summarize it."}
+        with httpx.stream(
+            "POST", f"{api}/jobs", json=body, headers={"Accept": "text/event-stream"}, timeout=60
+        ) as resp:
+            assert resp.status_code == 201
+            job_id = resp.headers["location"].removeprefix("/jobs/")
+            streamed = [(event_id, event) for event_id, event, _ in sse_events(resp.iter_lines())]
+        stored = stack.sql("SELECT id, type FROM events WHERE job_id = :j ORDER BY id", j=job_id)
+        assert streamed == [tuple(row) for row in stored]
+        assert streamed[-1][1] == "job.succeeded"
 
 
 def test_sigterm_releases_unfinished_tasks_to_another_worker(make_stack, slow_site, tmp_path):

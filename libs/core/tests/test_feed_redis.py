@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from planwright.core.db.eventlog import events_after
 from planwright.core.feed_redis import RedisFeed
@@ -169,5 +170,41 @@ async def test_the_committer_hands_its_own_subscribers_the_events_without_readin
         assert (await _next(subs[other])).type == "job.cancelled"
         assert reads == [1, 1]
         assert subs[handed].empty()  # and hands nothing out twice
+    finally:
+        await feed.close()
+
+
+async def test_a_new_jobs_subscriber_reads_nothing_and_is_handed_its_first_events(
+    runtime_factory, key_prefix
+):
+    """POST /jobs answered with the job's events subscribes before the job is stored (``new``)."""
+    runtime = await runtime_factory(roles=("orchestrator",))
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    reads: list[str] = []
+    for name in ("_reads", "_db"):
+        held = getattr(feed, name)
+
+        async def counted(work, run=held.run, name=name):
+            reads.append(name)
+            return await run(work)
+
+        held.run = counted
+    try:
+        job_id = uuid.uuid4()
+        sub = await feed.subscribe(job_id, new=True)
+        assert reads == []  # no look-up of where the job's events stand: it has none
+        await runtime.orchestrator.submit_job("Write a note", {}, 1, job_id=job_id)
+        created = await _committed(runtime, job_id)
+        assert [e.type for e in created] == ["job.created"]
+        await feed.publish(created, {job_id: 0})  # as the intake announces a new job's events
+        handed = sub.get_nowait()  # handed over at once
+        assert handed is not None
+        assert handed.id == created[0].id
+        # The next commit (here one another process made: no ``follows``) is read from the log.
+        await runtime.orchestrator.cancel_job(job_id)
+        rest = await _committed(runtime, job_id, after=created[0].id)
+        await feed.publish(rest)
+        assert [(await _next(sub)).id for _ in rest] == [e.id for e in rest]
+        assert reads == ["_db"]
     finally:
         await feed.close()

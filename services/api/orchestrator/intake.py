@@ -172,7 +172,10 @@ class Intake:
             try:
                 # Distributed: the planner's message is written to the bus first, then the callers
                 # are answered (one socket write ahead of the 201); embedded: answered first.
-                await announce(self._feed, self._outbox, events, pending, meanwhile=answer)
+                # A new job had no events before these: a stream that subscribed before the commit
+                # (POST /jobs answered with its events) is handed them without reading them back.
+                follows = {job.id: 0 for job in new}
+                await announce(self._feed, self._outbox, events, pending, follows, meanwhile=answer)
             except Exception:
                 # Committed: the outbox relay's sweep sends it (embedded: the next start's reconcile).
                 log.exception("intake: announcing %d committed job(s) failed", len(new))

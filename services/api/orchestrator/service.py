@@ -142,11 +142,13 @@ class Orchestrator:
         tenant: str = "default",
         idempotency: tuple[str, str] | None = None,
         plan: PlanSpec | None = None,
+        job_id: UUID | None = None,
     ) -> NewJob:
         """Store a new job and its first messages in one transaction (never lost once 201): job.created
         for the planner, or, with ``plan`` (already validated), that plan for the Orchestrator itself.
-        With ``idempotency`` (key, request digest) the key is stored in it too (unique per tenant)."""
-        job_id = uuid.uuid4()
+        With ``idempotency`` (key, request digest) the key is stored in it too (unique per tenant).
+        ``job_id``: the id to store it under (one made with ``uuid.uuid4`` unless given)."""
+        job_id = job_id or uuid.uuid4()
         money = None if plan is not None else await self._money_to_plan(tenant)
         # Called inside the POST /jobs span: the job's trace is that span's, and its root.
         trace_id, trace_parent = tracing.current_ids()

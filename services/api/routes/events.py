@@ -19,12 +19,12 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from planwright.core import metrics
-from planwright.core.errors import PlanwrightError
+from planwright.core.errors import Forbidden, PlanwrightError
 from planwright.core.events import JOB_TERMINAL_EVENTS, Event
 from planwright.core.feed import Subscription
 from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, replay, schemas
-from planwright.services.api.auth import tenant_of
+from planwright.services.api.auth import principal_of, tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
 from planwright.services.api.streams import Gone, Slot, StreamGate, StreamWatch, client_left, reconnect_hint
 from planwright.services.runtime import Runtime
@@ -123,12 +123,17 @@ async def job_events(job_id: UUID, request: Request) -> Response:
     """Every event of the job after ``Last-Event-ID`` (or ``after``), then live ones; ends after the
     job's terminal event (a retry can reopen a failed job: connect again to follow it). Each event's
     ``id`` is the one to resume from."""
-    runtime = runtime_of(request)
     last = _resume_point(request)
-    tenant = tenant_of(request)
     gate: StreamGate = request.app.state.streams
     if (slot := gate.take()) is None:
         return gate.refuse("job_events", request.scope)
+    return await _opened(request, slot, job_id, last)
+
+
+async def _opened(request: Request, slot: Slot, job_id: UUID, last: int) -> Response:
+    """The stream of the job's events after ``last``, in ``slot`` (given back if it cannot open)."""
+    runtime = runtime_of(request)
+    gate: StreamGate = request.app.state.streams
     server_send = request.scope.get(SERVER_SEND)
     try:
         async with gate.opening:  # a few streams open at a time; the others wait here
@@ -136,22 +141,107 @@ async def job_events(job_id: UUID, request: Request) -> Response:
                 metrics.SSE_REFUSED.labels("job_events", "client_gone").inc()
                 slot.release()
                 return Gone()
-            sub, status, page = await _open(runtime, job_id, last, tenant)  # 404 before the stream starts
+            # 404 before the stream starts
+            sub, status, page = await _open(runtime, job_id, last, tenant_of(request))
     except BaseException:
         slot.release()
         raise
+    return _respond(request, runtime, slot, sub, (job_id, last, status, page))
 
-    hint = reconnect_hint(request.scope)
-    direct = _Direct.of(server_send, sub)
+
+# Where a stream starts: the job's id, the last event id already sent, its status, its replay's first page.
+_Start = tuple[UUID, int, JobStatus, list[replay.Encoded]]
+
+
+def _respond(
+    request: Request,
+    runtime: Runtime,
+    slot: Slot,
+    sub: Subscription,
+    start: _Start,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> _EventStream:
+    """The response streaming the job's events from ``start`` (its id, the last event id sent, its
+    status, the first page of its replay) on: ``sub`` and ``slot`` are given back when it ends."""
+    direct = _Direct.of(request.scope.get(SERVER_SEND), sub)
     return _EventStream(
-        _stream(runtime, sub, job_id, last, status, page, direct, hint),
+        _stream(runtime, sub, *start, direct, reconnect_hint(request.scope)),
         sub=sub,
         on_close=functools.partial(_close, runtime, sub, slot),  # not a closure: fewer objects per stream
         direct=direct,
-        watch=gate.watch,
+        watch=request.app.state.streams.watch,
+        status_code=status_code,
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
     )
+
+
+def wants_events(request: Request) -> bool:
+    """Whether the request's ``Accept`` lists ``text/event-stream`` (not at quality 0)."""
+    accept = request.headers.get("accept", "").lower()
+    if "text/event-stream" not in accept:
+        return False
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media == "text/event-stream":
+            return not any(_quality(param) == 0 for param in params)
+    return False
+
+
+def _quality(param: str) -> float | None:
+    """The value of a ``q=`` media-type parameter; None for any other parameter or a bad value."""
+    name, _, value = param.partition("=")
+    if name.strip() != "q":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+class SubmitStream:
+    """``POST /jobs`` answered with the job's event stream (``Accept: text/event-stream``): the
+    submit and the stream in one request. The stream takes its slot before the job is made (a full
+    process makes no job its client cannot follow) and needs ``jobs:read`` besides ``jobs:write``."""
+
+    def __init__(self, request: Request, slot: Slot) -> None:
+        self._request = request
+        self._slot = slot
+
+    @classmethod
+    def of(cls, request: Request) -> SubmitStream | Response:
+        """The request's stream, or the 503 to answer when the process has no room for another."""
+        if "jobs:read" not in principal_of(request).scopes:
+            raise Forbidden(
+                "following the job's events (Accept: text/event-stream) needs the scope jobs:read"
+            )
+        gate: StreamGate = request.app.state.streams
+        if (slot := gate.take()) is None:
+            return gate.refuse("create_job", request.scope)
+        return cls(request, slot)
+
+    def release(self) -> None:
+        """Give the slot back, for a request that failed before its answer (once, however often)."""
+        self._slot.release()
+
+    async def existing(self, job_id: UUID) -> Response:
+        """A repeated submit (Idempotency-Key): the first job's events, from ``Last-Event-ID`` on."""
+        return await _opened(self._request, self._slot, job_id, _resume_point(self._request))
+
+    async def new(self, job_id: UUID, store: Callable[[], Awaitable[object]]) -> Response:
+        """The 201 streaming a new job's events, subscribed before ``store`` commits it: its first
+        events are handed to the stream as they commit, and nothing is read back."""
+        runtime = runtime_of(self._request)
+        sub = await runtime.feed.subscribe(job_id, new=True)
+        try:
+            await store()
+        except BaseException:
+            runtime.feed.unsubscribe(sub)
+            raise
+        start: _Start = (job_id, 0, JobStatus.pending, [])
+        location = f"{self._request.scope.get('root_path', '')}/jobs/{job_id}"
+        return _respond(self._request, runtime, self._slot, sub, start, 201, {"Location": location})
 
 
 def _close(runtime: Runtime, sub: Subscription, slot: Slot) -> None:

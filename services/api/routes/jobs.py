@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 from uuid import UUID
 
@@ -14,6 +15,8 @@ from planwright.core.states import JobStatus
 from planwright.services.api import idempotency, limits, plan_history, plans, queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
+from planwright.services.api.orchestrator.intake import NewJob
+from planwright.services.api.routes import events
 from planwright.services.runtime import Runtime
 
 router = APIRouter(tags=["jobs"])
@@ -46,14 +49,24 @@ _IDEMPOTENCY_KEY = {
     "/jobs",
     status_code=201,
     response_model=schemas.JobDetail,
-    responses={**_ERRORS, 200: {"model": schemas.JobDetail, "description": "A repeat (Idempotency-Key)."}},
+    responses={
+        **_ERRORS,
+        200: {"model": schemas.JobDetail, "description": "A repeat (Idempotency-Key)."},
+        # Described, not listed as a second content type: typed clients would get a union for the
+        # common case.
+        201: {
+            "description": "The job. With `Accept: text/event-stream`: its events instead "
+            "(`text/event-stream`, as `GET /jobs/{id}/events` streams them; `Location`: the job).",
+        },
+        403: {"model": schemas.ErrorOut, "description": "Its events were asked for without `jobs:read`."},
+        503: {"model": schemas.ErrorOut, "description": "`too_many_streams` (its events were asked for)."},
+    },
     openapi_extra={"parameters": [_IDEMPOTENCY_KEY]},
 )
 async def create_job(body: schemas.JobCreate, request: Request) -> Response:
     """Submit a goal, or a plan (docs/api.md#explicit-plans). The job is stored before the answer;
     planning (or, for a plan, its first tasks) starts right after."""
     runtime = runtime_of(request)
-    idempotency_key = request.headers.get("idempotency-key")
     if body.context_json:
         limits.check_context_size(body.context_json, runtime.settings.context_max_bytes)
     goal = body.goal or ""  # the schema asks for a goal, a plan or both
@@ -61,24 +74,60 @@ async def create_job(body: schemas.JobCreate, request: Request) -> Response:
         plans.check_submitted(runtime, body.plan, body.max_tasks)
         goal = goal or plans.goal_of(body.plan)
     tenant = tenant_of(request) or idempotency.OPEN_TENANT
-    if idempotency_key is not None:
-        existing, remember = await idempotency.lookup(runtime, tenant, idempotency_key, body)
+    stream: events.SubmitStream | None = None
+    if events.wants_events(request):
+        opened = events.SubmitStream.of(request)
+        if isinstance(opened, Response):
+            return opened  # 503: no room for another stream (and no job made)
+        stream = opened
+    try:
+        return await _create(runtime, request, body, goal, tenant, stream)
+    except BaseException:
+        if stream is not None:
+            stream.release()  # nothing streamed (released once, however often this is called)
+        raise
+
+
+async def _create(
+    runtime: Runtime,
+    request: Request,
+    body: schemas.JobCreate,
+    goal: str,
+    tenant: str,
+    stream: events.SubmitStream | None,
+) -> Response:
+    """The job made (or, for a repeated Idempotency-Key, found), answered as JSON or as its events."""
+    key = request.headers.get("idempotency-key")
+    remember = None
+    if key is not None:
+        existing, remember = await idempotency.lookup(runtime, tenant, key, body)
         if existing is not None:
-            return _json(existing, 200)
-        try:
-            job = await runtime.orchestrator.submit_job(
-                goal, body.context_json, body.priority, tenant=tenant, idempotency=remember, plan=body.plan
-            )
-        except Exception:
-            # The same key, sent twice at once: the other request's job won the key.
-            existing, _ = await idempotency.lookup(runtime, tenant, idempotency_key, body)
-            if existing is None:
-                raise
-            return _json(existing, 200)
-    else:
-        job = await runtime.orchestrator.submit_job(
-            goal, body.context_json, body.priority, tenant=tenant, plan=body.plan
+            return await stream.existing(existing.id) if stream else _json(existing, 200)
+    job_id = uuid.uuid4()
+
+    async def store() -> NewJob:
+        return await runtime.orchestrator.submit_job(
+            goal,
+            body.context_json,
+            body.priority,
+            tenant=tenant,
+            idempotency=remember,
+            plan=body.plan,
+            job_id=job_id,
         )
+
+    try:
+        if stream is not None:
+            return await stream.new(job_id, store)
+        job = await store()
+    except Exception:
+        if key is None:
+            raise
+        # The same key, sent twice at once: the other request's job won the key.
+        existing, _ = await idempotency.lookup(runtime, tenant, key, body)
+        if existing is None:
+            raise
+        return await stream.existing(existing.id) if stream else _json(existing, 200)
     # The job as committed: nothing but the Orchestrator has touched it yet, so no need to read it back.
     detail = schemas.JobDetail(
         id=job.id,

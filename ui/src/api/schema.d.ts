@@ -1826,13 +1826,22 @@ export interface operations {
                     "application/json": components["schemas"]["JobDetail"];
                 };
             };
-            /** @description Successful Response */
+            /** @description The job. With `Accept: text/event-stream`: its events instead (`text/event-stream`, as `GET /jobs/{id}/events` streams them; `Location`: the job). */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["JobDetail"];
+                };
+            };
+            /** @description Its events were asked for without `jobs:read`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
             /** @description Not Found */
@@ -1846,6 +1855,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description `too_many_streams` (its events were asked for). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
