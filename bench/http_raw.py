@@ -50,6 +50,10 @@ def _header(head: bytes, name: bytes) -> bytes | None:
     return None
 
 
+class NotAStream(BenchError):
+    """The answer was not a stream (an API from before ``POST /jobs`` could answer with one)."""
+
+
 class RawHttp:
     """Requests to one ``host:port`` over a pool of keep-alive connections (at most ``connections``)."""
 
@@ -103,20 +107,28 @@ class RawHttp:
                 return resp
         raise AssertionError("unreachable")
 
-    async def stream_until(self, path: str, stop: Callable[[bytes], bool]) -> bytes | None:
-        """GET ``path`` (a chunked stream, e.g. SSE) and feed each chunk to ``stop`` until it says so;
-        returns that chunk (None if the stream ended first). The connection is reused when the server
-        ends the stream right after it."""
-        message = f"GET {path} HTTP/1.1\r\n".encode() + self._host_line + b"Accept: text/event-stream\r\n\r\n"
+    async def stream_until(
+        self, path: str, stop: Callable[[bytes], bool], body: Any = None
+    ) -> tuple[bytes, bytes | None]:
+        """GET ``path`` (a chunked stream, e.g. SSE; with ``body``, POST it JSON-encoded) and feed
+        each chunk to ``stop`` until it says so; returns the response's head and that chunk (None if
+        the stream ended first). The connection is reused when the server ends the stream right after
+        it."""
+        method = "GET" if body is None else "POST"
+        head = f"{method} {path} HTTP/1.1\r\n".encode() + self._host_line + b"Accept: text/event-stream\r\n"
+        if body is not None:
+            data = json.dumps(body).encode()
+            head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
+        message = head + b"\r\n" + (b"" if body is None else data)
         async with self._slots:
             conn, _ = await self._take()
             try:
                 conn.writer.write(message)
                 resp_head = await conn.reader.readuntil(b"\r\n\r\n")
-                if resp_head[9:12] != b"200":
-                    raise BenchError(f"GET {path}: {resp_head.splitlines()[0]!r}")
+                if resp_head[9:12] not in (b"200", b"201"):
+                    raise BenchError(f"{method} {path}: {resp_head.splitlines()[0]!r}")
                 if (_header(resp_head, b"transfer-encoding:") or b"").lower() != b"chunked":
-                    raise BenchError(f"GET {path}: expected a chunked stream, got {resp_head!r}")
+                    raise NotAStream(f"{method} {path}: expected a chunked stream, got {resp_head!r}")
                 found: bytes | None = None
                 while True:
                     chunk = await _chunk(conn.reader)
@@ -128,7 +140,7 @@ class RawHttp:
                 conn.close()
                 raise
             self._give_back(conn)
-            return found
+            return resp_head, found
 
     async def _body(self, reader: asyncio.StreamReader, head: bytes) -> bytes:
         length = _header(head, b"content-length:")

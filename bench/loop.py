@@ -1,9 +1,10 @@
 """One workload in a loop against a fresh distributed stack, for profiling and for A/B runs:
 ``python -m bench.loop [--chain N | --fanout N] [--seconds S]`` from a checkout's root.
 
-Submits one job at a time and follows it over SSE for ``--seconds``, then prints the p50 and p95 of
-submit -> finished and each process's CPU per job (``/proc/<pid>/stat``). The processes' PIDs are
-printed first, so ``py-spy record -p <pid> -f raw -d <s>`` can be attached while it runs. Running it
+Submits one job at a time and follows it over SSE (in the submit's answer) for ``--seconds``, then
+prints the p50 and p95 of submit -> finished and each process's CPU per job (``/proc/<pid>/stat``).
+The processes' PIDs are printed first, so ``py-spy record -p <pid> -f raw -d <s>`` can be attached
+while it runs. Running it
 in two checkouts one after the other, several times, compares them more reliably than one bench run
 on a busy machine (docs/performance.md).
 """
@@ -33,12 +34,12 @@ async def _loop(url: str, goal: str, seconds: float, warm_up: int = 3) -> list[f
     api = Api(url)
     try:
         for _ in range(warm_up):
-            await api.follow(await api.submit(goal))
+            await api.run(goal)
         took: list[float] = []
         stop_at = time.monotonic() + seconds
         while time.monotonic() < stop_at:
             started = time.monotonic()
-            await api.follow(await api.submit(goal))
+            await api.run(goal)
             took.append(time.monotonic() - started)
         return took
     finally:

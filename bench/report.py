@@ -38,6 +38,7 @@ FIGURES = [
     Figure("w1_infra_cpu_ms_per_task", "W1: CPU of Postgres backends + Redis per task", "ms", _D),
     Figure("lat_sse_p50_ms", "W1-latency p50: submit -> succeeded, via SSE", "ms", floors=_HOP),
     Figure("lat_sse_p95_ms", "W1-latency p95: via SSE", "ms", floors=_HOP),
+    Figure("lat_sse2_p50_ms", "W1-latency p50: POST, then GET .../events", "ms", floors=_HOP),
     Figure("lat_poll_p50_ms", "W1-latency p50: via GET /jobs/{id} tight loop", "ms", floors=_HOP),
     Figure("lat_poll_p95_ms", "W1-latency p95: via GET /jobs/{id} tight loop", "ms", floors=_HOP),
     Figure("hop_ms", "hop: chained instant tasks, per dependent hop", "ms", floors=_HOP),

@@ -58,6 +58,9 @@ async def _workloads(
         out.figures.update(figures)
         out.details.update(walls)
         out.figures.update(await _step("latency", workloads.latency(api, sizes)))
+        # False: an API from before POST /jobs could answer with the job's events (both SSE rows then
+        # measure two requests).
+        out.details["submit_streams"] = api.submit_streams
         out.figures.update(await _step("hop", workloads.hop(api, sizes)))
         out.figures.update(await _step("W2", workloads.fanout(api, sizes)))
         out.figures.update(await _step("W5", workloads.large_values(api, sizes, hold_port())))

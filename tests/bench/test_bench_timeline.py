@@ -1,6 +1,7 @@
 """`python -m bench.timeline` (when a client sees each event of a job) starts its stack, follows
-jobs and prints the median time from the submit to the 201 and to each event, in the order they
-arrive. Timings are never checked, only their order (every job sees its events in that order)."""
+jobs (the submit answered with the job's events, or with the job and its stream opened after) and
+prints the median time from the submit to each event (and the 201), in the order they arrive.
+Timings are never checked, only their order (every job sees its events in that order)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,22 @@ REPO = Path(__file__).parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
-def test_the_timeline_lists_each_stage_of_a_job_in_order() -> None:
+@pytest.mark.parametrize("separate", [False, True], ids=["one-request", "separate"])
+def test_the_timeline_lists_each_stage_of_a_job_in_order(separate: bool) -> None:
+    flags = ["--separate"] if separate else []
     done = subprocess.run(
-        [sys.executable, "-m", "bench.timeline", "--mode", "embedded", "--chain", "2", "--seconds", "1"],
+        [
+            sys.executable,
+            "-m",
+            "bench.timeline",
+            "--mode",
+            "embedded",
+            "--chain",
+            "2",
+            "--seconds",
+            "1",
+            *flags,
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -32,7 +46,7 @@ def test_the_timeline_lists_each_stage_of_a_job_in_order() -> None:
         m: float(t) for m, t in re.findall(r"^  (\S+) +([\d.]+)  \(seen in \d+ jobs\)$", done.stdout, re.M)
     }
     stages = [
-        "201",
+        *(["201"] if separate else []),  # a submit answered with its events has no separate 201
         "job.created#1",
         "plan.created#1",
         "task.succeeded#1",
@@ -41,6 +55,7 @@ def test_the_timeline_lists_each_stage_of_a_job_in_order() -> None:
     ]
     assert set(stages) <= set(marks), done.stdout
     assert "task.succeeded#3" not in marks, done.stdout  # a chain of 2
+    assert ("201" in marks) is separate, done.stdout
     times = [marks[s] for s in stages]
     assert times == sorted(times), done.stdout
     assert times[0] > 0, done.stdout
