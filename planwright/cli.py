@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -398,8 +399,8 @@ def submit(
     key: KeyOpt = None,
 ) -> None:
     """Submit a job; with --follow, print its progress and result, and exit 0 only if it succeeds."""
-    from planwright.client import Client, PlanwrightError
-    from planwright.follow import exits, follow_job, print_result, read_plan
+    from planwright.client import Client
+    from planwright.follow import exits, follow_job, note_if_mock, print_result, read_plan
 
     try:
         context_json = json.loads(context)
@@ -411,18 +412,23 @@ def submit(
         typer.echo("planwright submit: give a goal, or a plan with --plan", err=True)
         raise typer.Exit(2)
     with Client(api_url, key) as client:
+        if not follow:
+            with exits(refused=2):
+                job = client.submit(goal, plan=tasks, context=context_json, priority=priority)
+            typer.echo(f"job {job.id} {job.status}")
+            note_if_mock(client)
+            return
+        # Submitted and followed in one request: its first event, job.created, names the new job.
+        events = client.submit_and_follow(goal, plan=tasks, context=context_json, priority=priority)
         with exits(refused=2):
-            job = client.submit(goal, plan=tasks, context=context_json, priority=priority)
-        typer.echo(f"job {job.id} {job.status}")
-        with contextlib.suppress(PlanwrightError):  # only for the note below: the job is submitted
-            health = client.health()
-            if health.get("llm_provider") == "mock":
-                typer.echo(f"note: {health.get('llm_notice', MOCK_NOTICE)}", err=True)
-        if follow:
-            with exits(refused=2, what=f"cannot follow job {job.id}: "):
-                status = follow_job(client, job.id, out=sys.stdout)
-                print_result(client, job.id, out=sys.stdout, download=_download_command(api_url, key))
-            raise typer.Exit(0 if status == "succeeded" else 1)
+            created = next(events)
+        typer.echo(f"job {created.job_id} pending")
+        note_if_mock(client)
+        with exits(refused=2, what=f"cannot follow job {created.job_id}: "):
+            status = follow_job(itertools.chain([created], events), out=sys.stdout)
+            download = _download_command(api_url, key)
+            print_result(client, created.job_id, out=sys.stdout, download=download)
+        raise typer.Exit(0 if status == "succeeded" else 1)
 
 
 def _download_command(api_url: str, key: str | None) -> str:

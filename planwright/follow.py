@@ -8,7 +8,7 @@ import contextlib
 import json
 import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -109,11 +109,19 @@ def _replanned(payload: dict[str, Any]) -> str:
     return f"plan v{payload.get('version')} (replanned: {payload.get('reason')}): {' '.join(marks)}; {steps}"
 
 
-def follow_job(client: Client, job_id: Id, *, out: TextIO) -> str:
-    """Print the job's events until it ends (the client resumes a dropped stream); returns its final
-    status."""
+def note_if_mock(client: Client) -> None:
+    """Say on stderr when the built-in mock model writes the text (the job is submitted by now)."""
+    with contextlib.suppress(PlanwrightError):  # only for this note
+        health = client.health()
+        if health.get("llm_provider") == "mock":
+            typer.echo(f"note: {health.get('llm_notice', MOCK_NOTICE)}", err=True)
+
+
+def follow_job(events: Iterable[Event], *, out: TextIO) -> str:
+    """Print a job's events (``Client.events`` or ``Client.submit_and_follow``, which resume a dropped
+    stream) until they end; returns the job's final status."""
     status = ""
-    for event in client.events(job_id):
+    for event in events:
         if line := _describe(event):
             out.write(f"[{time.strftime('%H:%M:%S')}] {line}\n")
             out.flush()

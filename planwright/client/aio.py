@@ -40,7 +40,8 @@ from planwright.services.api.schemas import (
 
 class AsyncClient(_Base):
     """The asyncio client: ``Client``'s constructor and methods, awaited; ``events`` is an async
-    iterator (close it, e.g. with ``contextlib.aclosing``, if you stop before the job ends)."""
+    iterator, as is ``submit_and_follow`` (close it, e.g. with ``contextlib.aclosing``, if you stop
+    before the job ends)."""
 
     def __init__(
         self,
@@ -76,6 +77,20 @@ class AsyncClient(_Base):
         max_tasks: int | None = None,
     ) -> JobDetail:
         return await self._send(self._submit(goal, plan, context, priority, idempotency_key, max_tasks))
+
+    def submit_and_follow(
+        self,
+        goal: str | None = None,
+        *,
+        plan: Plan | None = None,
+        context: Mapping[str, Any] | None = None,
+        priority: int | None = None,
+        idempotency_key: str | None = None,
+        max_tasks: int | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """``Client.submit_and_follow``, an async iterator."""
+        call = self._submit(goal, plan, context, priority, idempotency_key, max_tasks)
+        return self._follow(_Follow(None, None, self.reconnects, None, submit=call))
 
     async def health(self) -> dict[str, Any]:
         return await self._send(self._health())
@@ -166,10 +181,16 @@ class AsyncClient(_Base):
 
     async def _follow(self, follow: _Follow) -> AsyncGenerator[Event, None]:
         while not follow.done:
-            headers, timeout = follow.connect()
+            request = follow.connect()
             try:
-                async with self._http.stream("GET", follow.path, headers=headers, timeout=timeout) as resp:
-                    if resp.status_code != 200:
+                async with self._http.stream(
+                    request.method,
+                    request.path,
+                    json=request.json,
+                    headers=request.headers,
+                    timeout=request.timeout,
+                ) as resp:
+                    if not follow.opened(resp):
                         await resp.aread()
                         follow.failed(_api_error(resp))
                     else:

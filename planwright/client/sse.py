@@ -1,5 +1,5 @@
 """Server-Sent Events: the line parser (``sse_events``), and ``_Follow``, which keeps one job's event
-stream's place across reconnects."""
+stream's place across reconnects (its first connection may be the submit itself)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,22 @@ from planwright.client.errors import (
     WaitTimeout,
     _api_error,
 )
-from planwright.client.requests import Id, _backoff, _job, _seg
+from planwright.client.requests import Id, _backoff, _Call, _job, _seg
 from planwright.core.events import JOB_TERMINAL_EVENTS, Event
 from planwright.core.states import JOB_TERMINAL
 
 STREAM_CONNECT_S = 30.0
 STREAM_READ_S = 60.0  # the API sends a keep-alive every 15 s: silence this long means a dead connection
+
+
+class _Request(NamedTuple):
+    """What one connection sends."""
+
+    method: str
+    path: str
+    json: Any
+    headers: dict[str, str]
+    timeout: httpx.Timeout
 
 
 class _Message(NamedTuple):
@@ -72,14 +82,26 @@ def sse_events(lines: Iterable[str]) -> Iterator[tuple[int | None, str, Any]]:
 
 class _Follow:
     """Following one job's event stream across reconnects: where to resume from, when it is over, how
-    long to wait before the next try, and when to give up."""
+    long to wait before the next try, and when to give up.
 
-    def __init__(self, job_id: Id, last_event_id: int | None, reconnects: int, timeout: float | None) -> None:
+    With ``submit`` (a ``POST /jobs``) and no ``job_id``, each connection sends the submit, asking for
+    the job's events, until the job's id is known: from a new job's ``Location``, or from the first
+    event (a repeated Idempotency-Key is answered with the first job's events, and no ``Location``).
+    The Idempotency-Key makes the job once however often it is sent. From then on each connection is
+    ``GET /jobs/{id}/events``."""
+
+    def __init__(
+        self,
+        job_id: Id | None,
+        last_event_id: int | None,
+        reconnects: int,
+        timeout: float | None,
+        submit: _Call[Any] | None = None,
+    ) -> None:
         self.job_id = job_id
-        self.job_path = f"/jobs/{_seg(job_id)}"
-        self.path = f"{self.job_path}/events"
         self.last = last_event_id
         self.done = False
+        self._submit = submit
         self._reconnects = reconnects
         self._timeout = timeout
         self._deadline = None if timeout is None else time.monotonic() + timeout
@@ -89,12 +111,33 @@ class _Follow:
         self._over = False  # the job had ended when last read
         self._decoder = _Decoder()
 
-    def connect(self) -> tuple[dict[str, str], httpx.Timeout]:
-        """Headers and timeouts for the next connection."""
+    @property
+    def job_path(self) -> str:
+        return f"/jobs/{_seg(self.job_id)}"
+
+    def connect(self) -> _Request:
+        """The next connection's request."""
         self._check_deadline()
         self._decoder = _Decoder()  # a message cut off with the last connection is dropped
         headers = {"Last-Event-ID": str(self.last)} if self.last is not None else {}
-        return headers, httpx.Timeout(self._cap(STREAM_CONNECT_S), read=self._cap(STREAM_READ_S))
+        timeout = httpx.Timeout(self._cap(STREAM_CONNECT_S), read=self._cap(STREAM_READ_S))
+        if self.job_id is None and self._submit is not None:
+            headers |= {**(self._submit.headers or {}), "Accept": "text/event-stream"}
+            return _Request("POST", self._submit.path, self._submit.json, headers, timeout)
+        return _Request("GET", f"{self.job_path}/events", None, headers, timeout)
+
+    def opened(self, resp: httpx.Response) -> bool:
+        """Whether the answer (its head read) is the stream. If not, read its body and pass
+        ``_api_error`` of it to ``failed``."""
+        if resp.status_code not in (200, 201):  # 201: the submit made the job
+            return False
+        if self.job_id is None:
+            kind = resp.headers.get("content-type", "")
+            if not kind.startswith("text/event-stream"):  # an API from before submit-and-follow
+                raise PlanwrightError(f"POST /jobs was answered with {kind!r}, not the job's events")
+            if location := resp.headers.get("location"):  # a new job's: {root_path}/jobs/{id}
+                self.job_id = location.rsplit("/", 1)[-1]
+        return True
 
     def feed(self, line: str) -> Event | None:
         """The event this line completes, if it does."""
@@ -106,7 +149,9 @@ class _Follow:
         try:
             event = Event.model_validate_json(message.data)
         except ValidationError as exc:
-            raise PlanwrightError(f"unexpected event in the stream of job {self.job_id}: {exc}") from exc
+            raise PlanwrightError(f"unexpected event in the stream of {self._job()}: {exc}") from exc
+        if self.job_id is None:
+            self.job_id = event.job_id  # the first job of a repeated Idempotency-Key
         self.last = event.id
         self._ended = event.type in JOB_TERMINAL_EVENTS  # an event after one: a retry reopened the job
         self._over = False  # what the job's status said is out of date
@@ -115,8 +160,12 @@ class _Follow:
     def closed(self) -> bool:
         """The API ended the stream: after a terminal event, or on a job known to be over, that is the
         end. Otherwise (the job was over before ``last``, or the API is going away) returns True: read
-        the job and pass the answer to ``answered``."""
+        the job (``job_path``) and pass the answer to ``answered``; but if the job's id is not known
+        yet, returns False, and the submit is sent again after ``delay``."""
         self.done = self._ended or self._over
+        if not self.done and self.job_id is None:
+            self.failed(ConnectionFailed("the answer to POST /jobs ended before the job's first event"))
+            return False
         return not self.done
 
     def answered(self, resp: httpx.Response) -> None:
@@ -127,18 +176,21 @@ class _Follow:
         elif _job(resp).status in JOB_TERMINAL:
             self._over, self._wait_s = True, 0.0
         else:
-            self.failed(ConnectionFailed(f"the event stream of job {self.job_id} ended early"))
+            self.failed(ConnectionFailed(f"the event stream of {self._job()} ended early"))
 
     def failed(self, error: PlanwrightError) -> None:
         """A connection failed: raises ``error`` unless another try may help (a dropped connection, a
-        busy or failing API), ``EventStreamLost`` after too many in a row."""
+        busy or failing API), ``EventStreamLost`` after too many in a row (before a submit's answer,
+        ``error`` itself after as many tries as ``submit`` makes)."""
         if isinstance(error, ApiError) and not isinstance(error, ServerError | RateLimited):
             raise error
         self._check_deadline(error)
         self._failures += 1
+        if self.job_id is None and self._submit is not None and self._failures >= self._submit.attempts:
+            raise error  # tried as often as ``submit`` tries: the API is not there
         if self._failures > self._reconnects:
             raise EventStreamLost(
-                f"lost the event stream of job {self.job_id}: {self._failures} attempts in a row "
+                f"lost the event stream of {self._job()}: {self._failures} attempts in a row "
                 f"failed, the last with: {error}"
             ) from error
         retry_after = error.retry_after if isinstance(error, ApiError) else None  # (429, 503)
@@ -159,4 +211,7 @@ class _Follow:
 
     def _check_deadline(self, cause: Exception | None = None) -> None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
-            raise WaitTimeout(f"job {self.job_id} did not end within {self._timeout} s") from cause
+            raise WaitTimeout(f"{self._job()} did not end within {self._timeout} s") from cause
+
+    def _job(self) -> str:
+        return "the job being submitted" if self.job_id is None else f"job {self.job_id}"

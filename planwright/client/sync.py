@@ -41,8 +41,9 @@ from planwright.services.api.schemas import (
 class Client(_Base):
     """A blocking client. ``base_url`` defaults to ``PLANWRIGHT_API``, then http://localhost:8000;
     ``api_key`` to ``PLANWRIGHT_API_KEY`` (``""``: send none). ``timeout`` bounds each request (event
-    streams excepted); ``reconnects`` is how many times in a row ``events`` and ``wait`` connect again
-    after a failure before raising ``EventStreamLost``. ``transport`` is handed to httpx."""
+    streams excepted); ``reconnects`` is how many times in a row ``events``, ``submit_and_follow`` and
+    ``wait`` connect again after a failure before raising ``EventStreamLost``. ``transport`` is handed
+    to httpx."""
 
     def __init__(
         self,
@@ -82,6 +83,24 @@ class Client(_Base):
         with an Idempotency-Key (a new one unless given) and sent again with it when the connection
         fails, so the job is made once."""
         return self._send(self._submit(goal, plan, context, priority, idempotency_key, max_tasks))
+
+    def submit_and_follow(
+        self,
+        goal: str | None = None,
+        *,
+        plan: Plan | None = None,
+        context: Mapping[str, Any] | None = None,
+        priority: int | None = None,
+        idempotency_key: str | None = None,
+        max_tasks: int | None = None,
+    ) -> Generator[Event, None, None]:
+        """``submit`` and ``events`` in one request: the new job's events, from its first
+        (``job.created``, whose ``job_id`` is the job's id) until it ends. The request is sent when
+        iteration starts. Until the answer's head arrives, a failed connection sends the submit again
+        with the same Idempotency-Key, so the job is made once; after it, a dropped stream is resumed
+        as ``events`` resumes it."""
+        call = self._submit(goal, plan, context, priority, idempotency_key, max_tasks)
+        return self._follow(_Follow(None, None, self.reconnects, None, submit=call))
 
     def health(self) -> dict[str, Any]:
         """``GET /healthz``'s answer, healthy or not: ``status``, ``mode``, each dependency, and the
@@ -191,10 +210,16 @@ class Client(_Base):
 
     def _follow(self, follow: _Follow) -> Generator[Event, None, None]:
         while not follow.done:
-            headers, timeout = follow.connect()
+            request = follow.connect()
             try:
-                with self._http.stream("GET", follow.path, headers=headers, timeout=timeout) as resp:
-                    if resp.status_code != 200:
+                with self._http.stream(
+                    request.method,
+                    request.path,
+                    json=request.json,
+                    headers=request.headers,
+                    timeout=request.timeout,
+                ) as resp:
+                    if not follow.opened(resp):
                         resp.read()
                         follow.failed(_api_error(resp))
                     else:

@@ -32,6 +32,7 @@ from planwright.client import (
     Forbidden,
     JobFailed,
     NotFound,
+    PlanwrightError,
     RateLimited,
     ServerError,
     Unauthorized,
@@ -184,6 +185,24 @@ def assert_gap_free(ids: list[int]) -> None:
     assert ids == sorted(set(ids)), "strictly increasing, no duplicates"
 
 
+def sse(job_id: UUID, i: int, kind: str) -> str:
+    """One event of the job as the API streams it, for a mocked API."""
+    body = {"id": i, "job_id": str(job_id), "type": kind, "data": {}, "created_at": "2026-01-01T00:00:00Z"}
+    return f"id: {i}\nevent: {kind}\ndata: {json.dumps(body)}\n\n"
+
+
+class Recording(httpx.HTTPTransport):
+    """A real transport that notes each request it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(f"{request.method} {request.url.path}")
+        return super().handle_request(request)
+
+
 # --- the open server
 
 
@@ -250,6 +269,58 @@ def test_events_resume_after_connections_cut_mid_stream(server: str) -> None:
     with Client(server) as client:
         assert [e.id for e in client.events(job.id, last_event_id=whole[4][0])] == [i for i, _ in whole[5:]]
         assert list(client.events(job.id, last_event_id=whole[-1][0])) == []  # over: nothing after the end
+
+
+def test_submit_and_follow_in_one_request(server: str) -> None:
+    recording = Recording()
+    with Client(server, transport=recording) as client:
+        got = list(client.submit_and_follow(DEMO_GOAL, priority=3))
+        assert recording.sent == ["POST /jobs"]
+        assert (got[0].type, got[-1].type) == ("job.created", "job.succeeded")
+        job_id = got[0].job_id
+        assert {e.job_id for e in got} == {job_id}
+        assert_gap_free([e.id for e in got])
+        assert [(e.id, e.type) for e in got] == [(e.id, e.type) for e in client.events(job_id)]
+        assert client.get(job_id).priority == 3
+        # One key, one job: sent again, it streams the first job's events.
+        key, note = f"test-{uuid4()}", "Write a short note"
+        first = [(e.job_id, e.id) for e in client.submit_and_follow(note, idempotency_key=key)]
+        again = [(e.job_id, e.id) for e in client.submit_and_follow(note, idempotency_key=key)]
+        assert again == first
+        assert client.submit(note, idempotency_key=key).id == first[0][0]
+
+
+def test_submit_and_follow_resumes_after_connections_cut_mid_stream(server: str) -> None:
+    with Client(server) as client:
+        job_id = list(client.submit_and_follow(DEMO_GOAL))[-1].job_id
+    size = len(httpx.get(f"{server}/jobs/{job_id}/events").content)  # about what the next job streams
+    recording = Recording()
+    with Proxy(server) as proxy, Client(proxy.url, transport=recording) as through:
+        # The submit's answer, cut after its head, then the GET that resumes it, cut too.
+        proxy.cut_after(size // 4, size // 2)
+        got = list(through.submit_and_follow(DEMO_GOAL))
+        assert (proxy.cuts, proxy.connections) == (2, 3)
+    assert (got[0].type, got[-1].type) == ("job.created", "job.succeeded")
+    resumed = f"GET /jobs/{got[0].job_id}/events"
+    assert recording.sent == ["POST /jobs", resumed, resumed]
+    assert_gap_free([e.id for e in got])
+    with Client(server) as client:
+        assert [e.id for e in got] == [e.id for e in client.events(got[0].job_id)], "each once, in order"
+
+
+def test_submit_and_follow_sends_a_submit_cut_before_its_head_again(server: str) -> None:
+    goal = f"Write a short note about queues ({uuid4()})"
+    recording = Recording()
+    with Proxy(server) as proxy, Client(proxy.url, transport=recording) as through:
+        proxy.cut_after(10)  # the job is made, its answer cut in its status line
+        got = list(through.submit_and_follow(goal))
+        assert (proxy.cuts, proxy.connections) == (1, 2)
+    assert recording.sent == ["POST /jobs", "POST /jobs"]
+    assert (got[0].type, got[-1].type) == ("job.created", "job.succeeded")
+    with Client(server) as client:
+        made = [j.id for j in client.jobs(limit=200).items if j.goal == goal]
+        assert made == [got[0].job_id], "sent twice, made once"
+        assert [e.id for e in got] == [e.id for e in client.events(made[0])]
 
 
 def test_wait_raises_job_failed_and_retry_reopens_the_job(server: str) -> None:
@@ -328,25 +399,15 @@ def test_a_failing_api_is_tried_again_from_the_last_event() -> None:
     seen: list[str | None] = []
     restarting = {"error": {"code": "x", "message": "restarting", "details": None}}
 
-    def event(i: int, kind: str) -> str:
-        body = {
-            "id": i,
-            "job_id": str(job_id),
-            "type": kind,
-            "data": {},
-            "created_at": "2026-01-01T00:00:00Z",
-        }
-        return f"id: {i}\nevent: {kind}\ndata: {json.dumps(body)}\n\n"
-
     def api(request: httpx.Request) -> httpx.Response:
         if not request.url.path.endswith("/events"):
             return httpx.Response(503, json=restarting)  # the job, read after the stream ended early
         seen.append(request.headers.get("last-event-id"))
-        if len(seen) == 1:
-            return httpx.Response(200, text=event(1, "job.created") + event(2, "job.running"))  # ends early
+        if len(seen) == 1:  # ends early
+            return httpx.Response(200, text=sse(job_id, 1, "job.created") + sse(job_id, 2, "job.running"))
         if len(seen) == 2:
             return httpx.Response(503, json=restarting)
-        return httpx.Response(200, text=event(3, "job.succeeded"))
+        return httpx.Response(200, text=sse(job_id, 3, "job.succeeded"))
 
     with Client("http://api.test", transport=httpx.MockTransport(api)) as client:
         assert [e.id for e in client.events(job_id)] == [1, 2, 3]
@@ -359,23 +420,84 @@ def test_following_waits_as_long_as_a_503_asks() -> None:
     job_id = uuid4()
     tries: list[float] = []
     full = {"error": {"code": "too_many_streams", "message": "full", "details": None}}
-    done = {
-        "id": 1,
-        "job_id": str(job_id),
-        "type": "job.succeeded",
-        "data": {},
-        "created_at": "2026-01-01T00:00:00Z",
-    }
 
     def api(request: httpx.Request) -> httpx.Response:
         tries.append(time.monotonic())
         if len(tries) == 1:
             return httpx.Response(503, json=full, headers={"Retry-After": "2"})
-        return httpx.Response(200, text=f"id: 1\nevent: job.succeeded\ndata: {json.dumps(done)}\n\n")
+        return httpx.Response(200, text=sse(job_id, 1, "job.succeeded"))
 
     with Client("http://api.test", transport=httpx.MockTransport(api)) as client:
         assert [e.type for e in client.events(job_id)] == ["job.succeeded"]
     assert tries[1] - tries[0] >= 1.9, tries  # a lower bound: never flaky on a busy machine
+
+
+def test_submit_and_follow_sends_the_submit_again_until_it_is_answered() -> None:
+    """A connection that fails before the answer, and a 503 with Retry-After, send the submit again
+    with its Idempotency-Key; the API answers the repeat with the first job's events (200, no
+    Location), and the stream that ends early is resumed from its events' job."""
+    job_id = uuid4()
+    sent: list[httpx.Request] = []
+    posted: list[float] = []
+    full = {"error": {"code": "too_many_streams", "message": "full", "details": None}}
+    stream = {"Content-Type": "text/event-stream"}
+
+    def api(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.method == "POST":
+            posted.append(time.monotonic())
+            if len(posted) % 3 == 1:
+                raise httpx.ConnectError("connection refused")
+            if len(posted) % 3 == 2:
+                return httpx.Response(503, json=full, headers={"Retry-After": "2"})
+            first_events = sse(job_id, 1, "job.created") + sse(job_id, 2, "job.running")  # ends early
+            return httpx.Response(200, text=first_events, headers=stream)
+        if request.url.path == f"/jobs/{job_id}":
+            return httpx.Response(503, json=full)  # the job, read after the stream ended early
+        return httpx.Response(200, text=sse(job_id, 3, "job.succeeded"), headers=stream)
+
+    with Client("http://api.test", transport=httpx.MockTransport(api)) as client:
+        events = client.submit_and_follow("Write a note", idempotency_key="order-7")
+        assert [(e.id, e.job_id) for e in events] == [(1, job_id), (2, job_id), (3, job_id)]
+        assert [(r.method, r.url.path) for r in sent] == [
+            ("POST", "/jobs"),
+            ("POST", "/jobs"),
+            ("POST", "/jobs"),
+            ("GET", f"/jobs/{job_id}"),
+            ("GET", f"/jobs/{job_id}/events"),
+        ]
+        posts = sent[:3]
+        assert [r.headers["idempotency-key"] for r in posts] == ["order-7"] * 3
+        assert all(r.headers["accept"] == "text/event-stream" for r in posts)
+        assert len({r.content for r in posts}) == 1, "the same body each time"
+        assert sent[-1].headers["last-event-id"] == "2", "resumed after the last event"
+        assert posted[2] - posted[1] >= 1.9, posted  # as long as the 503 asked (a lower bound: never flaky)
+
+        # Without a key given, one is made, and kept for every try.
+        sent.clear()
+        assert [e.id for e in client.submit_and_follow("Write a note")] == [1, 2, 3]
+        keys = [r.headers["idempotency-key"] for r in sent if r.method == "POST"]
+        assert keys == [keys[0]] * 3
+        assert UUID(keys[0]).version == 4
+
+
+def test_submit_and_follow_raises_a_refusal_at_once() -> None:
+    sent: list[str] = []
+    invalid = {"error": {"code": "validation_error", "message": "priority: too high", "details": []}}
+
+    def api(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        if request.headers["idempotency-key"] == "old":
+            return httpx.Response(201, json={"id": str(uuid4())})  # an API from before the stream answer
+        return httpx.Response(422, json=invalid)
+
+    with Client("http://api.test", transport=httpx.MockTransport(api)) as client:
+        with pytest.raises(ValidationFailed, match=r"^priority: too high$"):
+            list(client.submit_and_follow("Write a note", priority=12))
+        assert sent == ["POST /jobs"]
+        with pytest.raises(PlanwrightError, match="not the job's events"):
+            list(client.submit_and_follow("Write a note", idempotency_key="old"))
+        assert sent == ["POST /jobs", "POST /jobs"]
 
 
 async def test_the_async_client(server: str, tmp_path: Path) -> None:
@@ -398,6 +520,14 @@ async def test_the_async_client(server: str, tmp_path: Path) -> None:
         async with AsyncClient(proxy.url) as through:
             assert [e.id async for e in through.events(job.id)] == whole
         assert (proxy.cuts, proxy.connections) == (1, 2)
+
+
+async def test_the_async_client_submits_and_follows(server: str) -> None:
+    async with AsyncClient(server) as client:
+        got = [e async for e in client.submit_and_follow(DEMO_GOAL)]
+        assert (got[0].type, got[-1].type) == ("job.created", "job.succeeded")
+        assert_gap_free([e.id for e in got])
+        assert [(e.id, e.type) for e in got] == [(e.id, e.type) async for e in client.events(got[0].job_id)]
 
 
 def test_an_explicit_plan_with_references(server: str) -> None:
@@ -537,6 +667,7 @@ def test_cli_submit_a_plan_file_and_follow_it(server: str, tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"job \S+ pending", lines[0])
+    assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] job created", lines[1])
     assert (
         "plan v1: draft (text_generate), summary (text_summarize), save (file_write_artifact)"
         in result.stdout
@@ -638,3 +769,20 @@ def test_submit_follow_prints_the_question_and_how_to_answer(server: str, tmp_pa
     assert "    choices: Python, Go" in result.stdout
     assert re.search(r"    answer with: planwright answer \S+ Python\n", result.stdout)
     assert "Python" in result.stdout.split("result", 1)[1]
+
+
+def test_submit_and_follow_gives_up_as_submit_does_when_the_api_is_not_there() -> None:
+    sent: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["idempotency-key"])
+        raise httpx.ConnectError("connection refused")
+
+    with Client("http://api.test", transport=httpx.MockTransport(api)) as client:
+        with pytest.raises(ConnectionFailed, match="connection refused"):
+            list(client.submit_and_follow("Write a note"))
+        tries, sent[:] = list(sent), []
+        assert len(set(tries)) == 1, tries  # one Idempotency-Key for every try
+        with pytest.raises(ConnectionFailed, match="connection refused"):
+            client.submit("Write a note")
+        assert len(tries) == len(sent) == 3, (tries, sent)  # as often as submit tries, not `reconnects` (10)
