@@ -6,8 +6,11 @@ Declared with ``@tool`` like any plugin; ``default_registry()`` holds them. See 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -194,6 +197,25 @@ class HttpFetchOutput(BaseModel):
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
 
 
+if TYPE_CHECKING:
+    from planwright.core.http_fetch import Fetched
+
+Fetch = Callable[..., Awaitable["Fetched"]]
+_HTTP_FETCH = "planwright.core.http_fetch"
+
+
+async def _fetcher() -> Fetch:
+    """``http_fetch.fetch``. Its module loads httpx, which an idle process does without; the first
+    time, it is imported in a thread: the import takes ~0.2 s, and on the event loop it would stop
+    every stream and job of the process for as long (it still shares the GIL, but the loop gets its
+    turn every few milliseconds)."""
+    module = sys.modules.get(_HTTP_FETCH)
+    if module is None:
+        module = await asyncio.to_thread(importlib.import_module, _HTTP_FETCH)
+    fetch: Fetch = module.fetch
+    return fetch
+
+
 def _make_http_fetch(limit: int, resolver: Resolver | None) -> ToolSpec:
     """http_fetch with the platform's byte cap (HTTP_FETCH_MAX_BYTES) and, in tests, a scripted DNS."""
 
@@ -202,8 +224,7 @@ def _make_http_fetch(limit: int, resolver: Resolver | None) -> ToolSpec:
         """GET an http(s) URL and return its text (HTML as plain text), up to a byte cap."""
         cap = min(args.max_bytes or limit, limit, call.max_response_bytes or limit)
         await call.progress(f"fetching {args.url}")
-        from planwright.core.http_fetch import fetch  # loads httpx: only once a fetch runs
-
+        fetch = await _fetcher()
         got = await fetch(args.url, cap, call.net_policy, resolver=resolver)
         media = got.content_type.split(";")[0].strip().lower()
         text = _decode(got.body, got.charset)

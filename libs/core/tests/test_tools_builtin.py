@@ -1,6 +1,8 @@
 import contextlib
 import re
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -394,3 +396,44 @@ def test_the_docs_give_each_built_in_tools_timeout_as_the_code_does(registry):
         assert f"`{spec.name}` {timeout}" in operations, spec.name
         section = tools_md.split(f"\n### {spec.name}\n", 1)[1].split("\n#", 1)[0]
         assert f"timeout: {timeout}" in section, spec.name
+
+
+_IMPORTED_WHERE = """
+import asyncio, sys, threading
+from planwright.core.tools_builtin import _fetcher
+
+assert "httpx" not in sys.modules, "httpx was loaded before any fetch"
+where = []
+
+
+class Where:
+    def find_spec(self, name, path=None, target=None):
+        if name == "httpx":
+            where.append(threading.current_thread() is threading.main_thread())
+        return None
+
+
+sys.meta_path.insert(0, Where())
+
+
+async def main():
+    first = await _fetcher()
+    again = await _fetcher()
+    from planwright.core.http_fetch import fetch
+
+    assert first is again is fetch
+    print(where)
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_fetch_loads_httpx_off_the_event_loops_thread():
+    """httpx is imported lazily (idle RSS), and in a thread: on the event loop, its ~0.2 s would stop
+    every stream and job of the process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_WHERE], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[False]", done.stdout  # imported once, not on the main thread
