@@ -4,7 +4,6 @@ before the job is made, ``jobs:read`` needed too, and an Idempotency-Key repeat 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -15,12 +14,12 @@ from starlette.requests import Request
 from planwright.core import apikeys
 from planwright.services.api.app import create_app
 from planwright.services.api.routes import events as route
-from planwright.services.api.tests.test_events_direct import _serve, _until
-from planwright.services.api.tests.test_events_limits import refused
+from planwright.services.api.tests.test_events_direct import _until
+from planwright.services.api.tests.test_events_limits import capped, refused
 from planwright.services.api.tests.test_events_sse import parse
 
 STREAM = {"Accept": "text/event-stream"}
-CEILING_S = 30.0  # for anything awaited here: a ceiling, not an expectation
+__all__ = ["capped"]  # a fixture of test_events_limits, used here too
 
 
 def _job_id(resp: httpx.Response) -> str:
@@ -129,20 +128,9 @@ async def test_a_store_that_fails_gives_the_slot_and_subscription_back(
     assert runtime.feed.subscriber_count() == 0
 
 
-@pytest.fixture
-async def served_capped(runtime_factory):
-    """The API under uvicorn (the stream written straight to its connection), one stream at most."""
-    runtime = await runtime_factory(sse_max_streams=1)
-    app = create_app(runtime)
-    server, task, port = await _serve(app)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=CEILING_S) as client:
-        yield runtime, app.state.streams, client
-    server.should_exit = True
-    await asyncio.wait_for(task, CEILING_S)
-
-
-async def test_under_uvicorn_and_with_no_room_for_a_stream(served_capped, demo_goal):
-    runtime, gate, client = served_capped
+async def test_under_uvicorn_and_with_no_room_for_a_stream(capped, demo_goal):
+    """Under uvicorn (the stream written straight to its connection), one stream at most."""
+    runtime, gate, client, _, _ = capped
     async with client.stream("POST", "/jobs", json={"goal": demo_goal}, headers=STREAM) as resp:
         assert resp.status_code == 201
         assert resp.headers["transfer-encoding"] == "chunked"
