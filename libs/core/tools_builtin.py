@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Literal
@@ -208,12 +207,16 @@ async def _fetcher() -> Fetch:
     """``http_fetch.fetch``. Its module loads httpx, which an idle process does without; the first
     time, it is imported in a thread: the import takes ~0.2 s, and on the event loop it would stop
     every stream and job of the process for as long (it still shares the GIL, but the loop gets its
-    turn every few milliseconds)."""
-    module = sys.modules.get(_HTTP_FETCH)
-    if module is None:
+    turn every few milliseconds). Fetches that start meanwhile import it in threads of their own,
+    which wait for the first one's import to finish (a module in ``sys.modules`` may be half made)."""
+    fetch = _loaded.get("fetch")
+    if fetch is None:
         module = await asyncio.to_thread(importlib.import_module, _HTTP_FETCH)
-    fetch: Fetch = module.fetch
+        fetch = _loaded["fetch"] = module.fetch
     return fetch
+
+
+_loaded: dict[str, Fetch] = {}  # http_fetch.fetch, once its module is wholly imported
 
 
 def _make_http_fetch(limit: int, resolver: Resolver | None) -> ToolSpec:

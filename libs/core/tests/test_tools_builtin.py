@@ -399,7 +399,7 @@ def test_the_docs_give_each_built_in_tools_timeout_as_the_code_does(registry):
 
 
 _IMPORTED_WHERE = """
-import asyncio, sys, threading
+import asyncio, sys, threading, time
 from planwright.core.tools_builtin import _fetcher
 
 assert "httpx" not in sys.modules, "httpx was loaded before any fetch"
@@ -410,6 +410,7 @@ class Where:
     def find_spec(self, name, path=None, target=None):
         if name == "httpx":
             where.append(threading.current_thread() is threading.main_thread())
+            time.sleep(0.5)  # http_fetch is in sys.modules meanwhile, half made
         return None
 
 
@@ -417,11 +418,24 @@ sys.meta_path.insert(0, Where())
 
 
 async def main():
-    first = await _fetcher()
-    again = await _fetcher()
+    first = asyncio.ensure_future(_fetcher())
+    while "planwright.core.http_fetch" not in sys.modules:  # the first import is under way
+        await asyncio.sleep(0.005)
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while not first.done():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    # Another fetch starts while the module is half made; the loop goes on meanwhile.
+    got = await asyncio.gather(first, _fetcher(), tick())
     from planwright.core.http_fetch import fetch
 
-    assert first is again is fetch
+    assert got[0] is got[1] is fetch
+    assert await _fetcher() is fetch
+    assert ticks >= 5, ticks  # the loop ran while the import slept 0.5 s
     print(where)
 
 
@@ -431,7 +445,8 @@ asyncio.run(main())
 
 def test_the_first_fetch_loads_httpx_off_the_event_loops_thread():
     """httpx is imported lazily (idle RSS), and in a thread: on the event loop, its ~0.2 s would stop
-    every stream and job of the process."""
+    every stream and job of the process. A fetch that starts during that import waits for it (the
+    module is in ``sys.modules`` before it is wholly made)."""
     done = subprocess.run(
         [sys.executable, "-c", _IMPORTED_WHERE], capture_output=True, text=True, timeout=120
     )
