@@ -4,10 +4,14 @@ once (with the process's output) if it exits first."""
 from __future__ import annotations
 
 import http.client
+import itertools
+import os
+import random
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 # A ceiling, not an expectation: a loaded 2-core machine running the suite on several xdist workers can
@@ -16,10 +20,42 @@ READY_S = 120.0
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
+    """A port that is free now, for a server a test starts. Not one that ``bind`` to port 0 hands
+    out: those come from the kernel's ephemeral range, where any outgoing connection (the suite's
+    workers make thousands) can take the port before the server, seconds later, binds it ("Address
+    already in use"). Instead a port below that range, in a block of its own for each xdist worker,
+    so that tests running side by side never pick the same one."""
+    block = _block()
+    for _ in range(len(block)):
+        port = block[next(_cursor) % len(block)]
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken (a server of this machine, or one this worker started before)
         return port
+    raise RuntimeError(f"no free port in {block}")
+
+
+_LOWEST = 10_000
+
+
+def _block() -> range:
+    """This xdist worker's ports: its share of those from ``_LOWEST`` up to the ephemeral range."""
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32_768  # Linux's default
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(name[2:]) if name[2:].isdigit() else 0
+    size = (ephemeral - _LOWEST) // max(workers, 1)
+    return range(_LOWEST + index * size, _LOWEST + (index + 1) * size)
+
+
+# Where this process starts in its block: another run soon after starts elsewhere, away from ports
+# whose connections are still closing.
+_cursor = itertools.count(random.randrange(1 << 16))
 
 
 def wait_until(
