@@ -85,8 +85,8 @@ class _Follow:
     long to wait before the next try, and when to give up.
 
     With ``submit`` (a ``POST /jobs``) and no ``job_id``, each connection sends the submit, asking for
-    the job's events, until the job's id is known: from a new job's ``Location``, or from the first
-    event (a repeated Idempotency-Key is answered with the first job's events, and no ``Location``).
+    the job's events, until the job's id is known: from the answer's ``Location``, or else from the
+    first event.
     The Idempotency-Key makes the job once however often it is sent. From then on each connection is
     ``GET /jobs/{id}/events``."""
 
@@ -135,7 +135,7 @@ class _Follow:
             kind = resp.headers.get("content-type", "")
             if not kind.startswith("text/event-stream"):  # an API from before submit-and-follow
                 raise PlanwrightError(f"POST /jobs was answered with {kind!r}, not the job's events")
-            if location := resp.headers.get("location"):  # a new job's: {root_path}/jobs/{id}
+            if location := resp.headers.get("location"):  # {root_path}/jobs/{id}
                 self.job_id = location.rsplit("/", 1)[-1]
         return True
 

@@ -435,7 +435,8 @@ def test_following_waits_as_long_as_a_503_asks() -> None:
 def test_submit_and_follow_sends_the_submit_again_until_it_is_answered() -> None:
     """A connection that fails before the answer, and a 503 with Retry-After, send the submit again
     with its Idempotency-Key; the API answers the repeat with the first job's events (200, no
-    Location), and the stream that ends early is resumed from its events' job."""
+    Location here: the job is then known from its first event), and the stream that ends early is
+    resumed from its events' job."""
     job_id = uuid4()
     sent: list[httpx.Request] = []
     posted: list[float] = []

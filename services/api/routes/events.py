@@ -130,7 +130,9 @@ async def job_events(job_id: UUID, request: Request) -> Response:
     return await _opened(request, slot, job_id, last)
 
 
-async def _opened(request: Request, slot: Slot, job_id: UUID, last: int) -> Response:
+async def _opened(
+    request: Request, slot: Slot, job_id: UUID, last: int, headers: dict[str, str] | None = None
+) -> Response:
     """The stream of the job's events after ``last``, in ``slot`` (given back if it cannot open)."""
     runtime = runtime_of(request)
     gate: StreamGate = request.app.state.streams
@@ -146,7 +148,7 @@ async def _opened(request: Request, slot: Slot, job_id: UUID, last: int) -> Resp
     except BaseException:
         slot.release()
         raise
-    return _respond(request, runtime, slot, sub, (job_id, last, status, page))
+    return _respond(request, runtime, slot, sub, (job_id, last, status, page), 200, headers)
 
 
 # Where a stream starts: the job's id, the last event id already sent, its status, its replay's first page.
@@ -227,7 +229,8 @@ class SubmitStream:
 
     async def existing(self, job_id: UUID) -> Response:
         """A repeated submit (Idempotency-Key): the first job's events, from ``Last-Event-ID`` on."""
-        return await _opened(self._request, self._slot, job_id, _resume_point(self._request))
+        last = _resume_point(self._request)
+        return await _opened(self._request, self._slot, job_id, last, {"Location": self._location(job_id)})
 
     async def new(self, job_id: UUID, store: Callable[[], Awaitable[object]]) -> Response:
         """The 201 streaming a new job's events, subscribed before ``store`` commits it: its first
@@ -240,8 +243,12 @@ class SubmitStream:
             runtime.feed.unsubscribe(sub)
             raise
         start: _Start = (job_id, 0, JobStatus.pending, [])
-        location = f"{self._request.scope.get('root_path', '')}/jobs/{job_id}"
-        return _respond(self._request, runtime, self._slot, sub, start, 201, {"Location": location})
+        return _respond(
+            self._request, runtime, self._slot, sub, start, 201, {"Location": self._location(job_id)}
+        )
+
+    def _location(self, job_id: UUID) -> str:
+        return f"{self._request.scope.get('root_path', '')}/jobs/{job_id}"
 
 
 def _close(runtime: Runtime, sub: Subscription, slot: Slot) -> None:

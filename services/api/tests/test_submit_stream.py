@@ -101,6 +101,7 @@ async def test_a_repeated_idempotency_key_streams_the_first_job(client, demo_goa
     again = await client.post("/jobs", json={"goal": demo_goal}, headers=STREAM | key)
     assert again.status_code == 200, again.text
     assert again.headers["content-type"].startswith("text/event-stream")
+    assert _job_id(again) == job_id
     assert parse(again.text) == events
     # Resumed where the client's stream broke off, as GET /jobs/{id}/events would.
     cut = events[4][0]
