@@ -16,6 +16,21 @@ async def _next(sub, timeout_s=5.0):
     return await asyncio.wait_for(sub.get(), timeout_s)
 
 
+def _counted_reads(feed: RedisFeed, *held: str) -> list[str]:
+    """The feed's reads on its held connections ``held`` (``_reads``: subscribing; ``_db``: the
+    reader's), each noted by that name as it starts."""
+    reads: list[str] = []
+    for name in held:
+        connection = getattr(feed, name)
+
+        async def counted(work, run=connection.run, name=name):
+            reads.append(name)
+            return await run(work)
+
+        connection.run = counted
+    return reads
+
+
 async def _committed(runtime, job_id, after=0):
     async with runtime.engine.connect() as conn:
         return await events_after(conn, job_id, after)
@@ -112,14 +127,7 @@ async def test_a_jobs_list_is_told_to_reread_everything_after_the_sweep(runtime_
 async def test_clients_arriving_together_share_one_read_of_where_the_job_stands(runtime_factory, key_prefix):
     runtime = await runtime_factory(roles=("orchestrator",))
     feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    reads = []
-    read = feed._reads.run
-
-    async def counting(work):  # the feed's reads, counted
-        reads.append(1)
-        return await read(work)
-
-    feed._reads.run = counting  # type: ignore[method-assign]
+    reads = _counted_reads(feed, "_reads")
     try:
         job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
         subs = await asyncio.gather(*(feed.subscribe(job_id) for _ in range(50)))
@@ -137,14 +145,7 @@ async def test_the_committer_hands_its_own_subscribers_the_events_without_readin
 ):
     runtime = await runtime_factory(roles=("orchestrator",))
     feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    reads: list[int] = []
-    read = feed._db.run
-
-    async def counted(work):
-        reads.append(1)
-        return await read(work)
-
-    feed._db.run = counted  # type: ignore[method-assign]
+    reads = _counted_reads(feed, "_db")
     try:
         handed, gapped, other = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(3)]
         subs = {job_id: await feed.subscribe(job_id) for job_id in (handed, gapped, other)}
@@ -162,13 +163,13 @@ async def test_the_committer_hands_its_own_subscribers_the_events_without_readin
         stored_gapped = await _committed(runtime, gapped, after=created[gapped])
         await feed.publish(stored_gapped, {gapped: created[gapped] - 1})
         assert [(await _next(subs[gapped])).id for _ in stored_gapped] == [e.id for e in stored_gapped]
-        assert reads == [1]
+        assert reads == ["_db"]
 
         # The handed-over job's own announcement (read by now: announced before this one) reads nothing.
         await runtime.orchestrator.cancel_job(other)
         await feed.publish(await _committed(runtime, other, after=created[other]))
         assert (await _next(subs[other])).type == "job.cancelled"
-        assert reads == [1, 1]
+        assert reads == ["_db", "_db"]
         assert subs[handed].empty()  # and hands nothing out twice
     finally:
         await feed.close()
@@ -180,15 +181,7 @@ async def test_a_new_jobs_subscriber_reads_nothing_and_is_handed_its_first_event
     """POST /jobs answered with the job's events subscribes before the job is stored (``new``)."""
     runtime = await runtime_factory(roles=("orchestrator",))
     feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    reads: list[str] = []
-    for name in ("_reads", "_db"):
-        held = getattr(feed, name)
-
-        async def counted(work, run=held.run, name=name):
-            reads.append(name)
-            return await run(work)
-
-        held.run = counted
+    reads = _counted_reads(feed, "_reads", "_db")
     try:
         job_id = uuid.uuid4()
         sub = await feed.subscribe(job_id, new=True)
