@@ -78,13 +78,17 @@ class RawHttp:
         conn.idle_since = time.monotonic()
         self._idle.append(conn)
 
-    async def request(self, method: str, path: str, body: Any = None) -> Response:
-        """Send one request (``body``: JSON-encoded when given) and read the whole response."""
+    def _message(self, method: str, path: str, body: Any, headers: bytes = b"") -> bytes:
+        """A request's bytes: ``headers`` (whole lines) added, ``body`` JSON-encoded when given."""
         data = b"" if body is None else json.dumps(body).encode()
-        head = f"{method} {path} HTTP/1.1\r\n".encode() + self._host_line
+        head = f"{method} {path} HTTP/1.1\r\n".encode() + self._host_line + headers
         if body is not None:
             head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
-        message = head + b"\r\n" + data
+        return head + b"\r\n" + data
+
+    async def request(self, method: str, path: str, body: Any = None) -> Response:
+        """Send one request (``body``: JSON-encoded when given) and read the whole response."""
+        message = self._message(method, path, body)
         async with self._slots:
             for attempt in (0, 1):
                 conn, reused = await self._take()
@@ -115,11 +119,7 @@ class RawHttp:
         the stream ended first). The connection is reused when the server ends the stream right after
         it."""
         method = "GET" if body is None else "POST"
-        head = f"{method} {path} HTTP/1.1\r\n".encode() + self._host_line + b"Accept: text/event-stream\r\n"
-        if body is not None:
-            data = json.dumps(body).encode()
-            head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
-        message = head + b"\r\n" + (b"" if body is None else data)
+        message = self._message(method, path, body, b"Accept: text/event-stream\r\n")
         async with self._slots:
             conn, _ = await self._take()
             try:
