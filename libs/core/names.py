@@ -20,6 +20,8 @@ EPOCH: Final = f"{PREFIX}:epoch"
 ALIVE: Final = f"{PREFIX}:alive:"
 # Which jobs got new events (a wake-up for live job lists; the list itself is read from Postgres).
 JOBS_CHANGED: Final = f"{PREFIX}:jobs-changed"
+# <FEED_WATCHERS><job id>: which API processes watch the job's live events (see feed_watchers).
+FEED_WATCHERS: Final = f"{PREFIX}:watchers:"
 
 # Every work stream, for metrics (the dead-letter stream included).
 WORK_STREAMS: Final = (JOBS, ORCHESTRATOR, READY, REVIEW, *DISPATCH_LANES, DEAD_LETTER)
@@ -41,6 +43,18 @@ def dispatch_lane(priority: int) -> str:
     return DISPATCH_LANES[2]
 
 
-def job_events_stream(job_id: object) -> str:
-    """The per-job live event stream (distributed mode)."""
-    return f"{PREFIX}:events:{job_id}"
+def feed_watchers(job_id: object) -> str:
+    """Which API processes watch a job's live events (distributed mode): a sorted set of their live
+    feeds' ids, each scored with the time its watch lapses unless renewed (ms, Redis's clock)."""
+    return f"{FEED_WATCHERS}{job_id}"
+
+
+def feed_inbox(feed_id: str) -> str:
+    """An API process's live feed's inbox (distributed mode): a stream of (job, event id) wake-ups
+    for the jobs it watches, appended by the other processes that commit them."""
+    return f"{PREFIX}:feedbox:{feed_id}"
+
+
+def feed_control(feed_id: str) -> str:
+    """An API process's live feed's control stream: wakes its own reader."""
+    return f"{PREFIX}:feedctl:{feed_id}"

@@ -22,7 +22,7 @@ import ssl
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import hiredis
 import redis.asyncio as aioredis
@@ -249,15 +249,37 @@ class RespConnection:
 class Script:
     """A Lua script run by its SHA1, loaded on the first NOSCRIPT (a restart or SCRIPT FLUSH)."""
 
+    _bodies: ClassVar[dict[str, str]] = {}  # every script's body by its SHA1 (for ``run_all``)
+
     def __init__(self, body: str) -> None:
         self.body = body
         self.sha = hashlib.sha1(body.encode()).hexdigest()
+        Script._bodies[self.sha] = body
+
+    def call(self, keys: Sequence[Arg], args: Sequence[Arg]) -> Command:
+        """The command that runs the script, to send along with others (``run_all``)."""
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
     async def run(self, conn: RespConnection, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """The script's reply; an error reply is raised."""
-        (reply,) = await conn.execute([("EVALSHA", self.sha, len(keys), *keys, *args)])
-        if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
-            (reply,) = await conn.execute([("EVAL", self.body, len(keys), *keys, *args)])
+        (reply,) = await run_all(conn, [self.call(keys, args)])
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+
+async def run_all(conn: RespConnection, commands: Sequence[Command]) -> list[Any]:
+    """``conn.execute`` for commands some of which run scripts (``Script.call``): a script Redis did
+    not know (NOSCRIPT) runs again at once with its body, after the commands sent with it."""
+    replies = await conn.execute(commands)
+    again = [i for i, reply in enumerate(replies) if _unknown_script(commands[i], reply)]
+    if again:
+        bodies = Script._bodies
+        retried = await conn.execute([("EVAL", bodies[str(commands[i][1])], *commands[i][2:]) for i in again])
+        for i, reply in zip(again, retried, strict=True):
+            replies[i] = reply
+    return replies
+
+
+def _unknown_script(command: Command, reply: Any) -> bool:
+    return command[0] == "EVALSHA" and isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT")

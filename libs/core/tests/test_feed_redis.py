@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from planwright.core import names
 from planwright.core.db.eventlog import events_after
 from planwright.core.feed_redis import RedisFeed
 from tests import isolation
@@ -201,3 +202,103 @@ async def test_a_new_jobs_subscriber_reads_nothing_and_is_handed_its_first_event
         assert reads == ["_db"]
     finally:
         await feed.close()
+
+
+def _watchers(feed: RedisFeed, job_id) -> str:
+    return f"{feed.prefix}{names.feed_watchers(job_id)}"
+
+
+async def test_a_process_is_told_only_of_the_commits_other_processes_make_of_jobs_it_watches(
+    runtime_factory, redis_client, key_prefix
+):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    there = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    reads = _counted_reads(here, "_db")
+    try:
+        own, theirs, unwatched = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(3)]
+        subs = {job_id: await here.subscribe(job_id) for job_id in (own, theirs)}
+        created = {job_id: (await _committed(runtime, job_id))[0].id for job_id in (own, theirs, unwatched)}
+        assert await redis_client.zscore(_watchers(here, own), here.id) is not None  # registered
+        for job_id in (own, theirs, unwatched):
+            await runtime.orchestrator.cancel_job(job_id)
+
+        # Its own commit, handed over: nothing in its inbox, nothing read.
+        await here.publish(await _committed(runtime, own, after=created[own]), {own: created[own]})
+        assert subs[own].get_nowait().type == "job.cancelled"
+        # Another process's commits: one wake-up for the watched job, none for the other.
+        await there.publish(await _committed(runtime, theirs, after=created[theirs]))
+        await there.publish(await _committed(runtime, unwatched, after=created[unwatched]))
+        assert (await _next(subs[theirs])).type == "job.cancelled"  # read from the log
+        assert reads == ["_db"]
+        assert await redis_client.xlen(here._inbox) == 1
+        assert await redis_client.exists(there._inbox) == 0  # told of nothing: it watches nothing
+
+        # A new job's watch is registered with its first announcement, then told of the rest.
+        job_id = uuid.uuid4()
+        sub = await here.subscribe(job_id, new=True)
+        assert await redis_client.zscore(_watchers(here, job_id), here.id) is None
+        await runtime.orchestrator.submit_job("Write a note", {}, 1, job_id=job_id)
+        first = await _committed(runtime, job_id)
+        await here.publish(first, {job_id: 0})
+        assert await redis_client.zscore(_watchers(here, job_id), here.id) is not None
+        assert sub.get_nowait().id == first[0].id
+        await runtime.orchestrator.cancel_job(job_id)
+        await there.publish(await _committed(runtime, job_id, after=first[0].id))
+        assert (await _next(sub)).type == "job.cancelled"
+        assert await redis_client.xlen(here._inbox) == 2
+    finally:
+        await here.close()
+        await there.close()
+
+
+async def test_a_watch_ends_with_its_last_subscriber_lapses_with_its_process_and_goes_on_close(
+    runtime_factory, redis_client, key_prefix
+):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    there = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    try:
+        left, kept = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(2)]
+        subs = [await here.subscribe(left) for _ in range(2)]
+        await here.subscribe(kept)
+        here.unsubscribe(subs[0])
+        await here.subscribe(kept)  # (any later round trip takes the ended watches out with it)
+        assert await redis_client.zscore(_watchers(here, left), here.id) is not None  # one is left
+        here.unsubscribe(subs[1])
+        await here.publish(await _committed(runtime, kept))
+        assert await redis_client.zscore(_watchers(here, left), here.id) is None
+        await there.publish(await _committed(runtime, left))
+        assert await redis_client.exists(here._inbox) == 0
+
+        # A process that died without closing: its watch lapses, and the next announcement drops it.
+        await redis_client.zadd(_watchers(here, left), {"gone": 1})  # lapsed at 1 ms after the epoch
+        await there.publish(await _committed(runtime, left))
+        assert await redis_client.zscore(_watchers(here, left), "gone") is None
+        assert await redis_client.exists(f"{key_prefix}{names.feed_inbox('gone')}") == 0
+
+        await here.close()
+        assert await redis_client.zscore(_watchers(here, kept), here.id) is None
+    finally:
+        await here.close()
+        await there.close()
+
+
+async def test_watches_lost_in_redis_are_registered_again_and_read_by_the_sweep(
+    runtime_factory, redis_client, key_prefix
+):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=0.5)
+    there = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    try:
+        job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
+        sub = await here.subscribe(job_id)
+        await redis_client.delete(_watchers(here, job_id))  # as a FLUSHALL or a restart would
+        await runtime.orchestrator.cancel_job(job_id)
+        await there.publish(await _committed(runtime, job_id, after=1))
+        assert (await _next(sub)).type == "job.cancelled"  # read by the sweep
+        assert await redis_client.exists(here._inbox) == 0  # (not told: the watch was gone)
+        assert await redis_client.zscore(_watchers(here, job_id), here.id) is not None
+    finally:
+        await here.close()
+        await there.close()

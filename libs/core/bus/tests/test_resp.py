@@ -99,6 +99,28 @@ def test_a_script_is_loaded_again_after_script_flush(run, own_redis: RedisServer
     run(main())
 
 
+def test_scripts_sent_with_other_commands_are_loaded_again_after_script_flush(
+    run, own_redis: RedisServer
+) -> None:
+    async def main() -> None:
+        conn, client = connect(own_redis.url)
+        add = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        double = Script("return tonumber(ARGV[1]) * 2")
+        batch = [add.call(["n"], [5]), ("GET", "n"), double.call([], [21])]
+        # Neither is known yet: each runs once more with its body, after the GET that went with them.
+        assert await resp.run_all(conn, batch) == [5, None, 42]
+        assert await resp.run_all(conn, batch) == [10, b"10", 42]  # known now: in order
+        assert await conn.call("SCRIPT", "FLUSH") == b"OK"
+        assert await resp.run_all(conn, batch) == [15, b"10", 42]
+        assert await conn.call("GET", "n") == b"15"  # the INCRBY ran once per batch, not twice
+        failing = await resp.run_all(conn, [Script("return redis.call('NOSUCHCOMMAND')").call([], [])])
+        assert isinstance(failing[0], ResponseError)  # an error reply stays in its place
+        conn.close()
+        await client.aclose()
+
+    run(main())
+
+
 def test_a_restart_fails_the_commands_in_flight_and_the_next_one_connects_again(
     run, own_redis: RedisServer
 ) -> None:
