@@ -7,6 +7,8 @@ import uuid
 
 from planwright.core import names
 from planwright.core.db.eventlog import events_after
+from planwright.core.events import Event
+from planwright.core.feed import Subscription
 from planwright.core.feed_redis import RedisFeed
 from tests import isolation
 
@@ -204,6 +206,13 @@ async def test_a_new_jobs_subscriber_reads_nothing_and_is_handed_its_first_event
         await feed.close()
 
 
+def _handed(sub: Subscription) -> Event:
+    """The event handed to ``sub`` already (queued: no wait)."""
+    event = sub.get_nowait()
+    assert event is not None
+    return event
+
+
 def _watchers(feed: RedisFeed, job_id) -> str:
     return f"{feed.prefix}{names.feed_watchers(job_id)}"
 
@@ -225,7 +234,7 @@ async def test_a_process_is_told_only_of_the_commits_other_processes_make_of_job
 
         # Its own commit, handed over: nothing in its inbox, nothing read.
         await here.publish(await _committed(runtime, own, after=created[own]), {own: created[own]})
-        assert subs[own].get_nowait().type == "job.cancelled"
+        assert _handed(subs[own]).type == "job.cancelled"
         # Another process's commits: one wake-up for the watched job, none for the other.
         await there.publish(await _committed(runtime, theirs, after=created[theirs]))
         await there.publish(await _committed(runtime, unwatched, after=created[unwatched]))
@@ -242,7 +251,7 @@ async def test_a_process_is_told_only_of_the_commits_other_processes_make_of_job
         first = await _committed(runtime, job_id)
         await here.publish(first, {job_id: 0})
         assert await redis_client.zscore(_watchers(here, job_id), here.id) is not None
-        assert sub.get_nowait().id == first[0].id
+        assert _handed(sub).id == first[0].id
         await runtime.orchestrator.cancel_job(job_id)
         await there.publish(await _committed(runtime, job_id, after=first[0].id))
         assert (await _next(sub)).type == "job.cancelled"

@@ -278,6 +278,10 @@ async def _open(
 SERVER_SEND = "planwright.server_send"  # the server's own send, kept in the scope by the app
 
 
+class Last(bytes):
+    """A stream's last chunk: the server sends it with the response's end, in one write."""
+
+
 class _EventStream(StreamingResponse):
     """An event stream, cheap per chunk and per client (thousands of them share one process).
 
@@ -315,9 +319,12 @@ class _EventStream(StreamingResponse):
             await send(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
             )
-            async for chunk in self.body_iterator:
-                await chunks({"type": "http.response.body", "body": chunk, "more_body": True})
-            await chunks({"type": "http.response.body", "body": b"", "more_body": False})
+            ended = False
+            async for chunk in self.body_iterator:  # (a Last is the body's last chunk: it ends then)
+                ended = type(chunk) is Last
+                await chunks({"type": "http.response.body", "body": chunk, "more_body": not ended})
+            if not ended:
+                await chunks({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -402,27 +409,16 @@ async def _stream(
         nonlocal last
         if direct is None or sub.closed or not direct.writable():
             return False
-        batch = bytearray()
-        done = False
-        sent = last
-        for event in events:
-            if event.id <= sent:
-                continue
-            batch += replay.encode(event)
-            sent = event.id
-            if event.type in JOB_TERMINAL_EVENTS:
-                done = True
-                break
-        if batch:
+        fresh = [event for event in events if event.id > last]
+        if any(event.type in JOB_TERMINAL_EVENTS for event in fresh):
+            return False  # the stream's task writes the job's last events with the response's end
+        if fresh:
             try:
-                direct.write(bytes(batch))
+                direct.write(b"".join(replay.encode(event) for event in fresh))
             except Exception:  # the connection broke under us: the stream's task finds out itself
                 log.debug("event stream: writing to the client failed; left to its stream", exc_info=True)
                 return False
-        last = sent
-        if done:
-            sub.direct = None
-            sub.close()  # wakes this stream's task, which ends the response
+            last = fresh[-1].id
         return True
 
     metrics.SSE_OPEN.labels("job_events").inc()
@@ -442,7 +438,7 @@ async def _stream(
                 ends_replay = kind in JOB_TERMINAL_EVENTS
             if ended or ends_replay:
                 return
-            if hint:  # nothing replayed: the hint goes before the live events
+            if hint and sub.empty():  # nothing replayed or queued: the hint goes alone, now
                 yield hint
                 hint = b""
             while not sub.lagged and not sub.closed:
@@ -464,15 +460,17 @@ async def _stream(
                 if first is None:
                     yield b": keepalive\n\n"
                     continue
-                # Whatever else is queued goes in the same write: one send per commit, not per event.
-                batch = bytearray()
+                # Whatever else is queued goes in the same write: one send per commit, not per event
+                # (the hint with the first, when events were queued before the stream started).
+                batch = bytearray(hint)
+                hint = b""
                 for event in _queued(sub, first):
                     if event.id <= last:
                         continue
                     batch += replay.encode(event)
                     last = event.id
                     if event.type in JOB_TERMINAL_EVENTS:
-                        yield bytes(batch)
+                        yield Last(batch)  # with the response's end: one write
                         return
                 if batch:
                     yield bytes(batch)

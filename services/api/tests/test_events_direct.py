@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from planwright.core.db.eventlog import events_after
 from planwright.services.api.app import create_app
@@ -199,3 +200,58 @@ async def test_a_write_that_fails_leaves_the_events_to_the_streams_task(served, 
     for body, ended in bodies:
         assert ended
         assert [(i, kind) for i, kind, _ in parse(body.decode())] == stored
+
+
+class _Recording:
+    """A server transport that notes each write (everything else as the transport it wraps)."""
+
+    def __init__(self, transport: Any, writes: list[bytes]) -> None:
+        self._transport = transport
+        self._writes = writes
+
+    def write(self, data: bytes) -> None:
+        self._writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+async def test_a_followed_submit_costs_one_write_per_commit_after_the_head(runtime_factory, monkeypatch):
+    """POST /jobs answered with the job's events: the ``retry:`` hint goes with the job's first event,
+    and the end of the response with its last events, not each in a write (a send, a packet and a
+    wake-up of the client) of its own."""
+    runtime = await runtime_factory()
+    writes: list[bytes] = []
+    made = HttpToolsProtocol.connection_made
+
+    def recorded(self: HttpToolsProtocol, transport: Any) -> None:
+        made(self, _Recording(transport, writes))
+
+    monkeypatch.setattr(HttpToolsProtocol, "connection_made", recorded)
+    server, task, port = await _serve(create_app(runtime))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        body = b'{"goal": "Write a note on queues, then summarize it."}'
+        writer.write(
+            b"POST /jobs HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+        )
+        async with asyncio.timeout(30):
+            received = await reader.readuntil(b"\r\n0\r\n\r\n")  # the stream's end
+    finally:
+        writer.close()
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+    job_id = uuid.UUID(received.split(b"location: /jobs/")[1][:36].decode())
+    async with runtime.engine.connect() as conn:
+        stored = await events_after(conn, job_id, 0)
+    assert stored[-1].type == "job.succeeded"
+    assert writes[0].startswith(b"HTTP/1.1 201 ")
+    assert b"retry: " in writes[1]
+    assert b"event: job.created" in writes[1]
+    assert b"event: job.succeeded" in writes[-1]
+    assert writes[-1].endswith(b"\r\n0\r\n\r\n")
+    commits = len({event.created_at for event in stored})  # one commit's events share their time
+    assert len(writes) <= 1 + commits, [w[:40] for w in writes]
+    assert b"".join(writes) == received  # nothing else was written
