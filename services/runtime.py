@@ -72,7 +72,11 @@ class Runtime:
             )
             self.bus = bus
             self.feed = RedisFeed(
-                settings.redis_url, self.engine, prefix=settings.redis_key_prefix, reads=self.reads
+                settings.redis_url,
+                self.engine,
+                prefix=settings.redis_key_prefix,
+                reads=self.reads,
+                connection=bus.connection,  # a commit's announcement and messages: one write
             )
         # Load the policy now so that an invalid file stops the process at start, not mid-run.
         self.policy = PolicyStore(settings.policy_config_path) if settings.policy_gate_enabled else None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 from uuid import UUID
 
@@ -139,6 +141,9 @@ class EventFeed(Protocol):
 
     def unsubscribe(self, sub: Subscription) -> None: ...
 
+    def batched(self) -> AbstractContextManager[None]:
+        """While in it, what the feed and the bus send to Redis goes in one write (see announce)."""
+
     async def watch_jobs(self) -> JobChanges:
         """Start hearing which jobs get new events; every commit after this returns is offered."""
 
@@ -153,6 +158,9 @@ class MemoryFeed:
     def __init__(self) -> None:
         self._subs: dict[UUID, set[Subscription]] = {}
         self._boards: set[JobChanges] = set()
+
+    def batched(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()  # nothing is sent anywhere
 
     async def publish(self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
         if self._subs:

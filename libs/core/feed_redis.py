@@ -121,13 +121,18 @@ class RedisFeed:
         stream_maxlen: int = 1000,
         ttl_s: int = 86_400,
         reads: ReadPool | None = None,
+        connection: RespConnection | None = None,
     ) -> None:
         # Connections of its own, never one the bus needs, named per process (CLIENT LIST tells the
         # feeds apart): redis-py for what is not per commit, lean RESP ones for the rest.
         self.id = uuid.uuid4().hex[:16]
         self.client_name = f"planwright-feed-{self.id}"
         self.redis = aioredis.Redis.from_url(url, socket_timeout=sweep_s + 10, client_name=self.client_name)
-        self._out = RespConnection.like(self.redis, self.client_name)  # announcements, on the hot path
+        # Announcements and registrations (never a blocking command): on ``connection`` when given,
+        # the bus's, so that a commit's announcement and its messages go to Redis in one write
+        # (``batched``); else on one of its own.
+        self._out = connection or RespConnection.like(self.redis, self.client_name)
+        self._own_out = connection is None
         # The reader's blocking XREAD, woken by other processes' commits of the jobs watched here: it
         # goes without redis-py's per-command wrappers as well.
         self._in = RespConnection.like(self.redis, self.client_name)
@@ -158,6 +163,11 @@ class RedisFeed:
         self._control_position = "0-0"  # its own too: a wake-up sent before the reader's first read counts
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+
+    def batched(self) -> contextlib.AbstractContextManager[None]:
+        """While in it, the announcements and whatever else the same connection sends (the bus's
+        messages, when the feed shares the bus's connection) go to Redis in one write."""
+        return self._out.corked()
 
     def _watchers(self, job_id: UUID) -> str:
         return f"{self.prefix}{names.feed_watchers(job_id)}"
@@ -431,7 +441,8 @@ class RedisFeed:
             with contextlib.suppress(*RETRYABLE, asyncio.TimeoutError):
                 async with asyncio.timeout(1.0):
                     await self._out.execute([("ZREM", self._watchers(job_id), self.id) for job_id in gone])
-        self._out.close()
+        if self._own_out:
+            self._out.close()
         self._in.close()  # ends the reader's blocking read at once
         await self.redis.aclose()
         if self._reader is not None:

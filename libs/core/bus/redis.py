@@ -110,6 +110,13 @@ class RedisBus:
             self._outage.recovered()
             return result
 
+    @property
+    def connection(self) -> RespConnection:
+        """The held connection the bus publishes on. Another part of the process may send commands
+        that never block on it too (the live feed's announcements), so that those of one moment
+        share a write and a read (``RespConnection.corked``)."""
+        return self._out
+
     # -- publishing -----------------------------------------------------------------------------
 
     async def publish(self, stream: str, messages: Sequence[Message], *, ack: Acks | None = None) -> None:

@@ -20,7 +20,7 @@ import hashlib
 import socket
 import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -84,6 +84,7 @@ class _Protocol(asyncio.Protocol):
         self.lost: BaseException | None = None
         self._reader = hiredis.Reader(replyError=ResponseError)
         self._waiting: deque[asyncio.Future[Any]] = deque()
+        self.cork: list[bytes] | None = None  # while corked: what to write when it ends
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # (uvloop's is no asyncio.Transport)
@@ -100,11 +101,18 @@ class _Protocol(asyncio.Protocol):
         futures = [loop.create_future() for _ in commands]
         self._waiting.extend(futures)
         pack: Any = hiredis.pack_command  # (its stub takes one-element tuples only)
-        if len(commands) == 1:
-            self.transport.write(pack(tuple(commands[0])))
+        data = pack(tuple(commands[0])) if len(commands) == 1 else b"".join(pack(tuple(c)) for c in commands)
+        if self.cork is not None:
+            self.cork.append(data)
         else:
-            self.transport.write(b"".join(pack(tuple(c)) for c in commands))
+            self.transport.write(data)
         return futures
+
+    def uncork(self) -> None:
+        """Write what was sent while corked, in one write."""
+        data, self.cork = self.cork, None
+        if data and self.lost is None and self.transport is not None:
+            self.transport.write(b"".join(data))
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
@@ -238,6 +246,21 @@ class RespConnection:
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    @contextlib.contextmanager
+    def corked(self) -> Iterator[None]:
+        """Commands sent meanwhile, by any caller, go to Redis in one write when it ends: several
+        callers' commands of one moment cost one send and, most often, one read of their replies.
+        (Only while connected: a command that has to connect first is written once connected.)"""
+        proto = self._proto
+        if proto is None or proto.lost is not None or proto.cork is not None:
+            yield
+            return
+        proto.cork = []
+        try:
+            yield
+        finally:
+            proto.uncork()
 
     def close(self) -> None:
         """Close for good: commands waiting fail with ConnectionError, and so does every later one."""

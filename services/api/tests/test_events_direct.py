@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -226,7 +226,7 @@ async def test_a_followed_submit_costs_one_write_per_commit_after_the_head(runti
     made = HttpToolsProtocol.connection_made
 
     def recorded(self: HttpToolsProtocol, transport: Any) -> None:
-        made(self, _Recording(transport, writes))
+        made(self, cast(Any, _Recording(transport, writes)))
 
     monkeypatch.setattr(HttpToolsProtocol, "connection_made", recorded)
     server, task, port = await _serve(create_app(runtime))

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -116,6 +117,53 @@ def test_scripts_sent_with_other_commands_are_loaded_again_after_script_flush(
         failing = await resp.run_all(conn, [Script("return redis.call('NOSUCHCOMMAND')").call([], [])])
         assert isinstance(failing[0], ResponseError)  # an error reply stays in its place
         conn.close()
+        await client.aclose()
+
+    run(main())
+
+
+class _CountedWrites:
+    """A connection's transport that notes each write (everything else as the one it wraps)."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport, self.writes = transport, 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+def test_what_callers_send_while_corked_goes_in_one_write(run, key_prefix: str) -> None:
+    async def main() -> None:
+        conn, client = connect(REDIS_URL)
+        assert await conn.call("PING") == b"PONG"  # connected
+        proto = conn._proto
+        assert proto is not None
+        counted = _CountedWrites(proto.transport)
+        proto.transport = cast(Any, counted)
+        key = f"{key_prefix}corked"
+        with conn.corked():
+            calls = [asyncio.ensure_future(conn.call("INCR", key)) for _ in range(3)]
+            calls.append(asyncio.ensure_future(conn.execute([("GET", key), ("DEL", key)])))
+            with conn.corked():  # (nested: the outer one writes)
+                await asyncio.sleep(0)  # each caller's first step: its commands are sent, not written
+            assert counted.writes == 0
+        assert counted.writes == 1
+        assert await asyncio.gather(*calls) == [1, 2, 3, [b"3", 1]]  # each its own replies, in order
+        await asyncio.gather(conn.call("INCR", key), conn.call("DEL", key))
+        assert counted.writes == 3  # not corked: a write per caller
+        conn.close()
+        await client.aclose()
+
+        fresh, client = connect(REDIS_URL)
+        with fresh.corked():  # not connected yet: the command is written once it is
+            ping = asyncio.ensure_future(fresh.call("PING"))
+            await asyncio.sleep(0)
+        assert await ping == b"PONG"
+        fresh.close()
         await client.aclose()
 
     run(main())
