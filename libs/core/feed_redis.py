@@ -289,7 +289,7 @@ class RedisFeed:
         try:
             replies = await run_all(self._out, commands)
             raise_errors(replies)
-        except RETRYABLE as exc:
+        except (*RETRYABLE, ResponseError) as exc:  # (an error reply: Redis out of memory, say)
             log.warning("feed: could not register watched jobs (%s); reading the database meanwhile", exc)
             self._reregister = True
             return len(job_ids)
@@ -352,7 +352,7 @@ class RedisFeed:
                 (reply,) = await self._in.execute([(*read, *streams.values())], blocking_s=self._sweep_s)
                 if isinstance(reply, ResponseError):
                     raise reply
-            except RETRYABLE as exc:
+            except (*RETRYABLE, ResponseError) as exc:
                 if self._closed:
                     return
                 log.warning("feed: redis unavailable (%s); reading the database instead", exc)

@@ -311,3 +311,28 @@ async def test_watches_lost_in_redis_are_registered_again_and_read_by_the_sweep(
     finally:
         await here.close()
         await there.close()
+
+
+async def test_a_registration_redis_refuses_leaves_the_reader_running_and_is_made_later(
+    runtime_factory, redis_client, key_prefix, caplog
+):
+    runtime = await runtime_factory(roles=("orchestrator",))
+    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=0.5)
+    try:
+        job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
+        await redis_client.set(_watchers(here, job_id), "not a sorted set")  # every ZADD is refused
+        sub = await here.subscribe(job_id)
+        assert "could not register watched jobs" in caplog.text
+        await runtime.orchestrator.cancel_job(job_id)
+        assert (await _next(sub)).type == "job.cancelled"  # read by the sweep all the same
+        await redis_client.delete(_watchers(here, job_id))
+        for _ in range(200):  # registered again by a later sweep (one every 0.5 s)
+            if await redis_client.zscore(_watchers(here, job_id), here.id) is not None:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("no sweep registered the watch again within 10 s")
+        assert here._reader is not None
+        assert not here._reader.done()
+    finally:
+        await here.close()
