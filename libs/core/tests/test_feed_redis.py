@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 from planwright.core import names
 from planwright.core.db.eventlog import events_after
@@ -217,14 +219,26 @@ def _watchers(feed: RedisFeed, job_id) -> str:
     return f"{feed.prefix}{names.feed_watchers(job_id)}"
 
 
+@contextlib.asynccontextmanager
+async def _two_processes(
+    runtime, key_prefix: str, sweep_s: float = 30
+) -> AsyncIterator[tuple[RedisFeed, RedisFeed]]:
+    """The live feeds of two API processes: ``here`` (its sweep every ``sweep_s``) and ``there``."""
+    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=sweep_s)
+    there = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    try:
+        yield here, there
+    finally:
+        await here.close()
+        await there.close()
+
+
 async def test_a_process_is_told_only_of_the_commits_other_processes_make_of_jobs_it_watches(
     runtime_factory, redis_client, key_prefix
 ):
     runtime = await runtime_factory(roles=("orchestrator",))
-    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    there = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    reads = _counted_reads(here, "_db")
-    try:
+    async with _two_processes(runtime, key_prefix) as (here, there):
+        reads = _counted_reads(here, "_db")
         own, theirs, unwatched = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(3)]
         subs = {job_id: await here.subscribe(job_id) for job_id in (own, theirs)}
         created = {job_id: (await _committed(runtime, job_id))[0].id for job_id in (own, theirs, unwatched)}
@@ -256,18 +270,13 @@ async def test_a_process_is_told_only_of_the_commits_other_processes_make_of_job
         await there.publish(await _committed(runtime, job_id, after=first[0].id))
         assert (await _next(sub)).type == "job.cancelled"
         assert await redis_client.xlen(here._inbox) == 2
-    finally:
-        await here.close()
-        await there.close()
 
 
 async def test_a_watch_ends_with_its_last_subscriber_lapses_with_its_process_and_goes_on_close(
     runtime_factory, redis_client, key_prefix
 ):
     runtime = await runtime_factory(roles=("orchestrator",))
-    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    there = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    try:
+    async with _two_processes(runtime, key_prefix) as (here, there):
         left, kept = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(2)]
         subs = [await here.subscribe(left) for _ in range(2)]
         await here.subscribe(kept)
@@ -288,18 +297,13 @@ async def test_a_watch_ends_with_its_last_subscriber_lapses_with_its_process_and
 
         await here.close()
         assert await redis_client.zscore(_watchers(here, kept), here.id) is None
-    finally:
-        await here.close()
-        await there.close()
 
 
 async def test_watches_lost_in_redis_are_registered_again_and_read_by_the_sweep(
     runtime_factory, redis_client, key_prefix
 ):
     runtime = await runtime_factory(roles=("orchestrator",))
-    here = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=0.5)
-    there = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    try:
+    async with _two_processes(runtime, key_prefix, sweep_s=0.5) as (here, there):
         job_id = await runtime.orchestrator.create_job("Write a note", {}, 1)
         sub = await here.subscribe(job_id)
         await redis_client.delete(_watchers(here, job_id))  # as a FLUSHALL or a restart would
@@ -308,9 +312,6 @@ async def test_watches_lost_in_redis_are_registered_again_and_read_by_the_sweep(
         assert (await _next(sub)).type == "job.cancelled"  # read by the sweep
         assert await redis_client.exists(here._inbox) == 0  # (not told: the watch was gone)
         assert await redis_client.zscore(_watchers(here, job_id), here.id) is not None
-    finally:
-        await here.close()
-        await there.close()
 
 
 async def test_a_registration_redis_refuses_leaves_the_reader_running_and_is_made_later(
