@@ -280,8 +280,9 @@ class RedisFeed:
         return sub
 
     async def _register(self, job_ids: Sequence[UUID]) -> int:
-        """Register (or renew) the watches of ``job_ids``; returns how many were not registered. Without
-        Redis, nothing is (the reader reads the database meanwhile) and all are tried again later."""
+        """Register (or renew) the watches of ``job_ids``; returns how many of them were not in their
+        watcher sets before (Redis lost them), or all of them when Redis refused: then none is (the
+        reader reads the database meanwhile), and all are tried again later."""
         watches = [w for job_id in job_ids if (w := self._watches.get(job_id)) is not None]
         commands = [*self._registrations(job_ids), *self._leaving()]
         if not commands:

@@ -20,6 +20,7 @@ from planwright.services.api.routes import events as route
 from planwright.services.api.tests.support import wait_for_job, wait_for_task
 from planwright.services.api.tests.test_approvals import POLICY
 from planwright.services.api.tests.test_events_sse import parse
+from tests.transports import RecordingTransport
 
 CLIENTS = 12
 
@@ -202,21 +203,6 @@ async def test_a_write_that_fails_leaves_the_events_to_the_streams_task(served, 
         assert [(i, kind) for i, kind, _ in parse(body.decode())] == stored
 
 
-class _Recording:
-    """A server transport that notes each write (everything else as the transport it wraps)."""
-
-    def __init__(self, transport: Any, writes: list[bytes]) -> None:
-        self._transport = transport
-        self._writes = writes
-
-    def write(self, data: bytes) -> None:
-        self._writes.append(bytes(data))
-        self._transport.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
 @pytest.mark.parametrize("written_by", ["the feed", "its task"])
 async def test_a_followed_submit_costs_one_write_per_commit_after_the_head(
     runtime_factory, monkeypatch, written_by
@@ -231,7 +217,7 @@ async def test_a_followed_submit_costs_one_write_per_commit_after_the_head(
     made = HttpToolsProtocol.connection_made
 
     def recorded(self: HttpToolsProtocol, transport: Any) -> None:
-        made(self, cast(Any, _Recording(transport, writes)))
+        made(self, cast(Any, RecordingTransport(transport, writes)))
 
     monkeypatch.setattr(HttpToolsProtocol, "connection_made", recorded)
     if written_by == "its task":

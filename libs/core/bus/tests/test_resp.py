@@ -22,6 +22,7 @@ from planwright.core.bus import resp
 from planwright.core.bus.resp import Endpoint, RespConnection, Script
 from tests import isolation
 from tests.distributed.stack import RedisServer
+from tests.transports import RecordingTransport
 
 REDIS_URL = isolation.REDIS_URL
 
@@ -122,27 +123,13 @@ def test_scripts_sent_with_other_commands_are_loaded_again_after_script_flush(
     run(main())
 
 
-class _CountedWrites:
-    """A connection's transport that notes each write (everything else as the one it wraps)."""
-
-    def __init__(self, transport: Any) -> None:
-        self.transport, self.writes = transport, 0
-
-    def write(self, data: bytes) -> None:
-        self.writes += 1
-        self.transport.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.transport, name)
-
-
 def test_what_callers_send_while_corked_goes_in_one_write(run, key_prefix: str) -> None:
     async def main() -> None:
         conn, client = connect(REDIS_URL)
         assert await conn.call("PING") == b"PONG"  # connected
         proto = conn._proto
         assert proto is not None
-        counted = _CountedWrites(proto.transport)
+        counted = RecordingTransport(proto.transport)
         proto.transport = cast(Any, counted)
         key = f"{key_prefix}corked"
         with conn.corked():
@@ -150,11 +137,11 @@ def test_what_callers_send_while_corked_goes_in_one_write(run, key_prefix: str) 
             calls.append(asyncio.ensure_future(conn.execute([("GET", key), ("DEL", key)])))
             with conn.corked():  # (nested: the outer one writes)
                 await asyncio.sleep(0)  # each caller's first step: its commands are sent, not written
-            assert counted.writes == 0
-        assert counted.writes == 1
+            assert counted.writes == []
+        assert len(counted.writes) == 1
         assert await asyncio.gather(*calls) == [1, 2, 3, [b"3", 1]]  # each its own replies, in order
         await asyncio.gather(conn.call("INCR", key), conn.call("DEL", key))
-        assert counted.writes == 3  # not corked: a write per caller
+        assert len(counted.writes) == 3  # not corked: a write per caller
         conn.close()
         await client.aclose()
 
