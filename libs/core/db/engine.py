@@ -132,33 +132,43 @@ class _Held:
                 await conn.close()
 
 
+# The writer's session settings (see ``Writer``), in one round trip each way.
+_WRITER_SESSION = "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan"
+_WRITER_SESSION_RESET = "RESET enable_seqscan; RESET plan_cache_mode"
+
+
 class Writer(_Held):
     """Where one process's write transactions run, one at a time (the caller serialises them), on
     one held connection: a pool checkout cost more than a small transaction. A connection that failed
     is closed and the next transaction takes a fresh one, so a database restart costs the
     transactions in flight and nothing more.
 
-    On Postgres the writer's session plans with sequential scans off (``enable_seqscan``; given back
-    to the pool reset). Its writes find their rows by key: the batch statements join one array per
-    column (``unnest``) to the tables by primary key, and their foreign keys are checked by key.
-    Those statements are prepared once and then run on a generic plan, which cannot know that the
-    arrays hold a handful of rows; made while the tables were small (a new database: every bench
-    run, a new deployment's first minutes), it scans them whole at every batch, as they grow, until
-    an ANALYZE of the table has Postgres plan again.
+    On Postgres the writer's session plans with sequential scans off (``enable_seqscan``) and
+    always on a statement's generic plan (``plan_cache_mode``); both are reset when the connection
+    goes back to the pool. Its writes find their rows by key: the batch statements join one array
+    per column (``unnest``) to the tables by primary key, and their foreign keys are checked by key.
+    Those statements are prepared once. A generic plan cannot know that the arrays hold a handful of
+    rows; made while the tables were small (a new database: every bench run, a new deployment's
+    first minutes), it would scan them whole at every batch, as they grow, until an ANALYZE of the
+    table had Postgres plan again: hence no scans. Left to choose, Postgres kept planning some
+    statement shapes anew at every run (a job's last batch: ~0.3-0.5 ms of its bind), because their
+    generic plan's estimate (ten rows an array) cost more than a plan for one row: hence generic
+    plans only (ADR 0031).
     A query with no index to use still scans; the Orchestrator's sweeps, which select by state and
-    so should scan, turn scans back on for their transaction (docs/performance.md, sixth round).
+    so should scan, turn scans and the choice of plan back on for their transaction
+    (docs/performance.md, sixth round).
     """
 
     async def _opened(self, conn: AsyncConnection) -> None:
         if (driver := await _asyncpg(conn)) is not None:
-            await driver.execute("SET enable_seqscan = off", timeout=CONNECT_TIMEOUT_S)
+            await driver.execute(_WRITER_SESSION, timeout=CONNECT_TIMEOUT_S)
 
     async def _closing(self, conn: AsyncConnection) -> None:
         if (driver := await _asyncpg(conn)) is not None:
             if conn.in_transaction():
                 await conn.rollback()
             # Bounded: a server that stopped answering must not hold up the writer's next attempt.
-            await driver.execute("RESET enable_seqscan", timeout=CONNECT_TIMEOUT_S)
+            await driver.execute(_WRITER_SESSION_RESET, timeout=CONNECT_TIMEOUT_S)
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

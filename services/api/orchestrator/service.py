@@ -542,9 +542,13 @@ class Orchestrator:
 async def swept(conn: AsyncConnection, due: sa.Select[Any]) -> Sequence[Any]:
     """The rows a sweep is due to act on, read in its transaction. A sweep selects by state, and
     states have no index (one would make every task's update write its indexes too): its plan is a
-    sequential scan, which the writer's session otherwise steers away from (``Writer``)."""
+    sequential scan, which the writer's session otherwise steers away from (``Writer``). Its
+    parameters (a time, a page's last id) decide whether an index or a scan is the better plan, so
+    Postgres chooses again for each run, as it would outside the writer's session."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(sa.text("SET LOCAL enable_seqscan = on"))  # until the transaction ends
+        # Both until the transaction ends (SET LOCAL), in one round trip.
+        local = "SELECT set_config('enable_seqscan', 'on', true), set_config('plan_cache_mode', 'auto', true)"
+        await conn.execute(sa.text(local))
     rows: Sequence[Any] = (await conn.execute(due)).all()
     return rows
 

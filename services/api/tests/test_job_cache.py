@@ -175,7 +175,8 @@ async def test_a_batch_too_large_for_one_statement_is_written_under_the_lock(
 
 async def test_the_batches_look_rows_up_by_key_and_the_sweeps_scan(tmp_path, database_url):
     """The writer's session plans without sequential scans (a generic plan made while the tables were
-    small would scan them at every batch); a sweep, which selects by state, scans in its transaction."""
+    small would scan them at every batch), on generic plans only; a sweep, which selects by state,
+    scans in its transaction, and Postgres chooses its plan for each run."""
     await asyncio.to_thread(upgrade_head, database_url)
     engine = make_engine(database_url, pool_size=2)
     bus = MemoryBus()
@@ -186,14 +187,20 @@ async def test_the_batches_look_rows_up_by_key_and_the_sweeps_scan(tmp_path, dat
         MemoryFeed(),
         Settings(_env_file=None, planwright_data_dir=tmp_path),
     )
-    setting = sa.select(sa.func.current_setting("enable_seqscan"))
+    setting = sa.select(sa.func.current_setting("enable_seqscan"), sa.func.current_setting("plan_cache_mode"))
+
+    async def settings(conn):
+        return tuple((await conn.execute(setting)).one())
+
+    async def in_a_sweep(conn):
+        return tuple(tuple(row) for row in await swept(conn, setting))
+
+    writers = ("off", "force_generic_plan")
     try:
-        assert await orchestrator.writer.once(lambda conn: conn.scalar(setting)) == "off"
-        assert await orchestrator.intake.writer.once(lambda conn: conn.scalar(setting)) == "off"
-        assert await orchestrator.writer.run(lambda conn: swept(conn, setting)) == [("on",)]
-        assert (
-            await orchestrator.writer.once(lambda conn: conn.scalar(setting)) == "off"
-        )  # that transaction's only
+        assert await orchestrator.writer.once(settings) == writers
+        assert await orchestrator.intake.writer.once(settings) == writers
+        assert await orchestrator.writer.run(in_a_sweep) == (("on", "auto"),)
+        assert await orchestrator.writer.once(settings) == writers  # that transaction's only
     finally:
         await orchestrator.close()
         await engine.dispose()

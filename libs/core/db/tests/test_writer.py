@@ -180,13 +180,14 @@ async def generic_plan(conn) -> str:
     """The plan the server keeps for ``KEYED_UPDATE`` once prepared (a generic plan: it cannot know
     how many rows the arrays hold), over a small table."""
     driver = (await conn.get_raw_connection()).driver_connection
+    mode = await driver.fetchval("SHOW plan_cache_mode")
     await driver.execute("SET plan_cache_mode = force_generic_plan")
     try:
         await driver.execute(f"PREPARE keyed(int[], int[]) AS {KEYED_UPDATE}")
         rows = await driver.fetch("EXPLAIN EXECUTE keyed('{1}', '{1}')")
         await driver.execute("DEALLOCATE keyed")
     finally:
-        await driver.execute("RESET plan_cache_mode")
+        await driver.execute(f"SET plan_cache_mode = {mode}")  # as it was (the writer's own setting)
     return "\n".join(row[0] for row in rows)
 
 
@@ -217,6 +218,48 @@ async def test_the_writer_finds_rows_by_key_even_while_the_tables_are_small(engi
             given_back = {await backend_pid(c): c for c in (first, second)}
             assert pid in given_back, "expected the pool to hand out the writer's connection again"
             assert await _setting(given_back[pid], "enable_seqscan") == "on"
+    finally:
+        await writer.close()
+
+
+async def plans_of_keyed_update(conn, runs: int) -> tuple[int, int]:
+    """Runs ``KEYED_UPDATE`` ``runs`` times as the Orchestrator runs its batch statements (prepared
+    once by asyncpg, then executed); returns how many of those runs Postgres planned anew (custom
+    plans) and how many ran on the statement's generic plan."""
+    driver = await driver_connection(conn)
+    for n in range(runs):
+        await driver.fetch(KEYED_UPDATE, [n], [1 + n % 3])
+    row = await driver.fetchrow(
+        "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement = $1", KEYED_UPDATE
+    )
+    assert row is not None, "expected asyncpg to have prepared the statement on this connection"
+    return int(row["custom_plans"]), int(row["generic_plans"])
+
+
+async def test_the_writer_runs_its_statements_on_their_generic_plan(engine):
+    """Left to choose, Postgres plans a prepared statement anew for its first five runs, and for good
+    whenever its generic plan's estimate costs more than a plan for the real values (the Orchestrator's
+    last batch of a job: ~0.5 ms of planning at each run). The writer's session keeps to the generic
+    plan, and gives that setting back with the connection."""
+    writer = Writer(engine)
+    try:
+
+        async def setup(conn):
+            await conn.execute(sa.text("CREATE TABLE items (id int PRIMARY KEY, n int)"))
+            await conn.execute(sa.text("INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g"))
+
+        await writer.run(setup)
+        assert await writer.once(lambda c: plans_of_keyed_update(c, 8)) == (0, 8)
+        assert await writer.once(lambda c: _setting(c, "plan_cache_mode")) == "force_generic_plan"
+
+        pid = await writer.run(backend_pid)
+        await writer.close()  # back to the pool, as it was taken
+        async with engine.connect() as first, engine.connect() as second:  # the pool's two
+            given_back = {await backend_pid(c): c for c in (first, second)}
+            assert pid in given_back, "expected the pool to hand out the writer's connection again"
+            assert await _setting(given_back[pid], "plan_cache_mode") == "auto"
+            custom, generic = await plans_of_keyed_update(given_back[pid], 8)
+            assert custom >= 5, (custom, generic)  # Postgres's own choice, outside the writer
     finally:
         await writer.close()
 
