@@ -7,7 +7,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from planwright.core.events import Event
@@ -126,32 +126,13 @@ class JobChanges:
         return taken
 
 
-class Held:
-    """Events a feed's ``publish`` found ready for this process's own subscribers, held for the
-    committer to hand over (``EventFeed.hand_over``) once something else went first. One per publish
-    call: concurrent committers (the intake and the Orchestrator) each hold their own. Once handed
-    over, whatever a publish still adds is handed over at once."""
-
-    __slots__ = ("open", "ready")
-
-    def __init__(self) -> None:
-        self.ready: list[Any] = []  # the feed's own (RedisFeed: events by job, and their ``follows``)
-        self.open = True
-
-
 class EventFeed(Protocol):
-    async def publish(
-        self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None, *, held: Held | None = None
-    ) -> None:
+    async def publish(self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
         """Hand committed events to every live subscriber (all processes in distributed mode).
 
         ``follows``: for a job, the id of its last event before these, where the committer knows it
         (no other process wrote the job in between): subscribers in this process that were handed
-        exactly that far get the events without reading them back. ``held``: those events wait there
-        for ``hand_over`` instead of going out at once."""
-
-    def hand_over(self, held: Held) -> None:
-        """Hand this process's subscribers what ``publish`` held for them (see ``Held``)."""
+        exactly that far get the events without reading them back."""
 
     async def subscribe(self, job_id: UUID, *, new: bool = False) -> Subscription:
         """Start receiving the job's events; every event committed after this returns is offered.
@@ -160,8 +141,10 @@ class EventFeed(Protocol):
 
     def unsubscribe(self, sub: Subscription) -> None: ...
 
-    def batched(self) -> AbstractContextManager[None]:
-        """While in it, what the feed and the bus send to Redis goes in one write (see announce)."""
+    def batched(self, *, hand_over_after: bool = False) -> AbstractContextManager[None]:
+        """While in it, what the feed and the bus send to Redis goes in one write (see announce).
+        ``hand_over_after``: events published meanwhile reach this process's own subscribers once
+        that write is out, not before it (a commit's messages then reach Redis first)."""
 
     async def watch_jobs(self) -> JobChanges:
         """Start hearing which jobs get new events; every commit after this returns is offered."""
@@ -178,15 +161,10 @@ class MemoryFeed:
         self._subs: dict[UUID, set[Subscription]] = {}
         self._boards: set[JobChanges] = set()
 
-    def batched(self) -> AbstractContextManager[None]:
+    def batched(self, *, hand_over_after: bool = False) -> AbstractContextManager[None]:
         return contextlib.nullcontext()  # nothing is sent anywhere
 
-    def hand_over(self, held: Held) -> None:
-        held.open = False  # (nothing is ever held: publish hands every event over itself)
-
-    async def publish(
-        self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None, *, held: Held | None = None
-    ) -> None:
+    async def publish(self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
         if self._subs:
             for job_id, job_events in by_job(events).items():
                 for sub in list(self._subs.get(job_id, ())):

@@ -25,7 +25,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -43,7 +43,7 @@ from planwright.core.db.eventlog import events_after
 from planwright.core.db.reads import fetch_all
 from planwright.core.db.schema import events
 from planwright.core.events import Event
-from planwright.core.feed import Held, JobChanges, Subscription, by_job
+from planwright.core.feed import JobChanges, Subscription, by_job
 
 log = logging.getLogger(__name__)
 PAGE = 500
@@ -163,30 +163,35 @@ class RedisFeed:
         self._control_position = "0-0"  # its own too: a wake-up sent before the reader's first read counts
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+        # While a batch hands over after its write (``batched``): what publish found ready meanwhile.
+        self._handing: list[tuple[dict[UUID, list[Event]], Mapping[UUID, int]]] | None = None
 
-    def batched(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def batched(self, *, hand_over_after: bool = False) -> Iterator[None]:
         """While in it, the announcements and whatever else the same connection sends (the bus's
-        messages, when the feed shares the bus's connection) go to Redis in one write."""
-        return self._out.corked()
+        messages, when the feed shares the bus's connection) go to Redis in one write.
 
-    def hand_over(self, held: Held) -> None:
-        """What ``publish(..., held=held)`` held (see ``Held``): the committer calls it once its
-        batch's write is out, so that a commit that queued a job's next task has the dispatch on
-        its way before the socket writes to the job's streams (one per client), not after them."""
-        held.open = False
-        for ready, follows in held.ready:
-            self._offer(ready, follows)
+        ``hand_over_after``: the events published meanwhile are handed to this process's own
+        subscribers once that write is out. A commit that queued a job's next task then has its
+        dispatch on its way before the socket writes to the job's streams (one per client), rather
+        than after them."""
+        outer, self._handing = self._handing, [] if hand_over_after else None
+        handing = self._handing
+        try:
+            with self._out.corked():
+                yield
+        finally:
+            self._handing = outer
+            if handing and outer is not None:
+                outer.extend(handing)  # inside another such batch: after its write
+            else:
+                for ready, follows in handing or ():
+                    self._offer(ready, follows)
 
     def _watchers(self, job_id: UUID) -> str:
         return f"{self.prefix}{names.feed_watchers(job_id)}"
 
-    async def publish(
-        self,
-        committed: Sequence[Event],
-        follows: Mapping[UUID, int] | None = None,
-        *,
-        held: Held | None = None,
-    ) -> None:
+    async def publish(self, committed: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:
         last: dict[UUID, int] = {}
         for event in committed:
             last[event.job_id] = max(event.id, last.get(event.job_id, 0))
@@ -195,8 +200,8 @@ class RedisFeed:
         ready: dict[UUID, list[Event]] = {}
         if follows:
             ready = self._handable(committed, follows)
-            if ready and held is not None and held.open:
-                held.ready.append((ready, follows))  # the committer hands them over (``hand_over``)
+            if ready and self._handing is not None:
+                self._handing.append((ready, follows))  # once the batch's write is out (``batched``)
             elif ready:
                 self._offer(ready, follows)
         # Jobs watched here whose events cannot be handed over: the reader reads them, woken by an
@@ -267,9 +272,9 @@ class RedisFeed:
         return ready
 
     def _offer(self, ready: Mapping[UUID, list[Event]], follows: Mapping[UUID, int]) -> None:
-        """Hand ``ready`` (``_handable``) over. Checked again: held for a moment (``Held``), a job's
-        events may have been read meanwhile by the reader (woken for that job by a later commit),
-        which then handed them over already; a watch may have ended, or begun again from the log."""
+        """Hand ``ready`` (``_handable``) over. Checked again: handed over after a batch's write, a
+        job's events may have been read meanwhile by the reader (woken for that job), which then
+        handed them over already; a watch may have ended, or begun again from the log."""
         for job_id, job_events in ready.items():
             watch = self._watches.get(job_id)
             if watch is None or not watch.known or follows.get(job_id) != watch.last:

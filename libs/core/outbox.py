@@ -34,7 +34,7 @@ from planwright.core.db.engine import Writer
 from planwright.core.db.schema import outbox
 from planwright.core.db.writes import delete_by_id, insert_returning_ids
 from planwright.core.events import Event, utcnow
-from planwright.core.feed import EventFeed, Held, MemoryFeed
+from planwright.core.feed import EventFeed, MemoryFeed
 from planwright.core.messages import Message, decode, encode
 
 log = logging.getLogger(__name__)
@@ -88,17 +88,13 @@ async def announce(
         await feed.publish(events)
         await outbox.sent(pending)
         return
-    # A commit with messages holds its events for this process's own clients until the write is out.
-    held = Held() if pending.items else None
     try:
         # With the Redis feed on the bus's connection, both first steps' commands go in one write.
-        with feed.batched():
-            publishing = asyncio.ensure_future(feed.publish(events, follows, held=held))
+        with feed.batched(hand_over_after=bool(pending.items)):
+            publishing = asyncio.ensure_future(feed.publish(events, follows))
             sending = asyncio.ensure_future(outbox.sent(pending)) if pending.items else None
             await asyncio.sleep(0)  # one step each, in that order: their writes are on the sockets
     finally:
-        if held is not None:
-            feed.hand_over(held)  # (also when cancelled: the events are committed)
         if meanwhile is not None:
             meanwhile()
     # Both are awaited to the end (the caller's lock covers the whole publish); then a failure is raised.

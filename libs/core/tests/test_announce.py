@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from planwright.core.events import Event
-from planwright.core.feed import Held, MemoryFeed
+from planwright.core.feed import MemoryFeed
 from planwright.core.messages import PlanFailed
 from planwright.core.outbox import Pending, announce
 
@@ -24,21 +24,14 @@ class RecordingFeed:
         self.order, self.fail = order, fail
 
     @contextlib.contextmanager
-    def batched(self) -> Iterator[None]:
+    def batched(self, *, hand_over_after: bool = False) -> Iterator[None]:
         yield
         self.order.append("one write")  # what both wrote meanwhile goes to Redis now
+        if hand_over_after:
+            self.order.append("handed over")  # this process's subscribers get the events now
 
-    def hand_over(self, held: Held) -> None:
-        self.order.append("handed over")  # this process's subscribers get the held events now
-
-    async def publish(
-        self,
-        events: Sequence[Event],
-        follows: Mapping[uuid.UUID, int] | None = None,
-        *,
-        held: Held | None = None,
-    ) -> None:
-        self.order.append("feed written" if held is None else "feed written, its own clients' events held")
+    async def publish(self, events: Sequence[Event], follows: Mapping[uuid.UUID, int] | None = None) -> None:
+        self.order.append("feed written")
         if self.fail:
             raise RuntimeError("the feed broke")  # before the messages are answered
         await asyncio.sleep(0.01)  # the announcement's round trip
@@ -50,13 +43,7 @@ class RecordingMemoryFeed(MemoryFeed):
         super().__init__()
         self.order = order
 
-    async def publish(
-        self,
-        events: Sequence[Event],
-        follows: Mapping[uuid.UUID, int] | None = None,
-        *,
-        held: Held | None = None,
-    ) -> None:
+    async def publish(self, events: Sequence[Event], follows: Mapping[uuid.UUID, int] | None = None) -> None:
         self.order.append("feed written")
 
 
@@ -90,13 +77,7 @@ async def test_distributed_the_feed_and_the_messages_are_written_before_the_comm
         _pending(),
         meanwhile=lambda: order.append("bookkeeping"),
     )
-    assert order[:5] == [
-        "feed written, its own clients' events held",
-        "messages written",
-        "one write",
-        "handed over",
-        "bookkeeping",
-    ]
+    assert order[:5] == ["feed written", "messages written", "one write", "handed over", "bookkeeping"]
     assert sorted(order[5:]) == ["feed answered", "messages answered"]  # both awaited before it returns
 
 

@@ -10,10 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 from planwright.core import names
 from planwright.core.db.eventlog import events_after
 from planwright.core.events import Event
-from planwright.core.feed import Held, Subscription
+from planwright.core.feed import Subscription
 from planwright.core.feed_redis import RedisFeed
-from planwright.core.messages import PlanFailed
-from planwright.core.outbox import Pending, announce
 from tests import isolation
 from tests.transports import RecordingTransport
 
@@ -211,10 +209,10 @@ async def test_a_new_jobs_subscriber_reads_nothing_and_is_handed_its_first_event
         await feed.close()
 
 
-async def test_events_held_for_the_committers_clients_go_once_its_write_is_out(runtime_factory, key_prefix):
-    """A commit that dispatches a job's next task (``announce``): its announcement and messages go
-    to Redis first, then this process's subscribers get its events (``Held``, ``hand_over``), once;
-    events the reader handed over meanwhile are not handed over again."""
+async def test_a_batch_with_messages_hands_its_events_over_once_its_write_is_out(runtime_factory, key_prefix):
+    """A commit that dispatches a job's next task (``batched(hand_over_after=True)``): its
+    announcement and messages go to Redis first, then this process's subscribers get its events,
+    once; events the reader handed over meanwhile are not handed over again."""
     runtime = await runtime_factory(roles=("orchestrator",))
     feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
     try:
@@ -237,57 +235,21 @@ async def test_events_held_for_the_committers_clients_go_once_its_write_is_out(r
             offer_all(events)
 
         subs[first].offer_all = noted  # type: ignore[method-assign]  # noted as handed over
-        held = Held()
-        with feed.batched():
-            publishing = asyncio.ensure_future(
-                feed.publish(stored[first], {first: created[first]}, held=held)
-            )
+        with feed.batched(hand_over_after=True):
+            publishing = asyncio.ensure_future(feed.publish(stored[first], {first: created[first]}))
             await asyncio.sleep(0)  # its first step: the announcement is queued, nothing is handed over
             assert (writes, handed_at) == ([], [])
-        feed.hand_over(held)
         assert handed_at == [1]  # handed over right after the batch's one write
         await publishing
         assert [_handed(subs[first]).id for _ in stored[first]] == [e.id for e in stored[first]]
 
-        # The reader handed the second job's events over while they were held (its watch moved on).
-        held = Held()
-        await feed.publish(stored[second], {second: created[second]}, held=held)
-        feed._watches[second].last = stored[second][-1].id  # as the reader leaves it
-        feed.hand_over(held)
+        # The reader handed the second job's events over while the batch was open (its watch moved on).
+        with feed.batched(hand_over_after=True):
+            publishing = asyncio.ensure_future(feed.publish(stored[second], {second: created[second]}))
+            await asyncio.sleep(0)
+            feed._watches[second].last = stored[second][-1].id  # as the reader leaves it
+        await publishing
         assert subs[second].empty()  # not handed over a second time
-    finally:
-        await feed.close()
-
-
-class _Messages:
-    """An outbox whose publish takes a round trip (the bus's)."""
-
-    async def write(self, conn: object, items: object) -> Pending:
-        raise AssertionError("not written here")
-
-    async def sent(self, pending: Pending) -> None:
-        await asyncio.sleep(0.01)
-
-
-async def test_committers_announcing_at_once_each_hand_their_own_events_over(runtime_factory, key_prefix):
-    """The intake and the Orchestrator announce at the same moment (each holds its events for this
-    process's clients until its write is out): every event reaches its subscribers then, none waits
-    for the reader's sweep."""
-    runtime = await runtime_factory(roles=("orchestrator",))
-    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    try:
-        jobs = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(3)]
-        subs = {job_id: await feed.subscribe(job_id) for job_id in jobs}
-        created = {job_id: (await _committed(runtime, job_id))[0].id for job_id in jobs}
-        for job_id in jobs:
-            await runtime.orchestrator.cancel_job(job_id)
-        stored = {job_id: await _committed(runtime, job_id, after=created[job_id]) for job_id in jobs}
-        messages = Pending([("pw:test", PlanFailed(job_id=jobs[0], reason="r"))], [])
-        await asyncio.gather(
-            *(announce(feed, _Messages(), stored[j], messages, {j: created[j]}) for j in jobs)
-        )
-        for job_id in jobs:  # handed over already: no wait
-            assert [_handed(subs[job_id]).id for _ in stored[job_id]] == [e.id for e in stored[job_id]]
     finally:
         await feed.close()
 
