@@ -141,10 +141,8 @@ class EventFeed(Protocol):
 
     def unsubscribe(self, sub: Subscription) -> None: ...
 
-    def batched(self, *, hand_over_after: bool = False) -> AbstractContextManager[None]:
-        """While in it, what the feed and the bus send to Redis goes in one write (see announce).
-        ``hand_over_after``: events published meanwhile reach this process's own subscribers once
-        that write is out, not before it (a commit's messages then reach Redis first)."""
+    def batched(self) -> AbstractContextManager[None]:
+        """While in it, what the feed and the bus send to Redis goes in one write (see announce)."""
 
     async def watch_jobs(self) -> JobChanges:
         """Start hearing which jobs get new events; every commit after this returns is offered."""
@@ -161,7 +159,7 @@ class MemoryFeed:
         self._subs: dict[UUID, set[Subscription]] = {}
         self._boards: set[JobChanges] = set()
 
-    def batched(self, *, hand_over_after: bool = False) -> AbstractContextManager[None]:
+    def batched(self) -> AbstractContextManager[None]:
         return contextlib.nullcontext()  # nothing is sent anywhere
 
     async def publish(self, events: Sequence[Event], follows: Mapping[UUID, int] | None = None) -> None:

@@ -25,7 +25,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -163,30 +163,11 @@ class RedisFeed:
         self._control_position = "0-0"  # its own too: a wake-up sent before the reader's first read counts
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
-        # While a batch hands over after its write (``batched``): what publish found ready meanwhile.
-        self._handing: list[tuple[dict[UUID, list[Event]], Mapping[UUID, int]]] | None = None
 
-    @contextlib.contextmanager
-    def batched(self, *, hand_over_after: bool = False) -> Iterator[None]:
+    def batched(self) -> contextlib.AbstractContextManager[None]:
         """While in it, the announcements and whatever else the same connection sends (the bus's
-        messages, when the feed shares the bus's connection) go to Redis in one write.
-
-        ``hand_over_after``: the events published meanwhile are handed to this process's own
-        subscribers once that write is out. A commit that queued a job's next task then has its
-        dispatch on its way before the socket writes to the job's streams (one per client), rather
-        than after them."""
-        outer, self._handing = self._handing, [] if hand_over_after else None
-        handing = self._handing
-        try:
-            with self._out.corked():
-                yield
-        finally:
-            self._handing = outer
-            if handing and outer is not None:
-                outer.extend(handing)  # inside another such batch: after its write
-            else:
-                for ready, follows in handing or ():
-                    self._offer(ready, follows)
+        messages, when the feed shares the bus's connection) go to Redis in one write."""
+        return self._out.corked()
 
     def _watchers(self, job_id: UUID) -> str:
         return f"{self.prefix}{names.feed_watchers(job_id)}"
@@ -197,22 +178,14 @@ class RedisFeed:
             last[event.job_id] = max(event.id, last.get(event.job_id, 0))
         if not last:
             return
-        ready: dict[UUID, list[Event]] = {}
         if follows:
-            ready = self._handable(committed, follows)
-            if ready and self._handing is not None:
-                self._handing.append((ready, follows))  # once the batch's write is out (``batched``)
-            elif ready:
-                self._offer(ready, follows)
-        # Jobs watched here whose events cannot be handed over: the reader reads them, woken by an
-        # entry on its control stream in the same round trip (never through the inbox).
+            self._hand_over(committed, follows)
+        # Jobs watched here whose events could not be handed over: the reader reads them, woken by
+        # an entry on its control stream in the same round trip (never through the inbox).
         stale = [
             job_id
             for job_id, event_id in last.items()
-            if job_id not in ready
-            and (watch := self._watches.get(job_id)) is not None
-            and watch.known
-            and watch.last < event_id
+            if (watch := self._watches.get(job_id)) is not None and watch.known and watch.last < event_id
         ]
         # A new job's watch is registered with its first announcement, written before the commit's
         # bus messages (``outbox.announce``), which lead any other process to commit the job.
@@ -258,27 +231,14 @@ class RedisFeed:
             ("EXPIRE", self._control, self._ttl_s),
         ]
 
-    def _handable(self, committed: Sequence[Event], follows: Mapping[UUID, int]) -> dict[UUID, list[Event]]:
-        """The committed events, by job, that this process's subscribers of their job can be handed:
-        they follow exactly the last event those were handed (else the reader reads them, as for
-        any process)."""
-        ready: dict[UUID, list[Event]] = {}
+    def _hand_over(self, committed: Sequence[Event], follows: Mapping[UUID, int]) -> None:
+        """Offer committed events to this process's subscribers of their job, where they follow
+        exactly the last event those were handed (else the reader reads them, as for any process)."""
         for job_id, job_events in by_job(committed).items():
             watch = self._watches.get(job_id)
             if watch is None or not watch.known or follows.get(job_id) != watch.last:
                 continue
             job_events.sort(key=lambda e: e.id)
-            ready[job_id] = job_events
-        return ready
-
-    def _offer(self, ready: Mapping[UUID, list[Event]], follows: Mapping[UUID, int]) -> None:
-        """Hand ``ready`` (``_handable``) over. Checked again: handed over after a batch's write, a
-        job's events may have been read meanwhile by the reader (woken for that job), which then
-        handed them over already; a watch may have ended, or begun again from the log."""
-        for job_id, job_events in ready.items():
-            watch = self._watches.get(job_id)
-            if watch is None or not watch.known or follows.get(job_id) != watch.last:
-                continue
             for sub in list(watch.subs):
                 sub.offer_all(job_events)
             watch.last = job_events[-1].id

@@ -76,11 +76,10 @@ async def announce(
     answer to a request) runs once both are on their way.
 
     The in-process feed hands the events themselves to subscribers, so they go first: a message sent
-    now can cause the job's next events. With the Redis feed, the announcement and the messages go
-    to Redis in one write, then this process's own SSE clients are handed their events (a socket
-    write each), then ``meanwhile`` runs while Redis delivers: the next step of the work (a worker,
-    the planner) waits on the messages, a live client on the events. A commit with no messages (a
-    job's last) hands its events over before that write: nothing waits on it but its clients.
+    now can cause the job's next events. The Redis feed hands this process's own SSE clients their
+    events and announces the rest; the messages follow. Each takes its first step (its socket
+    writes) before ``meanwhile``, which then runs while Redis delivers them: the next step of the
+    work (a worker, the planner) waits on the messages, a live client on the events.
     """
     if isinstance(feed, MemoryFeed):
         if meanwhile is not None:
@@ -90,7 +89,7 @@ async def announce(
         return
     try:
         # With the Redis feed on the bus's connection, both first steps' commands go in one write.
-        with feed.batched(hand_over_after=bool(pending.items)):
+        with feed.batched():
             publishing = asyncio.ensure_future(feed.publish(events, follows))
             sending = asyncio.ensure_future(outbox.sent(pending)) if pending.items else None
             await asyncio.sleep(0)  # one step each, in that order: their writes are on the sockets

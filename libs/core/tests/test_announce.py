@@ -24,11 +24,9 @@ class RecordingFeed:
         self.order, self.fail = order, fail
 
     @contextlib.contextmanager
-    def batched(self, *, hand_over_after: bool = False) -> Iterator[None]:
+    def batched(self) -> Iterator[None]:
         yield
         self.order.append("one write")  # what both wrote meanwhile goes to Redis now
-        if hand_over_after:
-            self.order.append("handed over")  # this process's subscribers get the events now
 
     async def publish(self, events: Sequence[Event], follows: Mapping[uuid.UUID, int] | None = None) -> None:
         self.order.append("feed written")
@@ -77,15 +75,8 @@ async def test_distributed_the_feed_and_the_messages_are_written_before_the_comm
         _pending(),
         meanwhile=lambda: order.append("bookkeeping"),
     )
-    assert order[:5] == ["feed written", "messages written", "one write", "handed over", "bookkeeping"]
-    assert sorted(order[5:]) == ["feed answered", "messages answered"]  # both awaited before it returns
-
-
-async def test_distributed_a_commit_with_no_messages_hands_its_events_over_before_its_write() -> None:
-    """A job's last commit: nothing waits on Redis but the events' readers elsewhere."""
-    order: list[str] = []
-    await announce(_feed(RecordingFeed(order)), RecordingOutbox(order), [], Pending())
-    assert order == ["feed written", "one write", "feed answered"]
+    assert order[:4] == ["feed written", "messages written", "one write", "bookkeeping"]
+    assert sorted(order[4:]) == ["feed answered", "messages answered"]  # both awaited before it returns
 
 
 async def test_distributed_a_failing_feed_is_raised_after_the_messages_and_the_bookkeeping() -> None:

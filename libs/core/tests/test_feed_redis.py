@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from planwright.core import names
 from planwright.core.db.eventlog import events_after
@@ -13,7 +13,6 @@ from planwright.core.events import Event
 from planwright.core.feed import Subscription
 from planwright.core.feed_redis import RedisFeed
 from tests import isolation
-from tests.transports import RecordingTransport
 
 REDIS_URL = isolation.REDIS_URL
 
@@ -205,51 +204,6 @@ async def test_a_new_jobs_subscriber_reads_nothing_and_is_handed_its_first_event
         await feed.publish(rest)
         assert [(await _next(sub)).id for _ in rest] == [e.id for e in rest]
         assert reads == ["_db"]
-    finally:
-        await feed.close()
-
-
-async def test_a_batch_with_messages_hands_its_events_over_once_its_write_is_out(runtime_factory, key_prefix):
-    """A commit that dispatches a job's next task (``batched(hand_over_after=True)``): its
-    announcement and messages go to Redis first, then this process's subscribers get its events,
-    once; events the reader handed over meanwhile are not handed over again."""
-    runtime = await runtime_factory(roles=("orchestrator",))
-    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
-    try:
-        first, second = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(2)]
-        subs = {job_id: await feed.subscribe(job_id) for job_id in (first, second)}
-        created = {job_id: (await _committed(runtime, job_id))[0].id for job_id in subs}
-        for job_id in subs:
-            await runtime.orchestrator.cancel_job(job_id)
-        stored = {job_id: await _committed(runtime, job_id, after=created[job_id]) for job_id in subs}
-        proto = feed._out._proto  # connected: subscribing registered the watches
-        assert proto is not None
-        assert proto.transport is not None
-        writes: list[bytes] = []
-        proto.transport = RecordingTransport(proto.transport, writes)  # type: ignore[assignment]
-        handed_at: list[int] = []  # how many writes had gone to Redis when the events were handed over
-        offer_all = subs[first].offer_all
-
-        def noted(events: Sequence[Event]) -> None:
-            handed_at.append(len(writes))
-            offer_all(events)
-
-        subs[first].offer_all = noted  # type: ignore[method-assign]  # noted as handed over
-        with feed.batched(hand_over_after=True):
-            publishing = asyncio.ensure_future(feed.publish(stored[first], {first: created[first]}))
-            await asyncio.sleep(0)  # its first step: the announcement is queued, nothing is handed over
-            assert (writes, handed_at) == ([], [])
-        assert handed_at == [1]  # handed over right after the batch's one write
-        await publishing
-        assert [_handed(subs[first]).id for _ in stored[first]] == [e.id for e in stored[first]]
-
-        # The reader handed the second job's events over while the batch was open (its watch moved on).
-        with feed.batched(hand_over_after=True):
-            publishing = asyncio.ensure_future(feed.publish(stored[second], {second: created[second]}))
-            await asyncio.sleep(0)
-            feed._watches[second].last = stored[second][-1].id  # as the reader leaves it
-        await publishing
-        assert subs[second].empty()  # not handed over a second time
     finally:
         await feed.close()
 
