@@ -133,8 +133,14 @@ class _Held:
 
 
 # The writer's session settings (see ``Writer``), in one round trip each way.
-_WRITER_SESSION = "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan"
-_WRITER_SESSION_RESET = "RESET enable_seqscan; RESET plan_cache_mode"
+_WRITER_SETTINGS = {
+    "enable_seqscan": "off",
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+    "plan_cache_mode": "force_generic_plan",
+}
+_WRITER_SESSION = "; ".join(f"SET {name} = {value}" for name, value in _WRITER_SETTINGS.items())
+_WRITER_SESSION_RESET = "; ".join(f"RESET {name}" for name in _WRITER_SETTINGS)
 
 
 class Writer(_Held):
@@ -143,16 +149,17 @@ class Writer(_Held):
     is closed and the next transaction takes a fresh one, so a database restart costs the
     transactions in flight and nothing more.
 
-    On Postgres the writer's session plans with sequential scans off (``enable_seqscan``) and
-    always on a statement's generic plan (``plan_cache_mode``); both are reset when the connection
-    goes back to the pool. Its writes find their rows by key: the batch statements join one array
-    per column (``unnest``) to the tables by primary key, and their foreign keys are checked by key.
-    Those statements are prepared once. A generic plan cannot know that the arrays hold a handful of
-    rows; made while the tables were small (a new database: every bench run, a new deployment's
-    first minutes), it would scan them whole at every batch, as they grow, until an ANALYZE of the
-    table had Postgres plan again: hence no scans. Left to choose, Postgres kept planning some
-    statement shapes anew at every run (a job's last batch: ~0.3-0.5 ms of its bind), because their
-    generic plan's estimate (ten rows an array) cost more than a plan for one row: hence generic
+    On Postgres the writer's session plans with sequential scans, hash joins and merge joins off
+    and always on a statement's generic plan (``_WRITER_SETTINGS``); all are reset when the
+    connection goes back to the pool. Its writes find their rows by key: the batch statements join
+    each part's rows (a JSON document, ``json_to_recordset``) to the tables by primary key, and
+    their foreign keys are checked by key. Those statements are prepared once. A generic plan
+    cannot know that a document holds a handful of rows (it guesses a hundred); made while the
+    tables were small (a new database: every bench run, a new deployment's first minutes), it would
+    read them whole at every batch, by a scan or a hash join over the whole index, as they grow:
+    hence a nested loop over the rows, each found by its key. Left to choose, Postgres kept
+    planning some statement shapes anew at every run (a job's last batch: ~0.3-0.5 ms of its bind),
+    because their generic plan's estimate cost more than a plan for the real rows: hence generic
     plans only (ADR 0031).
     A query with no index to use still scans; the Orchestrator's sweeps, which select by state and
     so should scan, turn scans and the choice of plan back on for their transaction

@@ -11,12 +11,15 @@ connection whose transaction has not started yet, goes through Core.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
 from typing import Any, TypeGuard, cast
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,7 +30,7 @@ from planwright.core.db.engine import driver_connection
 Row = dict[str, Any]
 _Convert = Callable[[Any], Any] | None
 # SQLite allows 32,766 bound values per statement, Postgres 65,535; a multi-row insert stays below both
-# (write_together passes one array per column, and keeps to the same bound on the values it carries).
+# (write_together passes a JSON document per part, and keeps to the same bound on the values it carries).
 _MAX_VALUES = 30_000
 
 
@@ -119,8 +122,16 @@ async def write_together(
     commits by itself, atomic as every statement is). Foreign keys between the parts hold (they are
     checked at the end of the statement); no row may be both inserted and updated, nor updated twice
     (the parts see one snapshot). Returns, per insert part, the generated ids in row order ([] when
-    not wanted); None when it cannot run here (SQLite has no INSERT in a WITH; too many values; no
-    transaction open on the driver yet): then write them one by one.
+    not wanted); None when it cannot run here (SQLite has no INSERT in a WITH; too many values; a
+    value JSON cannot carry exactly; no transaction open on the driver yet): then write them one by
+    one.
+
+    Each part's rows go as one JSON document (``json_to_recordset``), read by Postgres into the
+    columns' own types, so the statement's text (and its prepared form, here and in Postgres) does
+    not depend on how many rows there are. A value is stored as Core stores it: a JSON column's
+    value is nested as it is (None stored as JSON ``null``), a time in ISO 8601 with its offset (a
+    naive one taken as UTC, as asyncpg takes it). Encoding one document per part costs the API a
+    fraction of encoding one array parameter per column (docs/performance.md, thirteenth round).
 
     With ``guard`` (a table and its version column), the update of that table only writes a row
     whose version in the database is one below the row's new one, and unless every one of its rows
@@ -142,13 +153,11 @@ async def write_together(
     shape = tuple((table, tuple(rows[0]), want) for _, table, rows, want in present)
     update_shape = tuple((table, tuple(c for c in rows[0] if c != key), key) for table, rows, key in updated)
     tally_shape = tuple((table, tuple(rows[0]), keys) for table, rows, keys in tallied)
-    sql, converters = _written_together(conn.dialect, shape, update_shape, guard, tally_shape)
-    # One array per column: the statement's text (and so its prepared form, here and in Postgres)
-    # does not depend on how many rows there are.
-    values: list[Any] = []
-    for rows, (columns, convert) in zip(written, converters, strict=True):
-        converted = [_values(row, columns, convert) for row in rows]
-        values.extend([list(column) for column in zip(*converted, strict=True)])
+    sql, floats = _written_together(conn.dialect, shape, update_shape, guard, tally_shape)
+    try:
+        values = [_document(rows, floating) for rows, floating in zip(written, floats, strict=True)]
+    except _NotJson:
+        return None
     import asyncpg  # type: ignore[import-untyped]  # loaded already: raw is its connection
 
     try:
@@ -164,6 +173,36 @@ async def write_together(
     return [sorted(ids) for ids in out]
 
 
+# Dict keys that are not strings become strings, as json.dumps makes them (jsoncodec); a naive time
+# is written as UTC, as asyncpg writes one to a timestamptz column.
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
+
+
+class _NotJson(Exception):
+    """A value that JSON cannot carry exactly (a float that is not finite, an integer beyond 64 bits,
+    a type orjson does not know): the rows go one by one instead, through Core's processors."""
+
+
+def _document(rows: Sequence[Row], floating: tuple[str, ...]) -> str:
+    """``rows`` as one JSON array of objects (``write_together``)."""
+    for column in floating:  # orjson writes NaN and infinities as null
+        for row in rows:
+            value = row[column]
+            if value is not None and not math.isfinite(value):
+                raise _NotJson(f"{column} = {value!r}")
+    try:
+        return orjson.dumps(rows, default=_json_default, option=_JSON_OPTIONS).decode()
+    except orjson.JSONEncodeError as exc:
+        raise _NotJson(str(exc)) from exc
+
+
+def _json_default(value: Any) -> Any:
+    """What orjson does not write itself: a UUID of a subclass (asyncpg reads ids back as its own)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 @lru_cache(maxsize=512)
 def _written_together(
     dialect: Dialect,
@@ -171,56 +210,66 @@ def _written_together(
     update_shape: tuple[tuple[sa.Table, tuple[str, ...], str], ...],
     guard: Guard | None = None,
     tally_shape: tuple[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], ...] = (),
-) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[_Convert, ...]], ...]]:
-    """The statement, and the columns and converters of each part's values in placeholder order:
-    the updates' first, then the inserts', then the tallies'. Every column's values come as one array
-    parameter (``unnest``), cast to an array of the column's type."""
+) -> tuple[str, tuple[tuple[str, ...], ...]]:
+    """The statement, and each part's float columns, in placeholder order: the updates first, then
+    the inserts, then the tallies. Each part's rows come as one JSON parameter."""
     q = dialect.identifier_preparer
-    first = 1
-    ctes, converters, selects = [], [], []
+    ctes, floats, selects = [], [], []
+    param = 0
 
-    def arrays(table: sa.Table, columns: tuple[str, ...]) -> str:
-        nonlocal first
-        typed = [f"${first + i}::{table.c[c].type.compile(dialect=dialect)}[]" for i, c in enumerate(columns)]
-        first += len(columns)
-        return f"unnest({', '.join(typed)})"
+    def rows_of(table: sa.Table, columns: tuple[str, ...], *, ordered: bool) -> str:
+        """The part's rows as a table ``v`` (with ``pw_row``, their order, if ``ordered``)."""
+        nonlocal param
+        param += 1
+        typed = ", ".join(f"{q.quote(c)} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+        floats.append(tuple(c for c in columns if isinstance(table.c[c].type, sa.Float)))
+        if not ordered:
+            return f"json_to_recordset(${param}::json) AS v({typed})"
+        names = ", ".join(q.quote(c) for c in columns)
+        rows = f"json_to_recordset(${param}::json) AS ({typed})"
+        return f"ROWS FROM ({rows}) WITH ORDINALITY AS v({names}, pw_row)"
+
+    def value(table: sa.Table, column: str) -> str:
+        """``v``'s column as stored: a JSON column's null (JSON ``null`` in the row) is JSON ``null``,
+        as Core stores None, not SQL NULL."""
+        if isinstance(table.c[column].type.dialect_impl(dialect), sa.JSON):
+            return f"coalesce(v.{q.quote(column)}, 'null'::jsonb)"
+        return f"v.{q.quote(column)}"
 
     for n, (table, columns, key) in enumerate(update_shape):
-        ordered = (*columns, key)
-        key_param = first + len(columns)  # the key column's array: its length is the row count
-        source = arrays(table, ordered)
-        names = ", ".join(q.quote(c) for c in ordered)
-        sets = ", ".join(f"{q.quote(c)} = v.{q.quote(c)}" for c in columns)
+        source = rows_of(table, (*columns, key), ordered=False)
+        key_param = param
+        sets = ", ".join(f"{q.quote(c)} = {value(table, c)}" for c in columns)
         where = f"t.{q.quote(key)} = v.{q.quote(key)}"
         if guard is not None and guard[0] is table:
             version = q.quote(guard[1])
             where += f" AND t.{version} = v.{version} - 1 RETURNING 1"
-            held = f"planwright_versions_held(cardinality(${key_param}), (SELECT count(*) FROM u{n}))"
+            count = f"json_array_length(${key_param}::json)"
+            held = f"planwright_versions_held({count}, (SELECT count(*) FROM u{n}))"
             selects.append(f"SELECT -1 AS part, {held}")
         target = q.format_table(table)
-        ctes.append(f"u{n} AS (UPDATE {target} AS t SET {sets} FROM {source} AS v({names}) WHERE {where})")
-        converters.append((ordered, _converters(dialect, table, ordered)))
+        ctes.append(f"u{n} AS (UPDATE {target} AS t SET {sets} FROM {source} WHERE {where})")
     for n, (table, columns, want) in enumerate(shape):
         names = ", ".join(q.quote(c) for c in columns)
-        source = arrays(table, columns)
+        values = ", ".join(value(table, c) for c in columns)
+        source = rows_of(table, columns, ordered=True)
         # In row order (WITH ORDINALITY ... ORDER BY): each row takes the sequence's next id in turn.
         ctes.append(
-            f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) SELECT {names} FROM {source} "
-            f"WITH ORDINALITY AS v({names}, pw_row) ORDER BY pw_row" + (" RETURNING id)" if want else ")")
+            f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) SELECT {values} FROM {source} "
+            "ORDER BY v.pw_row" + (" RETURNING id)" if want else ")")
         )
         if want:
             selects.append(f"SELECT {n} AS part, id FROM p{n}")
-        converters.append((columns, _converters(dialect, table, columns)))
     for n, (table, columns, keys) in enumerate(tally_shape):
         names = ", ".join(q.quote(c) for c in columns)
-        source = arrays(table, columns)
+        values = ", ".join(value(table, c) for c in columns)
+        source = rows_of(table, columns, ordered=False)
         ctes.append(
-            f"t{n} AS (INSERT INTO {q.format_table(table)} AS t ({names}) SELECT {names} FROM {source} "
-            f"AS v({names}) {_on_conflict_add(dialect, columns, keys)})"
+            f"t{n} AS (INSERT INTO {q.format_table(table)} AS t ({names}) SELECT {values} FROM {source} "
+            f"{_on_conflict_add(dialect, columns, keys)})"
         )
-        converters.append((columns, _converters(dialect, table, columns)))
     final = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
-    return f"WITH {', '.join(ctes)} {final}", tuple(converters)
+    return f"WITH {', '.join(ctes)} {final}", tuple(floats)
 
 
 async def update_rows(

@@ -539,16 +539,30 @@ class Orchestrator:
         )
 
 
+# A sweep's transaction plans as any session does (see ``Writer``): scans and joins on, a plan per run.
+_SWEEP_SETTINGS = sa.text(
+    "SELECT "
+    + ", ".join(
+        f"set_config('{name}', '{value}', true)"
+        for name, value in (
+            ("enable_seqscan", "on"),
+            ("enable_hashjoin", "on"),
+            ("enable_mergejoin", "on"),
+            ("plan_cache_mode", "auto"),
+        )
+    )
+)
+
+
 async def swept(conn: AsyncConnection, due: sa.Select[Any]) -> Sequence[Any]:
     """The rows a sweep is due to act on, read in its transaction. A sweep selects by state, and
     states have no index (one would make every task's update write its indexes too): its plan is a
     sequential scan, which the writer's session otherwise steers away from (``Writer``). Its
     parameters (a time, a page's last id) decide whether an index or a scan is the better plan, so
-    Postgres chooses again for each run, as it would outside the writer's session."""
+    Postgres chooses again for each run, with every plan open to it, as outside the writer's
+    session."""
     if conn.dialect.name == "postgresql":
-        # Both until the transaction ends (SET LOCAL), in one round trip.
-        local = "SELECT set_config('enable_seqscan', 'on', true), set_config('plan_cache_mode', 'auto', true)"
-        await conn.execute(sa.text(local))
+        await conn.execute(_SWEEP_SETTINGS)  # until the transaction ends (SET LOCAL), in one round trip
     rows: Sequence[Any] = (await conn.execute(due)).all()
     return rows
 

@@ -187,7 +187,8 @@ async def test_the_batches_look_rows_up_by_key_and_the_sweeps_scan(tmp_path, dat
         MemoryFeed(),
         Settings(_env_file=None, planwright_data_dir=tmp_path),
     )
-    setting = sa.select(sa.func.current_setting("enable_seqscan"), sa.func.current_setting("plan_cache_mode"))
+    names = ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "plan_cache_mode")
+    setting = sa.select(*(sa.func.current_setting(name) for name in names))
 
     async def settings(conn):
         return tuple((await conn.execute(setting)).one())
@@ -195,11 +196,11 @@ async def test_the_batches_look_rows_up_by_key_and_the_sweeps_scan(tmp_path, dat
     async def in_a_sweep(conn):
         return tuple(tuple(row) for row in await swept(conn, setting))
 
-    writers = ("off", "force_generic_plan")
+    writers = ("off", "off", "off", "force_generic_plan")
     try:
         assert await orchestrator.writer.once(settings) == writers
         assert await orchestrator.intake.writer.once(settings) == writers
-        assert await orchestrator.writer.run(in_a_sweep) == (("on", "auto"),)
+        assert await orchestrator.writer.run(in_a_sweep) == (("on", "on", "on", "auto"),)
         assert await orchestrator.writer.once(settings) == writers  # that transaction's only
     finally:
         await orchestrator.close()

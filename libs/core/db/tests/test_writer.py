@@ -4,6 +4,8 @@ database dropped them."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 
 import pytest
@@ -171,9 +173,11 @@ async def test_a_read_pool_serves_many_reads_on_its_few_connections(engine):
         await pool.close()
 
 
-# The shape of the Orchestrator's batch updates (write_together): one array per column, joined to
-# the table by its key.
-KEYED_UPDATE = "UPDATE items AS t SET n = v.n FROM unnest($1::int[], $2::int[]) AS v(n, id) WHERE t.id = v.id"
+# The shape of the Orchestrator's batch updates (write_together): the rows as one JSON document,
+# joined to the table by its key.
+KEYED_UPDATE = (
+    "UPDATE items AS t SET n = v.n FROM json_to_recordset($1::json) AS v(n int, id int) WHERE t.id = v.id"
+)
 
 
 async def generic_plan(conn) -> str:
@@ -183,8 +187,8 @@ async def generic_plan(conn) -> str:
     mode = await driver.fetchval("SHOW plan_cache_mode")
     await driver.execute("SET plan_cache_mode = force_generic_plan")
     try:
-        await driver.execute(f"PREPARE keyed(int[], int[]) AS {KEYED_UPDATE}")
-        rows = await driver.fetch("EXPLAIN EXECUTE keyed('{1}', '{1}')")
+        await driver.execute(f"PREPARE keyed(json) AS {KEYED_UPDATE}")
+        rows = await driver.fetch("""EXPLAIN EXECUTE keyed('[{"n": 1, "id": 1}]')""")
         await driver.execute("DEALLOCATE keyed")
     finally:
         await driver.execute(f"SET plan_cache_mode = {mode}")  # as it was (the writer's own setting)
@@ -193,7 +197,8 @@ async def generic_plan(conn) -> str:
 
 async def test_the_writer_finds_rows_by_key_even_while_the_tables_are_small(engine):
     """A generic plan made while a table is small scans it whole at every write, as the table grows,
-    until the next ANALYZE: the writer's session steers it to the index (and gives the setting back)."""
+    until the next ANALYZE: the writer's session steers it to the index, row by row (and gives the
+    settings back)."""
     writer = Writer(engine)
     try:
 
@@ -208,16 +213,23 @@ async def test_the_writer_finds_rows_by_key_even_while_the_tables_are_small(engi
                 "the planner here no longer scans a small table for this join, so this test shows nothing"
             )
         plan = await writer.once(generic_plan)
+        # A loop over the document's rows, each found by its key: neither a scan nor a hash or merge
+        # join over the whole index (the plan a guess of a hundred rows leads to with scans off).
+        assert "Nested Loop" in plan, plan
         assert "Index Scan using items_pkey on items" in plan, plan
         assert "Seq Scan" not in plan, plan
-        assert await writer.once(lambda c: _setting(c, "enable_seqscan")) == "off"
+        assert "Hash" not in plan, plan
+        assert "Merge" not in plan, plan
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+            assert await writer.once(functools.partial(_setting, name=setting)) == "off"
 
         pid = await writer.run(backend_pid)
         await writer.close()  # back to the pool, as it was taken
         async with engine.connect() as first, engine.connect() as second:  # the pool's two
             given_back = {await backend_pid(c): c for c in (first, second)}
             assert pid in given_back, "expected the pool to hand out the writer's connection again"
-            assert await _setting(given_back[pid], "enable_seqscan") == "on"
+            for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+                assert await _setting(given_back[pid], setting) == "on"
     finally:
         await writer.close()
 
@@ -228,7 +240,7 @@ async def plans_of_keyed_update(conn, runs: int) -> tuple[int, int]:
     plans) and how many ran on the statement's generic plan."""
     driver = await driver_connection(conn)
     for n in range(runs):
-        await driver.fetch(KEYED_UPDATE, [n], [1 + n % 3])
+        await driver.fetch(KEYED_UPDATE, json.dumps([{"n": n, "id": 1 + n % 3}]))
     row = await driver.fetchrow(
         "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement = $1", KEYED_UPDATE
     )

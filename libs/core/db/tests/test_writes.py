@@ -210,6 +210,33 @@ async def test_rows_of_several_tables_go_in_one_statement(pg_engine):
     assert await stored(pg_engine, jobs, [core["id"]]) == await stored(pg_engine, jobs, [fast["id"]])
 
 
+async def test_values_json_cannot_carry_exactly_are_written_one_by_one(pg_engine):
+    """Each part's rows go as one JSON document; a float that is not finite (JSON has no NaN) or an
+    integer beyond 64 bits cannot, so write_together declines and the caller writes them through
+    Core, which stores them exactly. Everything else is stored as Core stores it."""
+    for odd in ({"cost_usd": float("nan")}, {"cost_usd": float("inf")}, {"context_json": {"n": 2**70}}):
+        async with pg_engine.connect() as conn:
+            assert (
+                await writes.write_together(conn, [(jobs, [job_row(**odd)], False)], own_statement=True)
+                is None
+            )
+    async with pg_engine.connect() as conn:  # a UUID read back from the database (asyncpg's own type)
+        (read_back,) = (await conn.execute(sa.text("SELECT gen_random_uuid()"))).one()
+        assert type(read_back) is not uuid.UUID
+        assert await writes.write_together(conn, [(jobs, [job_row(id=read_back)], False)], own_statement=True)
+    core, fast = job_row(cost_usd=0.1 + 0.2, context_json=None, goal='"é" \\ \n 😀'), job_row()
+    fast = {**core, "id": fast["id"]}
+    async with pg_engine.begin() as conn:
+        await conn.execute(sa.insert(jobs), [core])
+    async with pg_engine.connect() as conn:
+        assert await writes.write_together(conn, [(jobs, [fast], False)], own_statement=True) == [[]]
+    stored_core, stored_fast = await stored(pg_engine, jobs, [core["id"], fast["id"]])
+    assert stored_core == stored_fast  # the float to the last bit, the JSON null, the text
+    columns = [c.name for c in jobs.c if c.name != "id"]
+    assert float(stored_fast[columns.index("cost_usd")]) == 0.1 + 0.2
+    assert stored_fast[columns.index("context_json")] == "null"
+
+
 async def test_one_statement_is_all_or_nothing(pg_engine):
     good = job_row()
     orphan = event_row(uuid.uuid4(), 1)  # no such job: the foreign key fails the statement
