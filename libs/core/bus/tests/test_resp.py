@@ -6,8 +6,9 @@ server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,42 +36,48 @@ def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[None]], None]:
     return lambda coro: asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def connect(url: str, name: str = "pwtest-resp") -> tuple[RespConnection, aioredis.Redis]:
+@contextlib.asynccontextmanager
+async def connected(
+    url: str, name: str = "pwtest-resp"
+) -> AsyncIterator[tuple[RespConnection, aioredis.Redis]]:
+    """A connection to ``url`` and a redis-py client for the same URL, both closed after the block,
+    whether it passed or failed."""
     client = aioredis.Redis.from_url(url)
     endpoint = Endpoint.of(client)
     assert endpoint is not None
-    return RespConnection(endpoint, name), client
+    conn = RespConnection(endpoint, name)
+    try:
+        yield conn, client
+    finally:
+        conn.close()
+        await client.aclose()
 
 
 def test_concurrent_callers_get_their_own_replies_in_order(run, key_prefix: str) -> None:
     async def main() -> None:
-        conn, client = connect(REDIS_URL)
-        key = f"{key_prefix}counter"
-        replies = await asyncio.gather(*(conn.call("INCR", key) for _ in range(200)))
-        assert replies == list(range(1, 201))  # written as they came, answered in that order
-        several = await conn.execute(
-            [("SET", f"{key_prefix}a", "1"), ("GET", f"{key_prefix}a"), ("DEL", key)]
-        )
-        assert several == [b"OK", b"1", 1]
-        conn.close()
-        await client.aclose()
+        async with connected(REDIS_URL) as (conn, _):
+            key = f"{key_prefix}counter"
+            replies = await asyncio.gather(*(conn.call("INCR", key) for _ in range(200)))
+            assert replies == list(range(1, 201))  # written as they came, answered in that order
+            several = await conn.execute(
+                [("SET", f"{key_prefix}a", "1"), ("GET", f"{key_prefix}a"), ("DEL", key)]
+            )
+            assert several == [b"OK", b"1", 1]
 
     run(main())
 
 
 def test_error_replies_are_returned_in_place_and_raised_by_call(run, key_prefix: str) -> None:
     async def main() -> None:
-        conn, client = connect(REDIS_URL)
-        key = f"{key_prefix}text"
-        got = await conn.execute([("SET", key, "x"), ("INCR", key), ("GET", key)])
-        assert got[0] == b"OK"
-        assert isinstance(got[1], ResponseError)
-        assert got[2] == b"x"
-        with pytest.raises(ResponseError, match="NOGROUP"):
-            await conn.call("XREADGROUP", "GROUP", "nobody", "c", "STREAMS", f"{key_prefix}none", ">")
-        assert await conn.call("GET", key) == b"x"  # the connection is still in step
-        conn.close()
-        await client.aclose()
+        async with connected(REDIS_URL) as (conn, _):
+            key = f"{key_prefix}text"
+            got = await conn.execute([("SET", key, "x"), ("INCR", key), ("GET", key)])
+            assert got[0] == b"OK"
+            assert isinstance(got[1], ResponseError)
+            assert got[2] == b"x"
+            with pytest.raises(ResponseError, match="NOGROUP"):
+                await conn.call("XREADGROUP", "GROUP", "nobody", "c", "STREAMS", f"{key_prefix}none", ">")
+            assert await conn.call("GET", key) == b"x"  # the connection is still in step
 
     run(main())
 
@@ -78,25 +85,21 @@ def test_error_replies_are_returned_in_place_and_raised_by_call(run, key_prefix:
 def test_the_client_name_is_set(run) -> None:
     async def main() -> None:
         name = f"pwtest-resp-{uuid.uuid4().hex[:8]}"
-        conn, client = connect(REDIS_URL, name)
-        assert await conn.call("CLIENT", "GETNAME") == name.encode()
-        conn.close()
-        await client.aclose()
+        async with connected(REDIS_URL, name) as (conn, _):
+            assert await conn.call("CLIENT", "GETNAME") == name.encode()
 
     run(main())
 
 
 def test_a_script_is_loaded_again_after_script_flush(run, own_redis: RedisServer) -> None:
     async def main() -> None:
-        conn, client = connect(own_redis.url)
-        script = Script("return tonumber(ARGV[1]) + 1")
-        assert await script.run(conn, [], [41]) == 42
-        assert await conn.call("SCRIPT", "FLUSH") == b"OK"
-        assert await script.run(conn, [], [1]) == 2  # NOSCRIPT, then EVAL: loaded again
-        with pytest.raises(ResponseError):
-            await Script("return redis.call('NOSUCHCOMMAND')").run(conn, [], [])
-        conn.close()
-        await client.aclose()
+        async with connected(own_redis.url) as (conn, _):
+            script = Script("return tonumber(ARGV[1]) + 1")
+            assert await script.run(conn, [], [41]) == 42
+            assert await conn.call("SCRIPT", "FLUSH") == b"OK"
+            assert await script.run(conn, [], [1]) == 2  # NOSCRIPT, then EVAL: loaded again
+            with pytest.raises(ResponseError):
+                await Script("return redis.call('NOSUCHCOMMAND')").run(conn, [], [])
 
     run(main())
 
@@ -105,53 +108,47 @@ def test_scripts_sent_with_other_commands_are_loaded_again_after_script_flush(
     run, own_redis: RedisServer
 ) -> None:
     async def main() -> None:
-        conn, client = connect(own_redis.url)
-        add = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
-        double = Script("return tonumber(ARGV[1]) * 2")
-        batch = [add.call(["n"], [5]), ("GET", "n"), double.call([], [21])]
-        # Neither is known yet: each runs once more with its body, after the GET that went with them.
-        assert await resp.run_all(conn, batch) == [5, None, 42]
-        assert await resp.run_all(conn, batch) == [10, b"10", 42]  # known now: in order
-        assert await conn.call("SCRIPT", "FLUSH") == b"OK"
-        assert await resp.run_all(conn, batch) == [15, b"10", 42]
-        assert await conn.call("GET", "n") == b"15"  # the INCRBY ran once per batch, not twice
-        failing = await resp.run_all(conn, [Script("return redis.call('NOSUCHCOMMAND')").call([], [])])
-        assert isinstance(failing[0], ResponseError)  # an error reply stays in its place
-        conn.close()
-        await client.aclose()
+        async with connected(own_redis.url) as (conn, _):
+            add = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+            double = Script("return tonumber(ARGV[1]) * 2")
+            batch = [add.call(["n"], [5]), ("GET", "n"), double.call([], [21])]
+            # Neither is known yet: each runs once more with its body, after the GET that went with them.
+            assert await resp.run_all(conn, batch) == [5, None, 42]
+            assert await resp.run_all(conn, batch) == [10, b"10", 42]  # known now: in order
+            assert await conn.call("SCRIPT", "FLUSH") == b"OK"
+            assert await resp.run_all(conn, batch) == [15, b"10", 42]
+            assert await conn.call("GET", "n") == b"15"  # the INCRBY ran once per batch, not twice
+            failing = await resp.run_all(conn, [Script("return redis.call('NOSUCHCOMMAND')").call([], [])])
+            assert isinstance(failing[0], ResponseError)  # an error reply stays in its place
 
     run(main())
 
 
 def test_what_callers_send_while_corked_goes_in_one_write(run, key_prefix: str) -> None:
     async def main() -> None:
-        conn, client = connect(REDIS_URL)
-        assert await conn.call("PING") == b"PONG"  # connected
-        proto = conn._proto
-        assert proto is not None
-        counted = RecordingTransport(proto.transport)
-        proto.transport = cast(Any, counted)
-        key = f"{key_prefix}corked"
-        with conn.corked():
-            calls = [asyncio.ensure_future(conn.call("INCR", key)) for _ in range(3)]
-            calls.append(asyncio.ensure_future(conn.execute([("GET", key), ("DEL", key)])))
-            with conn.corked():  # (nested: the outer one writes)
-                await asyncio.sleep(0)  # each caller's first step: its commands are sent, not written
-            assert counted.writes == []
-        assert len(counted.writes) == 1
-        assert await asyncio.gather(*calls) == [1, 2, 3, [b"3", 1]]  # each its own replies, in order
-        await asyncio.gather(conn.call("INCR", key), conn.call("DEL", key))
-        assert len(counted.writes) == 3  # not corked: a write per caller
-        conn.close()
-        await client.aclose()
+        async with connected(REDIS_URL) as (conn, _):
+            assert await conn.call("PING") == b"PONG"  # connected
+            proto = conn._proto
+            assert proto is not None
+            counted = RecordingTransport(proto.transport)
+            proto.transport = cast(Any, counted)
+            key = f"{key_prefix}corked"
+            with conn.corked():
+                calls = [asyncio.ensure_future(conn.call("INCR", key)) for _ in range(3)]
+                calls.append(asyncio.ensure_future(conn.execute([("GET", key), ("DEL", key)])))
+                with conn.corked():  # (nested: the outer one writes)
+                    await asyncio.sleep(0)  # each caller's first step: its commands are sent, not written
+                assert counted.writes == []
+            assert len(counted.writes) == 1
+            assert await asyncio.gather(*calls) == [1, 2, 3, [b"3", 1]]  # each its own replies, in order
+            await asyncio.gather(conn.call("INCR", key), conn.call("DEL", key))
+            assert len(counted.writes) == 3  # not corked: a write per caller
 
-        fresh, client = connect(REDIS_URL)
-        with fresh.corked():  # not connected yet: the command is written once it is
-            ping = asyncio.ensure_future(fresh.call("PING"))
-            await asyncio.sleep(0)
-        assert await ping == b"PONG"
-        fresh.close()
-        await client.aclose()
+        async with connected(REDIS_URL) as (fresh, _):
+            with fresh.corked():  # not connected yet: the command is written once it is
+                ping = asyncio.ensure_future(fresh.call("PING"))
+                await asyncio.sleep(0)
+            assert await ping == b"PONG"
 
     run(main())
 
@@ -160,20 +157,18 @@ def test_a_restart_fails_the_commands_in_flight_and_the_next_one_connects_again(
     run, own_redis: RedisServer
 ) -> None:
     async def main() -> None:
-        conn, client = connect(own_redis.url)
-        assert await conn.call("SET", "k", "before") == b"OK"
-        blocked = asyncio.ensure_future(conn.call("BLPOP", "never", 30))
-        await asyncio.sleep(0.1)
-        own_redis.stop()
-        with pytest.raises(RedisConnectionError):
-            await asyncio.wait_for(blocked, timeout=10)
-        with pytest.raises((RedisConnectionError, RedisTimeoutError)):
-            await conn.call("PING")  # nothing listens
-        own_redis.start()  # same port, empty (no persistence)
-        assert await conn.call("PING") == b"PONG"
-        assert await conn.call("GET", "k") is None
-        conn.close()
-        await client.aclose()
+        async with connected(own_redis.url) as (conn, _):
+            assert await conn.call("SET", "k", "before") == b"OK"
+            blocked = asyncio.ensure_future(conn.call("BLPOP", "never", 30))
+            await asyncio.sleep(0.1)
+            own_redis.stop()
+            with pytest.raises(RedisConnectionError):
+                await asyncio.wait_for(blocked, timeout=10)
+            with pytest.raises((RedisConnectionError, RedisTimeoutError)):
+                await conn.call("PING")  # nothing listens
+            own_redis.start()  # same port, empty (no persistence)
+            assert await conn.call("PING") == b"PONG"
+            assert await conn.call("GET", "k") is None
 
     run(main())
 
@@ -184,29 +179,25 @@ def test_a_cancelled_blocking_read_hands_its_entry_to_the_next_reader(run, key_p
 
     async def main() -> None:
         stream = f"{key_prefix}work"
-        first, client = connect(REDIS_URL)
-        second, _ = connect(REDIS_URL)
-        await client.xgroup_create(stream, "g", id="0", mkstream=True)
-        read = ("XREADGROUP", "GROUP", "g", "c1", "COUNT", 1, "BLOCK", 5000, "STREAMS", stream, ">")
-        gone = asyncio.ensure_future(first.execute([read], blocking_s=5))
-        await asyncio.sleep(0.2)
-        gone.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await gone
-        await asyncio.sleep(0.2)  # Redis notices the closed connection
-        await client.xadd(stream, {"m": "1"})
-        (reply,) = await second.execute(
-            [("XREADGROUP", "GROUP", "g", "c2", "COUNT", 1, "STREAMS", stream, ">")]
-        )
-        assert reply is not None
-        assert len(reply[0][1]) == 1
-        pending = await client.xpending(stream, "g")
-        assert pending["pending"] == 1
-        assert pending["consumers"] == [{"name": b"c2", "pending": 1}]
-        assert await first.call("PING") == b"PONG"  # the cancelled one connects again when used
-        first.close()
-        second.close()
-        await client.aclose()
+        async with connected(REDIS_URL) as (first, client), connected(REDIS_URL) as (second, _):
+            await client.xgroup_create(stream, "g", id="0", mkstream=True)
+            read = ("XREADGROUP", "GROUP", "g", "c1", "COUNT", 1, "BLOCK", 5000, "STREAMS", stream, ">")
+            gone = asyncio.ensure_future(first.execute([read], blocking_s=5))
+            await asyncio.sleep(0.2)
+            gone.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await gone
+            await asyncio.sleep(0.2)  # Redis notices the closed connection
+            await client.xadd(stream, {"m": "1"})
+            (reply,) = await second.execute(
+                [("XREADGROUP", "GROUP", "g", "c2", "COUNT", 1, "STREAMS", stream, ">")]
+            )
+            assert reply is not None
+            assert len(reply[0][1]) == 1
+            pending = await client.xpending(stream, "g")
+            assert pending["pending"] == 1
+            assert pending["consumers"] == [{"name": b"c2", "pending": 1}]
+            assert await first.call("PING") == b"PONG"  # the cancelled one connects again when used
 
     run(main())
 
@@ -216,15 +207,12 @@ def test_auth_and_the_database_number_come_from_the_url(run, tmp_path: Path) -> 
 
         async def main() -> None:
             url = f"redis://:s3cret@127.0.0.1:{server.port}/3"
-            conn, client = connect(url)
-            assert await conn.call("SET", "where", "three") == b"OK"
-            assert await client.get("where") == b"three"  # redis-py, same URL: database 3
-            conn.close()
-            await client.aclose()
-            wrong, other = connect(f"redis://:nope@127.0.0.1:{server.port}/0")
-            with pytest.raises(RedisConnectionError, match="refused"):
-                await wrong.call("PING")
-            await other.aclose()
+            async with connected(url) as (conn, client):
+                assert await conn.call("SET", "where", "three") == b"OK"
+                assert await client.get("where") == b"three"  # redis-py, same URL: database 3
+            async with connected(f"redis://:nope@127.0.0.1:{server.port}/0") as (wrong, _):
+                with pytest.raises(RedisConnectionError, match="refused"):
+                    await wrong.call("PING")
 
         run(main())
 
@@ -235,15 +223,13 @@ def test_tls_with_the_urls_certificate_options(run, tmp_path: Path) -> None:
     with RedisServer(tmp_path, tls=True) as server:
 
         async def main() -> None:
-            conn, client = connect(server.url)
-            assert await conn.call("SET", "over", "tls") == b"OK"
-            assert await client.get("over") == b"tls"  # redis-py over TLS too, same URL
-            conn.close()
-            await client.aclose()
-            untrusting, other = connect(server.url.split("?")[0])  # no CA: the self-signed one is refused
-            with pytest.raises(RedisConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
-                await untrusting.call("PING")
-            await other.aclose()
+            async with connected(server.url) as (conn, client):
+                assert await conn.call("SET", "over", "tls") == b"OK"
+                assert await client.get("over") == b"tls"  # redis-py over TLS too, same URL
+            # No CA: the self-signed certificate is refused.
+            async with connected(server.url.split("?")[0]) as (untrusting, _):
+                with pytest.raises(RedisConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await untrusting.call("PING")
 
         run(main())
 
@@ -253,14 +239,12 @@ def test_a_unix_socket(run, tmp_path: Path) -> None:
 
         async def main() -> None:
             assert server.socket is not None
-            conn, client = connect(f"unix://{server.socket}?db=5")
-            assert await conn.call("SET", "via", "socket") == b"OK"
-            assert await client.get("via") == b"socket"
-            db0 = aioredis.Redis.from_url(f"unix://{server.socket}")
-            assert await db0.get("via") is None  # written to database 5, as the URL says
-            await db0.aclose()
-            conn.close()
-            await client.aclose()
+            async with connected(f"unix://{server.socket}?db=5") as (conn, client):
+                assert await conn.call("SET", "via", "socket") == b"OK"
+                assert await client.get("via") == b"socket"
+                db0 = aioredis.Redis.from_url(f"unix://{server.socket}")
+                assert await db0.get("via") is None  # written to database 5, as the URL says
+                await db0.aclose()
 
         run(main())
 
