@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -141,6 +142,13 @@ _WRITER_SETTINGS = {
 }
 _WRITER_SESSION = "; ".join(f"SET {name} = {value}" for name, value in _WRITER_SETTINGS.items())
 _WRITER_SESSION_RESET = "; ".join(f"RESET {name}" for name in _WRITER_SETTINGS)
+# Those settings as any session has them (what RESET gives), until the transaction ends: for a query
+# on the writer's session that should plan as Postgres would (the Orchestrator's sweeps).
+USUAL_PLANNING = sa.text(
+    "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ("
+    + ", ".join(f"'{name}'" for name in _WRITER_SETTINGS)
+    + ")"
+)
 
 
 class Writer(_Held):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from planwright.core import budget, logs, metrics, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
-from planwright.core.db.engine import Writer
+from planwright.core.db.engine import USUAL_PLANNING, Writer
 from planwright.core.db.eventlog import append_events, event_rows
 from planwright.core.db.eventlog import committed as stored_events
 from planwright.core.db.schema import (
@@ -539,21 +539,6 @@ class Orchestrator:
         )
 
 
-# A sweep's transaction plans as any session does (see ``Writer``): scans and joins on, a plan per run.
-_SWEEP_SETTINGS = sa.text(
-    "SELECT "
-    + ", ".join(
-        f"set_config('{name}', '{value}', true)"
-        for name, value in (
-            ("enable_seqscan", "on"),
-            ("enable_hashjoin", "on"),
-            ("enable_mergejoin", "on"),
-            ("plan_cache_mode", "auto"),
-        )
-    )
-)
-
-
 async def swept(conn: AsyncConnection, due: sa.Select[Any]) -> Sequence[Any]:
     """The rows a sweep is due to act on, read in its transaction. A sweep selects by state, and
     states have no index (one would make every task's update write its indexes too): its plan is a
@@ -562,7 +547,7 @@ async def swept(conn: AsyncConnection, due: sa.Select[Any]) -> Sequence[Any]:
     Postgres chooses again for each run, with every plan open to it, as outside the writer's
     session."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(_SWEEP_SETTINGS)  # until the transaction ends (SET LOCAL), in one round trip
+        await conn.execute(USUAL_PLANNING)  # until the transaction ends, in one round trip
     rows: Sequence[Any] = (await conn.execute(due)).all()
     return rows
 
