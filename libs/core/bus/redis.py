@@ -66,6 +66,8 @@ class RedisBus:
         self._consumer_ttl_ms = int(consumer_ttl_s * 1000)
         self._consumers: set[str] = set()  # the names this process reads as: their liveness is renewed
         self._keeper: asyncio.Task[None] | None = None
+        # (group, consumer, lanes) whose last read blocked and left every lane empty (see ``read``).
+        self._emptied: set[tuple[str, str, tuple[str, ...]]] = set()
         self._read_in_order = Script(_READ_IN_ORDER)
         self._reclaim_script = Script(_RECLAIM)
         self._publish_and_ack = Script(_PUBLISH_AND_ACK)
@@ -166,6 +168,7 @@ class RedisBus:
         ack: Sequence[Delivery] = (),
     ) -> list[Delivery]:
         keys = [self.key(s) for s in streams]
+        lanes = (group, consumer, tuple(keys))
         acks = self._ids_by_key(ack)
         if consumer not in self._consumers:
             await self._retry(lambda: self._alive(consumer))
@@ -174,25 +177,36 @@ class RedisBus:
             for key in keys:
                 await self._ensure_group(key, group)
             out = await self._reclaim(conn, streams, keys, group, consumer, count)
-            # Higher lanes first: a non-blocking look at each stream in order, in one round trip...
-            if len(keys) > 1 and len(out) < count:
+            want = count - len(out)
+            # On several lanes a blocking read takes at most ``per_lane`` from each (its COUNT is per
+            # stream), so never more than ``count`` in all once there are as many as lanes.
+            per_lane = max(1, want // len(keys))
+            # Higher lanes first: a non-blocking look at each stream in order, in one round trip;
+            # skipped when this consumer's last read blocked and left every lane empty (each answered
+            # with fewer than it asked): whatever came since, this read takes all of, from each lane.
+            if len(keys) > 1 and want > 0 and not (lanes in self._emptied and per_lane > 1):
                 await self._send_acks(group, acks, conn)  # (a script after acks: one write, two replies)
-                reply = await self._read_in_order.run(conn, keys, [group, consumer, count - len(out)])
+                reply = await self._read_in_order.run(conn, keys, [group, consumer, want])
                 out += await self._deliveries(reply, streams, keys, group)
+            self._emptied.discard(lanes)
             if out:
                 await self._send_acks(group, acks, conn)
                 return out
             # ...then wait on all of them at once, the acks going first in the same round trip.
             block = max(1, int(block_s * 1000))
+            asked = per_lane if len(keys) > 1 else want
             read: Command = (
-                "XREADGROUP", "GROUP", group, consumer, "COUNT", count, "BLOCK", block,
+                "XREADGROUP", "GROUP", group, consumer, "COUNT", asked, "BLOCK", block,
                 "STREAMS", *keys, *[">"] * len(keys),
             )  # fmt: skip
             results = await conn.execute([*_xacks(group, acks), read], blocking_s=block_s)
             raise_errors(results[:-1], tolerate="NOGROUP")  # (nothing to ack in a group that vanished)
             raise_errors(results[-1:])
             acks.clear()
-            return await self._deliveries(results[-1], streams, keys, group)
+            reply = results[-1]
+            if len(keys) > 1 and all(len(entries) < asked for _, entries in reply or []):
+                self._emptied.add(lanes)
+            return await self._deliveries(reply, streams, keys, group)
 
         # A blocking read holds its connection: each concurrent reader takes one of its own.
         if self._readers:
