@@ -183,7 +183,7 @@ class RedisBus:
             per_lane = max(1, want // len(keys))
             # Higher lanes first: a non-blocking look at each stream in order, in one round trip;
             # skipped when this consumer's last read blocked and left every lane empty (each answered
-            # with fewer than it asked): whatever came since, this read takes all of, from each lane.
+            # with fewer than it asked): whatever came since, the blocking read takes, from each lane.
             if len(keys) > 1 and want > 0 and not (lanes in self._emptied and per_lane > 1):
                 await self._send_acks(group, acks, conn)  # (a script after acks: one write, two replies)
                 reply = await self._read_in_order.run(conn, keys, [group, consumer, want])
@@ -204,9 +204,17 @@ class RedisBus:
             raise_errors(results[-1:])
             acks.clear()
             reply = results[-1]
-            if len(keys) > 1 and all(len(entries) < asked for _, entries in reply or []):
-                self._emptied.add(lanes)
-            return await self._deliveries(reply, streams, keys, group)
+            got = await self._deliveries(reply, streams, keys, group)
+            if len(keys) > 1:
+                if all(len(entries) < asked for _, entries in reply or []):
+                    self._emptied.add(lanes)
+                elif len(got) < want:
+                    # A lane gave all it was asked for and may hold more (a burst of work): the rest
+                    # of the free places now, higher lanes first, so that the burst starts together.
+                    more = await self._read_in_order.run(conn, keys, [group, consumer, want - len(got)])
+                    got += await self._deliveries(more, streams, keys, group)
+                    got.sort(key=lambda d: streams.index(d.stream))  # (stable: each lane in id order)
+            return got
 
         # A blocking read holds its connection: each concurrent reader takes one of its own.
         if self._readers:
