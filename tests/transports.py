@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 
 class RecordingTransport:
@@ -20,3 +20,18 @@ class RecordingTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.transport, name)
+
+
+def record_server_writes(monkeypatch: Any) -> list[bytes]:
+    """Every write uvicorn's HTTP/1.1 (httptools) server makes to a connection opened from now on,
+    noted in the list returned (``monkeypatch`` undoes it after the test)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    writes: list[bytes] = []
+    made = HttpToolsProtocol.connection_made
+
+    def recorded(self: HttpToolsProtocol, transport: Any) -> None:
+        made(self, cast(Any, RecordingTransport(transport, writes)))
+
+    monkeypatch.setattr(HttpToolsProtocol, "connection_made", recorded)
+    return writes

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from planwright.core.db.eventlog import events_after
 from planwright.services.api.app import create_app
@@ -20,7 +19,7 @@ from planwright.services.api.routes import events as route
 from planwright.services.api.tests.support import wait_for_job, wait_for_task
 from planwright.services.api.tests.test_approvals import POLICY
 from planwright.services.api.tests.test_events_sse import parse
-from tests.transports import RecordingTransport
+from tests.transports import record_server_writes
 
 CLIENTS = 12
 
@@ -212,13 +211,7 @@ async def test_a_followed_submit_costs_one_write_per_commit(runtime_factory, mon
     with them; the feed, which writes them sooner to thousands of clients, leaves the end to the
     task."""
     runtime = await runtime_factory()
-    writes: list[bytes] = []
-    made = HttpToolsProtocol.connection_made
-
-    def recorded(self: HttpToolsProtocol, transport: Any) -> None:
-        made(self, cast(Any, RecordingTransport(transport, writes)))
-
-    monkeypatch.setattr(HttpToolsProtocol, "connection_made", recorded)
+    writes = record_server_writes(monkeypatch)
     if written_by == "its task":
         monkeypatch.setattr(route._Direct, "writable", lambda self: False)
     server, task, port = await _serve(create_app(runtime))

@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, cast
 
 import pytest
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from planwright.services.api.app import create_app
 from planwright.services.api.tests.test_events_direct import _serve
-from tests.transports import RecordingTransport
+from tests.transports import record_server_writes
 
 
 @pytest.fixture
 async def served(runtime_factory, monkeypatch):
     """The app on a real uvicorn server, every write to a connection noted: (writes, port)."""
     runtime = await runtime_factory()
-    writes: list[bytes] = []
-    made = HttpToolsProtocol.connection_made
-
-    def recorded(self: HttpToolsProtocol, transport: Any) -> None:
-        made(self, cast(Any, RecordingTransport(transport, writes)))
-
-    monkeypatch.setattr(HttpToolsProtocol, "connection_made", recorded)
+    writes = record_server_writes(monkeypatch)
     server, task, port = await _serve(create_app(runtime))
     try:
         yield writes, port
