@@ -174,6 +174,11 @@ class RedisBus:
             await self._retry(lambda: self._alive(consumer))
 
         async def op(conn: RespConnection) -> list[Delivery]:
+            async def look(n: int) -> list[Delivery]:
+                """Up to ``n`` entries without blocking, each lane in order (one round trip)."""
+                reply = await self._read_in_order.run(conn, keys, [group, consumer, n])
+                return await self._deliveries(reply, streams, keys, group)
+
             for key in keys:
                 await self._ensure_group(key, group)
             out = await self._reclaim(conn, streams, keys, group, consumer, count)
@@ -186,8 +191,7 @@ class RedisBus:
             # with fewer than it asked): whatever came since, the blocking read takes, from each lane.
             if len(keys) > 1 and want > 0 and not (lanes in self._emptied and per_lane > 1):
                 await self._send_acks(group, acks, conn)  # (a script after acks: one write, two replies)
-                reply = await self._read_in_order.run(conn, keys, [group, consumer, want])
-                out += await self._deliveries(reply, streams, keys, group)
+                out += await look(want)
             self._emptied.discard(lanes)
             if out:
                 await self._send_acks(group, acks, conn)
@@ -211,8 +215,7 @@ class RedisBus:
                 elif len(got) < want:
                     # A lane gave all it was asked for and may hold more (a burst of work): the rest
                     # of the free places now, higher lanes first, so that the burst starts together.
-                    more = await self._read_in_order.run(conn, keys, [group, consumer, want - len(got)])
-                    got += await self._deliveries(more, streams, keys, group)
+                    got += await look(want - len(got))
                     got.sort(key=lambda d: streams.index(d.stream))  # (stable: each lane in id order)
             return got
 
