@@ -23,6 +23,7 @@ from planwright.services.api.options import AllowOptions
 from planwright.services.api.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from planwright.services.api.routes import artifacts, docs, events, jobs, meta, policy, task_actions, usage
 from planwright.services.api.routes import auth as auth_routes
+from planwright.services.api.server_cycle import httptools_cycle
 from planwright.services.api.streams import StreamGate
 from planwright.services.runtime import Runtime
 
@@ -88,12 +89,10 @@ class HeadWithBody:
 
     @classmethod
     def install(cls, scope: Scope, send: Send) -> HeadWithBody | None:
-        cycle: Any = getattr(send, "__self__", None)
-        if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
-            return None
         if scope["type"] != "http" or scope["method"] == "HEAD":
             return None
-        if not (hasattr(cycle, "transport") and hasattr(cycle, "response_started")):
+        cycle = httptools_cycle(send, ("transport", "response_started"))
+        if cycle is None:
             return None
         held = cls(cycle)
         cycle.transport = held

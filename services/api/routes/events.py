@@ -26,6 +26,7 @@ from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, replay, schemas
 from planwright.services.api.auth import principal_of, tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
+from planwright.services.api.server_cycle import httptools_cycle
 from planwright.services.api.streams import Gone, Slot, StreamGate, StreamWatch, client_left, reconnect_hint
 from planwright.services.runtime import Runtime
 
@@ -361,13 +362,9 @@ class _Direct:
 
     @classmethod
     def of(cls, send: Send | None, sub: Subscription) -> _Direct | None:
-        cycle = getattr(send, "__self__", None)
-        if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
-            return None
         needed = ("transport", "flow", "chunked_encoding", "disconnected", "response_started")
-        if not all(hasattr(cycle, a) for a in needed):
-            return None
-        return cls(cycle, sub)
+        cycle = httptools_cycle(send, needed)
+        return None if cycle is None else cls(cycle, sub)
 
     def look(self, now: float) -> None:
         """The watch's call (``streams.StreamWatch``): if the client left, the subscription is closed,
