@@ -4,12 +4,16 @@ redis_ping_ms: one PING round trip. stream_2hop_ms: XADD to stream A, an echo co
 XREADGROUP BLOCK and XADDs it to stream B, the first reads it back with XREADGROUP BLOCK (what one
 dependent hop costs at the least in distributed mode). pg_commit_ms: INSERT one row into a logged
 table + COMMIT (asyncpg), the WAL flushed as for every write of the Orchestrator.
-sqlite_commit_ms: INSERT one row + COMMIT, WAL, synchronous=NORMAL.
+sqlite_commit_ms: INSERT one row + COMMIT, WAL, synchronous=NORMAL. python_ms: a fixed piece of pure
+Python work (dicts, JSON, string formatting), how fast this machine runs the interpreter at that
+moment: the same checkout's figures move with it (a VM's speed varied 2-3x between sessions and within
+one), so runs on different days compare through it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import tempfile
 import time
@@ -129,9 +133,24 @@ def sqlite_commit_ms() -> float:
             conn.close()
 
 
+def python_ms(rounds: int = 30) -> float:
+    """Median time of one round of fixed interpreter work: 1,000 event-like dicts built, encoded to
+    JSON, decoded and formatted (~1-3 ms a round)."""
+    times = []
+    for _ in range(rounds + 3):
+        started = time.perf_counter()
+        for i in range(1000):
+            event = {"id": i, "type": "task.succeeded", "data": {"task": f"t{i}", "attempt": 1, "ok": True}}
+            decoded = json.loads(json.dumps(event))
+            f"{decoded['id']}:{decoded['type']}:{decoded['data']['task']}"
+        times.append(time.perf_counter() - started)
+    return ms(median(times[3:]))  # after a warm-up
+
+
 def measure(prefix: str | None, database_url: str | None) -> dict[str, float | None]:
     """Every floor figure; the Redis and Postgres ones are None when there is no Redis or database."""
     return {
+        "floor_python_ms": python_ms(),
         "floor_sqlite_commit_ms": sqlite_commit_ms(),
         "floor_redis_ping_ms": redis_ping_ms() if prefix is not None else None,
         "floor_stream_2hop_ms": stream_2hop_ms(prefix) if prefix is not None else None,

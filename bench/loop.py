@@ -1,12 +1,12 @@
 """One workload in a loop against a fresh distributed stack, for profiling and for A/B runs:
-``python -m bench.loop [--chain N | --fanout N] [--seconds S]`` from a checkout's root.
+``python -m bench.loop [--chain N | --fanout N] [--seconds S] [--poll]`` from a checkout's root.
 
-Submits one job at a time and follows it over SSE (in the submit's answer) for ``--seconds``, then
-prints the p50 and p95 of submit -> finished and each process's CPU per job (``/proc/<pid>/stat``).
-The processes' PIDs are printed first, so ``py-spy record -p <pid> -f raw -d <s>`` can be attached
-while it runs. Running it
-in two checkouts one after the other, several times, compares them more reliably than one bench run
-on a busy machine (docs/performance.md).
+Submits one job at a time and follows it over SSE (in the submit's answer; with ``--poll``, submits
+it and then asks ``GET /jobs/{id}`` in a tight loop, as W1-latency's polling client does) for
+``--seconds``, then prints the p50 and p95 of submit -> finished and each process's CPU per job
+(``/proc/<pid>/stat``). The processes' PIDs are printed first, so ``py-spy record -p <pid> -f raw
+-d <s>`` can be attached while it runs. Running it in two checkouts one after the other, several
+times, compares them more reliably than one bench run on a busy machine (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -30,16 +30,23 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-async def _loop(url: str, goal: str, seconds: float, warm_up: int = 3) -> list[float]:
+async def _loop(url: str, goal: str, seconds: float, poll: bool, warm_up: int = 3) -> list[float]:
     api = Api(url)
+
+    async def one() -> None:
+        if poll:
+            await api.poll(await api.submit(goal))
+        else:
+            await api.run(goal)
+
     try:
         for _ in range(warm_up):
-            await api.run(goal)
+            await one()
         took: list[float] = []
         stop_at = time.monotonic() + seconds
         while time.monotonic() < stop_at:
             started = time.monotonic()
-            await api.run(goal)
+            await one()
             took.append(time.monotonic() - started)
         return took
     finally:
@@ -52,6 +59,7 @@ def main() -> None:
     shape.add_argument("--chain", type=int, default=3, help="a chain of N instant tasks (default 3)")
     shape.add_argument("--fanout", type=int, help="N independent tasks and a join")
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--poll", action="store_true", help="submit, then GET /jobs/{id} in a tight loop")
     args = parser.parse_args()
     goal = fanout_goal(args.fanout) if args.fanout else chain_goal(args.chain)
     with (
@@ -62,9 +70,9 @@ def main() -> None:
     ):
         pids = stack.pids()
         print("pids:", " ".join(f"{name}={pid}" for name, pid in pids.items()), flush=True)
-        asyncio.run(_loop(stack.api, goal, 0.0))  # warm up: three jobs
+        asyncio.run(_loop(stack.api, goal, 0.0, args.poll))  # warm up: three jobs
         before = {name: _cpu_s(pid) for name, pid in pids.items()}
-        took = sorted(asyncio.run(_loop(stack.api, goal, args.seconds, warm_up=0)))
+        took = sorted(asyncio.run(_loop(stack.api, goal, args.seconds, args.poll, warm_up=0)))
         after = {name: _cpu_s(pid) for name, pid in pids.items()}
     n = len(took)
     print(f"jobs {n}  p50 {took[n // 2] * 1000:.2f} ms  p95 {took[int(n * 0.95)] * 1000:.2f} ms")

@@ -67,6 +67,7 @@ FIGURES = [
 ]
 
 FLOORS = [
+    Figure("floor_python_ms", "floor: Python, fixed work (1,000 dicts via JSON)", "ms"),
     Figure("floor_sqlite_commit_ms", "floor: SQLite INSERT + COMMIT (WAL, NORMAL)", "ms", (EMBEDDED,)),
     Figure("floor_redis_ping_ms", "floor: Redis PING round trip", "ms", _D),
     Figure("floor_stream_2hop_ms", "floor: Redis stream two-hop round trip", "ms", _D),
