@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 import sys
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -84,11 +85,19 @@ def _fields(record: logging.LogRecord) -> dict[str, str]:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, the bound ids, and any traceback."""
+    """One JSON object per line: time, level, logger, message, the bound ids, and any traceback.
+
+    The time is ``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, with the
+    text up to the second kept from the last record: a process logs a line per request and per tool
+    attempt, and building the whole text each time was over half of formatting one (``_Stamps``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stamps = _Stamps()
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._stamps.text(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -97,6 +106,31 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc_info"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(line, default=str).decode()
+
+
+class _Stamps:
+    """ISO 8601 UTC times to the millisecond, as ``datetime.isoformat(timespec="milliseconds")``
+    gives them, the date and time of day built once per second (kept as one tuple, so a thread
+    never pairs one second's text with another's)."""
+
+    __slots__ = ("_kept",)
+
+    def __init__(self) -> None:
+        self._kept = (-1.0, "")
+
+    def text(self, created: float) -> str:
+        # As datetime.fromtimestamp does: the fraction of the second rounded to the microsecond (half
+        # to even), which can carry into the next second.
+        fraction, second = math.modf(created)
+        micro = round(fraction * 1_000_000)
+        if micro >= 1_000_000:
+            micro -= 1_000_000
+            second += 1.0
+        kept_second, head = self._kept
+        if second != kept_second:
+            head = datetime.fromtimestamp(second, UTC).isoformat()[:19]  # ...T18:40:12
+            self._kept = (second, head)
+        return f"{head}.{micro // 1000:03d}+00:00"
 
 
 class TextFormatter(logging.Formatter):

@@ -4,7 +4,9 @@
 import io
 import json
 import logging
+import random
 import uuid
+from datetime import UTC, datetime
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -126,3 +128,20 @@ def test_configured_json_logs_are_one_object_per_line_with_the_bound_ids_and_the
     ]
     assert "ValueError: boom" in lines[1]["exc_info"]
     assert "exc_info" not in lines[0]
+
+
+def test_a_json_line_s_time_is_the_one_datetime_gives_though_its_second_is_kept():
+    """``ts`` is ``isoformat(timespec="milliseconds")`` of the record's time, to the digit: rounding to
+    the microsecond as ``datetime`` does (a carry into the next second included), in any order."""
+    edges = [0.0, 0.0004995, 0.0005, 0.0000015, 0.9994999, 0.9995, 0.99999949, 0.9999995, 0.9999996]
+    times = [1_765_000_000 + second + edge for second in range(5) for edge in edges]
+    rng = random.Random(11)
+    times += [rng.uniform(1e9, 2e9) for _ in range(2000)]  # far apart: a new second almost every time
+    base = rng.uniform(1e9, 2e9)
+    times += [base + rng.uniform(0, 3) for _ in range(2000)]  # a few seconds, out of order
+    formatter = logs.JsonFormatter()
+    for created in times:
+        record = logging.LogRecord("planwright.x", logging.INFO, __file__, 1, "m", (), None)
+        record.created = created
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert json.loads(formatter.format(record))["ts"] == expected, repr(created)
