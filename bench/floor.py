@@ -135,7 +135,7 @@ def sqlite_commit_ms() -> float:
 
 def python_ms(rounds: int = 30) -> float:
     """Median time of one round of fixed interpreter work: 1,000 event-like dicts built, encoded to
-    JSON, decoded and formatted (12.7-14.3 ms a round on the machine of 2026-12-07's fifteenth round)."""
+    JSON, decoded and formatted (11.4-15.4 ms a round on the machine of 2026-12-07's fifteenth round)."""
     times = []
     for _ in range(rounds + 3):
         started = time.perf_counter()
