@@ -120,12 +120,15 @@ class _Stamps:
 
     def text(self, created: float) -> str:
         # As datetime.fromtimestamp does: the fraction of the second rounded to the microsecond (half
-        # to even), which can carry into the next second.
+        # to even), which can carry into the next second (or borrow from the one before, before 1970).
         fraction, second = math.modf(created)
         micro = round(fraction * 1_000_000)
         if micro >= 1_000_000:
             micro -= 1_000_000
             second += 1.0
+        elif micro < 0:
+            micro += 1_000_000
+            second -= 1.0
         kept_second, head = self._kept
         if second != kept_second:
             head = datetime.fromtimestamp(second, UTC).isoformat()[:19]  # ...T18:40:12
