@@ -116,7 +116,7 @@ class _Stamps:
     __slots__ = ("_kept",)
 
     def __init__(self) -> None:
-        self._kept = (-1.0, "")
+        self._kept = (math.nan, "")  # no second equals NaN: the first record builds its text
 
     def text(self, created: float) -> str:
         # As datetime.fromtimestamp does: the fraction of the second rounded to the microsecond (half

@@ -140,6 +140,7 @@ def test_a_json_line_s_time_is_the_one_datetime_gives_though_its_second_is_kept(
     base = rng.uniform(1e9, 2e9)
     times += [base + rng.uniform(0, 3) for _ in range(2000)]  # a few seconds, out of order
     times += [-1.5, -0.0000004, -0.9999996, -86_400.25]  # before 1970: the fraction borrows
+    times = [-0.5, *times]  # first: a fresh formatter's first record, in the second -1 (1969)
     formatter = logs.JsonFormatter()
     for created in times:
         record = logging.LogRecord("planwright.x", logging.INFO, __file__, 1, "m", (), None)
