@@ -25,7 +25,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -163,11 +163,31 @@ class RedisFeed:
         self._control_position = "0-0"  # its own too: a wake-up sent before the reader's first read counts
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+        # Inside ``batched``: the hand-overs to write once the batch's write to Redis is out.
+        self._after_write: list[tuple[Subscription, list[Event]]] | None = None
 
-    def batched(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
         """While in it, the announcements and whatever else the same connection sends (the bus's
-        messages, when the feed shares the bus's connection) go to Redis in one write."""
-        return self._out.corked()
+        messages, when the feed shares the bus's connection) go to Redis in one write. The events
+        of a job that one stream here follows (its submitter's, most often) are written to that
+        stream right after that write: the commit's messages, which start the job's next step,
+        go first. A job that several streams here follow has its events written before it, as
+        outside a batch: a job watched by many moves no faster than its events reach them
+        (docs/performance.md, sixteenth round)."""
+        if self._after_write is not None:  # within another committer's batch: its write, its end
+            with self._out.corked():
+                yield
+            return
+        after: list[tuple[Subscription, list[Event]]] = []
+        self._after_write = after
+        try:
+            with self._out.corked():
+                yield
+        finally:
+            self._after_write = None
+            for sub, job_events in after:  # handed over already (``last`` moved): always written
+                sub.offer_all(job_events)
 
     def _watchers(self, job_id: UUID) -> str:
         return f"{self.prefix}{names.feed_watchers(job_id)}"
@@ -239,8 +259,11 @@ class RedisFeed:
             if watch is None or not watch.known or follows.get(job_id) != watch.last:
                 continue
             job_events.sort(key=lambda e: e.id)
-            for sub in list(watch.subs):
-                sub.offer_all(job_events)
+            if len(watch.subs) == 1 and self._after_write is not None:
+                self._after_write.append((next(iter(watch.subs)), job_events))
+            else:
+                for sub in list(watch.subs):
+                    sub.offer_all(job_events)
             watch.last = job_events[-1].id
 
     async def subscribe(self, job_id: UUID, *, new: bool = False) -> Subscription:

@@ -76,10 +76,12 @@ async def announce(
     answer to a request) runs once both are on their way.
 
     The in-process feed hands the events themselves to subscribers, so they go first: a message sent
-    now can cause the job's next events. The Redis feed hands this process's own SSE clients their
-    events and announces the rest; the messages follow. Each takes its first step (its socket
-    writes) before ``meanwhile``, which then runs while Redis delivers them: the next step of the
-    work (a worker, the planner) waits on the messages, a live client on the events.
+    now can cause the job's next events. The Redis feed announces the events to other processes and
+    hands this process's own SSE clients theirs; the messages follow, and the announcement and the
+    messages go to Redis in one write. A job followed by one stream here gets its events written
+    just after that write (the next step of the work waits on the messages; ``RedisFeed.batched``),
+    a job followed by several just before it. All of that happens before ``meanwhile``, which then
+    runs while Redis delivers them.
     """
     if isinstance(feed, MemoryFeed):
         if meanwhile is not None:

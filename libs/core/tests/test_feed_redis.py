@@ -7,6 +7,8 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
+import redis
+
 from planwright.core import names
 from planwright.core.db.eventlog import events_after
 from planwright.core.events import Event
@@ -205,6 +207,63 @@ async def test_a_new_jobs_subscriber_reads_nothing_and_is_handed_its_first_event
         assert [(await _next(sub)).id for _ in rest] == [e.id for e in rest]
         assert reads == ["_db"]
     finally:
+        await feed.close()
+
+
+async def test_in_a_batch_a_lone_stream_is_written_after_the_batchs_write_and_a_crowd_before_it(
+    runtime_factory, key_prefix
+):
+    """A commit's messages start its job's next step: a job that one stream here follows gets its
+    events once the batch (the announcement and the messages) is at Redis; a job several streams
+    follow gets them first (a crowd paces its job), as outside a batch."""
+    runtime = await runtime_factory(roles=("orchestrator",))
+    feed = RedisFeed(REDIS_URL, runtime.engine, prefix=key_prefix, sweep_s=30)
+    outside = redis.Redis.from_url(REDIS_URL)  # what Redis holds at each hand-over, seen from outside
+    step = f"{key_prefix}next-step"  # stands for the commit's message to a worker
+    try:
+        lone, crowded = [await runtime.orchestrator.create_job(f"Note {i}", {}, 1) for i in range(2)]
+        subs = {lone: [await feed.subscribe(lone)]}
+        subs[crowded] = [await feed.subscribe(crowded) for _ in range(3)]
+        last = {job_id: (await _committed(runtime, job_id))[-1].id for job_id in subs}
+        for job_id in subs:
+            await runtime.orchestrator.cancel_job(job_id)
+        stored = [e for job_id in subs for e in await _committed(runtime, job_id, after=last[job_id])]
+        messages_at_hand_over: dict[uuid.UUID, list[int]] = {}
+        for job_id, job_subs in subs.items():
+            for sub in job_subs:
+
+                def written(events, job_id=job_id):
+                    messages_at_hand_over.setdefault(job_id, []).append(outside.xlen(step))
+                    return True
+
+                sub.direct = written
+
+        with feed.batched():  # as outbox.announce runs a commit's two first steps
+            publishing = asyncio.ensure_future(feed.publish(stored, last))
+            sending = asyncio.ensure_future(feed._out.call("XADD", step, "*", "m", "1"))
+            await asyncio.sleep(0)
+            assert messages_at_hand_over == {crowded: [0, 0, 0]}  # the crowd: before the write
+        assert messages_at_hand_over == {crowded: [0, 0, 0], lone: [1]}  # the lone stream: after it
+        await asyncio.gather(publishing, sending)
+
+        # A batch begun inside another (two committers at once) is part of it: written at its end.
+        await runtime.orchestrator.submit_job("Write a note", {}, 1, job_id=(new := uuid.uuid4()))
+        sub = await feed.subscribe(new)
+
+        def counted(events):
+            messages_at_hand_over.setdefault(new, []).append(len(events))
+            return True
+
+        sub.direct = counted
+        with feed.batched():
+            with feed.batched():
+                await runtime.orchestrator.cancel_job(new)
+                known = (await _committed(runtime, new))[0].id
+                await feed.publish(await _committed(runtime, new, after=known), {new: known})
+            assert new not in messages_at_hand_over
+        assert messages_at_hand_over[new] == [1]
+    finally:
+        outside.close()
         await feed.close()
 
 
