@@ -32,3 +32,50 @@ def test_the_loop_reports_latency_and_cpu_per_process() -> None:
     cpu = dict(re.findall(r"^(\w+): ([\d.]+) ms of CPU per job$", done.stdout, re.M))
     assert set(cpu) == {"planner", "worker", "api"}, done.stdout
     assert float(cpu["api"]) > 0
+
+
+def test_ab_runs_both_checkouts_in_turn_and_sums_up_the_pairs() -> None:
+    """`python -m bench.ab BEFORE AFTER` (here the same checkout twice): each pair's figures, then per
+    figure the mean difference and the count of pairs each side was lower in."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.ab",
+            str(REPO),
+            str(REPO),
+            "--pairs",
+            "1",
+            "--seconds",
+            "1",
+            "--chain",
+            "2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    pair = re.search(
+        r"^pair 1: p50 ([\d.]+) -> ([\d.]+)  p95 [\d.]+ -> [\d.]+  planner CPU", done.stdout, re.M
+    )
+    assert pair is not None, done.stdout
+    assert float(pair.group(1)) > 0
+    assert float(pair.group(2)) > 0
+    summed = re.findall(
+        r"^ +(\S.*?): after - before [+-][\d.]+ ms on average .* of 1 pairs", done.stdout, re.M
+    )
+    assert summed == ["p50", "p95", "planner CPU", "worker CPU", "api CPU"], done.stdout
+
+
+def test_ab_refuses_a_directory_that_is_no_checkout(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ab", str(tmp_path), str(REPO)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "is not a checkout with bench/loop.py" in done.stderr
