@@ -52,9 +52,10 @@ def summary(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> list[str]
         lower = sum(d < 0 for d in diffs)
         higher = sum(d > 0 for d in diffs)
         base = statistics.mean(before[key] for before, _ in pairs)
+        share = f"; {100 * statistics.mean(diffs) / base:+.1f} %" if base > 0 else ""
         lines.append(
             f"{key:>12}: after - before {statistics.mean(diffs):+.3f} ms on average "
-            f"({min(diffs):+.3f} .. {max(diffs):+.3f}; {100 * statistics.mean(diffs) / base:+.1f} %), "
+            f"({min(diffs):+.3f} .. {max(diffs):+.3f}{share}), "
             f"after lower in {lower} of {len(diffs)} pairs, higher in {higher}"
         )
     return lines
