@@ -4,25 +4,17 @@ jobs and reports a latency and each process's CPU per job. Timings are never che
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).parents[2]
+from tests.bench_runs import REPO, run_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.distributed, pytest.mark.timeout(240)]
 
 
 def test_the_loop_reports_latency_and_cpu_per_process() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.loop", "--chain", "2", "--seconds", "1"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=200,
-    )
+    done = run_bench("bench.loop", "--chain", "2", "--seconds", "1", timeout=200)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert re.search(r"^pids: planner=\d+ worker=\d+ api=\d+$", done.stdout, re.M), done.stdout
     jobs = re.search(r"^jobs (\d+)  p50 ([\d.]+) ms  p95 ([\d.]+) ms$", done.stdout, re.M)
@@ -37,25 +29,8 @@ def test_the_loop_reports_latency_and_cpu_per_process() -> None:
 def test_ab_runs_both_checkouts_in_turn_and_sums_up_the_pairs() -> None:
     """`python -m bench.ab BEFORE AFTER` (here the same checkout twice): each pair's figures, then per
     figure the mean difference and the count of pairs each side was lower in."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.ab",
-            str(REPO),
-            str(REPO),
-            "--pairs",
-            "1",
-            "--seconds",
-            "1",
-            "--chain",
-            "2",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=220,
-    )
+    here = str(REPO)
+    done = run_bench("bench.ab", here, here, "--pairs", "1", "--seconds", "1", "--chain", "2", timeout=220)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     pair = re.search(
         r"^pair 1: p50 ([\d.]+) -> ([\d.]+)  p95 [\d.]+ -> [\d.]+  planner CPU", done.stdout, re.M
@@ -70,12 +45,6 @@ def test_ab_runs_both_checkouts_in_turn_and_sums_up_the_pairs() -> None:
 
 
 def test_ab_refuses_a_directory_that_is_no_checkout(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ab", str(tmp_path), str(REPO)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_bench("bench.ab", str(tmp_path), str(REPO), timeout=60)
     assert done.returncode == 2
     assert "is not a checkout with bench/loop.py" in done.stderr

@@ -14,8 +14,8 @@ import pytest
 
 from bench.config import QUICK
 from bench.report import expected_floors, expected_keys, may_be_zero
+from tests.bench_runs import REPO
 
-REPO = Path(__file__).parents[2]
 MODES = ("embedded", "distributed")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.distributed, pytest.mark.timeout(300)]

@@ -6,13 +6,10 @@ Timings are never checked, only their order (every job sees its events in that o
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).parents[2]
+from tests.bench_runs import run_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -20,23 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 @pytest.mark.parametrize("separate", [False, True], ids=["one-request", "separate"])
 def test_the_timeline_lists_each_stage_of_a_job_in_order(separate: bool) -> None:
     flags = ["--separate"] if separate else []
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.timeline",
-            "--mode",
-            "embedded",
-            "--chain",
-            "2",
-            "--seconds",
-            "1",
-            *flags,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=200,
+    done = run_bench(
+        "bench.timeline", "--mode", "embedded", "--chain", "2", "--seconds", "1", *flags, timeout=200
     )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     head = re.search(r"^(\d+) chain\(2\) jobs, embedded: median ms from the submit to$", done.stdout, re.M)
