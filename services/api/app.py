@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import planwright
 from planwright.core import metrics, tracing
 from planwright.services.api.auth import Guard, KeyRing
+from planwright.services.api.direct_routes import DirectRoutes
 from planwright.services.api.errors import install_error_handlers
 from planwright.services.api.health import Health
 from planwright.services.api.limits import BodyLimits
@@ -250,8 +251,9 @@ def create_app(runtime: Runtime, *, started: Callable[[], None] | None = None) -
     for module in (events, jobs, artifacts, task_actions, policy, auth_routes, meta, usage):
         app.include_router(module.router)
     docs.install(app)
-    # Innermost: the event streams straight to their handlers, past the router (routes/events.py).
-    app.add_middleware(events.StreamRoutes)
+    # Innermost: the event streams and GET /jobs/{id} straight to their handlers, past the router,
+    # matched in the order the routers were included (direct_routes.py).
+    app.add_middleware(DirectRoutes, routes=[(events.router, events.DIRECT), (jobs.router, jobs.DIRECT)])
     # Bounds on request bodies, and OPTIONS answered with Allow (inside CORS, which answers preflights).
     app.add_middleware(
         BodyLimits,

@@ -10,13 +10,9 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
-from starlette.exceptions import HTTPException
-from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from pydantic import BaseModel, Field, TypeAdapter
+from starlette.types import Receive, Scope, Send
 
 from planwright.core import metrics
 from planwright.core.errors import Forbidden, PlanwrightError
@@ -26,6 +22,7 @@ from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, replay, schemas
 from planwright.services.api.auth import principal_of, tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
+from planwright.services.api.direct_routes import Handler, parameter
 from planwright.services.api.server_cycle import httptools_cycle
 from planwright.services.api.streams import Gone, Slot, StreamGate, StreamWatch, client_left, reconnect_hint
 from planwright.services.runtime import Runtime
@@ -76,17 +73,6 @@ _AFTER = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_EVENT_ID)])
 _UUID = TypeAdapter(UUID)
 
 
-def _parameter(adapter: TypeAdapter[T], value: object, where: str, name: str) -> T:
-    """A parameter read by hand, validated as FastAPI validates it, or the 422 FastAPI would answer
-    (naming ``where``, "query" or "path", and ``name``)."""
-    try:
-        return adapter.validate_python(value, strict=False)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": (where, name)} for e in exc.errors(include_url=False)]
-        ) from None
-
-
 def _resume_point(request: Request) -> int:
     """The event id to resume after: ``Last-Event-ID`` if sent, else ``after``, else 0."""
     last_event_id = request.headers.get("last-event-id")
@@ -103,7 +89,7 @@ def _resume_point(request: Request) -> int:
     after = request.query_params.get("after")
     if after is None:
         return 0
-    return _parameter(_AFTER, after, "query", "after")
+    return parameter(_AFTER, after, "query", "after")
 
 
 @router.get(
@@ -583,75 +569,13 @@ class _Tenants:
         return {j for j in ids if self._known.get(j) == tenant}
 
 
-# Each stream route's handler, called with the request alone (parameters read as its route reads them).
-_DIRECT: dict[str, Callable[[Request], Awaitable[Response]]] = {
+# Each stream route's handler, called with the request alone, past the router (direct_routes.py).
+DIRECT: dict[str, Handler] = {
     "/jobs/{job_id}/events": lambda request: job_events(
-        _parameter(_UUID, request.path_params["job_id"], "path", "job_id"), request
+        parameter(_UUID, request.path_params["job_id"], "path", "job_id"), request
     ),
     "/jobs/changes": lambda request: jobs_changes(runtime_of(request), request),
 }
-_ENDS = tuple("/" + path.rsplit("/", 1)[1] for path in _DIRECT)
-
-
-class StreamRoutes:
-    """The event streams go straight to their handlers, past FastAPI's router: an ASGI middleware,
-    the innermost, so that every other one still sees each stream (hosts, keys, scopes, rate limits,
-    telemetry, body limits).
-
-    A response's ASGI calls stay suspended for as long as it lasts, and an event stream lasts as long
-    as its job. Through the router, that is 13 more coroutines per stream, with three AsyncExitStacks
-    and a dozen closures: ~50 objects that every full garbage collection walks, ~100,000 with 2,000
-    streams open (docs/adr/0033). Here the stream's route is matched as the router matches it (so
-    ``scope["route"]`` and the path parameters are the same), its handler is called with the request,
-    and an error it raises is answered by the app's own exception handlers, as FastAPI's exception
-    layer would; an error none of them takes goes on out to the server-error layer, as it would."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.routes = [
-            (route, _DIRECT[route.path])
-            for route in router.routes
-            if isinstance(route, APIRoute) and route.path in _DIRECT
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        direct = self._direct(scope)
-        if direct is None:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive, send)
-        try:
-            response = await direct(request)
-        except Exception as exc:
-            handler = _handler_for(scope["app"].exception_handlers, exc)
-            if handler is None:
-                raise
-            response = await handler(request, exc)
-        await response(scope, receive, send)
-
-    def _direct(self, scope: Scope) -> Callable[[Request], Awaitable[Response]] | None:
-        """The handler of the stream route the request is for (its match put in the scope), or None."""
-        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].endswith(_ENDS):
-            return None
-        for route, direct in self.routes:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                scope.update(child)
-                return direct
-        return None
-
-
-def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
-    """The app's handler for ``exc``, looked up as Starlette's exception layer does (by status code for
-    an HTTPException, then by class along the MRO); None for what only the server-error layer takes."""
-    if isinstance(exc, HTTPException) and exc.status_code in handlers:
-        return handlers[exc.status_code]
-    for cls in type(exc).__mro__:
-        if cls is Exception:
-            return None
-        if cls in handlers:
-            return handlers[cls]
-    return None
 
 
 def _gone(sub: Subscription) -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from planwright.core import retention
 from planwright.core.errors import NotFound
@@ -15,11 +15,13 @@ from planwright.core.states import JobStatus
 from planwright.services.api import idempotency, limits, plan_history, plans, queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
+from planwright.services.api.direct_routes import Handler, parameter
 from planwright.services.api.orchestrator.intake import NewJob
 from planwright.services.api.routes import events
 from planwright.services.runtime import Runtime
 
 router = APIRouter(tags=["jobs"])
+_UUID = TypeAdapter(UUID)
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": schemas.ErrorOut},
     422: {"model": schemas.ErrorOut},
@@ -176,6 +178,14 @@ async def get_job(job_id: UUID, request: Request) -> Response:
     if (budget := runtime.orchestrator.applier.max_cost_usd()) is not None:
         detail.budget_usd = budget[0]
     return _json(detail)
+
+
+# GET /jobs/{id}, the read a polling client repeats, called past the router (direct_routes.py).
+DIRECT: dict[str, Handler] = {
+    "/jobs/{job_id}": lambda request: get_job(
+        parameter(_UUID, request.path_params["job_id"], "path", "job_id"), request
+    ),
+}
 
 
 @router.get("/jobs/{job_id}/tasks", response_model=list[schemas.TaskOut], responses=_ERRORS)

@@ -1,4 +1,4 @@
-"""The event streams' way past FastAPI's router (``routes/events.StreamRoutes``): every answer is the
+"""The event streams' way past FastAPI's router (``direct_routes.DirectRoutes``): every answer is the
 one the router would give, and an open stream holds nothing of the router's."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from planwright.services.api.app import create_app
+from planwright.services.api.direct_routes import DirectRoutes
 from planwright.services.api.routes import events as route
 from planwright.services.api.tests.support import wait_for_task
 from planwright.services.api.tests.test_approvals import POLICY
@@ -25,8 +27,8 @@ ROUTER_FILES = ("fastapi/routing.py", "starlette/routing.py", "starlette/_except
 
 
 def _routed(app: Any) -> Any:
-    """``app`` without the shortcut: every stream goes through the router, as before it existed."""
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not route.StreamRoutes]
+    """``app`` without the shortcut: every request goes through the router, as before it existed."""
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not DirectRoutes]
     return app
 
 
@@ -66,6 +68,55 @@ async def test_every_answer_is_the_one_the_router_gives(both, demo_goal, finishe
         assert _without_retry(a.text) == _without_retry(b.text), path
         statuses.add(a.status_code)
     assert statuses == {200, 404, 422}
+
+
+async def test_a_jobs_detail_is_the_one_the_router_gives(both, demo_goal, finished):
+    direct, routed = both
+    job_id = (await direct.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    requests = [
+        f"/jobs/{job_id}",
+        f"/jobs/{job_id.upper()}",  # a UUID as FastAPI reads it
+        "/jobs/not-a-uuid",  # 422, naming job_id
+        f"/jobs/{uuid.uuid4()}",  # 404
+        f"/jobs/{job_id}/",  # not this route: the router's answer either way
+        f"/jobs/{job_id}?unknown=1",
+    ]
+    statuses = set()
+    for path in requests:
+        a, b = await direct.get(path), await routed.get(path)
+        assert (a.status_code, a.headers.get("content-type")) == (
+            b.status_code,
+            b.headers.get("content-type"),
+        ), path
+        assert a.content == b.content, path
+        statuses.add(a.status_code)
+    assert {200, 404, 422} <= statuses
+    # Only the route's GET is taken past the router: the others reach it as before.
+    a, b = await direct.post(f"/jobs/{job_id}"), await routed.post(f"/jobs/{job_id}")
+    assert (a.status_code, a.json()) == (b.status_code, b.json()) == (405, b.json())
+
+
+async def test_the_direct_routes_never_reach_the_router(both, demo_goal, finished, monkeypatch):
+    reached: list[str] = []
+    handle = APIRoute.handle
+
+    async def spied(self: APIRoute, scope: Any, receive: Any, send: Any) -> None:
+        reached.append(self.path)
+        await handle(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRoute, "handle", spied)
+    direct, routed = both
+    job_id = (await direct.post("/jobs", json={"goal": demo_goal})).json()["id"]
+    await finished(job_id)
+    for client in (direct, routed):
+        reached.clear()
+        for path in (f"/jobs/{job_id}", f"/jobs/{job_id}/events", f"/jobs/{job_id}/tasks"):
+            assert (await client.get(path)).status_code == 200, path
+        if client is direct:
+            assert reached == ["/jobs/{job_id}/tasks"]
+        else:
+            assert reached == ["/jobs/{job_id}", "/jobs/{job_id}/events", "/jobs/{job_id}/tasks"]
 
 
 @pytest.mark.parametrize("shortcut", [True, False])
