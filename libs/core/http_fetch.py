@@ -11,8 +11,8 @@ grow past it, and the whole fetch has a time limit.
 from __future__ import annotations
 
 import asyncio
-import functools
 import ssl
+import threading
 import weakref
 import zlib
 from collections.abc import Iterable, Iterator
@@ -263,9 +263,22 @@ def _client() -> httpx.AsyncClient:
     return client
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every fetch: building one (loading the CA bundle) costs milliseconds."""
-    import certifi  # httpx's own CA bundle
+def prepare() -> None:
+    """Build what the first fetch would need, from a thread (tools_builtin loads this module in one):
+    the TLS context, whose CA bundle takes ~30 ms to load."""
+    _tls()
 
-    return ssl.create_default_context(cafile=certifi.where())
+
+_TLS: list[ssl.SSLContext] = []
+_TLS_LOCK = threading.Lock()
+
+
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every fetch: building one (loading the CA bundle) costs ~30 ms. Built once
+    even when two threads ask at the same time."""
+    with _TLS_LOCK:
+        if not _TLS:
+            import certifi  # httpx's own CA bundle
+
+            _TLS.append(ssl.create_default_context(cafile=certifi.where()))
+        return _TLS[0]

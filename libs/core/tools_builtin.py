@@ -9,7 +9,7 @@ import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -205,15 +205,23 @@ _HTTP_FETCH = "planwright.core.http_fetch"
 
 async def _fetcher() -> Fetch:
     """``http_fetch.fetch``. Its module loads httpx, which an idle process does without; the first
-    time, it is imported in a thread: the import takes ~0.2 s, and on the event loop it would stop
-    every stream and job of the process for as long (it still shares the GIL, but the loop gets its
-    turn every few milliseconds). Fetches that start meanwhile import it in threads of their own,
-    which wait for the first one's import to finish (a module in ``sys.modules`` may be half made)."""
+    time, it is imported in a thread, and its TLS context built there too: the import takes ~0.2 s
+    and loading the CA bundle ~30 ms, and on the event loop they would stop every stream and job of
+    the process for as long (the thread still shares the GIL, but the loop gets its turn every few
+    milliseconds, and OpenSSL lets go of it while it reads the bundle). Fetches that start meanwhile
+    do the same in threads of their own, which wait for the first one's import to finish (a module in
+    ``sys.modules`` may be half made) and for its context."""
     fetch = _loaded.get("fetch")
     if fetch is None:
-        module = await asyncio.to_thread(importlib.import_module, _HTTP_FETCH)
-        fetch = _loaded["fetch"] = module.fetch
+        fetch = _loaded["fetch"] = await asyncio.to_thread(_load_fetch)
     return fetch
+
+
+def _load_fetch() -> Fetch:
+    """``http_fetch.fetch``, its module imported and ready for a first fetch (run in a thread)."""
+    module = importlib.import_module(_HTTP_FETCH)
+    module.prepare()
+    return cast(Fetch, module.fetch)
 
 
 _loaded: dict[str, Fetch] = {}  # http_fetch.fetch, once its module is wholly imported
