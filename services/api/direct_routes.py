@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +32,14 @@ def parameter(adapter: TypeAdapter[T], value: object, where: str, name: str) -> 
         raise RequestValidationError(
             [{**e, "loc": (where, name)} for e in exc.errors(include_url=False)]
         ) from None
+
+
+_UUID = TypeAdapter(UUID)
+
+
+def uuid_in_path(request: Request, name: str) -> UUID:
+    """The path parameter ``name`` as a UUID, or the 422 FastAPI would answer for it."""
+    return parameter(_UUID, request.path_params[name], "path", name)
 
 
 class DirectRoutes:

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -22,13 +22,12 @@ from planwright.core.states import JOB_TERMINAL, JobStatus
 from planwright.services.api import queries, replay, schemas
 from planwright.services.api.auth import principal_of, tenant_of
 from planwright.services.api.deps import RuntimeDep, runtime_of
-from planwright.services.api.direct_routes import Handler, parameter
+from planwright.services.api.direct_routes import Handler, parameter, uuid_in_path
 from planwright.services.api.server_cycle import httptools_cycle
 from planwright.services.api.streams import Gone, Slot, StreamGate, StreamWatch, client_left, reconnect_hint
 from planwright.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 router = APIRouter(tags=["events"])
 KEEPALIVE_S = 15.0
 MAX_EVENT_ID = 2**63 - 1  # event ids are BIGINTs
@@ -70,7 +69,6 @@ _STREAM_PARAMETERS = [
     },
 ]
 _AFTER = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_EVENT_ID)])
-_UUID = TypeAdapter(UUID)
 
 
 def _resume_point(request: Request) -> int:
@@ -571,9 +569,7 @@ class _Tenants:
 
 # Each stream route's handler, called with the request alone, past the router (direct_routes.py).
 DIRECT: dict[str, Handler] = {
-    "/jobs/{job_id}/events": lambda request: job_events(
-        parameter(_UUID, request.path_params["job_id"], "path", "job_id"), request
-    ),
+    "/jobs/{job_id}/events": lambda request: job_events(uuid_in_path(request, "job_id"), request),
     "/jobs/changes": lambda request: jobs_changes(runtime_of(request), request),
 }
 

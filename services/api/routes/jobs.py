@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from planwright.core import retention
 from planwright.core.errors import NotFound
@@ -15,13 +15,12 @@ from planwright.core.states import JobStatus
 from planwright.services.api import idempotency, limits, plan_history, plans, queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
-from planwright.services.api.direct_routes import Handler, parameter
+from planwright.services.api.direct_routes import Handler, uuid_in_path
 from planwright.services.api.orchestrator.intake import NewJob
 from planwright.services.api.routes import events
 from planwright.services.runtime import Runtime
 
 router = APIRouter(tags=["jobs"])
-_UUID = TypeAdapter(UUID)
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": schemas.ErrorOut},
     422: {"model": schemas.ErrorOut},
@@ -182,9 +181,7 @@ async def get_job(job_id: UUID, request: Request) -> Response:
 
 # GET /jobs/{id}, the read a polling client repeats, called past the router (direct_routes.py).
 DIRECT: dict[str, Handler] = {
-    "/jobs/{job_id}": lambda request: get_job(
-        parameter(_UUID, request.path_params["job_id"], "path", "job_id"), request
-    ),
+    "/jobs/{job_id}": lambda request: get_job(uuid_in_path(request, "job_id"), request),
 }
 
 
