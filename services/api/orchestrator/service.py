@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from planwright.core import budget, logs, metrics, names, tracing
+from planwright.core import budget, ids, logs, metrics, names, tracing
 from planwright.core.bus.base import Bus, Delivery
 from planwright.core.consumer import consume
 from planwright.core.db.engine import USUAL_PLANNING, Writer
@@ -147,8 +146,8 @@ class Orchestrator:
         """Store a new job and its first messages in one transaction (never lost once 201): job.created
         for the planner, or, with ``plan`` (already validated), that plan for the Orchestrator itself.
         With ``idempotency`` (key, request digest) the key is stored in it too (unique per tenant).
-        ``job_id``: the id to store it under (one made with ``uuid.uuid4`` unless given)."""
-        job_id = job_id or uuid.uuid4()
+        ``job_id``: the id to store it under (a new one, ``ids.new_id``, unless given)."""
+        job_id = job_id or ids.new_id()
         money = None if plan is not None else await self._money_to_plan(tenant)
         # Called inside the POST /jobs span: the job's trace is that span's, and its root.
         trace_id, trace_parent = tracing.current_ids()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from planwright.core import ids
 from planwright.core.db.schema import LIVE_TASK, jobs, tasks
 from planwright.core.events import EventDraft, as_utc
 from planwright.core.messages import Message
@@ -60,7 +60,7 @@ class TaskState:
     def of(cls, spec: TaskSpec) -> TaskState:
         """A new task of a plan (a first plan's or a replan's), pending."""
         return cls(
-            id=uuid.uuid4(),
+            id=ids.new_id(),
             key=spec.key,
             title=spec.title,
             description=spec.description,

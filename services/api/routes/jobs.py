@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from planwright.core import retention
+from planwright.core import ids, retention
 from planwright.core.errors import NotFound
 from planwright.core.states import JobStatus
 from planwright.services.api import idempotency, limits, plan_history, plans, queries, schemas
@@ -104,7 +103,7 @@ async def _create(
         existing, remember = await idempotency.lookup(runtime, tenant, key, body)
         if existing is not None:
             return await stream.existing(existing.id) if stream else _json(existing, 200)
-    job_id = uuid.uuid4()
+    job_id = ids.new_id()
 
     async def store() -> NewJob:
         return await runtime.orchestrator.submit_job(

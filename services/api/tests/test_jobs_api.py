@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from uuid import UUID
 
 import httpx
 import pytest
@@ -210,3 +211,16 @@ async def test_a_job_is_answered_once_committed_not_once_its_message_is_out(runt
     assert resp.status_code == 201
     listed = (await client.get("/jobs", params={"limit": 10})).json()
     assert sum(1 for job in listed["items"] if job["id"] == resp.json()["id"]) == 1
+
+
+async def test_new_jobs_and_tasks_get_time_ordered_ids(client, finished):
+    """Version 7 ids (ADR 0039): a job's rows sit beside those of the jobs made with it in every index."""
+    first = (await client.post("/jobs", json={"goal": "Write a note; then summarize it"})).json()
+    second = (await client.post("/jobs", json={"goal": "Write a haiku"})).json()
+    assert (await finished(first["id"]))["status"] == "succeeded"
+    ids = [UUID(first["id"]), UUID(second["id"])]
+    assert [u.version for u in ids] == [7, 7]
+    assert ids[0].int >> 80 <= ids[1].int >> 80  # the later job's time prefix is not earlier
+    tasks = (await client.get(f"/jobs/{first['id']}/tasks")).json()
+    assert len(tasks) == 2
+    assert all(UUID(t["id"]).version == 7 for t in tasks)
