@@ -1,5 +1,6 @@
 """Two checkouts compared by alternating runs of ``bench.loop``:
-``python -m bench.ab BEFORE AFTER [--pairs N] [--seconds S] [--chain N | --fanout N] [--poll]``.
+``python -m bench.ab BEFORE AFTER [--pairs N] [--seconds S] [--chain N | --fanout N] [--poll]
+[--mode embedded|distributed]``.
 
 Each pair runs ``python -m bench.loop`` in BEFORE, then in AFTER (each checkout's own ``bench/`` and
 code, this interpreter and its packages), the two one after the other, so both sides of a pair see
@@ -71,11 +72,12 @@ def main() -> None:
     shape.add_argument("--chain", type=int, help="a chain of N instant tasks (bench.loop's default: 3)")
     shape.add_argument("--fanout", type=int, help="N independent tasks and a join")
     parser.add_argument("--poll", action="store_true", help="follow each job with GET /jobs/{id}")
+    parser.add_argument("--mode", choices=("embedded", "distributed"), default="distributed")
     args = parser.parse_args()
     for checkout in (args.before, args.after):
         if not (checkout / "bench" / "loop.py").is_file():
             parser.error(f"{checkout} is not a checkout with bench/loop.py")
-    loop_args = ["--seconds", str(args.seconds)]
+    loop_args = ["--seconds", str(args.seconds), "--mode", args.mode]
     if args.chain is not None:
         loop_args += ["--chain", str(args.chain)]
     if args.fanout is not None:

@@ -1,5 +1,6 @@
-"""One workload in a loop against a fresh distributed stack, for profiling and for A/B runs:
-``python -m bench.loop [--chain N | --fanout N] [--seconds S] [--poll]`` from a checkout's root.
+"""One workload in a loop against a fresh stack, for profiling and for A/B runs:
+``python -m bench.loop [--chain N | --fanout N] [--seconds S] [--poll] [--mode embedded|distributed]``
+from a checkout's root (distributed unless told).
 
 Submits one job at a time and follows it over SSE (in the submit's answer; with ``--poll``, submits
 it and then asks ``GET /jobs/{id}`` in a tight loop, as W1-latency's polling client does) for
@@ -13,14 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.client import Api
 from bench.config import chain_goal, fanout_goal
-from bench.servers import bench_database, distributed, redis_prefix
+from bench.servers import Stack, bench_database, distributed, embedded, redis_prefix
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -53,6 +56,18 @@ async def _loop(url: str, goal: str, seconds: float, poll: bool, warm_up: int = 
         await api.close()
 
 
+@contextlib.contextmanager
+def _stack(mode: str, tmp: Path) -> Iterator[Stack]:
+    """``planwright up`` (embedded), or the API, planner and worker on the bench's own database and key
+    prefix (distributed)."""
+    if mode == "embedded":
+        with embedded(tmp) as stack:
+            yield stack
+        return
+    with bench_database() as db, redis_prefix() as prefix, distributed(tmp, db, prefix) as stack:
+        yield stack
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     shape = parser.add_mutually_exclusive_group()
@@ -60,14 +75,10 @@ def main() -> None:
     shape.add_argument("--fanout", type=int, help="N independent tasks and a join")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--poll", action="store_true", help="submit, then GET /jobs/{id} in a tight loop")
+    parser.add_argument("--mode", choices=("embedded", "distributed"), default="distributed")
     args = parser.parse_args()
     goal = fanout_goal(args.fanout) if args.fanout else chain_goal(args.chain)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        bench_database() as db,
-        redis_prefix() as prefix,
-        distributed(Path(tmp), db, prefix) as stack,
-    ):
+    with tempfile.TemporaryDirectory() as tmp, _stack(args.mode, Path(tmp)) as stack:
         pids = stack.pids()
         print("pids:", " ".join(f"{name}={pid}" for name, pid in pids.items()), flush=True)
         asyncio.run(_loop(stack.api, goal, 0.0, args.poll))  # warm up: three jobs
