@@ -13,10 +13,11 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -121,22 +122,38 @@ RETENTION_BYTES = Counter(
 )
 
 
+_M = TypeVar("_M", bound=MetricWrapperBase)
+_children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: _M, *values: str) -> _M:
+    """``metric.labels(*values)``, remembered. prometheus_client checks and converts the values and
+    takes a lock at every call (~2.4 us here; a task's way through counts several), a look-up here
+    ~0.3 us. Each child lives as long as its metric anyway (none is ever removed), and label values
+    are bounded sets (see above), so this holds no more than prometheus_client does."""
+    key = (metric, values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return cast(_M, child)
+
+
 def job_finished(status: str, seconds: float) -> None:
-    JOBS_FINISHED.labels(status).inc()
-    JOB_DURATION.labels(status).observe(max(seconds, 0.0))
+    labelled(JOBS_FINISHED, status).inc()
+    labelled(JOB_DURATION, status).observe(max(seconds, 0.0))
 
 
 def task_finished(tool: str, status: str, seconds: float | None) -> None:
-    TASKS_FINISHED.labels(tool, status).inc()
+    labelled(TASKS_FINISHED, tool, status).inc()
     if seconds is not None:
-        TASK_DURATION.labels(tool, status).observe(max(seconds, 0.0))
+        labelled(TASK_DURATION, tool, status).observe(max(seconds, 0.0))
 
 
 def llm_call(call: LLMCall) -> None:
-    LLM_CALLS.labels(call.provider, call.model, call.purpose).inc()
-    LLM_TOKENS.labels(call.provider, call.model, "input").inc(call.input_tokens)
-    LLM_TOKENS.labels(call.provider, call.model, "output").inc(call.output_tokens)
-    LLM_DURATION.labels(call.provider, call.model).observe(call.latency_ms / 1000)
+    labelled(LLM_CALLS, call.provider, call.model, call.purpose).inc()
+    labelled(LLM_TOKENS, call.provider, call.model, "input").inc(call.input_tokens)
+    labelled(LLM_TOKENS, call.provider, call.model, "output").inc(call.output_tokens)
+    labelled(LLM_DURATION, call.provider, call.model).observe(call.latency_ms / 1000)
 
 
 def llm_call_stored(call: LLMCall) -> None:

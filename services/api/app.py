@@ -173,8 +173,9 @@ class _Observed:
             status, method = message["status"], self._scope["method"]
             route = self._scope.get("route")
             template = getattr(route, "path", None) or ("static" if status < 400 else "unmatched")
-            metrics.HTTP_REQUESTS.labels(template, method, str(status)).inc()
-            metrics.HTTP_DURATION.labels(template, method).observe(time.perf_counter() - self._started)
+            metrics.labelled(metrics.HTTP_REQUESTS, template, method, str(status)).inc()
+            took = time.perf_counter() - self._started
+            metrics.labelled(metrics.HTTP_DURATION, template, method).observe(took)
             span = self._span
             if span is not None:
                 span.update_name(f"{method} {template}")

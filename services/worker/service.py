@@ -288,7 +288,8 @@ class Worker:
             limits = engine.limits(self.policy_mode, msg.tool)
         if msg.dispatched_at is not None:
             waited = time.time() - max(msg.dispatched_at, msg.not_before or 0.0)
-            metrics.TASK_QUEUE_WAIT.labels(delivery.stream.rsplit(":", 1)[-1]).observe(max(waited, 0.0))
+            lane = delivery.stream.rsplit(":", 1)[-1]
+            metrics.labelled(metrics.TASK_QUEUE_WAIT, lane).observe(max(waited, 0.0))
         # What the tool says in its first STARTED_AFTER_S is held and sent with its result, so an
         # instant tool's attempt is one publish (one Orchestrator pass); a slower one is live from then.
         held: list[Message] | None = [TaskStarted(**ident, worker=self.name, delivery=delivery.deliveries)]

@@ -415,7 +415,7 @@ async def _stream(
             sub.close()  # wakes this stream's task, which ends the response
         return True
 
-    metrics.SSE_OPEN.labels("job_events").inc()
+    metrics.labelled(metrics.SSE_OPEN, "job_events").inc()
     try:
         while True:
             # The status is read before the replay (the first time, by the route): if the job was over
@@ -476,7 +476,7 @@ async def _stream(
                 functools.partial(replay.status_and_page, job_id=job_id, after=last, tenant=None)
             )
     finally:
-        metrics.SSE_OPEN.labels("job_events").dec()
+        metrics.labelled(metrics.SSE_OPEN, "job_events").dec()
         runtime.feed.unsubscribe(sub)
 
 
@@ -528,7 +528,7 @@ async def _changes(runtime: Runtime, tenant: str | None, hint: bytes = b"") -> A
     tenant's jobs (``all`` only says to read the list again, which is the tenant's own)."""
     tenants = _Tenants(runtime) if tenant is not None else None
     board = await runtime.feed.watch_jobs()
-    metrics.SSE_OPEN.labels("jobs_changes").inc()
+    metrics.labelled(metrics.SSE_OPEN, "jobs_changes").inc()
     try:
         yield hint + b"event: ready\ndata: {}\n\n"
         while True:
@@ -546,7 +546,7 @@ async def _changes(runtime: Runtime, tenant: str | None, hint: bytes = b"") -> A
             body = JobsChanged(job_ids=sorted(job_ids), all=everything)
             yield f"event: jobs.changed\ndata: {body.model_dump_json()}\n\n".encode()
     finally:
-        metrics.SSE_OPEN.labels("jobs_changes").dec()
+        metrics.labelled(metrics.SSE_OPEN, "jobs_changes").dec()
         runtime.feed.unwatch_jobs(board)
 
 
