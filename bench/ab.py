@@ -1,6 +1,6 @@
 """Two checkouts compared by alternating runs of ``bench.loop``:
 ``python -m bench.ab BEFORE AFTER [--pairs N] [--seconds S] [--chain N | --fanout N] [--poll]
-[--mode embedded|distributed]``.
+[--mode embedded|distributed] [--concurrency N]``.
 
 Each pair runs ``python -m bench.loop`` in BEFORE, then in AFTER (each checkout's own ``bench/`` and
 code, this interpreter and its packages), the two one after the other, so both sides of a pair see
@@ -73,11 +73,12 @@ def main() -> None:
     shape.add_argument("--fanout", type=int, help="N independent tasks and a join")
     parser.add_argument("--poll", action="store_true", help="follow each job with GET /jobs/{id}")
     parser.add_argument("--mode", choices=("embedded", "distributed"), default="distributed")
+    parser.add_argument("--concurrency", type=int, default=1, help="clients, each with one job at a time")
     args = parser.parse_args()
     for checkout in (args.before, args.after):
         if not (checkout / "bench" / "loop.py").is_file():
             parser.error(f"{checkout} is not a checkout with bench/loop.py")
-    loop_args = ["--seconds", str(args.seconds), "--mode", args.mode]
+    loop_args = ["--seconds", str(args.seconds), "--mode", args.mode, "--concurrency", str(args.concurrency)]
     if args.chain is not None:
         loop_args += ["--chain", str(args.chain)]
     if args.fanout is not None:

@@ -1,6 +1,6 @@
 """One workload in a loop against a fresh stack, for profiling and for A/B runs:
-``python -m bench.loop [--chain N | --fanout N] [--seconds S] [--poll] [--mode embedded|distributed]``
-from a checkout's root (distributed unless told).
+``python -m bench.loop [--chain N | --fanout N] [--seconds S] [--poll] [--mode embedded|distributed]
+[--concurrency N]`` from a checkout's root (distributed unless told).
 
 Submits one job at a time and follows it over SSE (in the submit's answer; with ``--poll``, submits
 it and then asks ``GET /jobs/{id}`` in a tight loop, as W1-latency's polling client does) for
@@ -33,7 +33,11 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-async def _loop(url: str, goal: str, seconds: float, poll: bool, warm_up: int = 3) -> list[float]:
+async def _loop(
+    url: str, goal: str, seconds: float, poll: bool, warm_up: int = 3, concurrency: int = 1
+) -> list[float]:
+    """Each job's submit -> finished, in seconds: ``concurrency`` clients for ``seconds``, each
+    submitting its next job once its last one finished (after ``warm_up`` jobs one at a time)."""
     api = Api(url)
 
     async def one() -> None:
@@ -47,10 +51,14 @@ async def _loop(url: str, goal: str, seconds: float, poll: bool, warm_up: int = 
             await one()
         took: list[float] = []
         stop_at = time.monotonic() + seconds
-        while time.monotonic() < stop_at:
-            started = time.monotonic()
-            await one()
-            took.append(time.monotonic() - started)
+
+        async def client() -> None:
+            while time.monotonic() < stop_at:
+                started = time.monotonic()
+                await one()
+                took.append(time.monotonic() - started)
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
         return took
     finally:
         await api.close()
@@ -76,14 +84,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--poll", action="store_true", help="submit, then GET /jobs/{id} in a tight loop")
     parser.add_argument("--mode", choices=("embedded", "distributed"), default="distributed")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="clients, each with one job at a time (default 1)"
+    )
     args = parser.parse_args()
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
     goal = fanout_goal(args.fanout) if args.fanout else chain_goal(args.chain)
     with tempfile.TemporaryDirectory() as tmp, _stack(args.mode, Path(tmp)) as stack:
         pids = stack.pids()
         print("pids:", " ".join(f"{name}={pid}" for name, pid in pids.items()), flush=True)
         asyncio.run(_loop(stack.api, goal, 0.0, args.poll))  # warm up: three jobs
         before = {name: _cpu_s(pid) for name, pid in pids.items()}
-        took = sorted(asyncio.run(_loop(stack.api, goal, args.seconds, args.poll, warm_up=0)))
+        took = sorted(
+            asyncio.run(
+                _loop(stack.api, goal, args.seconds, args.poll, warm_up=0, concurrency=args.concurrency)
+            )
+        )
         after = {name: _cpu_s(pid) for name, pid in pids.items()}
     n = len(took)
     print(f"jobs {n}  p50 {took[n // 2] * 1000:.2f} ms  p95 {took[int(n * 0.95)] * 1000:.2f} ms")
