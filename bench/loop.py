@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from bench.client import Api
 from bench.config import chain_goal, fanout_goal
-from bench.servers import Stack, bench_database, distributed, embedded, redis_prefix
+from bench.servers import stack_of
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -64,18 +62,6 @@ async def _loop(
         await api.close()
 
 
-@contextlib.contextmanager
-def _stack(mode: str, tmp: Path) -> Iterator[Stack]:
-    """``planwright up`` (embedded), or the API, planner and worker on the bench's own database and key
-    prefix (distributed)."""
-    if mode == "embedded":
-        with embedded(tmp) as stack:
-            yield stack
-        return
-    with bench_database() as db, redis_prefix() as prefix, distributed(tmp, db, prefix) as stack:
-        yield stack
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     shape = parser.add_mutually_exclusive_group()
@@ -91,7 +77,7 @@ def main() -> None:
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
     goal = fanout_goal(args.fanout) if args.fanout else chain_goal(args.chain)
-    with tempfile.TemporaryDirectory() as tmp, _stack(args.mode, Path(tmp)) as stack:
+    with tempfile.TemporaryDirectory() as tmp, stack_of(args.mode, Path(tmp)) as stack:
         pids = stack.pids()
         print("pids:", " ".join(f"{name}={pid}" for name, pid in pids.items()), flush=True)
         asyncio.run(_loop(stack.api, goal, 0.0, args.poll))  # warm up: three jobs

@@ -225,6 +225,18 @@ def distributed(tmp: Path, database_url: str, prefix: str) -> Iterator[Distribut
         stack.stop_all()
 
 
+@contextlib.contextmanager
+def stack_of(mode: str, tmp: Path) -> Iterator[Stack]:
+    """``planwright up`` (``embedded``), or the API, planner and worker on a fresh database and key
+    prefix of the bench's own (``distributed``), for the tools that run one workload in a loop."""
+    if mode == "embedded":
+        with embedded(tmp) as stack:
+            yield stack
+        return
+    with bench_database() as db, redis_prefix() as prefix, distributed(tmp, db, prefix) as stack:
+        yield stack
+
+
 # -- the bench's own Postgres database and Redis key prefix -------------------------------------------
 
 

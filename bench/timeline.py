@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.client import Api
 from bench.config import chain_goal
-from bench.servers import bench_database, distributed, embedded, redis_prefix
+from bench.servers import stack_of
 from bench.util import BenchError
 
 _EVENT = re.compile(rb"event: ([a-z_.]+)\n")
@@ -84,17 +84,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     goal = chain_goal(args.chain)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.mode == "embedded":
-            with embedded(Path(tmp)) as stack:
-                jobs, times = asyncio.run(_timeline(stack.api, goal, args.seconds, args.separate))
-        else:
-            with (
-                bench_database() as db,
-                redis_prefix() as prefix,
-                distributed(Path(tmp), db, prefix) as stack,
-            ):
-                jobs, times = asyncio.run(_timeline(stack.api, goal, args.seconds, args.separate))
+    with tempfile.TemporaryDirectory() as tmp, stack_of(args.mode, Path(tmp)) as stack:
+        jobs, times = asyncio.run(_timeline(stack.api, goal, args.seconds, args.separate))
     print(f"{jobs} chain({args.chain}) jobs, {args.mode}: median ms from the submit to")
     for mark, at in times.items():
         print(f"  {mark:<22} {statistics.median(at):7.2f}  (seen in {len(at)} jobs)")
