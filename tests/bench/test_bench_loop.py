@@ -26,6 +26,26 @@ def test_the_loop_reports_latency_and_cpu_per_process() -> None:
     assert float(cpu["api"]) > 0
 
 
+def test_the_loop_runs_against_planwright_up_with_several_clients() -> None:
+    """``--mode embedded``: one process, ``up``; ``--concurrency 3``: three clients at once."""
+    args = ("--mode", "embedded", "--concurrency", "3", "--chain", "2", "--seconds", "1")
+    done = run_bench("bench.loop", *args, timeout=200)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert re.search(r"^pids: up=\d+$", done.stdout, re.M), done.stdout
+    jobs = re.search(r"^jobs (\d+)  p50 ([\d.]+) ms  p95 ([\d.]+) ms$", done.stdout, re.M)
+    assert jobs is not None, done.stdout
+    assert int(jobs.group(1)) >= 3  # each client finished at least the job it started in the second
+    cpu = dict(re.findall(r"^(\w+): ([\d.]+) ms of CPU per job$", done.stdout, re.M))
+    assert set(cpu) == {"up"}, done.stdout
+    assert float(cpu["up"]) > 0
+
+
+def test_the_loop_refuses_fewer_than_one_client() -> None:
+    done = run_bench("bench.loop", "--concurrency", "0", timeout=60)
+    assert done.returncode == 2
+    assert "--concurrency must be at least 1" in done.stderr
+
+
 def test_ab_runs_both_checkouts_in_turn_and_sums_up_the_pairs() -> None:
     """`python -m bench.ab BEFORE AFTER` (here the same checkout twice): each pair's figures, then per
     figure the mean difference and the count of pairs each side was lower in."""
