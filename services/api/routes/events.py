@@ -569,8 +569,8 @@ class _Tenants:
 
 # Each stream route's handler, called with the request alone, past the router (direct_routes.py).
 DIRECT: dict[str, Handler] = {
-    "/jobs/{job_id}/events": lambda request: job_events(uuid_in_path(request, "job_id"), request),
-    "/jobs/changes": lambda request: jobs_changes(runtime_of(request), request),
+    "GET /jobs/{job_id}/events": lambda request: job_events(uuid_in_path(request, "job_id"), request),
+    "GET /jobs/changes": lambda request: jobs_changes(runtime_of(request), request),
 }
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from planwright.core import ids, retention
 from planwright.core.errors import NotFound
@@ -14,7 +14,7 @@ from planwright.core.states import JobStatus
 from planwright.services.api import idempotency, limits, plan_history, plans, queries, schemas
 from planwright.services.api.auth import tenant_of
 from planwright.services.api.deps import ConnDep, RuntimeDep, runtime_of
-from planwright.services.api.direct_routes import Handler, uuid_in_path
+from planwright.services.api.direct_routes import Handler, json_body, uuid_in_path
 from planwright.services.api.orchestrator.intake import NewJob
 from planwright.services.api.routes import events
 from planwright.services.runtime import Runtime
@@ -178,9 +178,17 @@ async def get_job(job_id: UUID, request: Request) -> Response:
     return _json(detail)
 
 
-# GET /jobs/{id}, the read a polling client repeats, called past the router (direct_routes.py).
+async def _create_direct(request: Request) -> Response:
+    return await create_job(await json_body(request, _JOB_CREATE), request)
+
+
+_JOB_CREATE = TypeAdapter(schemas.JobCreate)
+
+# Called past the router (direct_routes.py): POST /jobs, every job's first request, and GET /jobs/{id},
+# the read a polling client repeats.
 DIRECT: dict[str, Handler] = {
-    "/jobs/{job_id}": lambda request: get_job(uuid_in_path(request, "job_id"), request),
+    "POST /jobs": _create_direct,
+    "GET /jobs/{job_id}": lambda request: get_job(uuid_in_path(request, "job_id"), request),
 }
 
 

@@ -1,5 +1,6 @@
-"""The event streams' way past FastAPI's router (``direct_routes.DirectRoutes``): every answer is the
-one the router would give, and an open stream holds nothing of the router's."""
+"""The way past FastAPI's router (``direct_routes.DirectRoutes``) of the event streams, ``GET
+/jobs/{id}`` and ``POST /jobs``: every answer is the one the router would give, and an open stream
+holds nothing of the router's."""
 
 from __future__ import annotations
 
@@ -97,6 +98,65 @@ async def test_a_jobs_detail_is_the_one_the_router_gives(both, demo_goal, finish
     assert (a.status_code, a.json()) == (b.status_code, b.json()) == (405, b.json())
 
 
+# POST /jobs bodies: each (content, content type) is answered alike through the shortcut and the router.
+_SUBMITS: list[tuple[bytes, str | None]] = [
+    (b'{"goal": "Write a note", "priority": 3, "context_json": {"audience": "ops"}}', "application/json"),
+    (b'{"goal": "Write a note"}', "application/json; charset=utf-8"),
+    (b'{"goal": "Write a note"}', "application/vnd.planwright+json"),
+    (b'{"goal": "Write a note"}', None),  # no type: not read as JSON (FastAPI's strict default)
+    (b'{"goal": "Write a note"}', "text/plain"),
+    (b"goal=Write+a+note", "application/x-www-form-urlencoded"),  # (415 from the Guard, as before)
+    (b"", "application/json"),  # the body is missing
+    (b'{"goal": "Write a note",', "application/json"),  # JSON that does not decode
+    (b"[1, 2]", "application/json"),
+    (b"null", "application/json"),
+    (b'{"goal": "Write a note", "unknown": 1}', "application/json"),
+    (b'{"goal": 5, "priority": "high", "context_json": []}', "application/json"),
+    (b'{"goal": "Write a note", "max_tasks": 0}', "application/json"),
+    (b"{}", "application/json"),  # neither a goal nor a plan
+    (b'{"goal": "x", "plan": {"tasks": [{"key": "a", "tool": "no_such_tool"}]}}', "application/json"),
+]
+
+
+def _without_ids(body: Any) -> Any:
+    """A job's JSON without what differs between two jobs (ids, times, trace)."""
+    if isinstance(body, dict):
+        varying = {"id", "created_at", "updated_at", "trace_id", "trace_url"}
+        return {k: _without_ids(v) for k, v in body.items() if k not in varying}
+    return body
+
+
+async def test_a_submit_is_answered_as_through_the_router(both):
+    direct, routed = both
+    statuses = set()
+    for content, content_type in _SUBMITS:
+        headers = {"content-type": content_type} if content_type else {}
+        a = await direct.post("/jobs", content=content, headers=headers)
+        b = await routed.post("/jobs", content=content, headers=headers)
+        case = (content, content_type)
+        assert a.status_code == b.status_code, case
+        assert a.headers.get("content-type") == b.headers.get("content-type"), case
+        assert _without_ids(a.json()) == _without_ids(b.json()), case
+        statuses.add(a.status_code)
+    assert statuses == {201, 415, 422}
+    # A repeated Idempotency-Key: the first job, 200, either way.
+    key = {"idempotency-key": "direct-routes-test"}
+    first = await direct.post("/jobs", json={"goal": "Write a note"}, headers=key)
+    again = [await client.post("/jobs", json={"goal": "Write a note"}, headers=key) for client in both]
+    assert [r.status_code for r in (first, *again)] == [201, 200, 200]
+    assert first.json()["id"] == again[0].json()["id"] == again[1].json()["id"]
+
+
+async def test_a_submit_over_the_body_limit_is_refused_alike(runtime_factory):
+    runtime = await runtime_factory(max_request_bytes=1024)
+    for app in (create_app(runtime), _routed(create_app(runtime))):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+            resp = await c.post("/jobs", json={"goal": "Write a note " * 100})
+        assert resp.status_code == 413
+        assert resp.json()["error"]["code"] == "request_too_large"
+
+
 async def test_the_direct_routes_never_reach_the_router(both, demo_goal, finished, monkeypatch):
     reached: list[str] = []
     handle = APIRoute.handle
@@ -111,12 +171,15 @@ async def test_the_direct_routes_never_reach_the_router(both, demo_goal, finishe
     await finished(job_id)
     for client in (direct, routed):
         reached.clear()
+        assert (await client.post("/jobs", json={"goal": demo_goal})).status_code == 201
         for path in (f"/jobs/{job_id}", f"/jobs/{job_id}/events", f"/jobs/{job_id}/tasks"):
             assert (await client.get(path)).status_code == 200, path
+        assert (await client.get("/jobs")).status_code == 200  # the list: GET on POST /jobs's path
         if client is direct:
-            assert reached == ["/jobs/{job_id}/tasks"]
+            assert reached == ["/jobs/{job_id}/tasks", "/jobs"]
         else:
-            assert reached == ["/jobs/{job_id}", "/jobs/{job_id}/events", "/jobs/{job_id}/tasks"]
+            routes = ["/jobs/{job_id}", "/jobs/{job_id}/events", "/jobs/{job_id}/tasks"]
+            assert reached == ["/jobs", *routes, "/jobs"]
 
 
 @pytest.mark.parametrize("shortcut", [True, False])
