@@ -21,11 +21,14 @@ from planwright.core.text import extractive_summary
 # Shape of the answer, decided by whichever keyword appears first in the ask.
 # English first; the German, French and Spanish words the rule planner understands follow.
 _SHAPES = {
-    "checklist": r"check-?list|to-?do list|liste de contr[ôo]le|lista de (?:verificaci[óo]n|control)",
-    "steps": r"steps|step-by-step|how to|procedure|instructions|schritte|[ée]tapes|pasos",
-    "outline": r"outline|table of contents|gliederung|plan d[ée]taill[ée]|esquema",
-    "summary": r"summari[sz]e|summary|tl;?dr|zusammenfass\w*|r[ée]sum\w*|resum\w*",
-    "draft": r"\bdraft\b|write-?up|entwurf|brouillon|borrador",
+    shape: re.compile(rx, re.IGNORECASE)
+    for shape, rx in {
+        "checklist": r"check-?list|to-?do list|liste de contr[ôo]le|lista de (?:verificaci[óo]n|control)",
+        "steps": r"steps|step-by-step|how to|procedure|instructions|schritte|[ée]tapes|pasos",
+        "outline": r"outline|table of contents|gliederung|plan d[ée]taill[ée]|esquema",
+        "summary": r"summari[sz]e|summary|tl;?dr|zusammenfass\w*|r[ée]sum\w*|resum\w*",
+        "draft": r"\bdraft\b|write-?up|entwurf|brouillon|borrador",
+    }.items()
 }
 _ABOUT = re.compile(
     r"\b(?:check-?list|steps|outline|summary|draft|guide|overview|notes|doc(?:ument(?:ation)?)?|list)"
@@ -72,7 +75,9 @@ SEED_ADD_TOOL_STEPS = [
 
 def without_notice(text: str) -> str:
     """``text`` without the mock's notice lines (text the mock wrote earlier, read back as input)."""
-    return _NOTICE.sub("", text)
+    # The pattern tries every line of a long prompt (a goal is repeated in each task's): not run
+    # where it cannot match.
+    return _NOTICE.sub("", text) if NOTICE_LINE in text else text
 
 
 def respond(prompt: str) -> str:
@@ -105,7 +110,7 @@ def _answer(prompt: str) -> str:
 
 
 def _shape(ask: str) -> str:
-    found = [(m.start(), shape) for shape, rx in _SHAPES.items() if (m := re.search(rx, ask, re.I))]
+    found = [(m.start(), shape) for shape, rx in _SHAPES.items() if (m := rx.search(ask))]
     return min(found)[1] if found else "draft"
 
 
@@ -206,8 +211,16 @@ def _tools_md_draft(context: str) -> str:
 
 
 def _line_field(prompt: str, label: str) -> str:
-    match = re.search(rf"^{re.escape(label)}:[ \t]*(.*)$", prompt, re.M)
-    return match.group(1).strip() if match else ""
+    """The rest of the first line that begins with ``label:``, stripped ("" if there is none)."""
+    marker = f"{label}:"
+    if prompt.startswith(marker):
+        start = len(marker)
+    elif (at := prompt.find(f"\n{marker}")) >= 0:
+        start = at + 1 + len(marker)
+    else:
+        return ""
+    end = prompt.find("\n", start)
+    return prompt[start : end if end >= 0 else len(prompt)].strip()
 
 
 def _section(prompt: str, header: str) -> str:

@@ -165,3 +165,27 @@ def test_the_web_ui_says_what_the_api_says_about_the_mock():
     assert f'"{MOCK_NOTICE}"' in ui
     for name, command in MOCK_RECIPES.items():
         assert f'name: "{name}", command: "{command}"' in " ".join(ui.split()), name
+
+
+def test_a_prompts_line_fields_and_notices_are_read_as_the_patterns_read_them():
+    """``_line_field`` and ``without_notice`` skip their patterns where they cannot match; what
+    they answer is still the patterns' answer."""
+    from planwright.core.llm.mock import _NOTICE, _line_field, without_notice
+
+    prompts = [
+        "Job goal: ship it",
+        "Write a note\n\nJob goal:   ship it  \nOutput format: text",
+        "Write a note\n\nJob goal:\nOutput format: markdown\n",
+        "Job goal: first\nJob goal: second",
+        "a Job goal: not at a line's start\nOutput format:\ttext\t",
+        "Job goal: with a\r carriage return\nnext",
+        "no fields at all",
+        "",
+        f"{NOTICE_LINE}\n\nText\n  {NOTICE_LINE}  \n\n\nmore",
+        "Job goal: a goal" + "; then a step" * 200,
+    ]
+    for prompt in prompts:
+        for label in ("Job goal", "Output format"):
+            match = re.search(rf"^{re.escape(label)}:[ \t]*(.*)$", prompt, re.M)
+            assert _line_field(prompt, label) == (match.group(1).strip() if match else ""), (prompt, label)
+        assert without_notice(prompt) == _NOTICE.sub("", prompt), prompt
