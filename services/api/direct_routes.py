@@ -122,10 +122,13 @@ class DirectRoutes:
             if isinstance(route, APIRoute)
             for method, handler in _handlers_of(route, handlers)
         ]
-        self.methods = frozenset(method for method, _, _ in self.routes)
-        # A request whose path holds none of the routes' fixed beginnings needs no matching (held, not
-        # begun with: the path may begin with the app's root path).
-        self.prefixes = tuple({route.path.split("{", 1)[0] for _, route, _ in self.routes})
+        # A request whose path holds none of its method's routes' fixed beginnings needs no matching
+        # (held, not begun with: the path may begin with the app's root path).
+        self.prefixes: dict[str, tuple[str, ...]] = {}
+        for method, route, _ in self.routes:
+            prefix = route.path.split("{", 1)[0]
+            if prefix not in self.prefixes.get(method, ()):
+                self.prefixes[method] = (*self.prefixes.get(method, ()), prefix)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         direct = self._direct(scope)
@@ -144,10 +147,10 @@ class DirectRoutes:
 
     def _direct(self, scope: Scope) -> Handler | None:
         """The handler of the direct route the request is for (its match put in the scope), or None."""
-        if scope["type"] != "http" or (method := scope["method"]) not in self.methods:
+        if scope["type"] != "http" or (prefixes := self.prefixes.get(scope["method"])) is None:
             return None
-        path = scope["path"]
-        if not any(prefix in path for prefix in self.prefixes):
+        path, method = scope["path"], scope["method"]
+        if not any(prefix in path for prefix in prefixes):
             return None
         for route_method, route, direct in self.routes:
             if route_method != method:
