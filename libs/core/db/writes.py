@@ -153,9 +153,13 @@ async def write_together(
     shape = tuple((table, tuple(rows[0]), want) for _, table, rows, want in present)
     update_shape = tuple((table, tuple(c for c in rows[0] if c != key), key) for table, rows, key in updated)
     tally_shape = tuple((table, tuple(rows[0]), keys) for table, rows, keys in tallied)
-    sql, floats = _written_together(conn.dialect, shape, update_shape, guard, tally_shape)
+    sql, carried = _written_together(conn.dialect, shape, update_shape, guard, tally_shape)
     try:
-        values = [_document(rows, floating) for rows, floating in zip(written, floats, strict=True)]
+        values = [
+            value
+            for rows, (floating, texts) in zip(written, carried, strict=True)
+            for value in _params(rows, floating, texts)
+        ]
     except _NotJson:
         return None
     import asyncpg  # type: ignore[import-untyped]  # loaded already: raw is its connection
@@ -181,6 +185,19 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
 class _NotJson(Exception):
     """A value that JSON cannot carry exactly (a float that is not finite, an integer beyond 64 bits,
     a type orjson does not know): the rows go one by one instead, through Core's processors."""
+
+
+def _params(rows: Sequence[Row], floating: tuple[str, ...], texts: tuple[str, ...]) -> list[Any]:
+    """A part's parameters: its rows as one JSON document without the text columns, then each text
+    column's values as an array (``write_together``)."""
+    if not texts:
+        return [_document(rows, floating)]
+    arrays = [[row[column] for row in rows] for column in texts]
+    for values in arrays:
+        if not all(value is None or type(value) is str for value in values):
+            raise _NotJson("a text column holds something other than text")
+    rest = [{k: v for k, v in row.items() if k not in texts} for row in rows]
+    return [_document(rest, floating), *arrays]
 
 
 def _document(rows: Sequence[Row], floating: tuple[str, ...]) -> str:
@@ -210,24 +227,41 @@ def _written_together(
     update_shape: tuple[tuple[sa.Table, tuple[str, ...], str], ...],
     guard: Guard | None = None,
     tally_shape: tuple[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], ...] = (),
-) -> tuple[str, tuple[tuple[str, ...], ...]]:
-    """The statement, and each part's float columns, in placeholder order: the updates first, then
-    the inserts, then the tallies. Each part's rows come as one JSON parameter."""
+) -> tuple[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]:
+    """The statement, and each part's (float columns, text columns), in placeholder order: the
+    updates first, then the inserts, then the tallies. Each part's rows come as one JSON parameter,
+    but for their text columns, each of which comes as an array parameter after it: a long text
+    (a dispatch in its outbox row, a goal) inside the JSON is a string with every quote escaped,
+    which Postgres reads more than twice as slowly as the same text in an array (nineteenth round
+    of issue 11, docs/performance.md)."""
     q = dialect.identifier_preparer
-    ctes, floats, selects = [], [], []
+    ctes: list[str] = []
+    carried: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    selects: list[str] = []
     param = 0
 
-    def rows_of(table: sa.Table, columns: tuple[str, ...], *, ordered: bool) -> str:
-        """The part's rows as a table ``v`` (with ``pw_row``, their order, if ``ordered``)."""
+    def rows_of(table: sa.Table, columns: tuple[str, ...], *, ordered: bool) -> tuple[str, int]:
+        """The part's rows as a table ``v`` (with ``pw_row``, their order, if ``ordered``), and the
+        number of its JSON document's parameter."""
         nonlocal param
+        texts = tuple(c for c in columns if isinstance(table.c[c].type, sa.Text))
+        in_json = tuple(c for c in columns if c not in texts)
+        if not in_json:  # (a document has at least one column)
+            texts, in_json = (), columns
         param += 1
-        typed = ", ".join(f"{q.quote(c)} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
-        floats.append(tuple(c for c in columns if isinstance(table.c[c].type, sa.Float)))
+        document = param
+        typed = ", ".join(f"{q.quote(c)} {table.c[c].type.compile(dialect=dialect)}" for c in in_json)
+        carried.append((tuple(c for c in in_json if isinstance(table.c[c].type, sa.Float)), texts))
+        if not ordered and not texts:
+            return f"json_to_recordset(${document}::json) AS v({typed})", document
+        functions = [f"json_to_recordset(${document}::json) AS ({typed})"]
+        for _ in texts:
+            param += 1
+            functions.append(f"unnest(${param}::text[])")
+        names = ", ".join(q.quote(c) for c in (*in_json, *texts))
         if not ordered:
-            return f"json_to_recordset(${param}::json) AS v({typed})"
-        names = ", ".join(q.quote(c) for c in columns)
-        rows = f"json_to_recordset(${param}::json) AS ({typed})"
-        return f"ROWS FROM ({rows}) WITH ORDINALITY AS v({names}, pw_row)"
+            return f"ROWS FROM ({', '.join(functions)}) AS v({names})", document
+        return f"ROWS FROM ({', '.join(functions)}) WITH ORDINALITY AS v({names}, pw_row)", document
 
     def value(table: sa.Table, column: str) -> str:
         """``v``'s column as stored: a JSON column's null (JSON ``null`` in the row) is JSON ``null``,
@@ -237,8 +271,7 @@ def _written_together(
         return f"v.{q.quote(column)}"
 
     for n, (table, columns, key) in enumerate(update_shape):
-        source = rows_of(table, (*columns, key), ordered=False)
-        key_param = param
+        source, key_param = rows_of(table, (*columns, key), ordered=False)
         sets = ", ".join(f"{q.quote(c)} = {value(table, c)}" for c in columns)
         where = f"t.{q.quote(key)} = v.{q.quote(key)}"
         if guard is not None and guard[0] is table:
@@ -252,7 +285,7 @@ def _written_together(
     for n, (table, columns, want) in enumerate(shape):
         names = ", ".join(q.quote(c) for c in columns)
         values = ", ".join(value(table, c) for c in columns)
-        source = rows_of(table, columns, ordered=True)
+        source, _ = rows_of(table, columns, ordered=True)
         # In row order (WITH ORDINALITY ... ORDER BY): each row takes the sequence's next id in turn.
         ctes.append(
             f"p{n} AS (INSERT INTO {q.format_table(table)} ({names}) SELECT {values} FROM {source} "
@@ -263,13 +296,13 @@ def _written_together(
     for n, (table, columns, keys) in enumerate(tally_shape):
         names = ", ".join(q.quote(c) for c in columns)
         values = ", ".join(value(table, c) for c in columns)
-        source = rows_of(table, columns, ordered=False)
+        source, _ = rows_of(table, columns, ordered=False)
         ctes.append(
             f"t{n} AS (INSERT INTO {q.format_table(table)} AS t ({names}) SELECT {values} FROM {source} "
             f"{_on_conflict_add(dialect, columns, keys)})"
         )
     final = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
-    return f"WITH {', '.join(ctes)} {final}", tuple(floats)
+    return f"WITH {', '.join(ctes)} {final}", tuple(carried)
 
 
 async def update_rows(

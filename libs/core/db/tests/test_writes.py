@@ -4,8 +4,10 @@ stores them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from planwright.core.db import writes
 from planwright.core.db.engine import make_engine
 from planwright.core.db.migrate import upgrade_head
-from planwright.core.db.schema import events, jobs, llm_spend, tasks
+from planwright.core.db.schema import events, jobs, llm_spend, outbox, tasks
 from planwright.core.db.tests.support import postgres_database
 
 
@@ -235,6 +237,56 @@ async def test_values_json_cannot_carry_exactly_are_written_one_by_one(pg_engine
     columns = [c.name for c in jobs.c if c.name != "id"]
     assert float(stored_fast[columns.index("cost_usd")]) == 0.1 + 0.2
     assert stored_fast[columns.index("context_json")] == "null"
+
+
+async def test_text_columns_travel_as_arrays_and_are_stored_as_core_stores_them(pg_engine, monkeypatch):
+    """A part's text columns (a goal, an outbox row's message) go as array parameters beside its JSON
+    document, not as escaped strings inside it; every row is still stored as Core stores it, in its
+    order, NULLs and awkward text included, in inserts and in updates alike."""
+    awkward = ['"quoted" \\ back\nslash', "😀 é \t tab", "x" * 100_000, json.dumps({"goal": 'a "b"'})]
+    core_jobs = [job_row(goal=text) for text in awkward]
+    fast_jobs = [{**row, "id": uuid.uuid4()} for row in core_jobs]
+    messages = [{"stream": f"s{n}", "payload": text, "created_at": NOW} for n, text in enumerate(awkward)]
+    sent: list[tuple[Any, ...]] = []
+    fetch = asyncpg.Connection.fetch
+
+    async def spied(self: Any, sql: str, *args: Any) -> Any:
+        sent.append(args)
+        return await fetch(self, sql, *args)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", spied)
+    async with pg_engine.begin() as conn:
+        await conn.execute(sa.insert(jobs), core_jobs)
+        await conn.execute(sa.insert(outbox), messages)
+    async with pg_engine.connect() as conn:
+        written = await writes.write_together(
+            conn, [(jobs, fast_jobs, False), (outbox, messages, True)], own_statement=True
+        )
+    assert written is not None
+    (args,) = sent
+    assert args[1] == awkward  # the goals: an array of text
+    assert args[3] == awkward  # the messages
+    assert all(text not in args[0] and text not in args[2] for text in awkward[2:])  # not in the JSON
+    for core, fast in zip(core_jobs, fast_jobs, strict=True):
+        assert await stored(pg_engine, jobs, [core["id"]]) == await stored(pg_engine, jobs, [fast["id"]])
+    async with pg_engine.connect() as conn:
+        rows = (await conn.execute(sa.select(outbox.c.id, outbox.c.payload).order_by(outbox.c.id))).all()
+    assert [payload for _, payload in rows] == awkward * 2
+    assert [i for i, _ in rows[len(awkward) :]] == written[1]  # ids in row order
+    # An update's text column: a value, NULL, and back.
+    for error in ('it failed: "why"', None):
+        async with pg_engine.connect() as conn:
+            changes = [(jobs, [{"id": fast_jobs[0]["id"], "error": error, "version": 1}], "id")]
+            assert await writes.write_together(conn, [], changes, own_statement=True) == []
+            found = (
+                await conn.execute(sa.select(jobs.c.error).where(jobs.c.id == fast_jobs[0]["id"]))
+            ).scalar()
+        assert found == error
+    # Something other than text in a text column: written one by one instead, as Core writes it.
+    async with pg_engine.connect() as conn:
+        assert (
+            await writes.write_together(conn, [(jobs, [job_row(goal=5)], False)], own_statement=True) is None
+        )
 
 
 async def test_one_statement_is_all_or_nothing(pg_engine):
