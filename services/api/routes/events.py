@@ -369,7 +369,53 @@ class _Direct:
 
     def write(self, body: bytes) -> None:
         """One chunk of the body (chunked transfer coding, as uvicorn frames it)."""
-        self._cycle.transport.write(b"%x\r\n%b\r\n" % (len(body), body))
+        self._cycle.transport.write(framed(body))
+
+    def write_chunk(self, chunk: bytes) -> None:
+        """One chunk of the body, already ``framed``."""
+        self._cycle.transport.write(chunk)
+
+
+def framed(body: bytes) -> bytes:
+    """``body`` as one chunk of a chunked body (``b""`` for none)."""
+    return b"%x\r\n%b\r\n" % (len(body), body) if body else b""
+
+
+def _chunk(events: Sequence[Event], last: int) -> tuple[bytes, int, bool]:
+    """The framed chunk of ``events`` after ``last`` (up to and with the job's terminal event), the id
+    of its last event, and whether that one ends the job."""
+    batch = bytearray()
+    sent = last
+    for event in events:
+        if event.id <= sent:
+            continue
+        batch += replay.encode(event)
+        sent = event.id
+        if event.type in JOB_TERMINAL_EVENTS:
+            return framed(bytes(batch)), sent, True
+    return framed(bytes(batch)), sent, False
+
+
+class _Shared:
+    """The chunk of the commit being handed over: the feed offers one commit's events of a job to each
+    of its subscribers in turn (the same list), and every client that has all before them gets the
+    same bytes. Made once per commit, not once per client (thousands of them share a process): it is
+    kept with the list it was made of, and used while the list is the one offered."""
+
+    __slots__ = ("_events", "_made")
+
+    def __init__(self) -> None:
+        self._events: Sequence[Event] | None = None
+        self._made: tuple[bytes, int, bool] = (b"", 0, False)
+
+    def of(self, events: Sequence[Event]) -> tuple[bytes, int, bool]:
+        if events is not self._events:
+            self._made = _chunk(events, events[0].id - 1)
+            self._events = events
+        return self._made
+
+
+_SHARED = _Shared()
 
 
 async def _stream(
@@ -390,20 +436,13 @@ async def _stream(
         nonlocal last
         if direct is None or sub.closed or not direct.writable():
             return False
-        batch = bytearray()
-        done = False
-        sent = last
-        for event in events:
-            if event.id <= sent:
-                continue
-            batch += replay.encode(event)
-            sent = event.id
-            if event.type in JOB_TERMINAL_EVENTS:
-                done = True
-                break
-        if batch:
+        if events and events[0].id > last:  # all of them: the chunk every such client of it gets
+            chunk, sent, done = _SHARED.of(events)
+        else:
+            chunk, sent, done = _chunk(events, last)
+        if chunk:
             try:
-                direct.write(bytes(batch))
+                direct.write_chunk(chunk)
             except Exception:  # the connection broke under us: the stream's task finds out itself
                 log.debug("event stream: writing to the client failed; left to its stream", exc_info=True)
                 return False

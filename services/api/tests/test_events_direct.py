@@ -91,18 +91,28 @@ async def test_live_events_reach_every_client_once_in_order_written_directly(ser
     runtime, client, port = served
     made: list[route._Direct] = []
     writes: list[int] = []
-    init, write = route._Direct.__init__, route._Direct.write
+    init, write = route._Direct.__init__, route._Direct.write_chunk
 
     def remember(self: route._Direct, *args: Any) -> None:
         init(self, *args)
         made.append(self)
 
-    def counted(self: route._Direct, body: bytes) -> None:
-        writes.append(len(body))
-        write(self, body)
+    by_client: dict[int, list[bytes]] = {}
+    made_chunks: list[bytes] = []
+    chunk_of = route._chunk
+
+    def counted(self: route._Direct, chunk: bytes) -> None:
+        writes.append(len(chunk))
+        by_client.setdefault(id(self), []).append(chunk)
+        write(self, chunk)
+
+    def chunk_made(*args: Any) -> tuple[bytes, int, bool]:
+        made_chunks.append(chunk := chunk_of(*args))
+        return chunk
 
     monkeypatch.setattr(route._Direct, "__init__", remember)
-    monkeypatch.setattr(route._Direct, "write", counted)
+    monkeypatch.setattr(route._Direct, "write_chunk", counted)
+    monkeypatch.setattr(route, "_chunk", chunk_made)
 
     job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
     task = await wait_for_task(client, job_id, "write_artifact", "awaiting_approval", timeout_s=30)
@@ -123,6 +133,11 @@ async def test_live_events_reach_every_client_once_in_order_written_directly(ser
         assert [(i, kind) for i, kind, _ in parse(body.decode())] == stored
     assert stored[-1][1] == "job.succeeded"
     assert writes  # the live events were written by the feed, not by the streams' tasks
+    # Each commit's chunk was made once and written to every client: the same bytes, in the same order.
+    chunks = list(by_client.values())
+    assert len(chunks) == CLIENTS
+    assert all(written == chunks[0] for written in chunks)
+    assert len(made_chunks) == len(chunks[0])
 
 
 async def test_a_client_the_server_cannot_write_to_now_gets_everything_from_its_own_task(
@@ -170,21 +185,21 @@ async def test_a_write_that_fails_leaves_the_events_to_the_streams_task(served, 
     disturbed: the events go to the stream's queue and its task sends them."""
     runtime, client, port = served
     made: list[route._Direct] = []
-    init, write = route._Direct.__init__, route._Direct.write
+    init, write = route._Direct.__init__, route._Direct.write_chunk
     failed: list[int] = []
 
     def remember(self: route._Direct, *args: Any) -> None:
         init(self, *args)
         made.append(self)
 
-    def breaks_for_the_first(self: route._Direct, body: bytes) -> None:
+    def breaks_for_the_first(self: route._Direct, chunk: bytes) -> None:
         if self is made[0]:
-            failed.append(len(body))
+            failed.append(len(chunk))
             raise OSError("the connection broke")
-        write(self, body)
+        write(self, chunk)
 
     monkeypatch.setattr(route._Direct, "__init__", remember)
-    monkeypatch.setattr(route._Direct, "write", breaks_for_the_first)
+    monkeypatch.setattr(route._Direct, "write_chunk", breaks_for_the_first)
 
     job_id = (await client.post("/jobs", json={"goal": demo_goal})).json()["id"]
     task = await wait_for_task(client, job_id, "write_artifact", "awaiting_approval", timeout_s=30)
