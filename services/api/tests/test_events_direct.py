@@ -98,7 +98,7 @@ async def test_live_events_reach_every_client_once_in_order_written_directly(ser
         made.append(self)
 
     by_client: dict[int, list[bytes]] = {}
-    made_chunks: list[bytes] = []
+    made_chunks: list[tuple[bytes, int, bool]] = []
     chunk_of = route._chunk
 
     def counted(self: route._Direct, chunk: bytes) -> None:
