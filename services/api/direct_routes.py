@@ -115,20 +115,24 @@ class DirectRoutes:
 
     def __init__(self, app: ASGIApp, routes: Iterable[tuple[APIRouter, Mapping[str, Handler]]]) -> None:
         self.app = app
-        self.routes = [
-            (method, route, handler)
+        # Each method's direct routes, in matching order, and their paths' fixed beginnings: a request
+        # whose path holds none of them needs no matching (held, not begun with: the path may begin
+        # with the app's root path).
+        named = (
+            (method, route, handlers.get(f"{method} {route.path}"))
             for router, handlers in routes
             for route in router.routes
             if isinstance(route, APIRoute)
-            for method, handler in _handlers_of(route, handlers)
-        ]
-        # A request whose path holds none of its method's routes' fixed beginnings needs no matching
-        # (held, not begun with: the path may begin with the app's root path).
-        self.prefixes: dict[str, tuple[str, ...]] = {}
-        for method, route, _ in self.routes:
-            prefix = route.path.split("{", 1)[0]
-            if prefix not in self.prefixes.get(method, ()):
-                self.prefixes[method] = (*self.prefixes.get(method, ()), prefix)
+            for method in sorted(route.methods or ())
+        )
+        self.routes: dict[str, list[tuple[APIRoute, Handler]]] = {}
+        for method, route, handler in named:
+            if handler is not None:
+                self.routes.setdefault(method, []).append((route, handler))
+        self.prefixes = {
+            method: tuple(dict.fromkeys(route.path.split("{", 1)[0] for route, _ in found))
+            for method, found in self.routes.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         direct = self._direct(scope)
@@ -149,26 +153,15 @@ class DirectRoutes:
         """The handler of the direct route the request is for (its match put in the scope), or None."""
         if scope["type"] != "http" or (prefixes := self.prefixes.get(scope["method"])) is None:
             return None
-        path, method = scope["path"], scope["method"]
+        path = scope["path"]
         if not any(prefix in path for prefix in prefixes):
             return None
-        for route_method, route, direct in self.routes:
-            if route_method != method:
-                continue
+        for route, direct in self.routes[scope["method"]]:
             match, child = route.matches(scope)
             if match is Match.FULL:
                 scope.update(child)
                 return direct
         return None
-
-
-def _handlers_of(route: APIRoute, handlers: Mapping[str, Handler]) -> list[tuple[str, Handler]]:
-    """The direct handlers of ``route``: (method, handler) for each of its methods ``handlers`` has."""
-    return [
-        (method, handlers[f"{method} {route.path}"])
-        for method in sorted(route.methods or ())
-        if f"{method} {route.path}" in handlers
-    ]
 
 
 def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:

@@ -178,11 +178,12 @@ async def get_job(job_id: UUID, request: Request) -> Response:
     return _json(detail)
 
 
+_JOB_CREATE = TypeAdapter(schemas.JobCreate)
+
+
 async def _create_direct(request: Request) -> Response:
     return await create_job(await json_body(request, _JOB_CREATE), request)
 
-
-_JOB_CREATE = TypeAdapter(schemas.JobCreate)
 
 # Called past the router (direct_routes.py): POST /jobs, every job's first request, and GET /jobs/{id},
 # the read a polling client repeats.
